@@ -1,0 +1,77 @@
+"""Plain settings object for the core (no traitlets, no Jupyter).
+
+The server extension fills it from its traitlets config; the kernel's in-process service and the
+tests build it directly. Environment variables give defaults so that a papermill run, a test
+session and the server can share one model-conversion cache.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("JUPYTER_CHAT_EXT_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    try:  # jupyter_core is a plain library (paths only); fall back when it is absent
+        from jupyter_core.paths import jupyter_data_dir
+
+        return Path(jupyter_data_dir()) / "chat_ext"
+    except Exception:  # pragma: no cover - jupyter_core is always installed with the package
+        return Path.home() / ".local" / "share" / "jupyter" / "chat_ext"
+
+
+def default_model_cache_dir(data_dir: Path) -> Path:
+    env = os.environ.get("JUPYTER_CHAT_EXT_MODEL_CACHE")
+    return Path(env).expanduser() if env else data_dir / "model-cache"
+
+
+@dataclass
+class Settings:
+    """Everything the core needs to know; every field has a sensible default."""
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    #: where converted GGUF models are cached (``save_pretrained`` copies); defaults under data_dir
+    model_cache_dir: Path | None = None
+    #: extra folders scanned for HF model directories and ``.gguf`` files
+    model_dirs: list[Path] = field(default_factory=list)
+    #: scan the offline Hugging Face cache (HF_HOME / ~/.cache/huggingface/hub) for models
+    scan_hf_cache: bool = True
+    #: the chat model used when a request names none
+    default_model: str = "smollm2-135m-instruct"
+    #: the embedding model for RAG and /v1/embeddings
+    embedding_model: str = "all-minilm-l6-v2"
+    #: "auto", "cpu", "cuda", "cuda:1", "mps"
+    device: str = "auto"
+    #: "auto", "bfloat16", "float16", "float32"
+    dtype: str = "auto"
+    #: None, "4bit" or "8bit" (bitsandbytes, CUDA only)
+    quantization: str | None = None
+    #: most requests waiting for a slot before "busy" (429)
+    max_queue: int = 32
+    #: most sequences decoded together in one batch
+    max_batch_size: int = 8
+    #: cap on a prompt + answer in tokens (None: the model's own context length)
+    context_budget: int | None = None
+    #: default max_new_tokens when a request names none
+    default_max_tokens: int = 512
+    #: largest chat message accepted, in characters
+    max_content_chars: int = 200_000
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).expanduser()
+        if self.model_cache_dir is None:
+            self.model_cache_dir = default_model_cache_dir(self.data_dir)
+        self.model_cache_dir = Path(self.model_cache_dir).expanduser()
+        self.model_dirs = [Path(p).expanduser() for p in self.model_dirs]
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "chat.duckdb"
+
+    @property
+    def lance_dir(self) -> Path:
+        return self.data_dir / "lancedb"
