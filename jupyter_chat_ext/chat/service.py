@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from ..engine.options import GenerationOptions
@@ -27,7 +28,8 @@ RAG_INSTRUCTIONS = (
     "Answer using the numbered sources below when they are relevant, and cite them as [1], [2]. "
     "If the sources do not contain the answer, say so."
 )
-_HISTORY_LIMIT = 10_000
+# the newest messages considered for the prompt: more never fit a context window
+_HISTORY_LIMIT = 1000
 
 
 class ChatService:
@@ -233,9 +235,11 @@ class ChatService:
         await self.engine.ensure_loaded(model_id)
         history = self.store.list_messages(session_id, limit=_HISTORY_LIMIT)
         messages, citations = await self._prepare(session, history, content, opts, model_id, rag)
+        self.engine.check_capacity(model_id)
         user = self.store.add_message(session_id, "user", content, model=model_id, params=opts.to_dict())
-        async for event in self._answer(session, user, messages, opts, model_id, citations, rag):
-            yield event
+        async with aclosing(self._answer(session, user, messages, opts, model_id, citations, rag)) as events:
+            async for event in events:
+                yield event
 
     async def regenerate(self, session_id: str, params: dict[str, Any] | None = None) -> AsyncIterator[Event]:
         session = self.store.get_session(session_id)
@@ -243,9 +247,10 @@ class ChatService:
         users = [m for m in history if m["role"] == "user"]
         if not users:
             raise Conflict("this session has no user message to answer again", code="nothing_to_regenerate")
-        last_user = users[-1]
-        async for event in self._resend(session, last_user, last_user["content"], params, history):
-            yield event
+        last = users[-1]
+        async with aclosing(self._resend(session, last, last["content"], params, history)) as events:
+            async for event in events:
+                yield event
 
     async def edit_and_resend(
         self, message_id: int, content: str, params: dict[str, Any] | None = None
@@ -256,8 +261,9 @@ class ChatService:
             raise InvalidInput("only a user message can be edited and resent")
         session = self.store.get_session(message["session_id"])
         history = self.store.list_messages(session["id"], limit=_HISTORY_LIMIT)
-        async for event in self._resend(session, message, content, params, history):
-            yield event
+        async with aclosing(self._resend(session, message, content, params, history)) as events:
+            async for event in events:
+                yield event
 
     def edit_message(self, message_id: int, content: str) -> dict[str, Any]:
         content = self._check_content(content)
@@ -282,12 +288,14 @@ class ChatService:
         if rag is not None and self.rag is None:
             rag = None
         messages, citations = await self._prepare(session, earlier, content, opts, model_id, rag)
+        self.engine.check_capacity(model_id)
         # the input is good: now replace the old answer(s)
         self.store.delete_messages_after(session["id"], user["id"])
         if content != user["content"]:
             user = self.store.update_message(user["id"], content=content)
-        async for event in self._answer(session, user, messages, opts, model_id, citations, rag):
-            yield event
+        async with aclosing(self._answer(session, user, messages, opts, model_id, citations, rag)) as events:
+            async for event in events:
+                yield event
 
     async def _answer(
         self,
@@ -453,8 +461,9 @@ class ChatService:
                 raise PayloadTooLarge("a message is longer than the configured limit")
         await self.engine.ensure_loaded(model_id)
         self.engine.prompt_ids(model_id, messages)  # validates shapes before streaming starts
-        async for event in self.engine.stream(model_id, messages, opts):
-            yield event
+        async with aclosing(self.engine.stream(model_id, messages, opts)) as events:
+            async for event in events:
+                yield event
 
     def close(self, close_engine: bool = True) -> None:
         if self.rag is not None and hasattr(self.rag, "close"):

