@@ -57,11 +57,24 @@ def store(settings) -> Iterator:
 @pytest.fixture
 def chat_service(settings, engine) -> Iterator:
     """A ChatService over a fresh DuckDB file and the shared, already-loaded engine."""
-    from jupyter_chat_ext.store.store import Store
-
     from jupyter_chat_ext.chat.service import ChatService
+    from jupyter_chat_ext.store.store import Store
 
     st = Store(settings.db_path)
     svc = ChatService(st, engine, settings)
+    yield svc
+    svc.close(close_engine=False)
+
+
+@pytest.fixture
+def rag_chat_service(settings, engine) -> Iterator:
+    """A ChatService with a real RagService (LanceDB in a tmp dir, the packaged embedder)."""
+    from jupyter_chat_ext.chat.service import ChatService
+    from jupyter_chat_ext.rag.service import RagService
+    from jupyter_chat_ext.store.store import Store
+
+    st = Store(settings.db_path)
+    rag = RagService(settings, engine.embedder)
+    svc = ChatService(st, engine, settings, rag=rag)
     yield svc
     svc.close(close_engine=False)
