@@ -303,6 +303,8 @@ class Batcher:
         import torch
         from transformers import DynamicCache
 
+        from .kv_cache import growing_cache
+
         seqs = [_Seq(r, self) for r in reqs]
         width = max(len(r.prompt_ids) for r in reqs)
         pad = self.tokenizer.pad_token_id or 0
@@ -315,7 +317,11 @@ class Batcher:
         if len(reqs) > 1:
             kwargs["attention_mask"] = mask
             kwargs["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = DynamicCache(config=self.model.config)
+        cache = (
+            growing_cache(self.model.config)
+            if self.max_batch_size > 1
+            else DynamicCache(config=self.model.config)
+        )
         out = self.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1, **kwargs)
         logits = out.logits[:, -1, :].float()
         self._merge(out.past_key_values, mask, seqs)
@@ -332,7 +338,8 @@ class Batcher:
     def _merge(self, cache: Any, new_mask: Any, seqs: list[_Seq]) -> None:
         import torch
         import torch.nn.functional as F
-        from transformers import DynamicCache
+
+        from .kv_cache import growing_cache
 
         if self._cache is None or not self._active:
             self._cache, self._mask, self._active = cache, new_mask, list(seqs)
@@ -346,7 +353,7 @@ class Batcher:
             k_new = F.pad(new.keys, (0, 0, total - length, 0))
             v_new = F.pad(new.values, (0, 0, total - length, 0))
             layers.append((torch.cat([k_old, k_new]), torch.cat([v_old, v_new])))
-        self._cache = DynamicCache(ddp_cache_data=layers, config=self.model.config)
+        self._cache = growing_cache(self.model.config, layers)
         self._mask = torch.cat([F.pad(self._mask, (total - cur, 0)), F.pad(new_mask, (total - length, 0))])
         self._active.extend(seqs)
 
@@ -407,5 +414,4 @@ class Batcher:
         if first > 0:
             self._mask = self._mask[:, first:]
             for layer in self._cache.layers:
-                layer.keys = layer.keys[:, :, first:, :]
-                layer.values = layer.values[:, :, first:, :]
+                layer.trim_left(first)
