@@ -1,0 +1,179 @@
+"""The DuckDB schema as an ordered list of migrations.
+
+Each migration runs inside one transaction together with the row that records it in
+``schema_version``; a failure rolls the whole step back and raises :class:`SchemaError`.
+Nothing is ever dropped silently: a migration that reshapes a table copies its rows.
+A file whose version is newer than :data:`LATEST_VERSION` is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import duckdb
+
+from ..errors import SchemaError
+from .search import sig_column_names
+
+ROLES = ("system", "user", "assistant")
+STATUSES = ("complete", "interrupted", "error")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def _v1_core(con: duckdb.DuckDBPyConnection) -> None:
+    roles = ", ".join(f"'{r}'" for r in ROLES)
+    statuses = ", ".join(f"'{s}'" for s in STATUSES)
+    con.execute("CREATE SEQUENCE message_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE sessions (
+            id VARCHAR PRIMARY KEY,
+            title VARCHAR,
+            model VARCHAR,
+            system_prompt VARCHAR,
+            params JSON NOT NULL DEFAULT '{}',
+            pinned BOOLEAN NOT NULL DEFAULT false,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            message_count BIGINT NOT NULL DEFAULT 0,
+            prompt_tokens BIGINT NOT NULL DEFAULT 0,
+            completion_tokens BIGINT NOT NULL DEFAULT 0
+        )"""
+    )
+    con.execute(
+        f"""
+        CREATE TABLE messages (
+            id BIGINT PRIMARY KEY DEFAULT nextval('message_id_seq'),
+            session_id VARCHAR NOT NULL,
+            role VARCHAR NOT NULL CHECK (role IN ({roles})),
+            content VARCHAR NOT NULL,
+            model VARCHAR,
+            params JSON NOT NULL DEFAULT '{{}}',
+            parent_id BIGINT,
+            status VARCHAR NOT NULL DEFAULT 'complete' CHECK (status IN ({statuses})),
+            metadata JSON NOT NULL DEFAULT '{{}}',
+            created_at TIMESTAMP NOT NULL
+        )"""
+    )
+    con.execute(
+        """
+        CREATE TABLE metrics (
+            message_id BIGINT PRIMARY KEY,
+            prompt_tokens BIGINT NOT NULL,
+            completion_tokens BIGINT NOT NULL,
+            ttft_s DOUBLE,
+            tokens_per_s DOUBLE,
+            total_s DOUBLE,
+            model VARCHAR,
+            device VARCHAR,
+            finish_reason VARCHAR,
+            created_at TIMESTAMP NOT NULL
+        )"""
+    )
+    con.execute(
+        """
+        CREATE TABLE response_cache (
+            key VARCHAR PRIMARY KEY,
+            value JSON NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        )"""
+    )
+
+
+def _v2_search(con: duckdb.DuckDBPyConnection) -> None:
+    # the last-N-messages-of-a-session lookup goes through this ART index (equality on session_id)
+    con.execute("CREATE INDEX messages_session_idx ON messages (session_id)")
+    create_message_search(con)
+    # derived-data bookkeeping (e.g. which signature scheme built message_search)
+    con.execute("CREATE TABLE store_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+    # rows of message_search are (re)built by the Store after migrating (see Store._sync_search)
+
+
+def create_message_search(con: duckdb.DuckDBPyConnection) -> None:
+    """The search-signature table: derived data, dropped and rebuilt when the scheme changes."""
+    sig_cols = ",\n            ".join(f"{c} BIGINT NOT NULL" for c in sig_column_names())
+    con.execute(
+        f"""
+        CREATE TABLE message_search (
+            message_id BIGINT NOT NULL,
+            session_id VARCHAR NOT NULL,
+            {sig_cols}
+        )"""
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "sessions, messages, metrics, response_cache", _v1_core),
+    Migration(2, "session index for message paging, message_search signatures, store_meta", _v2_search),
+]
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
+        [name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version recorded in the file; 0 for a file without ``schema_version``."""
+    if not _table_exists(con, "schema_version"):
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def check_not_newer(version: int, where: str) -> None:
+    if version > LATEST_VERSION:
+        raise SchemaError(
+            f"{where} has schema version {version}, newer than this jupyter_chat_ext understands "
+            f"({LATEST_VERSION}); upgrade the package to open it (the file was left untouched)",
+            code="schema_too_new",
+        )
+
+
+def migrate(
+    con: duckdb.DuckDBPyConnection, *, target: int | None = None, where: str = "the store"
+) -> list[int]:
+    """Apply the pending migrations up to ``target`` (default: all), each in a transaction.
+
+    Returns the versions applied. Raises SchemaError for a newer file or a failed step.
+    """
+    target = LATEST_VERSION if target is None else target
+    version = current_version(con)
+    check_not_newer(version, where)
+    applied: list[int] = []
+    if not _table_exists(con, "schema_version"):
+        con.execute(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description VARCHAR NOT NULL, "
+            "applied_at TIMESTAMP NOT NULL)"
+        )
+    for step in MIGRATIONS:
+        if step.version <= version or step.version > target:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            step.apply(con)
+            con.execute(
+                "INSERT INTO schema_version VALUES (?, ?, ?)",
+                [step.version, step.description, datetime.now(timezone.utc).replace(tzinfo=None)],
+            )
+            con.execute("COMMIT")
+        except Exception as exc:
+            con.execute("ROLLBACK")
+            raise SchemaError(
+                f"migrating {where} to schema version {step.version} ({step.description}) failed: {exc}",
+                code="migration_failed",
+            ) from exc
+        applied.append(step.version)
+    return applied

@@ -1,0 +1,117 @@
+"""Checks and conversions for values entering and leaving the store (typed errors on bad input).
+
+Timestamps are stored as naive UTC ``TIMESTAMP`` values and handed out as ISO-8601 strings with
+``+00:00``; maps are stored as JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from ..errors import InvalidInput, NotFound
+from . import schema
+
+MAX_TITLE_CHARS = 1000
+
+
+def now() -> datetime:
+    """UTC now, naive (DuckDB TIMESTAMP); every dict hands it out as ISO-8601 with +00:00."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc).isoformat(timespec="microseconds")
+
+
+def naive_utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def dump(value: Any, name: str) -> str:
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{name} must be an object (dict)")
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{name} is not JSON-serialisable: {exc}") from exc
+
+
+def load(value: str | None) -> dict[str, Any]:
+    return json.loads(value) if value else {}
+
+
+def check_str(value: Any, name: str, *, allow_none: bool = True, max_chars: int | None = None) -> Any:
+    if value is None:
+        if allow_none:
+            return None
+        raise InvalidInput(f"{name} is required")
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be a string")
+    if max_chars is not None and len(value) > max_chars:
+        raise InvalidInput(f"{name} is longer than {max_chars} characters")
+    return value
+
+
+def check_title(value: Any) -> str | None:
+    value = check_str(value, "title", max_chars=MAX_TITLE_CHARS)
+    if value is not None:
+        value = value.strip()
+        if not value:
+            raise InvalidInput("title must not be empty (use null for an untitled session)")
+    return value
+
+
+def check_name(value: Any, name: str) -> str | None:
+    value = check_str(value, name, max_chars=500)
+    if value is not None and not value.strip():
+        raise InvalidInput(f"{name} must not be empty")
+    return value
+
+
+def check_int(value: Any, name: str, *, minimum: int = 0, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{name} must be an integer")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise InvalidInput(f"{name} must be {bound}")
+    return value
+
+
+def check_float(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 0:
+        raise InvalidInput(f"{name} must be a non-negative number")
+    return float(value)
+
+
+def check_role(role: Any) -> str:
+    if role not in schema.ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(schema.ROLES)}, got {role!r}")
+    return role
+
+
+def check_status(status: Any) -> str:
+    if status not in schema.STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(schema.STATUSES)}, got {status!r}")
+    return status
+
+
+def check_session_id(session_id: Any) -> str:
+    if not isinstance(session_id, str) or not session_id:
+        raise NotFound(f"no session {session_id!r}")
+    return session_id
+
+
+def check_message_id(message_id: Any) -> int:
+    if isinstance(message_id, bool) or not isinstance(message_id, int):
+        raise NotFound(f"no message {message_id!r}")
+    return message_id
