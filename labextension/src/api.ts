@@ -1,0 +1,256 @@
+/**
+ * The HTTP client of the chat server extension (`<base_url>chat-ext/...`).
+ *
+ * Every request goes through `ServerConnection.makeRequest`, which adds the token and the XSRF
+ * header. JSON errors `{"error": {"code", "message"}}` become {@link ApiError}s.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+import { readChatEvents } from './sse';
+import {
+  ChatEvent,
+  Collection,
+  GenerationParams,
+  Health,
+  IngestJob,
+  Message,
+  ModelInfo,
+  RagRequest,
+  Session
+} from './types';
+
+export const API_NAMESPACE = 'chat-ext';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  /** The server answered, but the extension's routes are not there. */
+  get missing(): boolean {
+    return this.status === 404 && this.code === 'not_found_route';
+  }
+
+  /** No answer at all (server down, network gone). */
+  get offline(): boolean {
+    return this.status === 0;
+  }
+}
+
+async function errorFrom(response: Response): Promise<ApiError> {
+  let code = `http_${response.status}`;
+  let message = response.statusText || `HTTP ${response.status}`;
+  try {
+    const text = await response.text();
+    try {
+      const body = JSON.parse(text);
+      if (body && typeof body === 'object' && body.error) {
+        code = String(body.error.code ?? code);
+        message = String(body.error.message ?? message);
+      } else if (body && typeof body.message === 'string') {
+        message = body.message;
+      }
+    } catch {
+      if (response.status === 404) {
+        code = 'not_found_route';
+      }
+    }
+  } catch {
+    // body unreadable: keep the status line
+  }
+  return new ApiError(response.status, code, message);
+}
+
+export interface StreamHandle {
+  /** resolves when the stream ends (done, error event, or abort) */
+  finished: Promise<'done' | 'error' | 'aborted' | 'closed'>;
+  abort(): void;
+}
+
+export class ChatApi {
+  constructor(readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()) {}
+
+  url(path: string, query?: Record<string, string | number | undefined | null>): string {
+    const base = URLExt.join(this.settings.baseUrl, API_NAMESPACE, path);
+    if (!query) {
+      return base;
+    }
+    const q: Record<string, string> = {};
+    for (const [k, v] of Object.entries(query)) {
+      if (v !== undefined && v !== null && v !== '') {
+        q[k] = String(v);
+      }
+    }
+    const qs = URLExt.objectToQueryString(q);
+    return qs && qs !== '?' ? base + qs : base;
+  }
+
+  async fetch(path: string, init: RequestInit = {}, query?: Record<string, string | number | undefined | null>): Promise<Response> {
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(this.url(path, query), init, this.settings);
+    } catch (err) {
+      if ((err as Error)?.name === 'AbortError') {
+        throw err;
+      }
+      throw new ApiError(0, 'offline', `Cannot reach the Jupyter server (${(err as Error)?.message ?? err}).`);
+    }
+    if (!response.ok) {
+      throw await errorFrom(response);
+    }
+    return response;
+  }
+
+  async json<T>(path: string, init: RequestInit = {}, query?: Record<string, string | number | undefined | null>): Promise<T> {
+    const response = await this.fetch(path, init, query);
+    if (response.status === 204) {
+      return undefined as T;
+    }
+    const text = await response.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  private send<T>(path: string, method: string, body?: unknown): Promise<T> {
+    return this.json<T>(path, {
+      method,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: body === undefined ? undefined : { 'Content-Type': 'application/json' }
+    });
+  }
+
+  health(): Promise<Health> {
+    return this.json<Health>('health');
+  }
+
+  // models
+  async models(): Promise<ModelInfo[]> {
+    return (await this.json<{ models: ModelInfo[] }>('models')).models;
+  }
+  model(id: string): Promise<ModelInfo> {
+    return this.json<ModelInfo>(`models/${encodeURIComponent(id)}`);
+  }
+  loadModel(id: string): Promise<ModelInfo> {
+    return this.send<ModelInfo>(`models/${encodeURIComponent(id)}/load`, 'POST');
+  }
+  unloadModel(id: string): Promise<ModelInfo> {
+    return this.send<ModelInfo>(`models/${encodeURIComponent(id)}/unload`, 'POST');
+  }
+
+  // sessions
+  sessions(q = '', limit = 100, offset = 0): Promise<{ sessions: Session[]; total: number }> {
+    return this.json('sessions', {}, { q, limit, offset });
+  }
+  createSession(fields: { title?: string; model?: string; system_prompt?: string; params?: GenerationParams }): Promise<Session> {
+    return this.send<Session>('sessions', 'POST', fields);
+  }
+  session(id: string): Promise<Session> {
+    return this.json<Session>(`sessions/${id}`);
+  }
+  updateSession(
+    id: string,
+    fields: Partial<Pick<Session, 'title' | 'model' | 'system_prompt' | 'params' | 'pinned'>>
+  ): Promise<Session> {
+    return this.send<Session>(`sessions/${id}`, 'PATCH', fields);
+  }
+  deleteSession(id: string): Promise<void> {
+    return this.send<void>(`sessions/${id}`, 'DELETE');
+  }
+  messages(id: string, before?: number, limit = 100): Promise<{ messages: Message[]; has_more: boolean }> {
+    return this.json(`sessions/${id}/messages`, {}, { before, limit });
+  }
+  deleteMessage(sessionId: string, messageId: number): Promise<void> {
+    return this.send<void>(`sessions/${sessionId}/messages/${messageId}`, 'DELETE');
+  }
+  async exportSession(id: string, format: 'markdown' | 'json'): Promise<{ text: string; filename: string }> {
+    const response = await this.fetch(`sessions/${id}/export`, {}, { format });
+    const disposition = response.headers.get('Content-Disposition') ?? '';
+    const match = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition);
+    const filename = match ? decodeURIComponent(match[1]) : `chat-${id}.${format === 'json' ? 'json' : 'md'}`;
+    return { text: await response.text(), filename };
+  }
+  importSession(data: unknown): Promise<Session> {
+    return this.send<Session>('sessions/import', 'POST', data);
+  }
+
+  // turns (SSE)
+  chat(sessionId: string, body: { content: string; params?: GenerationParams; rag?: RagRequest }, onEvent: (ev: ChatEvent) => void): StreamHandle {
+    return this.stream(`sessions/${sessionId}/chat`, 'POST', body, onEvent);
+  }
+  regenerate(sessionId: string, body: { params?: GenerationParams; rag?: RagRequest }, onEvent: (ev: ChatEvent) => void): StreamHandle {
+    return this.stream(`sessions/${sessionId}/regenerate`, 'POST', body, onEvent);
+  }
+  editAndResend(
+    sessionId: string,
+    messageId: number,
+    body: { content: string; params?: GenerationParams; rag?: RagRequest },
+    onEvent: (ev: ChatEvent) => void
+  ): StreamHandle {
+    return this.stream(`sessions/${sessionId}/messages/${messageId}`, 'PATCH', { ...body, resend: true }, onEvent);
+  }
+
+  /**
+   * POST/PATCH a body and read the answer as an event stream. The handle's `abort()` cancels the
+   * fetch; the server sees the client go and stores the partial answer as "interrupted".
+   */
+  stream(path: string, method: string, body: unknown, onEvent: (ev: ChatEvent) => void): StreamHandle {
+    const controller = new AbortController();
+    let ended: 'done' | 'error' | null = null;
+    const relay = (ev: ChatEvent) => {
+      if (ev.type === 'done') {
+        ended = 'done';
+      } else if (ev.type === 'error') {
+        ended = 'error';
+      }
+      onEvent(ev);
+    };
+    const finished = (async (): Promise<'done' | 'error' | 'aborted' | 'closed'> => {
+      try {
+        const response = await this.fetch(path, {
+          method,
+          body: JSON.stringify(body),
+          headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
+          signal: controller.signal
+        });
+        if (!response.body) {
+          throw new ApiError(response.status, 'bad_stream', 'The server answered without a stream.');
+        }
+        await readChatEvents(response.body, relay);
+        return ended ?? 'closed';
+      } catch (err) {
+        if (controller.signal.aborted || (err as Error)?.name === 'AbortError') {
+          return ended ?? 'aborted';
+        }
+        if (ended) {
+          return ended;
+        }
+        const e = err instanceof ApiError ? err : new ApiError(0, 'stream', String((err as Error)?.message ?? err));
+        relay({ type: 'error', code: e.code, message: e.message });
+        return 'error';
+      }
+    })();
+    return { finished, abort: () => controller.abort() };
+  }
+
+  // collections (RAG)
+  async collections(): Promise<Collection[]> {
+    return (await this.json<{ collections: Collection[] }>('collections')).collections;
+  }
+  createCollection(name: string): Promise<Collection> {
+    return this.send<Collection>('collections', 'POST', { name });
+  }
+  deleteCollection(name: string): Promise<void> {
+    return this.send<void>(`collections/${encodeURIComponent(name)}`, 'DELETE');
+  }
+  addDocuments(name: string, paths: string[]): Promise<IngestJob> {
+    return this.send<IngestJob>(`collections/${encodeURIComponent(name)}/documents`, 'POST', { paths });
+  }
+  job(id: string): Promise<IngestJob> {
+    return this.json<IngestJob>(`jobs/${encodeURIComponent(id)}`);
+  }
+}

@@ -1,0 +1,115 @@
+import { stopIcon } from '@jupyterlab/ui-components';
+import React, { useEffect, useRef } from 'react';
+
+import { ContextKind } from './context';
+import { sendIcon } from './icons';
+import { Collection } from './types';
+
+export function Composer(props: {
+  text: string;
+  onText: (text: string) => void;
+  busy: boolean;
+  disabled: boolean;
+  focusRequest: number;
+  contextKind: ContextKind;
+  onContextKind: (k: ContextKind) => void;
+  hasNotebook: boolean;
+  collections: Collection[];
+  collection: string;
+  onCollection: (name: string) => void;
+  onSend: (text: string) => void;
+  onStop: () => void;
+}): JSX.Element {
+  const ref = useRef<HTMLTextAreaElement>(null);
+  useEffect(() => {
+    if (props.focusRequest > 0) {
+      const el = ref.current;
+      el?.focus();
+      el?.setSelectionRange(el.value.length, el.value.length);
+    }
+  }, [props.focusRequest]);
+  useEffect(() => {
+    // grow with the text, up to a limit (CSS max-height scrolls beyond)
+    const el = ref.current;
+    if (el) {
+      el.style.height = 'auto';
+      el.style.height = `${Math.min(el.scrollHeight, 240)}px`;
+    }
+  }, [props.text]);
+  const send = () => {
+    if (!props.busy && !props.disabled && props.text.trim()) {
+      props.onSend(props.text);
+    }
+  };
+  return (
+    <div className="jp-ChatExt-composer">
+      <textarea
+        ref={ref}
+        className="jp-ChatExt-textarea jp-ChatExt-input"
+        aria-label="Message"
+        placeholder="Ask anything. Enter sends, Shift+Enter adds a line."
+        rows={2}
+        value={props.text}
+        disabled={props.disabled}
+        onChange={e => props.onText(e.target.value)}
+        onKeyDown={e => {
+          if (e.key === 'Enter' && !e.shiftKey && !e.altKey && !e.nativeEvent.isComposing) {
+            e.preventDefault();
+            send();
+          } else if (e.key === 'Escape' && props.busy) {
+            e.preventDefault();
+            props.onStop();
+          }
+        }}
+      />
+      <div className="jp-ChatExt-composerBar">
+        <select
+          className="jp-ChatExt-select"
+          aria-label="Include notebook context"
+          title="Send the active cell or the whole notebook along with the question"
+          value={props.contextKind}
+          onChange={e => props.onContextKind(e.target.value as ContextKind)}
+        >
+          <option value="none">No context</option>
+          <option value="cell" disabled={!props.hasNotebook}>
+            + active cell
+          </option>
+          <option value="notebook" disabled={!props.hasNotebook}>
+            + notebook
+          </option>
+        </select>
+        <select
+          className="jp-ChatExt-select"
+          aria-label="Retrieval collection"
+          title="Answer from the documents of a collection (RAG)"
+          value={props.collection}
+          onChange={e => props.onCollection(e.target.value)}
+        >
+          <option value="">No documents</option>
+          {props.collections.map(c => (
+            <option key={c.name} value={c.name}>
+              📚 {c.name}
+            </option>
+          ))}
+        </select>
+        <span className="jp-ChatExt-spacer" />
+        {props.busy ? (
+          <button type="button" className="jp-ChatExt-sendButton jp-ChatExt-stop" title="Stop (Escape)" aria-label="Stop generating" onClick={props.onStop}>
+            <stopIcon.react tag="span" className="jp-ChatExt-icon" />
+          </button>
+        ) : (
+          <button
+            type="button"
+            className="jp-ChatExt-sendButton"
+            title="Send (Enter)"
+            aria-label="Send message"
+            disabled={props.disabled || !props.text.trim()}
+            onClick={send}
+          >
+            <sendIcon.react tag="span" className="jp-ChatExt-icon" />
+          </button>
+        )}
+      </div>
+    </div>
+  );
+}

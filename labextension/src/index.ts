@@ -1,0 +1,288 @@
+/**
+ * jupyter-chat-ext: the JupyterLab chat sidebar.
+ */
+import { ILabShell, ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { Clipboard, ICommandPalette, InputDialog, Notification } from '@jupyterlab/apputils';
+import { IDocumentManager } from '@jupyterlab/docmanager';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { IEditorTracker } from '@jupyterlab/fileeditor';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+
+import { ChatApi } from './api';
+import { ContextKind, explainPrompt, selectionPrompt } from './context';
+import { chatIcon } from './icons';
+import { MessageActions } from './messages';
+import { ChatPanel } from './panel';
+import { defaultsFromSettings } from './params';
+import { ChatStore } from './store';
+import { Workspace } from './workspace';
+
+const PLUGIN_ID = 'jupyter-chat-ext:plugin';
+
+export namespace CommandIDs {
+  export const newChat = 'chat-ext:new-chat';
+  export const focus = 'chat-ext:focus';
+  export const sendSelection = 'chat-ext:send-selection';
+  export const explainCell = 'chat-ext:explain-cell';
+  export const stop = 'chat-ext:stop';
+  export const addToCollection = 'chat-ext:add-to-collection';
+}
+
+async function copyText(text: string): Promise<void> {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    Clipboard.copyToSystem(text);
+  }
+}
+
+function download(text: string, filename: string, mime: string): void {
+  const url = URL.createObjectURL(new Blob([text], { type: mime }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: 'Chat with local models in a JupyterLab sidebar: sessions, streaming, RAG citations.',
+  autoStart: true,
+  requires: [IRenderMimeRegistry],
+  optional: [
+    ILabShell,
+    ILayoutRestorer,
+    ICommandPalette,
+    ISettingRegistry,
+    INotebookTracker,
+    IEditorTracker,
+    IDocumentManager,
+    IDefaultFileBrowser
+  ],
+  activate: (
+    app: JupyterFrontEnd,
+    rendermime: IRenderMimeRegistry,
+    labShell: ILabShell | null,
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null,
+    settingRegistry: ISettingRegistry | null,
+    notebooks: INotebookTracker | null,
+    editors: IEditorTracker | null,
+    docManager: IDocumentManager | null,
+    fileBrowser: IDefaultFileBrowser | null
+  ) => {
+    const api = new ChatApi();
+    const store = new ChatStore(api);
+    const workspace = new Workspace(notebooks, editors, docManager);
+    store.contextSource = kind => workspace.context(kind);
+
+    const notify = (text: string, kind: 'error' | 'info' = 'info') => store.setNotice({ kind, text });
+    const actions: MessageActions = {
+      copy: code => void copyText(code).then(() => Notification.info('Code copied', { autoClose: 1500 })),
+      insert: code => {
+        try {
+          const path = workspace.insertCell(code);
+          Notification.success(`Inserted a cell in ${path}`, { autoClose: 2000 });
+        } catch (err) {
+          notify((err as Error).message, 'error');
+        }
+      },
+      replace: code => {
+        try {
+          const path = workspace.replaceActiveCell(code);
+          Notification.success(`Replaced the active cell of ${path}`, { autoClose: 2000 });
+        } catch (err) {
+          notify((err as Error).message, 'error');
+        }
+      },
+      copyMessage: m => void copyText(m.content).then(() => Notification.info('Message copied', { autoClose: 1500 })),
+      regenerate: () => void store.regenerate(),
+      editAndResend: (id, content) => void store.editAndResend(id, content),
+      remove: id => void store.deleteMessage(id),
+      openCitation: c =>
+        void workspace.openCitation(c).catch(err => notify(`Cannot open ${c.source}: ${(err as Error).message}`, 'error'))
+    };
+
+    const panel = new ChatPanel({
+      store,
+      rendermime,
+      actions,
+      download,
+      openSettings: () => void app.commands.execute('settingeditor:open', { query: 'Chat' })
+    });
+    panel.title.caption = 'Chat (local models)';
+    app.shell.add(panel, 'right', { rank: 400 });
+    restorer?.add(panel, 'jupyter-chat-ext');
+
+    const updateNotebook = () => store.setHasNotebook(!!notebooks?.currentWidget);
+    notebooks?.currentChanged.connect(updateNotebook);
+    updateNotebook();
+
+    // Health: at start, then every 15 s while the server extension does not answer.
+    void store.checkHealth();
+    const timer = setInterval(() => {
+      if (store.getState().health.state !== 'ok') {
+        void store.checkHealth();
+      }
+    }, 15000);
+    panel.disposed.connect(() => {
+      clearInterval(timer);
+      store.dispose();
+    });
+
+    if (settingRegistry) {
+      void settingRegistry
+        .load(PLUGIN_ID)
+        .then(settings => {
+          const apply = () => {
+            const raw = settings.composite as Record<string, unknown>;
+            store.setDefaults(defaultsFromSettings(raw));
+            if (typeof raw.defaultCollection === 'string') {
+              store.setDefaultCollection(raw.defaultCollection);
+            }
+            const ctx = raw.includeContext;
+            if (ctx === 'none' || ctx === 'cell' || ctx === 'notebook') {
+              store.setDefaultContext(ctx as ContextKind);
+            }
+          };
+          apply();
+          settings.changed.connect(apply);
+        })
+        .catch(reason => console.error('jupyter-chat-ext: cannot load settings', reason));
+    }
+
+    const show = () => {
+      if (labShell) {
+        labShell.activateById(panel.id);
+      } else {
+        app.shell.activateById(panel.id);
+      }
+    };
+
+    const { commands } = app;
+    commands.addCommand(CommandIDs.newChat, {
+      label: 'New Chat',
+      caption: 'Start a new chat in the chat sidebar',
+      icon: chatIcon,
+      execute: () => {
+        store.newChat();
+        show();
+        store.requestFocus();
+      }
+    });
+    commands.addCommand(CommandIDs.focus, {
+      label: 'Focus Chat',
+      caption: 'Open the chat sidebar and put the cursor in the message box',
+      execute: () => {
+        show();
+        store.requestFocus();
+      }
+    });
+    commands.addCommand(CommandIDs.sendSelection, {
+      label: 'Send Selection to Chat',
+      caption: 'Put the selected code (or the active cell) in the chat message box',
+      execute: () => {
+        const sel = workspace.selection();
+        if (!sel) {
+          Notification.warning('Select some code in a notebook or an editor first.', { autoClose: 3000 });
+          return;
+        }
+        show();
+        store.addToComposer(selectionPrompt(sel.text, sel.language));
+      }
+    });
+    commands.addCommand(CommandIDs.explainCell, {
+      label: 'Explain This Cell',
+      caption: 'Ask the chat to explain the active notebook cell',
+      isEnabled: () => !!notebooks?.activeCell,
+      execute: () => {
+        const cell = workspace.activeCellSource();
+        if (!cell || !cell.text.trim()) {
+          Notification.warning('The active cell is empty.', { autoClose: 3000 });
+          return;
+        }
+        show();
+        if (store.streaming) {
+          store.addToComposer(explainPrompt(cell.text, cell.language));
+          return;
+        }
+        void store.send(explainPrompt(cell.text, cell.language));
+      }
+    });
+    commands.addCommand(CommandIDs.stop, {
+      label: 'Stop Generating',
+      caption: 'Stop the answer being generated in the chat',
+      isEnabled: () => store.streaming,
+      execute: () => store.stop()
+    });
+    commands.addCommand(CommandIDs.addToCollection, {
+      label: 'Add to Chat Collection…',
+      caption: 'Index the selected files or folders for retrieval in the chat',
+      icon: chatIcon,
+      isVisible: () => !!fileBrowser,
+      execute: async () => {
+        const paths = fileBrowser ? Array.from(fileBrowser.selectedItems()).map(item => item.path) : [];
+        if (!paths.length) {
+          Notification.warning('Select files or folders in the file browser first.', { autoClose: 3000 });
+          return;
+        }
+        await store.refreshCollections();
+        const names = store.getState().collections.map(c => c.name);
+        const result = await InputDialog.getItem({
+          title: `Add ${paths.length === 1 ? paths[0] : `${paths.length} items`} to a chat collection`,
+          label: 'Collection (pick one, or type a new name)',
+          items: names.length ? names : ['docs'],
+          current: store.getState().collection || names[0] || 'docs',
+          editable: true,
+          okLabel: 'Add'
+        });
+        const name = result.value?.trim();
+        if (!result.button.accept || !name) {
+          return;
+        }
+        if (!store.getState().collections.some(c => c.name === name) && !(await store.createCollection(name))) {
+          Notification.error(store.getState().notice?.text ?? `Could not create the collection ${name}.`);
+          return;
+        }
+        const id = Notification.emit(`Adding ${paths.length} item(s) to ${name}…`, 'in-progress', { autoClose: false });
+        try {
+          const job = await store.addDocuments(name, paths, j =>
+            Notification.update({
+              id,
+              message: `Indexing into ${name}: ${j.files_done}/${j.files_total} files, ${j.chunks} chunks`,
+              type: 'in-progress'
+            })
+          );
+          if (job.state === 'done') {
+            const skipped = job.skipped?.length ? `, ${job.skipped.length} skipped` : '';
+            Notification.update({
+              id,
+              message: `${name}: ${job.files_done} files, ${job.chunks} chunks indexed${skipped}.`,
+              type: 'success',
+              autoClose: 5000
+            });
+            store.setCollection(name);
+          } else {
+            Notification.update({ id, message: `Indexing into ${name} failed: ${job.error ?? 'unknown error'}`, type: 'error', autoClose: false });
+          }
+        } catch (err) {
+          Notification.update({ id, message: `Indexing into ${name} failed: ${(err as Error).message}`, type: 'error', autoClose: false });
+        }
+      }
+    });
+
+    if (palette) {
+      const category = 'Chat';
+      for (const command of [CommandIDs.newChat, CommandIDs.focus, CommandIDs.sendSelection, CommandIDs.explainCell, CommandIDs.stop]) {
+        palette.addItem({ command, category });
+      }
+    }
+  }
+};
+
+export default plugin;

@@ -1,0 +1,154 @@
+/**
+ * Shapes of the server API (docs/architecture.md, "HTTP API"). Pure types: no imports.
+ */
+
+export type Role = 'system' | 'user' | 'assistant';
+
+/** Stored statuses, plus "streaming" for the answer being generated in this page. */
+export type MessageStatus = 'complete' | 'interrupted' | 'error' | 'streaming';
+
+export interface GenerationParams {
+  temperature?: number;
+  top_p?: number;
+  max_tokens?: number;
+  seed?: number;
+  [key: string]: unknown;
+}
+
+export interface Session {
+  id: string;
+  title: string | null;
+  model: string | null;
+  system_prompt: string | null;
+  params: GenerationParams;
+  pinned: boolean;
+  created_at: string;
+  updated_at: string;
+  message_count: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+
+export interface Metrics {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  ttft_s?: number;
+  tokens_per_s?: number;
+  total_s?: number;
+  model?: string;
+  device?: string;
+  finish_reason?: string;
+}
+
+export interface Citation {
+  source: string;
+  location?: Record<string, unknown> | null;
+  score?: number;
+  text?: string;
+}
+
+export interface Message {
+  id: number;
+  session_id: string;
+  role: Role;
+  content: string;
+  model: string | null;
+  params: GenerationParams;
+  parent_id: number | null;
+  status: MessageStatus;
+  metadata: {
+    citations?: Citation[];
+    error?: { code?: string; message?: string } | string;
+    [key: string]: unknown;
+  };
+  created_at: string;
+  metrics: Metrics | null;
+}
+
+export type ModelState = 'unloaded' | 'loading' | 'loaded' | 'error';
+
+export interface ModelInfo {
+  id: string;
+  kind: 'chat' | 'embedding';
+  source: string;
+  format: string;
+  path?: string;
+  size_bytes?: number | null;
+  parameters?: number | null;
+  context_length?: number | null;
+  chat_template?: boolean;
+  state: ModelState;
+  progress?: number;
+  device?: string | null;
+  dtype?: string | null;
+  error?: string | null;
+  /** what a load is doing now ("loading weights", ...) */
+  message?: string | null;
+  notes?: string[];
+}
+
+export interface Collection {
+  name: string;
+  documents: number;
+  chunks: number;
+  size_bytes: number;
+  embedding_model?: string;
+  created_at?: string;
+}
+
+export interface IngestJob {
+  id: string;
+  collection: string;
+  state: 'queued' | 'running' | 'done' | 'error';
+  files_total: number;
+  files_done: number;
+  chunks: number;
+  embedded: number;
+  skipped: { path: string; reason: string }[];
+  rate?: number | null;
+  error?: string | null;
+}
+
+export interface Health {
+  status: string;
+  version?: string;
+  engine?: Record<string, unknown>;
+  store?: Record<string, unknown>;
+  uptime_s?: number;
+}
+
+export interface RagRequest {
+  collection: string;
+  k?: number;
+  mode?: 'hybrid' | 'vector' | 'text';
+}
+
+/** Events of one turn, as sent by the server's SSE stream (named events). */
+export interface StartEvent {
+  type: 'start';
+  session_id: string;
+  user_message_id: number;
+  assistant_message_id: number;
+  model: string;
+}
+export interface TokenEvent {
+  type: 'token';
+  text: string;
+}
+export interface DoneEvent {
+  type: 'done';
+  session_id?: string;
+  user_message_id?: number;
+  message_id: number;
+  status?: string;
+  finish_reason?: string;
+  metrics?: Metrics;
+  citations?: Citation[];
+}
+export interface ErrorEvent {
+  type: 'error';
+  code?: string;
+  message: string;
+  message_id?: number | null;
+}
+export type ChatEvent = StartEvent | TokenEvent | DoneEvent | ErrorEvent;
