@@ -47,6 +47,7 @@ lab: install
 
 test: install-test
 	$(VENV)/bin/ruff check .
+	cd labextension && ../$(VENV)/bin/jlpm install >/dev/null && ../$(VENV)/bin/jlpm test
 	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

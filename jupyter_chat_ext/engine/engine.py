@@ -60,12 +60,10 @@ class Engine:
         data = info.to_dict()
         slot = self._slots.get(info.id)
         data.update(state="unloaded", progress=0.0, device=None, dtype=None, error=None, notes=[])
-        if (
-            info.kind == "embedding"
-            and self._embedder is not None
-            and info.id == self.settings.embedding_model
-        ):
-            data.update(state="loaded", progress=1.0, device=getattr(self._embedder, "device", "cpu"))
+        emb = self._embedder
+        is_default_embedder = info.kind == "embedding" and info.id == self.settings.embedding_model
+        if is_default_embedder and emb is not None and getattr(emb, "loaded", False):
+            data.update(state="loaded", progress=1.0, device=getattr(emb, "device", "cpu"))
         if slot is not None:
             data.update(state=slot.state, progress=round(slot.progress, 3), error=slot.error)
             data["message"] = slot.message

@@ -1,0 +1,145 @@
+"""OpenAI-compatible routes under /chat-ext/v1: models, chat/completions, embeddings.
+
+The official ``openai`` client works unchanged with ``base_url=<server>/chat-ext/v1`` and the
+Jupyter token as ``api_key`` (jupyter_server accepts ``Authorization: Bearer <token>``).
+Errors use OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tornado import web
+from tornado.iostream import StreamClosedError
+
+from jupyter_chat_ext.errors import ChatExtError
+
+from . import openai_compat as oa
+from .base import ChatExtHandler, jsonable
+from .streaming import Event, StreamingHandler
+
+
+class OpenAIErrors:
+    """Mixin: errors in OpenAI's shape."""
+
+    def error_body(self, status: int, code: str, message: str) -> dict[str, Any]:
+        return oa.error_body(status, code, message)
+
+
+class V1ModelsHandler(OpenAIErrors, ChatExtHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        core = await self.core()
+        models = await self.blocking(core.engine.list_models)
+        self.send_json({"object": "list", "data": [oa.model_entry(m) for m in models]})
+
+
+class V1ModelHandler(OpenAIErrors, ChatExtHandler):
+    @web.authenticated
+    async def get(self, model_id: str) -> None:
+        core = await self.core()
+        self.send_json(oa.model_entry(await self.blocking(core.engine.get_model, model_id)))
+
+
+class V1ChatCompletionsHandler(OpenAIErrors, StreamingHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        req = oa.parse_chat_request(self.json_body(), max_chars=self.chat_app.max_content_chars)
+        core = await self.core()
+        model = req.model or core.settings.default_model
+        events = core.chat.complete(req.messages, params=req.params or None, model=req.model)
+        if req.stream:
+            await self._stream(req, model, events)
+        else:
+            await self._collect(req, model, events)
+
+    async def _collect(self, req: oa.ChatRequest, model: str, events: Any) -> None:
+        parts: list[str] = []
+        final: dict[str, Any] = {}
+
+        async def take(event: Event) -> None:
+            nonlocal model
+            kind = event.get("type")
+            if kind == "start" and event.get("model"):
+                model = str(event["model"])
+            elif kind == "token":
+                parts.append(str(event.get("text", "")))
+            elif kind == "done":
+                final.update(event)
+
+        if not await self.pump(events, take, hold=True):
+            return  # the client went away
+        metrics = final.get("metrics") or {}
+        text = "".join(parts) if parts or "text" not in final else str(final["text"])
+        self.send_json(
+            oa.completion(req, str(metrics.get("model") or model), text, final.get("finish_reason"), metrics)
+        )
+
+    async def _stream(self, req: oa.ChatRequest, model: str, events: Any) -> None:
+        role_sent = False
+
+        async def send(data: Any) -> None:
+            if self._gone:
+                raise StreamClosedError()
+            self.write(f"data: {data if isinstance(data, str) else json.dumps(jsonable(data))}\n\n")
+            await self.flush()
+
+        async def write(event: Event) -> None:
+            nonlocal model, role_sent
+            kind = event.get("type")
+            if kind == "start":
+                model = str(event.get("model") or model)
+            if not role_sent and kind in ("start", "token", "done"):
+                role_sent = True
+                await send(oa.chunk(req, model, {"role": "assistant", "content": ""}))
+            if kind == "token":
+                await send(oa.chunk(req, model, {"content": str(event.get("text", ""))}))
+            elif kind == "done":
+                await send(oa.chunk(req, model, {}, event.get("finish_reason") or "stop"))
+                if req.include_usage:
+                    last = oa.chunk(req, model, None)
+                    last["usage"] = oa.usage(event.get("metrics") or {})
+                    await send(last)
+                await send("[DONE]")
+            elif kind == "error":
+                code = str(event.get("code") or "error")
+                await send(oa.error_body(500, code, str(event.get("message") or "generation failed")))
+
+        async def on_error(exc: ChatExtError | None, raw: Exception) -> None:
+            status, code, message = (
+                (int(exc.status), exc.code, exc.message)
+                if exc
+                else (500, "internal_error", "internal server error (see the server log)")
+            )
+            try:
+                await send(oa.error_body(status, code, message))
+            except StreamClosedError:
+                pass
+
+        await self.pump(events, write, begin=self.begin_stream, on_error=on_error)
+        if not self._finished:
+            try:
+                self.finish()
+            except StreamClosedError:
+                pass
+
+
+class V1EmbeddingsHandler(OpenAIErrors, ChatExtHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        req = oa.parse_embedding_request(self.json_body(), max_chars=self.chat_app.max_content_chars)
+        core = await self.core()
+        model = req.model or core.settings.embedding_model
+
+        def work() -> tuple[Any, int]:
+            vectors = core.engine.embed(req.texts, model_id=req.model)
+            return vectors, count_tokens(core.engine, req.texts)
+
+        vectors, tokens = await self.blocking(work)
+        self.send_json(oa.embedding_response(req, model, vectors, tokens))
+
+
+def count_tokens(engine: Any, texts: list[str]) -> int:
+    """Tokens of the embedding inputs by the embedder's own tokenizer."""
+    return int(sum(engine.embedder.count_tokens_batch(texts)))

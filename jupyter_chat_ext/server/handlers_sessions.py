@@ -1,0 +1,230 @@
+"""Sessions, messages, export/import, history search, and the chat / regenerate SSE streams."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tornado import web
+from tornado.iostream import StreamClosedError
+
+from jupyter_chat_ext.errors import ChatExtError, InvalidInput, NotFound, Unavailable
+
+from .base import ChatExtHandler, jsonable
+from .streaming import StreamingHandler
+from .validation import MISSING, given, opt_bool, opt_dict, opt_str, or_none, rag_spec, req_str
+
+
+def prefer(core: Any, name: str) -> Any:
+    """ChatService's method when it has one (it validates), else the Store's."""
+    fn = getattr(core.chat, name, None)
+    return fn if callable(fn) else getattr(core.store, name)
+
+
+def attr(obj: Any, key: str) -> Any:
+    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
+
+
+def session_fields(data: dict[str, Any]) -> dict[str, Any]:
+    return given(
+        title=opt_str(data, "title", max_len=500),
+        model=opt_str(data, "model", max_len=500),
+        system_prompt=opt_str(data, "system_prompt"),
+        params=opt_dict(data, "params"),
+    )
+
+
+class SessionsHandler(ChatExtHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        q = self.query_str("q", max_len=1000) or None
+        limit = self.query_int("limit", 50, lo=1, hi=500)
+        offset = self.query_int("offset", 0, lo=0, hi=10**9)
+        core = await self.core()
+
+        def work() -> tuple[Any, Any]:
+            sessions = prefer(core, "list_sessions")(q=q, limit=limit, offset=offset)
+            return sessions, prefer(core, "count_sessions")(q=q)
+
+        sessions, total = await self.blocking(work)
+        self.send_json({"sessions": sessions, "total": total})
+
+    @web.authenticated
+    async def post(self) -> None:
+        fields = session_fields(self.json_body(required=False))
+        core = await self.core()
+        session = await self.blocking(lambda: core.chat.create_session(**fields))
+        self.send_json(session, status=201)
+
+
+class SessionHandler(ChatExtHandler):
+    @web.authenticated
+    async def get(self, session_id: str) -> None:
+        core = await self.core()
+        self.send_json(await self.blocking(core.chat.get_session, session_id))
+
+    @web.authenticated
+    async def patch(self, session_id: str) -> None:
+        data = self.json_body()
+        fields = session_fields(data)
+        pinned = opt_bool(data, "pinned")
+        if pinned is not MISSING:
+            fields["pinned"] = pinned
+        core = await self.core()
+        if not fields:
+            self.send_json(await self.blocking(core.chat.get_session, session_id))
+            return
+        session = await self.blocking(lambda: core.chat.update_session(session_id, **fields))
+        self.send_json(session)
+
+    @web.authenticated
+    async def delete(self, session_id: str) -> None:
+        core = await self.core()
+        await self.blocking(core.chat.delete_session, session_id)
+        self.send_empty()
+
+
+class MessagesHandler(ChatExtHandler):
+    @web.authenticated
+    async def get(self, session_id: str) -> None:
+        before = self.query_int("before", None, lo=0, hi=2**62)
+        limit = self.query_int("limit", 100, lo=1, hi=1000)
+        assert limit is not None
+        core = await self.core()
+
+        def work() -> tuple[list[Any], bool]:
+            messages = list(core.chat.list_messages(session_id, before=before, limit=limit))
+            if len(messages) < limit:
+                return messages, False
+            older = core.chat.list_messages(session_id, before=attr(messages[0], "id"), limit=1)
+            return messages, bool(older)
+
+        messages, has_more = await self.blocking(work)
+        self.send_json({"messages": messages, "has_more": has_more})
+
+
+class MessageHandler(StreamingHandler):
+    async def _owned(self, core: Any, session_id: str, raw_id: str) -> int:
+        message_id = self.message_id(raw_id)
+
+        def check() -> None:
+            message = core.chat.get_message(message_id)
+            if attr(message, "session_id") != session_id:
+                raise NotFound(f"no message {message_id} in session {session_id}")
+
+        await self.blocking(check)
+        return message_id
+
+    @web.authenticated
+    async def patch(self, session_id: str, raw_id: str) -> None:
+        data = self.json_body()
+        content = req_str(data, "content", max_len=self.chat_app.max_content_chars)
+        resend = opt_bool(data, "resend")
+        params = or_none(opt_dict(data, "params"))
+        core = await self.core()
+        message_id = await self._owned(core, session_id, raw_id)
+        if resend is True:
+            events = core.chat.edit_and_resend(message_id, content, params=params or None)
+            await stream_turn(self, events)
+            return
+        message = await self.blocking(core.chat.edit_message, message_id, content)
+        self.send_json(message)
+
+    @web.authenticated
+    async def delete(self, session_id: str, raw_id: str) -> None:
+        core = await self.core()
+        message_id = await self._owned(core, session_id, raw_id)
+        await self.blocking(core.chat.delete_message, message_id)
+        self.send_empty()
+
+
+async def stream_turn(handler: StreamingHandler, events: Any) -> None:
+    """Answer with the events of one turn as text/event-stream."""
+
+    async def on_error(exc: ChatExtError | None, raw: Exception) -> None:
+        event = {
+            "type": "error",
+            "code": exc.code if exc else "internal_error",
+            "message": exc.message if exc else "internal server error (see the server log)",
+            "message_id": None,
+        }
+        try:
+            await handler.write_sse(event)
+        except StreamClosedError:
+            pass
+
+    await handler.pump(events, handler.write_sse, begin=handler.begin_stream, on_error=on_error)
+    if not handler._finished:
+        try:
+            handler.finish()
+        except StreamClosedError:
+            pass
+
+
+class ChatHandler(StreamingHandler):
+    @web.authenticated
+    async def post(self, session_id: str) -> None:
+        data = self.json_body()
+        content = req_str(data, "content", max_len=self.chat_app.max_content_chars)
+        params = or_none(opt_dict(data, "params"))
+        rag = rag_spec(data.get("rag"))
+        core = await self.core()
+        if rag is not None and core.rag is None:
+            raise Unavailable(core.rag_error or "RAG not available")
+        events = core.chat.chat(session_id, content, params=params or None, rag=rag)
+        await stream_turn(self, events)
+
+
+class RegenerateHandler(StreamingHandler):
+    @web.authenticated
+    async def post(self, session_id: str) -> None:
+        params = or_none(opt_dict(self.json_body(required=False), "params"))
+        core = await self.core()
+        events = core.chat.regenerate(session_id, params=params or None)
+        await stream_turn(self, events)
+
+
+class ExportHandler(ChatExtHandler):
+    @web.authenticated
+    async def get(self, session_id: str) -> None:
+        fmt = self.query_str("format", "json", max_len=20)
+        if fmt in ("md",):
+            fmt = "markdown"
+        if fmt not in ("json", "markdown"):
+            raise InvalidInput("format must be 'json' or 'markdown'")
+        core = await self.core()
+
+        def work() -> tuple[Any, str]:
+            return core.chat.get_session(session_id), core.chat.export_session(session_id, fmt)
+
+        session, text = await self.blocking(work)
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", str(attr(session, "title") or "chat")).strip("-")[:60]
+        ext, ctype = ("md", "text/markdown") if fmt == "markdown" else ("json", "application/json")
+        filename = f"{slug or 'chat'}-{session_id[:8]}.{ext}"
+        self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        self.finish(text.encode("utf-8"), set_content_type=f"{ctype}; charset=utf-8")
+
+
+class ImportHandler(ChatExtHandler):
+    body_limit_attr = "max_upload_bytes"
+
+    @web.authenticated
+    async def post(self) -> None:
+        data = self.json_body()
+        core = await self.core()
+        session = await self.blocking(core.chat.import_session, data)
+        self.send_json(session, status=201)
+
+
+class HistorySearchHandler(ChatExtHandler):
+    """Full-text search over every stored message: ``GET search?q=&limit=``."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        q = self.query_str("q", max_len=1000)
+        if not q or not q.strip():
+            raise InvalidInput("query parameter 'q' is required")
+        limit = self.query_int("limit", 50, lo=1, hi=500)
+        core = await self.core()
+        results = await self.blocking(lambda: prefer(core, "search_messages")(q, limit=limit))
+        self.send_json({"results": jsonable(results)})

@@ -1,0 +1,54 @@
+"""URL patterns of the extension (relative to the server's base_url; ExtensionApp prepends it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import handlers_models as hm
+from . import handlers_openai as ho
+from . import handlers_rag as hr
+from . import handlers_sessions as hs
+from . import handlers_store as hst
+
+PREFIX = "/chat-ext"
+
+#: a path segment; model ids may hold slashes ("org/name"), so they take the rest of the path
+SEG = r"(?P<{}>[^/]+)"
+SID = SEG.format("session_id")
+
+ROUTES: list[tuple[str, type]] = [
+    ("health", hm.HealthHandler),
+    ("metrics", hm.MetricsHandler),
+    ("models", hm.ModelsHandler),
+    (r"models/(?P<model_id>.+)/load", hm.ModelLoadHandler),
+    (r"models/(?P<model_id>.+)/unload", hm.ModelUnloadHandler),
+    (r"models/(?P<model_id>.+)", hm.ModelHandler),
+    ("sessions", hs.SessionsHandler),
+    ("sessions/import", hs.ImportHandler),
+    (f"sessions/{SID}", hs.SessionHandler),
+    (f"sessions/{SID}/messages", hs.MessagesHandler),
+    (f"sessions/{SID}/messages/{SEG.format('raw_id')}", hs.MessageHandler),
+    (f"sessions/{SID}/chat", hs.ChatHandler),
+    (f"sessions/{SID}/regenerate", hs.RegenerateHandler),
+    (f"sessions/{SID}/export", hs.ExportHandler),
+    ("search", hs.HistorySearchHandler),
+    ("sql", hst.SqlHandler),
+    (f"cache/{SEG.format('key')}", hst.CacheHandler),
+    ("collections", hr.CollectionsHandler),
+    (f"collections/{SEG.format('name')}", hr.CollectionHandler),
+    (f"collections/{SEG.format('name')}/documents", hr.DocumentsHandler),
+    (f"collections/{SEG.format('name')}/reindex", hr.ReindexHandler),
+    (f"collections/{SEG.format('name')}/upload", hr.UploadHandler),
+    (f"collections/{SEG.format('name')}/search", hr.CollectionSearchHandler),
+    (f"jobs/{SEG.format('job_id')}", hr.JobHandler),
+    ("v1/models", ho.V1ModelsHandler),
+    (r"v1/models/(?P<model_id>.+)", ho.V1ModelHandler),
+    ("v1/chat/completions", ho.V1ChatCompletionsHandler),
+    ("v1/embeddings", ho.V1EmbeddingsHandler),
+    (r"(?P<rest>.*)", hm.UnknownRouteHandler),  # last: a JSON 404 for anything else
+]
+
+
+def build_handlers() -> list[tuple[str, type, dict[str, Any]]]:
+    """(pattern, handler, kwargs) for ExtensionApp.handlers; patterns end with an optional slash."""
+    return [(f"{PREFIX}/{path}/?", handler, {}) for path, handler in ROUTES]

@@ -1,0 +1,180 @@
+"""Driving a ChatService event generator into one HTTP response (SSE or a collected answer).
+
+The pump pulls events from the async generator of a turn and hands each to a writer. Nothing is
+committed before the first event (validation, model load and prompt building happen first), and a
+start event is held back a moment, so that an error raised before any token (bad params, a prompt
+over budget, a full queue) still answers as a JSON error with its own status instead of a 200
+stream. When the client goes away (tornado's ``on_connection_close`` or a flush that raises
+StreamClosedError) the pending step is cancelled and the generator closed, so the engine stops
+within one decode step and the ChatService stores the partial answer as "interrupted".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from tornado.iostream import StreamClosedError
+
+from jupyter_chat_ext.errors import ChatExtError
+
+from .base import ChatExtHandler, jsonable
+
+#: how long (from the request) a start event may be held back while waiting for the first token
+PREFETCH_S = 1.0
+
+Event = dict[str, Any]
+
+
+def _status_by_code() -> dict[str, int]:
+    table: dict[str, int] = {}
+    todo: list[type] = [ChatExtError]
+    while todo:
+        cls = todo.pop()
+        table[cls.code] = int(cls.status)  # type: ignore[attr-defined]
+        todo.extend(cls.__subclasses__())
+    return table
+
+
+class EarlyError(ChatExtError):
+    """An error event that arrived before the response was committed, answered as JSON."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__(str(event.get("message") or "error"), code=str(event.get("code") or "error"))
+        self.status = _status_by_code().get(self.code, 500)
+
+
+def sse_frame(event_type: str, data: Any) -> str:
+    """One server-sent event: ``event: <type>\\ndata: <json>\\n\\n`` (json is one line)."""
+    return f"event: {event_type}\ndata: {json.dumps(jsonable(data))}\n\n"
+
+
+class StreamingHandler(ChatExtHandler):
+    """A handler that answers with a stream of events from the core."""
+
+    _pending: asyncio.Future[Any] | None = None
+
+    def on_connection_close(self) -> None:
+        super().on_connection_close()
+        pending = self._pending
+        if pending is not None and not pending.done():
+            pending.cancel()
+
+    def begin_stream(self, content_type: str = "text/event-stream; charset=utf-8") -> None:
+        self.set_status(200)
+        self.set_header("Content-Type", content_type)
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")
+
+    async def pump(
+        self,
+        events: AsyncIterator[Event],
+        write: Callable[[Event], Awaitable[None]],
+        *,
+        begin: Callable[[], None] | None = None,
+        on_error: Callable[[ChatExtError | None, Exception], Awaitable[None]] | None = None,
+        hold: bool = False,
+    ) -> bool:
+        """Feed every event to ``write``; True when the stream ran to its end.
+
+        ``begin`` commits the response (headers) once the first real event is known or the
+        prefetch delay passed. Errors before that propagate (JSON error answer); later ones go to
+        ``on_error``. With ``hold`` the response is never committed here (a collected answer):
+        every error propagates and every event goes to ``write``. The generator is always closed.
+        """
+        metrics = self.chat_app.metrics
+        metrics.stream_started()
+        buffered: list[Event] = []
+        committed = False
+        started = time.monotonic()
+
+        async def commit() -> None:
+            nonlocal committed
+            if committed:
+                return
+            committed = True
+            if begin is not None:
+                begin()
+            while buffered:
+                await write(buffered.pop(0))
+
+        try:
+            while True:
+                if self._gone:
+                    return False
+                step = asyncio.ensure_future(events.__anext__())
+                self._pending = step
+                if not committed and not hold and buffered:
+                    # a start event is waiting: send it once the prefetch delay is over
+                    left = PREFETCH_S - (time.monotonic() - started)
+                    done, _ = await asyncio.wait({step}, timeout=max(left, 0.0))
+                    if not done:
+                        await commit()
+                try:
+                    event = await step
+                except StopAsyncIteration:
+                    if not hold:
+                        await commit()
+                    return True
+                except asyncio.CancelledError:
+                    if self._gone:
+                        return False
+                    raise
+                except ChatExtError as exc:
+                    if not committed:
+                        raise
+                    if on_error is not None:
+                        await on_error(exc, exc)
+                    return False
+                except Exception as exc:
+                    if not committed:
+                        raise
+                    self.log.exception("jupyter_chat_ext: a stream failed")
+                    if on_error is not None:
+                        await on_error(None, exc)
+                    return False
+                finally:
+                    self._pending = None
+                kind = event.get("type")
+                if kind == "done":
+                    metrics.observe_generation(event.get("metrics") or {}, event.get("finish_reason"))
+                elif kind == "error":
+                    metrics.observe_error(str(event.get("code") or "error"))
+                if hold:
+                    if kind == "error":
+                        raise EarlyError(event)
+                elif not committed:
+                    if kind == "start":
+                        buffered.append(event)
+                        continue
+                    if kind == "error" and _status_by_code().get(str(event.get("code")), 500) < 500:
+                        raise EarlyError(event)
+                    await commit()
+                await write(event)
+        except StreamClosedError:
+            self._gone = True
+            return False
+        finally:
+            metrics.stream_finished()
+            pending = self._pending
+            if pending is not None and not pending.done():
+                pending.cancel()
+                try:
+                    await pending
+                except BaseException:
+                    pass
+            self._pending = None
+            try:
+                await events.aclose()  # type: ignore[attr-defined]
+            except Exception:
+                self.log.debug("jupyter_chat_ext: closing a stream failed", exc_info=True)
+
+    async def write_sse(self, event: Event) -> None:
+        """Write one named event and push it to the client now (one flush per token)."""
+        if self._gone:
+            raise StreamClosedError()
+        self.write(sse_frame(str(event.get("type", "message")), event))
+        await self.flush()
