@@ -49,6 +49,7 @@ def main() -> None:
     from jupyter_chat_ext.engine.engine import Engine
     from jupyter_chat_ext.settings import Settings
 
+    load_before = list(os.getloadavg())
     engine = Engine(Settings(data_dir=Path(tempfile.mkdtemp())))
     info = engine.load(engine.settings.default_model)
     slot = engine._slots[info["id"]]
@@ -127,6 +128,7 @@ def main() -> None:
         }
     result = {
         "bench": "engine",
+        "load_avg_before_after": [load_before, list(os.getloadavg())],
         "model": info["id"],
         "device": info["device"],
         "dtype": info["dtype"],
