@@ -188,6 +188,16 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
             shutil.copy(server.log, ARTIFACTS / "lab-server.log")
 
 
+@pytest.fixture(scope="module")
+def fresh_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    """A JupyterLab of its own for one test module: no workspace or settings left by other tests."""
+    server, proc = start_lab(tmp_path_factory.mktemp("fresh-lab"))
+    try:
+        yield server
+    finally:
+        stop_lab(proc)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
