@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import ARTIFACTS, start_lab, stop_lab
+from playwright.sync_api import expect
 from sidebar import PANEL, last_answer, open_lab, open_session, open_sidebar, send, switch_tab
 
 pytestmark = pytest.mark.browser
@@ -104,7 +105,9 @@ def test_send_stream_metrics_reload_and_search(page: Any, lab: Any) -> None:
     messages = page.locator(f"{PANEL} .jp-ChatExt-message")
     assert messages.count() == 2
     assert "quokka" in messages.nth(0).inner_text()
-    assert messages.nth(1).locator(".jp-ChatExt-markdown").inner_text().strip() == text.strip()
+    restored = messages.nth(1).locator(".jp-ChatExt-markdown")
+    expect(restored).not_to_be_empty()  # rendermime fills the element asynchronously after a reload
+    assert restored.inner_text().strip() == text.strip()
     assert messages.nth(1).locator(".jp-ChatExt-metrics").inner_text() == metrics
     assert page.page_errors == []
 
