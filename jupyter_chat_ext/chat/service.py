@@ -459,8 +459,7 @@ class ChatService:
             content = m.get("content") if isinstance(m, dict) else None
             if isinstance(content, str) and len(content) > self.settings.max_content_chars:
                 raise PayloadTooLarge("a message is longer than the configured limit")
-        await self.engine.ensure_loaded(model_id)
-        self.engine.prompt_ids(model_id, messages)  # validates shapes before streaming starts
+        # engine.stream validates the messages (and tokenizes them once) before its first event
         async with aclosing(self.engine.stream(model_id, messages, opts)) as events:
             async for event in events:
                 yield event
