@@ -117,13 +117,18 @@ class JupyterServer:
         raise RuntimeError("model did not load")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()
+        stop_process(self.proc, self.log)
+
+
+def stop_process(proc: subprocess.Popen, log: Any) -> None:
+    """Terminate a benchmarked server (kill it after 60 s) and close its log."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    log.close()
 
 
 async def sse_chat(client: Any, server: JupyterServer, prompt: str, max_tokens: int) -> dict[str, Any]:

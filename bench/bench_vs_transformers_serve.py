@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_server import MODEL, REPO, TOKEN, JupyterServer, free_port
+from bench_server import MODEL, REPO, TOKEN, JupyterServer, free_port, stop_process
 
 OPTS: dict[str, Any] = {"max_retries": 0, "timeout": 600}
 PROMPTS = [
@@ -84,13 +84,7 @@ class TransformersServe:
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()
+        stop_process(self.proc, self.log)
 
 
 async def one_chat(client: Any, model: str, prompt: str, max_tokens: int) -> dict[str, Any]:
