@@ -18,7 +18,10 @@ from ..errors import SchemaError
 from .search import sig_column_names
 
 ROLES = ("system", "user", "assistant")
-STATUSES = ("complete", "interrupted", "error")
+#: statuses allowed by schema v1/v2 (kept as they were: a migration replays history exactly)
+_V1_STATUSES = ("complete", "interrupted", "error")
+#: v3 adds "streaming": an answer being generated (checkpointed), see Store.checkpoint_message
+STATUSES = (*_V1_STATUSES, "streaming")
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class Migration:
 
 def _v1_core(con: duckdb.DuckDBPyConnection) -> None:
     roles = ", ".join(f"'{r}'" for r in ROLES)
-    statuses = ", ".join(f"'{s}'" for s in STATUSES)
+    statuses = ", ".join(f"'{s}'" for s in _V1_STATUSES)
     con.execute("CREATE SEQUENCE message_id_seq START 1")
     con.execute(
         """
@@ -110,9 +113,46 @@ def create_message_search(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _messages_v3_sql(table: str) -> str:
+    roles = ", ".join(f"'{r}'" for r in ROLES)
+    statuses = ", ".join(f"'{s}'" for s in STATUSES)
+    return f"""
+        CREATE TABLE {table} (
+            id BIGINT PRIMARY KEY DEFAULT nextval('message_id_seq'),
+            session_id VARCHAR NOT NULL,
+            role VARCHAR NOT NULL CHECK (role IN ({roles})),
+            content VARCHAR NOT NULL,
+            model VARCHAR,
+            params JSON NOT NULL DEFAULT '{{}}',
+            parent_id BIGINT,
+            status VARCHAR NOT NULL DEFAULT 'complete' CHECK (status IN ({statuses})),
+            metadata JSON NOT NULL DEFAULT '{{}}',
+            created_at TIMESTAMP NOT NULL,
+            tokens INTEGER
+        )"""
+
+
+def _v3_tokens_streaming(con: duckdb.DuckDBPyConnection) -> None:
+    # DuckDB cannot alter a CHECK constraint, so the table is rebuilt: rows are copied aside, the
+    # table re-created with the wider status check and the new column, and the rows copied back
+    # with their ids (the sequence is untouched, so new ids continue after the old ones)
+    con.execute("CREATE TEMP TABLE messages_v2_copy AS SELECT * FROM messages")
+    con.execute("DROP INDEX messages_session_idx")
+    con.execute("DROP TABLE messages")
+    con.execute(_messages_v3_sql("messages"))
+    con.execute(
+        "INSERT INTO messages (id, session_id, role, content, model, params, parent_id, status, metadata, "
+        "created_at) SELECT id, session_id, role, content, model, params, parent_id, status, metadata, "
+        "created_at FROM messages_v2_copy ORDER BY id"
+    )
+    con.execute("DROP TABLE messages_v2_copy")
+    con.execute("CREATE INDEX messages_session_idx ON messages (session_id)")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "sessions, messages, metrics, response_cache", _v1_core),
     Migration(2, "session index for message paging, message_search signatures, store_meta", _v2_search),
+    Migration(3, "messages.tokens, status 'streaming' for checkpointed answers", _v3_tokens_streaming),
 ]
 LATEST_VERSION = MIGRATIONS[-1].version
 

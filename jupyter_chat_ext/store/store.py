@@ -64,7 +64,9 @@ _SESSION_COLS = (
     "id, title, model, system_prompt, params, pinned, created_at, updated_at, "
     "message_count, prompt_tokens, completion_tokens"
 )
-_MESSAGE_COLS = "id, session_id, role, content, model, params, parent_id, status, metadata, created_at"
+_MESSAGE_COLS = (
+    "id, session_id, role, content, model, params, parent_id, status, metadata, created_at, tokens"
+)
 _METRIC_COLS = (
     "message_id, prompt_tokens, completion_tokens, ttft_s, tokens_per_s, total_s, model, device, "
     "finish_reason"
@@ -107,6 +109,7 @@ class Store:
         try:
             schema.migrate(self._con, where=str(self.path))
             self._con.execute(f"SET index_scan_max_count = {INDEX_SCAN_MAX_COUNT}")
+            self.recovered_on_open = self._recover_streaming()
             self._sync_search()
         except BaseException:
             self._con.close()
@@ -231,6 +234,7 @@ class Store:
             "status": row[7],
             "metadata": val.load(row[8]),
             "created_at": val.iso(row[9]),
+            "tokens": row[10],
             "metrics": metrics,
         }
 
@@ -400,8 +404,10 @@ class Store:
         parent_id: int | None = None,
         status: str = "complete",
         metadata: dict[str, Any] | None = None,
+        tokens: int | None = None,
     ) -> Message:
         role = val.check_role(role)
+        tokens = val.check_tokens(tokens)
         content = val.check_str(content, "content", allow_none=False)
         model = val.check_name(model, "model")
         params_json = val.dump(params, "params")
@@ -417,8 +423,19 @@ class Store:
             with self._tx() as con:
                 row = con.execute(
                     "INSERT INTO messages (session_id, role, content, model, params, parent_id, status, "
-                    "metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    [session_id, role, content, model, params_json, parent_id, status, metadata_json, now],
+                    "metadata, created_at, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    [
+                        session_id,
+                        role,
+                        content,
+                        model,
+                        params_json,
+                        parent_id,
+                        status,
+                        metadata_json,
+                        now,
+                        tokens,
+                    ],
                 ).fetchone()
                 assert row is not None
                 message_id = int(row[0])
@@ -438,6 +455,7 @@ class Store:
             "status": status,
             "metadata": json.loads(metadata_json),
             "created_at": val.iso(now),
+            "tokens": tokens,
             "metrics": None,
         }
 
@@ -542,35 +560,114 @@ class Store:
         finish_reason: str | None,
     ) -> None:
         """Record (or replace) the metrics of one generation; the session's token sums follow."""
-        prompt_tokens = val.check_int(prompt_tokens, "prompt_tokens")
-        completion_tokens = val.check_int(completion_tokens, "completion_tokens")
-        values = [
-            val.check_float(ttft_s, "ttft_s"),
-            val.check_float(tokens_per_s, "tokens_per_s"),
-            val.check_float(total_s, "total_s"),
-            val.check_str(model, "model"),
-            val.check_str(device, "device"),
-            val.check_str(finish_reason, "finish_reason"),
-        ]
+        values = val.check_metrics(
+            {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "ttft_s": ttft_s,
+                "tokens_per_s": tokens_per_s,
+                "total_s": total_s,
+                "model": model,
+                "device": device,
+                "finish_reason": finish_reason,
+            }
+        )
         with self._lock:
             message = self._get_message(message_id)
-            old = message["metrics"] or {"prompt_tokens": 0, "completion_tokens": 0}
+            with self._tx() as con:
+                self._write_metrics(con, message, values)
+
+    @staticmethod
+    def _write_metrics(con: duckdb.DuckDBPyConnection, message: Message, values: list[Any]) -> None:
+        """Insert or replace a message's metrics row (checked values in METRIC_FIELDS order) and move
+        the session's token sums by the difference."""
+        old = message["metrics"] or {"prompt_tokens": 0, "completion_tokens": 0}
+        con.execute(
+            "INSERT OR REPLACE INTO metrics (message_id, prompt_tokens, completion_tokens, ttft_s, "
+            "tokens_per_s, total_s, model, device, finish_reason, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [message["id"], *values, val.now()],
+        )
+        con.execute(
+            "UPDATE sessions SET prompt_tokens = prompt_tokens + ?, "
+            "completion_tokens = completion_tokens + ? WHERE id = ?",
+            [
+                values[0] - int(old["prompt_tokens"]),
+                values[1] - int(old["completion_tokens"]),
+                message["session_id"],
+            ],
+        )
+
+    # -- streaming answers ---------------------------------------------------------------------
+    def checkpoint_message(self, message_id: int, content: str, completion_tokens: int) -> None:
+        """Save the text streamed so far of a ``streaming`` answer: one UPDATE, nothing else.
+
+        Called about once a second while an answer streams, so it skips everything ``finish_message``
+        does once (search signature, session counters, metrics). A message that is no longer
+        streaming is left alone (the final write wins over a late checkpoint); NotFound if unknown.
+        """
+        message_id = val.check_message_id(message_id)
+        content = val.check_str(content, "content", allow_none=False)
+        completion_tokens = val.check_tokens(completion_tokens, "completion_tokens")
+        with self._lock:
+            row = self._one(
+                "UPDATE messages SET content = ?, tokens = ? WHERE id = ? AND status = 'streaming'",
+                [content, completion_tokens, message_id],
+            )
+            if row is not None and row[0] == 0:
+                self._get_message(message_id)  # NotFound for an unknown id; else not streaming
+
+    def finish_message(
+        self,
+        message_id: int,
+        *,
+        content: str,
+        status: str,
+        metadata: dict[str, Any] | None = None,
+        metrics: dict[str, Any] | None = None,
+        tokens: int | None = None,
+    ) -> Message:
+        """Write the final state of an answer in one transaction: content, status, metadata, token
+        count, its search signature, its metrics row and the session's counters."""
+        content = val.check_str(content, "content", allow_none=False)
+        status = val.check_status(status)
+        metadata_json = val.dump(metadata, "metadata")
+        tokens = val.check_tokens(tokens)
+        metric_values = None if metrics is None else val.check_metrics(metrics)
+        with self._lock:
+            current = self._get_message(message_id)
             with self._tx() as con:
                 con.execute(
-                    "INSERT OR REPLACE INTO metrics (message_id, prompt_tokens, completion_tokens, ttft_s, "
-                    "tokens_per_s, total_s, model, device, finish_reason, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [message["id"], prompt_tokens, completion_tokens, *values, val.now()],
+                    "UPDATE messages SET content = ?, status = ?, metadata = ?, tokens = ? WHERE id = ?",
+                    [content, status, metadata_json, tokens, current["id"]],
                 )
+                con.execute("DELETE FROM message_search WHERE message_id = ?", [current["id"]])
+                self._insert_search_row(con, current["id"], current["session_id"], content)
+                if metric_values is not None:
+                    self._write_metrics(con, current, metric_values)
                 con.execute(
-                    "UPDATE sessions SET prompt_tokens = prompt_tokens + ?, "
-                    "completion_tokens = completion_tokens + ? WHERE id = ?",
-                    [
-                        prompt_tokens - int(old["prompt_tokens"]),
-                        completion_tokens - int(old["completion_tokens"]),
-                        message["session_id"],
-                    ],
+                    "UPDATE sessions SET updated_at = ? WHERE id = ?", [val.now(), current["session_id"]]
                 )
+            return self._get_message(message_id)
+
+    def _recover_streaming(self) -> int:
+        """Rows a crash left ``streaming`` become ``interrupted`` (finish_reason "crashed"), keeping
+        the last checkpointed text; their search signatures are rebuilt by ``_sync_search``."""
+        rows = self.con.execute("SELECT id, metadata FROM messages WHERE status = 'streaming'").fetchall()
+        if not rows:
+            return 0
+        with self._lock, self._tx() as con:
+            for mid, meta in rows:
+                metadata = {**val.load(meta), "finish_reason": "crashed"}
+                con.execute(
+                    "UPDATE messages SET status = 'interrupted', metadata = ? WHERE id = ?",
+                    [val.dump(metadata, "metadata"), mid],
+                )
+            con.execute(
+                "DELETE FROM message_search WHERE message_id IN (SELECT unnest(?::BIGINT[]))",
+                [[r[0] for r in rows]],
+            )
+        return len(rows)
 
     # -- search --------------------------------------------------------------------------------
     def _sync_search(self) -> int:

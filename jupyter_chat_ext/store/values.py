@@ -7,6 +7,7 @@ Timestamps are stored as naive UTC ``TIMESTAMP`` values and handed out as ISO-86
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timezone
 from typing import Any
 
@@ -14,6 +15,8 @@ from ..errors import InvalidInput, NotFound
 from . import schema
 
 MAX_TITLE_CHARS = 1000
+#: token counts are stored as INTEGER (messages.tokens); sums as BIGINT
+MAX_TOKENS = 2**31 - 1
 
 
 def now() -> datetime:
@@ -88,9 +91,44 @@ def check_int(value: Any, name: str, *, minimum: int = 0, maximum: int | None = 
 def check_float(value: Any, name: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 0:
-        raise InvalidInput(f"{name} must be a non-negative number")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+        raise InvalidInput(f"{name} must be a finite non-negative number")
     return float(value)
+
+
+def check_tokens(value: Any, name: str = "tokens") -> int | None:
+    """A token count: None (unknown) or 0 <= n < 2**31 (the INTEGER column's range)."""
+    if value is None:
+        return None
+    return check_int(value, name, maximum=MAX_TOKENS)
+
+
+METRIC_FIELDS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "ttft_s",
+    "tokens_per_s",
+    "total_s",
+    "model",
+    "device",
+    "finish_reason",
+)
+
+
+def check_metrics(metrics: Any) -> list[Any]:
+    """A metrics dict checked and flattened in METRIC_FIELDS order (token counts required)."""
+    if not isinstance(metrics, dict):
+        raise InvalidInput("metrics must be an object")
+    return [
+        check_int(metrics.get("prompt_tokens"), "prompt_tokens", maximum=MAX_TOKENS),
+        check_int(metrics.get("completion_tokens"), "completion_tokens", maximum=MAX_TOKENS),
+        check_float(metrics.get("ttft_s"), "ttft_s"),
+        check_float(metrics.get("tokens_per_s"), "tokens_per_s"),
+        check_float(metrics.get("total_s"), "total_s"),
+        check_str(metrics.get("model"), "metrics.model", max_chars=500),
+        check_str(metrics.get("device"), "metrics.device", max_chars=500),
+        check_str(metrics.get("finish_reason"), "finish_reason", max_chars=100),
+    ]
 
 
 def check_role(role: Any) -> str:
