@@ -50,10 +50,12 @@ def main() -> None:
     from jupyter_chat_ext.settings import Settings
 
     load_before = list(os.getloadavg())
-    engine = Engine(Settings(data_dir=Path(tempfile.mkdtemp())))
+    # this bench measures the transformers backend (our batcher) against raw model.generate;
+    # bench_backends.py compares it with the llama.cpp backend
+    engine = Engine(Settings(data_dir=Path(tempfile.mkdtemp()), backend="transformers"))
     info = engine.load(engine.settings.default_model)
-    slot = engine._slots[info["id"]]
-    model, tok = slot.loaded.model, slot.loaded.tokenizer
+    runtime = engine.runtime(info["id"])
+    model, tok = runtime.loaded.model, runtime.tokenizer
     n = args.tokens
 
     def messages(i: int = 0) -> list[dict[str, str]]:

@@ -54,6 +54,16 @@ class Settings:
     max_queue: int = 32
     #: most sequences decoded together in one batch
     max_batch_size: int = 8
+    #: which backend serves .gguf files: "auto" (llama.cpp when it imports, else transformers),
+    #: "llamacpp" or "transformers"; HF folders always use transformers
+    backend: str = "auto"
+    #: CPU threads of the llama.cpp backend (None: the machine's cores)
+    n_threads: int | None = None
+    #: layers the llama.cpp backend offloads to the GPU in CUDA/Metal builds (-1: all, 0: none)
+    n_gpu_layers: int = 0
+    #: OpenAI-compatible endpoints: {"name", "base_url", "api_key_env"?, "api_key"?, "models"?,
+    #: "timeout_s"?}; their models are listed as "<name>/<model>" (engine/backends/remote_pool.py)
+    remote_endpoints: list[dict] = field(default_factory=list)
     #: cap on a prompt + answer in tokens (None: the model's own context length)
     context_budget: int | None = None
     #: default max_new_tokens when a request names none
@@ -67,6 +77,9 @@ class Settings:
             self.model_cache_dir = default_model_cache_dir(self.data_dir)
         self.model_cache_dir = Path(self.model_cache_dir).expanduser()
         self.model_dirs = [Path(p).expanduser() for p in self.model_dirs]
+        if self.backend not in ("auto", "llamacpp", "transformers"):
+            raise ValueError(f"backend must be auto, llamacpp or transformers, not {self.backend!r}")
+        self.remote_endpoints = list(self.remote_endpoints or [])
 
     @property
     def db_path(self) -> Path:

@@ -1,10 +1,12 @@
 """Sentence embeddings with the packaged all-MiniLM-L6-v2 (plain transformers, no hub access).
 
-``Embedder`` runs the BERT encoder, mean-pools the last hidden state over real tokens and
-L2-normalises, which is exactly what sentence-transformers does for this model (its
-``1_Pooling/config.json`` asks for mean pooling and ``modules.json`` for ``Normalize``). On CPU it
-runs in bfloat16 by default: measured faster than fp32 with cosine >= 0.9999 to the fp32 vectors
-(see ``bench/bench_rag.py`` and ``tests/core/test_embeddings.py``).
+``Embedder`` runs the encoder and pools its last hidden state the way the model folder's own
+sentence-transformers config says (``modules.json`` + ``1_Pooling/config.json``, engine/pooling.py):
+for the packaged MiniLM that is mean pooling over real tokens and L2 normalisation. Another model
+folder gets its own pooling (cls, max, mean, lasttoken, ...) or is refused with
+``embedding_model_unsupported``; it is never silently mean-pooled. On CPU it runs in bfloat16 by
+default: measured faster than fp32 with cosine >= 0.9999 to the fp32 vectors (see
+``bench/bench_rag.py`` and ``tests/core/test_embeddings.py``).
 
 Nothing loads until the first call; the model and tokenizer are loaded once under a lock, and
 calls are serialised by the same lock so one Embedder is safe to share between threads.
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInput, ModelError
+from .pooling import PoolingSpec, pool, read_pooling
 
 DEFAULT_MODEL_ID = "all-minilm-l6-v2"
 #: up to this many texts run single-threaded: under CPU contention a 2-thread forward pass of one
@@ -70,7 +73,7 @@ def _resolve_dtype(dtype: str, device: str) -> Any:
 
 
 class Embedder:
-    """Lazy, thread-safe sentence embedder returning L2-normalised float32 vectors."""
+    """Lazy, thread-safe sentence embedder returning float32 vectors pooled as the model says."""
 
     def __init__(
         self,
@@ -99,7 +102,7 @@ class Embedder:
         self.num_threads = num_threads
         self._model: Any = None
         self._tokenizer: Any = None
-        self._dim: int | None = None
+        self._pooling: PoolingSpec | None = None
         self.device: str | None = None
         self.dtype: str | None = None
         #: number of embed() calls that did work, and texts encoded in total (tests prove reuse)
@@ -108,25 +111,21 @@ class Embedder:
 
     # -- cheap facts (no weights loaded) ---------------------------------------------------
     @property
+    def pooling(self) -> PoolingSpec:
+        """The model's pooling (ModelError ``embedding_model_unsupported`` when we cannot honour it)."""
+        if self._pooling is None:
+            self._pooling = read_pooling(self.model_dir)
+        return self._pooling
+
+    @property
     def dim(self) -> int:
-        if self._dim is None:
-            pooling = self.model_dir / "1_Pooling" / "config.json"
-            try:
-                if pooling.exists():
-                    self._dim = int(json.loads(pooling.read_text())["word_embedding_dimension"])
-                else:
-                    self._dim = int(json.loads((self.model_dir / "config.json").read_text())["hidden_size"])
-            except (OSError, ValueError, KeyError) as exc:
-                raise ModelError(
-                    f"cannot read the embedding model config in {self.model_dir}: {exc}"
-                ) from exc
-        return self._dim
+        return self.pooling.dim
 
     @property
     def max_tokens(self) -> int:
         """Longest input in tokens; longer texts are truncated (MiniLM was trained at 256)."""
         if self._max_tokens is None:
-            st_conf = self.model_dir / "sentence_bert_config.json"
+            st_conf = self.pooling.encoder_dir / "sentence_bert_config.json"
             value = 256
             try:
                 if st_conf.exists():
@@ -148,7 +147,7 @@ class Embedder:
                     from transformers import AutoTokenizer
 
                     try:
-                        tok = AutoTokenizer.from_pretrained(str(self.model_dir))
+                        tok = AutoTokenizer.from_pretrained(str(self.pooling.encoder_dir))
                         # counting long texts is fine: embed() truncates explicitly
                         tok.model_max_length = 1_000_000_000
                         self._tokenizer = tok
@@ -180,7 +179,7 @@ class Embedder:
             dtype = _resolve_dtype(self._dtype_arg, device)
             _ = self.tokenizer
             try:
-                model = AutoModel.from_pretrained(str(self.model_dir), dtype=dtype)
+                model = AutoModel.from_pretrained(str(self.pooling.encoder_dir), dtype=dtype)
             except Exception as exc:
                 raise ModelError(f"cannot load the embedding model from {self.model_dir}: {exc}") from exc
             model.to(device)
@@ -191,7 +190,7 @@ class Embedder:
             self._model = model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed ``texts`` -> ``(n, dim)`` float32, each row of unit length."""
+        """Embed ``texts`` -> ``(n, dim)`` float32 (rows of unit length when the model normalises)."""
         if isinstance(texts, str):
             raise InvalidInput("embed() takes a list of strings, not one string")
         texts = list(texts)
@@ -234,23 +233,29 @@ class Embedder:
                     return_tensors="pt",
                 ).to(self.device)
                 hidden = self._model(**enc).last_hidden_state.float()
-                mask = enc["attention_mask"].unsqueeze(-1).float()
-                summed = (hidden * mask).sum(dim=1)
-                counts = mask.sum(dim=1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(summed / counts, p=2, dim=1)
-                out[idx] = pooled.cpu().numpy()
+                out[idx] = pool(self.pooling, hidden, enc["attention_mask"]).cpu().numpy()
 
     def info(self) -> dict[str, Any]:
-        return {
+        """Facts for health pages: an unsupported model is described (``error``), never raised."""
+        base = {
             "id": self.model_id,
             "path": str(self.model_dir),
-            "dim": self.dim,
-            "max_tokens": self.max_tokens,
             "loaded": self.loaded,
             "device": self.device,
             "dtype": self.dtype,
             "calls": self.calls,
             "texts_embedded": self.texts_embedded,
+        }
+        try:
+            spec = self.pooling
+        except ModelError as exc:
+            return {**base, "error": {"code": exc.code, "message": exc.message}}
+        return {
+            **base,
+            "dim": spec.dim,
+            "pooling": list(spec.modes),
+            "normalize": spec.normalize,
+            "max_tokens": self.max_tokens,
         }
 
     def unload(self) -> None:

@@ -1,8 +1,9 @@
-"""Engine facade: registry + loaded models + their batchers + the embedder.
+"""Engine facade: registry + loaded model runtimes (one backend each) + the embedder.
 
-Every blocking step (loading, decoding) runs on worker threads; ``stream`` is an async generator
-that receives tokens through an asyncio queue fed with ``call_soon_threadsafe``, so the caller's
-event loop never waits on the model.
+``Engine`` routes: ``backends.choose`` picks llama.cpp, transformers or remote for each model, the
+runtime does the work on its own threads, and ``stream`` turns the runtime's thread-side sink calls
+into async events through an asyncio queue fed with ``call_soon_threadsafe``, so the caller's event
+loop never waits on a model. Prompt rendering and tokenizing run in worker threads too.
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ from typing import Any
 
 from ..errors import Busy, ChatExtError, InvalidInput, ModelError, NotFound, PayloadTooLarge, Unavailable
 from ..settings import Settings
-from .batcher import Batcher, GenRequest
-from .loader import LoadedModel, load_chat_model
+from . import backends
+from .backends.base import GenRequest, Messages, ModelRuntime
 from .options import GenerationOptions
 from .registry import ModelInfo, ModelRegistry
 
 log = logging.getLogger(__name__)
 
-Messages = list[dict[str, str]]
+#: first wait after a failed load before a request may trigger another one (doubles, capped)
+LOAD_RETRY_S = 30.0
+LOAD_RETRY_MAX_S = 600.0
 
 
 @dataclass
@@ -35,16 +38,41 @@ class _Slot:
     progress: float = 0.0
     message: str = ""
     error: str | None = None
-    loaded: LoadedModel | None = None
-    batcher: Batcher | None = None
+    backend: str = ""
+    notes: list[str] = field(default_factory=list)
+    runtime: ModelRuntime | None = None
     done: threading.Event = field(default_factory=threading.Event)
     last_used: float = 0.0
+    failures: int = 0
+    retry_at: float = 0.0
+
+    @property
+    def batcher(self) -> Any:
+        """The transformers runtime's batcher (tests and bench_engine look at its counters)."""
+        return getattr(self.runtime, "batcher", None)
+
+
+def check_messages(messages: Any) -> Messages:
+    """Validate chat messages once, at the engine's door; keep only role and content."""
+    if not isinstance(messages, list) or not messages:
+        raise InvalidInput("messages must be a non-empty list")
+    for m in messages:
+        if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant"):
+            raise InvalidInput("each message needs a role of system, user or assistant")
+        if not isinstance(m.get("content"), str):
+            raise InvalidInput("each message needs string content")
+    return [{"role": m["role"], "content": m["content"]} for m in messages]
 
 
 class Engine:
     def __init__(self, settings: Settings, *, max_loaded_models: int = 2) -> None:
         self.settings = settings
-        self.registry = ModelRegistry(settings)
+        self._remote: Any = None
+        if getattr(settings, "remote_endpoints", None):
+            from .backends.remote_pool import RemotePool
+
+            self._remote = RemotePool(settings.remote_endpoints)
+        self.registry = ModelRegistry(settings, remote=self._remote)
         self.max_loaded_models = max_loaded_models
         self._slots: dict[str, _Slot] = {}
         self._lock = threading.RLock()
@@ -59,7 +87,9 @@ class Engine:
     def _describe(self, info: ModelInfo) -> dict[str, Any]:
         data = info.to_dict()
         slot = self._slots.get(info.id)
-        data.update(state="unloaded", progress=0.0, device=None, dtype=None, error=None, notes=[])
+        backend, notes = backends.choose(info, self.settings) if info.kind == "chat" else ("", [])
+        data.update(state="unloaded", progress=0.0, device=None, dtype=None, error=None)
+        data.update(backend=backend or None, notes=notes)
         emb = self._embedder
         is_default_embedder = info.kind == "embedding" and info.id == self.settings.embedding_model
         if is_default_embedder and emb is not None and getattr(emb, "loaded", False):
@@ -67,22 +97,27 @@ class Engine:
         if slot is not None:
             data.update(state=slot.state, progress=round(slot.progress, 3), error=slot.error)
             data["message"] = slot.message
-            if slot.loaded is not None:
+            rt = slot.runtime
+            if rt is not None:
                 data.update(
-                    device=slot.loaded.device,
-                    dtype=slot.loaded.dtype,
-                    notes=slot.loaded.notes,
-                    load_s=round(slot.loaded.load_s, 3),
-                    from_cache=slot.loaded.from_cache,
-                    context_length=slot.loaded.context_length,
+                    backend=rt.backend,
+                    device=rt.device,
+                    dtype=rt.dtype,
+                    notes=[*slot.notes, *rt.notes],
+                    load_s=round(rt.load_s, 3),
+                    from_cache=rt.from_cache,
+                    context_length=rt.context_length,
+                    queue_depth=rt.queue_depth,
+                    active=rt.active_count,
                 )
-            if slot.batcher is not None:
-                data.update(queue_depth=slot.batcher.queue_depth, active=slot.batcher.active_count)
+            if slot.state == "error":
+                data["retry_in_s"] = round(max(0.0, slot.retry_at - time.monotonic()), 1)
         return data
 
     def list_models(self) -> list[dict[str, Any]]:
+        infos = self.registry.all()
         with self._lock:
-            return [self._describe(info) for info in self.registry.all()]
+            return [self._describe(info) for info in infos]
 
     def get_model(self, model_id: str) -> dict[str, Any]:
         info = self.registry.get(model_id)
@@ -94,7 +129,11 @@ class Engine:
             return [mid for mid, s in self._slots.items() if s.state == "loaded"]
 
     def start_load(self, model_id: str) -> dict[str, Any]:
-        """Begin loading in a background thread; poll ``get_model`` for progress."""
+        """Begin loading in a background thread; poll ``get_model`` for progress.
+
+        An explicit load always retries a model whose last load failed (requests wait for the
+        backoff instead: see ``_ready``).
+        """
         info = self.registry.get(model_id)
         if info.kind == "embedding":
             threading.Thread(target=self._load_embedder_safely, daemon=True).start()
@@ -102,7 +141,8 @@ class Engine:
         with self._lock:
             slot = self._slots.get(model_id)
             if slot is None or slot.state in ("unloaded", "error"):
-                slot = _Slot(state="loading", message="queued")
+                failures = slot.failures if slot is not None else 0
+                slot = _Slot(state="loading", message="queued", failures=failures)
                 self._slots[model_id] = slot
                 threading.Thread(target=self._load_into, args=(info, slot), daemon=True).start()
         return self.get_model(model_id)
@@ -135,40 +175,31 @@ class Engine:
 
         try:
             self._evict_for(info.id)
-            loaded = load_chat_model(info, self.settings, progress)
-            batcher = Batcher(
-                loaded.model,
-                loaded.tokenizer,
-                model_id=info.id,
-                device=loaded.device,
-                eos_token_ids=loaded.eos_token_ids,
-                context_length=self._budget(loaded),
-                max_batch_size=self.settings.max_batch_size,
-                max_queue=self.settings.max_queue,
-            )
+            name, notes = backends.choose(info, self.settings)
+            slot.backend, slot.notes = name, notes
+            runtime = backends.get_backend(name, self.settings, self._remote).load(info, self.settings, progress)
             with self._lock:
-                slot.loaded, slot.batcher = loaded, batcher
+                slot.runtime = runtime
                 slot.state, slot.progress, slot.message = "loaded", 1.0, "loaded"
                 slot.last_used = time.monotonic()
-        except ChatExtError as exc:
-            slot.state, slot.error, slot.message = "error", exc.message, "failed"
-        except Exception as exc:  # pragma: no cover - load_chat_model wraps errors already
-            slot.state, slot.error, slot.message = "error", str(exc), "failed"
+                slot.failures = 0
+        except Exception as exc:
+            message = exc.message if isinstance(exc, ChatExtError) else f"loading '{info.id}' failed: {exc}"
+            if not isinstance(exc, ChatExtError):  # pragma: no cover - backends wrap their errors
+                log.exception("loading %s failed", info.id)
+            slot.failures += 1
+            wait = min(LOAD_RETRY_MAX_S, LOAD_RETRY_S * 2 ** (slot.failures - 1))
+            slot.retry_at = time.monotonic() + wait
+            slot.state, slot.error, slot.message = "error", message, "failed"
         finally:
             slot.done.set()
-
-    def _budget(self, loaded: LoadedModel) -> int:
-        ctx = loaded.context_length
-        if self.settings.context_budget:
-            ctx = min(ctx, self.settings.context_budget)
-        return ctx
 
     def _evict_for(self, model_id: str) -> None:
         with self._lock:
             loaded = [
                 (s.last_used, mid)
                 for mid, s in self._slots.items()
-                if s.state == "loaded" and mid != model_id
+                if s.state == "loaded" and mid != model_id and s.backend != "remote"
             ]
         while len(loaded) >= self.max_loaded_models:
             loaded.sort()
@@ -187,101 +218,124 @@ class Engine:
         if slot is not None:
             if slot.state == "loading":
                 slot.done.wait()
-            if slot.batcher is not None:
-                slot.batcher.close()
-            slot.loaded = slot.batcher = None
+            if slot.runtime is not None:
+                slot.runtime.close()
+            slot.runtime = None
             gc.collect()
-            try:
-                import torch
-
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
-            except Exception:  # pragma: no cover
-                pass
         return self.get_model(model_id)
 
-    def _ready(self, model_id: str | None) -> tuple[str, _Slot]:
+    def _ready(self, model_id: str | None) -> tuple[str, ModelRuntime]:
+        """The loaded runtime of a chat model, loading it if needed (blocking)."""
         model_id = self.resolve(model_id)
         info = self.registry.get(model_id)
         if info.kind != "chat":
             raise InvalidInput(f"'{model_id}' is an embedding model; it cannot chat", code="wrong_model_kind")
         with self._lock:
             slot = self._slots.get(model_id)
+        if slot is not None and slot.state == "error" and time.monotonic() < slot.retry_at:
+            raise self._load_failed(model_id, slot)
         if slot is None or slot.state != "loaded":
-            self.load(model_id)
+            try:
+                self.load(model_id)
+            except ModelError:
+                with self._lock:
+                    slot = self._slots.get(model_id)
+                if slot is None:
+                    raise
+                raise self._load_failed(model_id, slot) from None
             with self._lock:
                 slot = self._slots[model_id]
         slot.last_used = time.monotonic()
-        return model_id, slot
+        assert slot.runtime is not None
+        return model_id, slot.runtime
+
+    @staticmethod
+    def _load_failed(model_id: str, slot: _Slot) -> Unavailable:
+        wait = max(1.0, slot.retry_at - time.monotonic())
+        return Unavailable(
+            f"model '{model_id}' failed to load: {slot.error}. Requests will try again in "
+            f"{wait:.0f} s; load it explicitly (POST models/{model_id}/load) to retry now",
+            code="model_load_failed",
+            retry_after=wait,
+        )
+
+    def runtime(self, model_id: str | None) -> ModelRuntime:
+        """The loaded runtime (blocking load if needed)."""
+        return self._ready(model_id)[1]
 
     async def ensure_loaded(self, model_id: str | None) -> str:
         """Load the model if needed without blocking the event loop; returns the resolved id."""
         model_id = self.resolve(model_id)
-        self.registry.get(model_id)  # NotFound before any thread hop
         with self._lock:
             slot = self._slots.get(model_id)
         if slot is None or slot.state != "loaded":
-            await asyncio.get_running_loop().run_in_executor(None, self.load, model_id)
+            await asyncio.get_running_loop().run_in_executor(None, self._ready, model_id)
         return model_id
 
     def check_capacity(self, model_id: str | None) -> None:
         """Raise Busy now if the model's queue is full (so a door refuses before writing anything)."""
         with self._lock:
             slot = self._slots.get(self.resolve(model_id))
-        batcher = slot.batcher if slot is not None else None
-        if batcher is not None and batcher.queue_depth >= batcher.max_queue:
-            raise Busy(f"the generation queue of '{batcher.model_id}' is full ({batcher.max_queue} waiting)")
+        rt = slot.runtime if slot is not None else None
+        if rt is not None and rt.queue_depth >= rt.max_queue:
+            raise Busy(f"the generation queue of '{rt.model_id}' is full ({rt.max_queue} waiting)")
 
-    # -- prompts ----------------------------------------------------------------------------
+    def capabilities(self, model_id: str | None) -> dict[str, Any]:
+        """What the model's backend can do (loads the model: call off the event loop)."""
+        return self.runtime(model_id).capabilities()
+
+    # -- prompts (blocking: call them in a worker thread from async code) -------------------
     def tokenizer(self, model_id: str | None) -> Any:
-        _, slot = self._ready(model_id)
-        assert slot.loaded is not None
-        return slot.loaded.tokenizer
+        """The Hugging Face tokenizer of a transformers-backed model (None for other backends)."""
+        return getattr(self.runtime(model_id), "tokenizer", None)
 
     def context_length(self, model_id: str | None) -> int:
-        _, slot = self._ready(model_id)
-        assert slot.batcher is not None
-        return slot.batcher.context_length
+        return self.runtime(model_id).context_length
+
+    def render_prompt(self, model_id: str | None, messages: Messages) -> str:
+        """The chat template applied once (with the generation prompt), as text."""
+        return self.runtime(model_id).render(check_messages(messages))
 
     def prompt_ids(self, model_id: str | None, messages: Messages) -> list[int]:
-        tok = self.tokenizer(model_id)
-        if not isinstance(messages, list) or not messages:
-            raise InvalidInput("messages must be a non-empty list")
-        for m in messages:
-            if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant"):
-                raise InvalidInput("each message needs a role of system, user or assistant")
-            if not isinstance(m.get("content"), str):
-                raise InvalidInput("each message needs string content")
-        if tok.chat_template:
-            ids = tok.apply_chat_template(
-                [{"role": m["role"], "content": m["content"]} for m in messages],
-                add_generation_prompt=True,
-                tokenize=True,
-                return_dict=False,
-            )
-            if isinstance(ids, dict) or hasattr(ids, "input_ids"):
-                ids = ids["input_ids"]
-            return [int(i) for i in ids]
-        # a base model without a template: plain "role: content" transcript
-        text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
-        return [int(i) for i in tok(text)["input_ids"]]
+        return self.runtime(model_id).prompt_ids(check_messages(messages))
 
     def count_prompt_tokens(self, model_id: str | None, messages: Messages) -> int:
         return len(self.prompt_ids(model_id, messages))
 
     def count_tokens(self, model_id: str | None, text: str) -> int:
-        return len(self.tokenizer(model_id)(text, add_special_tokens=False)["input_ids"])
+        return self.runtime(model_id).count_tokens(text)
 
     # -- generation -------------------------------------------------------------------------
     def _request(
-        self, model_id: str | None, messages: Messages, options: GenerationOptions | dict | None, sink: Any
-    ) -> tuple[Batcher, GenRequest]:
+        self,
+        model_id: str | None,
+        messages: Messages | None,
+        options: GenerationOptions | dict | None,
+        sink: Any,
+        *,
+        prompt: str | None = None,
+        suffix: str | None = None,
+    ) -> tuple[ModelRuntime, GenRequest]:
+        """Validate, tokenize and size one request (blocking)."""
         opts = GenerationOptions.from_any(options)
-        model_id, slot = self._ready(model_id)
-        batcher = slot.batcher
-        assert batcher is not None
-        ids = self.prompt_ids(model_id, messages)
-        ctx = batcher.context_length
+        model_id, rt = self._ready(model_id)
+        extra: dict[str, Any] = {}
+        if messages is not None:
+            msgs = check_messages(messages)
+            ids = rt.prompt_ids(msgs)
+            extra["messages"] = msgs
+        else:
+            if not isinstance(prompt, str):
+                raise InvalidInput("prompt must be a string")
+            if suffix is not None and not isinstance(suffix, str):
+                raise InvalidInput("suffix must be a string")
+            fim = rt.fim_ids(prompt, suffix) if suffix else None
+            ids = fim if fim is not None else rt.tokenize(prompt, special=True)
+            extra["prompt"] = prompt
+            extra["suffix"] = suffix if fim is not None else None
+        if not ids:
+            raise InvalidInput("the prompt is empty", code="invalid_messages")
+        ctx = rt.context_length
         if opts.max_tokens is not None and opts.max_tokens >= ctx:
             raise InvalidInput(
                 f"max_tokens {opts.max_tokens} is above the model's context of {ctx} tokens",
@@ -294,22 +348,21 @@ class Engine:
             )
         wanted = opts.max_tokens or self.settings.default_max_tokens
         max_new = max(1, min(wanted, ctx - len(ids)))
-        req = GenRequest(prompt_ids=ids, options=opts, max_new_tokens=max_new, sink=sink)
-        return batcher, req
+        req = GenRequest(prompt_ids=ids, options=opts, max_new_tokens=max_new, sink=sink, **extra)
+        return rt, req
 
-    async def stream(
-        self, model_id: str | None, messages: Messages, options: GenerationOptions | dict | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Yield token events then one done (or error) event; closing early cancels the request."""
-        model_id = await self.ensure_loaded(model_id)
+    async def _events(self, build: Any) -> AsyncIterator[dict[str, Any]]:
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
         def sink(event: dict[str, Any]) -> None:
             loop.call_soon_threadsafe(events.put_nowait, event)
 
-        batcher, req = self._request(model_id, messages, options, sink)
-        batcher.submit(req)
+        def submit() -> GenRequest:
+            rt, req = build(sink)
+            return rt.submit(req)
+
+        req = await loop.run_in_executor(None, submit)
         finished = False
         try:
             while True:
@@ -323,13 +376,42 @@ class Engine:
             if not finished:
                 req.cancel()
 
+    async def stream(
+        self, model_id: str | None, messages: Messages, options: GenerationOptions | dict | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Yield token events then one done (or error) event; closing early cancels the request."""
+        model_id = await self.ensure_loaded(model_id)
+        async for event in self._events(lambda sink: self._request(model_id, messages, options, sink)):
+            yield event
+
+    async def stream_text(
+        self,
+        model_id: str | None,
+        prompt: str,
+        options: GenerationOptions | dict | None = None,
+        *,
+        suffix: str | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Raw-prompt completion (no chat template): the same events as ``stream``.
+
+        With a ``suffix`` the prompt is a fill-in-the-middle one when the model has FIM tokens
+        (``capabilities()["fim"]``), else the suffix is ignored (prefix-only completion).
+        """
+        model_id = await self.ensure_loaded(model_id)
+
+        def build(sink: Any) -> tuple[ModelRuntime, GenRequest]:
+            return self._request(model_id, None, options, sink, prompt=prompt, suffix=suffix)
+
+        async for event in self._events(build):
+            yield event
+
     def generate_iter(
         self, model_id: str | None, messages: Messages, options: GenerationOptions | dict | None = None
     ) -> Iterator[dict[str, Any]]:
         """Synchronous twin of ``stream`` for scripts and benchmarks."""
         events: queue.Queue[dict[str, Any]] = queue.Queue()
-        batcher, req = self._request(model_id, messages, options, events.put)
-        batcher.submit(req)
+        rt, req = self._request(model_id, messages, options, events.put)
+        rt.submit(req)
         finished = False
         try:
             while True:
@@ -351,21 +433,16 @@ class Engine:
         for event in self.generate_iter(model_id, messages, options):
             last = event
         if last.get("type") == "error":
-            raise ModelError(last.get("message", "generation failed"))
+            raise ModelError(last.get("message", "generation failed"), code=last.get("code"))
         return last
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
-            out = {}
+            out: dict[str, Any] = {}
             for mid, slot in self._slots.items():
-                b = slot.batcher
-                out[mid] = {
-                    "state": slot.state,
-                    "queue_depth": b.queue_depth if b else 0,
-                    "active": b.active_count if b else 0,
-                    "steps": b.steps if b else 0,
-                    "mean_batch": (b.batch_size_sum / b.steps) if b and b.steps else 0.0,
-                }
+                rt = slot.runtime
+                base = {"queue_depth": 0, "active": 0, "steps": 0, "mean_batch": 0.0}
+                out[mid] = {"state": slot.state, "backend": slot.backend, **base, **(rt.stats() if rt else {})}
             return out
 
     # -- embeddings -------------------------------------------------------------------------
@@ -373,13 +450,13 @@ class Engine:
     def embedder(self) -> Any:
         with self._lock:
             if self._embedder is None:
+                from .backends.transformers.loader import pick_device
                 from .embeddings import Embedder
-                from .loader import pick_device
 
                 info = None
                 try:
                     info = self.registry.get(self.settings.embedding_model)
-                except NotFound:
+                except (NotFound, Unavailable):
                     pass
                 device = pick_device(self.settings.device)
                 kwargs: dict[str, Any] = {"device": device, "dtype": self.settings.dtype}
@@ -408,3 +485,5 @@ class Engine:
                 log.exception("unloading %s failed", model_id)
         if self._embedder is not None and hasattr(self._embedder, "unload"):
             self._embedder.unload()
+        if self._remote is not None:
+            self._remote.close()

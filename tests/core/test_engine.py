@@ -1,12 +1,17 @@
-"""Engine: registry, loading with the conversion cache, generation, batching, bad input.
+"""Engine through the transformers backend: registry, loading with the conversion cache,
+generation, batching, bad input.
 
-All generation uses the real packaged SmolLM2-135M-Instruct with a few tokens.
+All generation uses the real packaged SmolLM2-135M-Instruct with a few tokens. The engine here is
+pinned to ``backend="transformers"`` (the packaged GGUF would otherwise go to llama.cpp, tested in
+test_backend_llamacpp.py), so these tests keep checking our own batcher.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,10 +20,24 @@ from jupyter_chat_ext.engine.engine import Engine
 from jupyter_chat_ext.engine.gguf_header import read_gguf_header
 from jupyter_chat_ext.engine.options import GenerationOptions
 from jupyter_chat_ext.engine.registry import PACKAGED_CHAT_ID, PACKAGED_EMBEDDING_ID, ModelRegistry
-from jupyter_chat_ext.errors import Busy, InvalidInput, ModelError, NotFound, PayloadTooLarge
+from jupyter_chat_ext.errors import Busy, InvalidInput, ModelError, NotFound, PayloadTooLarge, Unavailable
 from jupyter_chat_ext.settings import Settings
 
 Q = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+@pytest.fixture(scope="module")
+def tf_settings(shared_settings: Settings) -> Settings:
+    return dataclasses.replace(shared_settings, backend="transformers")
+
+
+@pytest.fixture(scope="module")
+def engine(tf_settings: Settings) -> Iterator[Engine]:
+    """The packaged model on the transformers backend (overrides the shared fixture here)."""
+    eng = Engine(tf_settings)
+    eng.load(tf_settings.default_model)
+    yield eng
+    eng.close()
 
 
 def test_registry_finds_packaged_models(settings: Settings) -> None:
@@ -71,16 +90,30 @@ def test_load_corrupt_model_is_a_model_error(tmp_path: Path) -> None:
     try:
         with pytest.raises(ModelError, match="could not load model 'corrupt'"):
             eng.load("corrupt")
-        assert eng.get_model("corrupt")["state"] == "error"
+        info = eng.get_model("corrupt")
+        assert info["state"] == "error" and info["retry_in_s"] > 0
+        # requests do not reload a model that just failed: 503 model_load_failed, no new load
+        for _ in range(3):
+            with pytest.raises(Unavailable, match="failed to load") as err:
+                eng.generate("corrupt", Q, {"max_tokens": 2})
+            assert err.value.code == "model_load_failed" and err.value.status == 503
+            assert err.value.retry_after and err.value.retry_after > 1
+        assert eng._slots["corrupt"].failures == 1
+        # an explicit load tries again (and the backoff grows)
+        with pytest.raises(ModelError):
+            eng.load("corrupt")
+        assert eng._slots["corrupt"].failures == 2
+        assert eng.get_model("corrupt")["retry_in_s"] > 30
     finally:
         eng.close()
 
 
-def test_load_unload_load_uses_the_cache(shared_settings: Settings) -> None:
-    eng = Engine(shared_settings)
+def test_load_unload_load_uses_the_cache(tf_settings: Settings) -> None:
+    eng = Engine(tf_settings)
     try:
         info = eng.load(PACKAGED_CHAT_ID)
         assert info["state"] == "loaded" and info["device"] == "cpu" and info["dtype"] == "bfloat16"
+        assert info["backend"] == "transformers"
         assert eng.unload(PACKAGED_CHAT_ID)["state"] == "unloaded"
         again = eng.load(PACKAGED_CHAT_ID)
         assert again["state"] == "loaded"
@@ -204,6 +237,7 @@ def test_busy_queue_then_recovers(shared_settings: Settings, tmp_path: Path) -> 
         model_cache_dir=shared_settings.model_cache_dir,
         max_queue=2,
         max_batch_size=1,
+        backend="transformers",
     )
     eng = Engine(s)
     try:

@@ -7,9 +7,11 @@ cancelled rows are dropped from the cache right away, and columns that became pa
 row are trimmed. Each request keeps its own sampling settings and ``torch.Generator``, so a seeded
 request is reproducible and requests never mix.
 
-Why our own loop rather than transformers' continuous-batching manager: it needs one
-GenerationConfig for all requests (no per-request temperature/top_p/seed/stop), and on this CPU the
-padded batch with per-row sampling is as fast (see bench/bench_engine.py).
+Why our own loop rather than transformers' continuous-batching manager: since 5.24 that manager
+samples with per-request settings, but it holds one seed (one generator) for the whole manager, so a
+seeded request's output would depend on what else is in the batch; it also sizes a paged KV cache
+from system RAM. Here every row has its own ``torch.Generator``, and on this CPU the padded batch
+with per-row sampling is as fast (see bench/bench_engine.py).
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import logging
 import threading
 from typing import Any
 
-from ..errors import Busy, Unavailable
-from .sequence import GenRequest, Seq
+from ....errors import Busy, ModelError, Unavailable
+from ..base import GenRequest, error_event
+from .sequence import Seq
 
 __all__ = ["Batcher", "GenRequest"]
 
@@ -95,6 +98,9 @@ class Batcher:
             self._cond.notify_all()
         self._thread.join(timeout)
 
+    def _seq(self, req: GenRequest) -> Seq:
+        return Seq(req, tokenizer=self.tokenizer, emit=self.emit, model_id=self.model_id, device=self.device)
+
     def emit(self, req: GenRequest, event: dict[str, Any]) -> None:
         try:
             req.sink(event)
@@ -129,7 +135,7 @@ class Batcher:
                     live = []
                     for req in admit:
                         if req.cancelled.is_set():
-                            self.emit(req, Seq(req, self).done_event("cancelled"))
+                            self.emit(req, self._seq(req).done_event("cancelled"))
                         else:
                             live.append(req)
                     if live:
@@ -145,13 +151,14 @@ class Batcher:
         for seq in self._active:
             self.emit(seq.req, seq.done_event("cancelled"))
         for req in self._pending:
-            self.emit(req, Seq(req, self).done_event("cancelled"))
+            self.emit(req, self._seq(req).done_event("cancelled"))
         self._active, self._pending = [], collections.deque()
         self._cache = self._mask = None
 
     def _fail_all(self, exc: Exception) -> None:
         for seq in self._active:
-            self.emit(seq.req, {"type": "error", "code": "generation_failed", "message": str(exc)})
+            failure = ModelError(f"generation failed: {exc}", code="generation_failed")
+            self.emit(seq.req, error_event(failure))
         self._active = []
         self._cache = self._mask = None
 
@@ -162,7 +169,7 @@ class Batcher:
 
         from .kv_cache import growing_cache
 
-        seqs = [Seq(r, self) for r in reqs]
+        seqs = [self._seq(r) for r in reqs]
         width = max(len(r.prompt_ids) for r in reqs)
         pad = self.tokenizer.pad_token_id or 0
         rows = [[pad] * (width - len(r.prompt_ids)) + r.prompt_ids for r in reqs]
@@ -186,7 +193,7 @@ class Batcher:
         for i, seq in enumerate(seqs):
             token = seq.sample(logits[i : i + 1])
             seq.push(token, self.eos, self.context_length)
-            seq.last = token  # type: ignore[attr-defined]
+            seq.last = token
             if seq.finish:
                 finished.append(seq)
         if finished:
@@ -225,7 +232,7 @@ class Batcher:
             if not self._active:
                 return
         batch = self._active
-        ids = torch.tensor([[s.last] for s in batch], device=self.device)  # type: ignore[attr-defined]
+        ids = torch.tensor([[s.last] for s in batch], device=self.device)
         pos = torch.tensor([[s.pos - 1] for s in batch], device=self.device)
         self._mask = torch.cat([self._mask, self._mask.new_ones((len(batch), 1))], dim=1)
         out = self.model(
@@ -246,7 +253,7 @@ class Batcher:
             else:
                 token = s.sample(logits[i : i + 1])
                 s.push(token, self.eos, self.context_length)
-                s.last = token  # type: ignore[attr-defined]
+                s.last = token
             if s.finish:
                 finished.append(s)
         if finished:

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelError
-from ..settings import Settings
-from .registry import ModelInfo
+from ....errors import ModelError
+from ....settings import Settings
+from ...registry import ModelInfo
 
 log = logging.getLogger(__name__)
 

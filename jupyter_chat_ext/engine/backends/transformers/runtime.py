@@ -1,0 +1,125 @@
+"""The transformers backend: HF model folders, the offline HF cache, and GGUF without llama.cpp.
+
+Loading is ``loader.load_chat_model`` (GGUF is dequantized once and cached); generation is the
+``Batcher`` (our dynamic batching loop with per-request seeds). This module only adapts both to
+the ``ModelRuntime`` protocol of ``backends/base.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...registry import ModelInfo
+from ..base import GenRequest, Messages, Progress, capabilities
+from .batcher import Batcher
+from .loader import LoadedModel, load_chat_model
+
+#: FIM token spellings in the vocabularies we know (StarCoder/SmolLM-style, then Qwen/CodeLlama-style)
+_FIM_SPELLINGS = (
+    ("<fim_prefix>", "<fim_suffix>", "<fim_middle>"),
+    ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
+)
+
+
+class TransformersRuntime:
+    backend = "transformers"
+
+    def __init__(self, loaded: LoadedModel, settings: Any) -> None:
+        self.loaded = loaded
+        self.tokenizer = loaded.tokenizer
+        self.model_id = loaded.info.id
+        self.device = loaded.device
+        self.dtype: str | None = loaded.dtype
+        self.notes = list(loaded.notes)
+        self.load_s = loaded.load_s
+        self.from_cache = loaded.from_cache
+        ctx = loaded.context_length
+        if settings.context_budget:
+            ctx = min(ctx, settings.context_budget)
+        self.context_length = ctx
+        self.batcher = Batcher(
+            loaded.model,
+            loaded.tokenizer,
+            model_id=self.model_id,
+            device=loaded.device,
+            eos_token_ids=loaded.eos_token_ids,
+            context_length=ctx,
+            max_batch_size=settings.max_batch_size,
+            max_queue=settings.max_queue,
+        )
+        self.max_queue = self.batcher.max_queue
+        vocab = self.tokenizer.get_vocab()
+        self._fim = next((s for s in _FIM_SPELLINGS if all(t in vocab for t in s)), None)
+
+    @property
+    def queue_depth(self) -> int:
+        return self.batcher.queue_depth
+
+    @property
+    def active_count(self) -> int:
+        return self.batcher.active_count
+
+    def capabilities(self) -> dict[str, Any]:
+        return capabilities(self.backend, batching=self.batcher.max_batch_size > 1, fim=self._fim is not None)
+
+    def render(self, messages: Messages) -> str:
+        tok = self.tokenizer
+        if tok.chat_template:
+            return str(tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+        # a base model without a template: plain "role: content" transcript
+        return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
+
+    def prompt_ids(self, messages: Messages) -> list[int]:
+        tok = self.tokenizer
+        if tok.chat_template:
+            ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
+            if isinstance(ids, dict) or hasattr(ids, "input_ids"):
+                ids = ids["input_ids"]
+            return [int(i) for i in ids]
+        return [int(i) for i in tok(self.render(messages))["input_ids"]]
+
+    def tokenize(self, text: str, *, special: bool = False) -> list[int]:
+        # HF tokenizers always parse special-token text; ``special`` also adds BOS-like tokens
+        return [int(i) for i in self.tokenizer(text, add_special_tokens=special)["input_ids"]]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def fim_ids(self, prefix: str, suffix: str) -> list[int] | None:
+        if self._fim is None:
+            return None
+        pre, suf, mid = self._fim
+        return self.tokenize(f"{pre}{prefix}{suf}{suffix}{mid}")
+
+    def submit(self, req: GenRequest) -> GenRequest:
+        return self.batcher.submit(req)
+
+    def stats(self) -> dict[str, Any]:
+        b = self.batcher
+        return {
+            "queue_depth": b.queue_depth,
+            "active": b.active_count,
+            "steps": b.steps,
+            "mean_batch": (b.batch_size_sum / b.steps) if b.steps else 0.0,
+        }
+
+    def close(self) -> None:
+        self.batcher.close()
+        self.loaded = None  # type: ignore[assignment]
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except Exception:  # pragma: no cover
+            pass
+
+
+class TransformersBackend:
+    name = "transformers"
+
+    def unavailable_reason(self) -> str | None:
+        return None  # torch + transformers are hard dependencies of the package
+
+    def load(self, info: ModelInfo, settings: Any, progress: Progress) -> TransformersRuntime:
+        return TransformersRuntime(load_chat_model(info, settings, progress), settings)
