@@ -315,7 +315,7 @@ def main() -> None:
         out["extension_import"] = extension_import_s()
         out["server_start"] = start_time(tmp, args.start_repeats)
 
-        from jupyter_chat_ext.engine.loader import load_chat_model
+        from jupyter_chat_ext.engine.backends.transformers.loader import load_chat_model
         from jupyter_chat_ext.engine.registry import ModelRegistry
         from jupyter_chat_ext.settings import Settings
 
