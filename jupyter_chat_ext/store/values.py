@@ -7,7 +7,6 @@ Timestamps are stored as naive UTC ``TIMESTAMP`` values and handed out as ISO-86
 from __future__ import annotations
 
 import json
-import math
 from datetime import datetime, timezone
 from typing import Any
 
@@ -15,8 +14,13 @@ from ..errors import InvalidInput, NotFound
 from . import schema
 
 MAX_TITLE_CHARS = 1000
+#: params/metadata/cache values: nesting depth and serialised size (a 500-deep params object once
+#: made every later read of its session fail)
+MAX_JSON_DEPTH = 32
+MAX_JSON_CHARS = 1_000_000
 #: token counts are stored as INTEGER (messages.tokens); sums as BIGINT
 MAX_TOKENS = 2**31 - 1
+MAX_BIGINT = 2**63 - 1
 
 
 def now() -> datetime:
@@ -36,15 +40,53 @@ def naive_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def dump(value: Any, name: str) -> str:
+def check_utf8(value: str, name: str) -> str:
+    """``value`` itself, or InvalidInput when it holds a lone surrogate (not valid UTF-8: DuckDB
+    refuses it with an internal error, so it must never reach a write)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(
+            f"{name} is not valid UTF-8: a lone surrogate {value[exc.start]!r} at character {exc.start}"
+        ) from exc
+    return value
+
+
+def check_json_tree(value: Any, name: str, *, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Walk a JSON-like value without recursion (a 50k-deep document cannot blow the stack): depth,
+    string keys, valid UTF-8 everywhere. InvalidInput names the offending path."""
+    stack: list[tuple[Any, int, str]] = [(value, 1, name)]
+    while stack:
+        node, depth, path = stack.pop()
+        if isinstance(node, str):
+            check_utf8(node, path)
+        elif isinstance(node, (dict, list, tuple)):
+            if depth > max_depth:
+                raise InvalidInput(f"{name} is nested deeper than {max_depth} levels (at {path})")
+            if isinstance(node, dict):
+                for key, item in node.items():
+                    if not isinstance(key, str):
+                        raise InvalidInput(f"{path} has a key that is not a string: {key!r}")
+                    check_utf8(key, f"{path} key")
+                    stack.append((item, depth + 1, f"{path}.{key}"))
+            else:
+                stack.extend((item, depth + 1, f"{path}[{i}]") for i, item in enumerate(node))
+
+
+def dump(value: Any, name: str, *, max_chars: int = MAX_JSON_CHARS) -> str:
+    """A JSON object checked (depth, UTF-8, finite numbers, size) and serialised for a JSON column."""
     if value is None:
         value = {}
     if not isinstance(value, dict):
         raise InvalidInput(f"{name} must be an object (dict)")
+    check_json_tree(value, name)
     try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"{name} is not JSON-serialisable: {exc}") from exc
+    if len(text) > max_chars:
+        raise InvalidInput(f"{name} is {len(text)} characters as JSON; the limit is {max_chars}")
+    return text
 
 
 def load(value: str | None) -> dict[str, Any]:
@@ -60,7 +102,7 @@ def check_str(value: Any, name: str, *, allow_none: bool = True, max_chars: int 
         raise InvalidInput(f"{name} must be a string")
     if max_chars is not None and len(value) > max_chars:
         raise InvalidInput(f"{name} is longer than {max_chars} characters")
-    return value
+    return check_utf8(value, name)
 
 
 def check_title(value: Any) -> str | None:
@@ -80,9 +122,10 @@ def check_name(value: Any, name: str) -> str | None:
 
 
 def check_int(value: Any, name: str, *, minimum: int = 0, maximum: int | None = None) -> int:
+    """An int (not bool) in [minimum, maximum]; without a maximum, within DuckDB's BIGINT."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(f"{name} must be an integer")
-    if value < minimum or (maximum is not None and value > maximum):
+    if value < minimum or value > (MAX_BIGINT if maximum is None else maximum):
         bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
         raise InvalidInput(f"{name} must be {bound}")
     return value
@@ -91,7 +134,7 @@ def check_int(value: Any, name: str, *, minimum: int = 0, maximum: int | None = 
 def check_float(value: Any, name: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e300:
         raise InvalidInput(f"{name} must be a finite non-negative number")
     return float(value)
 
@@ -144,12 +187,30 @@ def check_status(status: Any) -> str:
 
 
 def check_session_id(session_id: Any) -> str:
-    if not isinstance(session_id, str) or not session_id:
+    if not isinstance(session_id, str) or not session_id or len(session_id) > 200:
         raise NotFound(f"no session {session_id!r}")
+    try:
+        session_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise NotFound(f"no session {session_id!r}") from None
     return session_id
 
 
 def check_message_id(message_id: Any) -> int:
-    if isinstance(message_id, bool) or not isinstance(message_id, int):
+    if isinstance(message_id, bool) or not isinstance(message_id, int) or not 0 <= message_id < 2**63:
         raise NotFound(f"no message {message_id!r}")
     return message_id
+
+
+def parse_timestamp(value: Any, name: str) -> datetime | None:
+    """An ISO-8601 string (or None) as a naive UTC datetime; InvalidInput when it does not parse or
+    falls outside years 1-9999 once moved to UTC (``9999-12-31T23:59:59-14:00`` is year 10000)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 64:
+        raise InvalidInput(f"{name} must be an ISO-8601 string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return naive_utc(parsed)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidInput(f"{name} is not an ISO-8601 timestamp in years 1-9999 UTC: {value!r}") from exc

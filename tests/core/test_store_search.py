@@ -11,7 +11,7 @@ import pytest
 
 from jupyter_chat_ext.errors import InvalidInput
 from jupyter_chat_ext.store import search
-from jupyter_chat_ext.store import store as store_module
+from jupyter_chat_ext.store import signature_index as store_module
 from jupyter_chat_ext.store.store import Store
 
 

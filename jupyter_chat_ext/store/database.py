@@ -1,0 +1,150 @@
+"""The DuckDB file of the chat store: opening it, its lock-down, the write lock, transactions and
+read cursors.
+
+One process owns the file read-write (a second one gets :class:`Unavailable` ``store_locked``).
+Inside it, every write goes through the main connection under one lock (DuckDB connections are not
+safe to share between threads, and serialising writes avoids DuckDB's transaction conflicts on the
+session counters). Long reads (the SQL door, exports) run on their own cursor instead: a cursor is
+a second connection to the same database instance, reads a consistent snapshot (MVCC) and never
+takes the write lock, so a 30 s query cannot stall a chat.
+
+Lock-down: DuckDB's ``enable_external_access``, extension auto-install/-load and
+``lock_configuration`` are settings of the database *instance*, shared by every connection and
+cursor on it; a cursor cannot be confined on its own. The store itself needs none of them (Arrow
+data is registered explicitly, the WAL and temp files are DuckDB's own), so the whole instance is
+locked down right after the schema is migrated: no file, network or extension access, no SET.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ..errors import SchemaError, Unavailable
+from . import schema
+
+#: an ART index scan is used while a lookup yields at most this many rows (DuckDB's default: 2048)
+INDEX_SCAN_MAX_COUNT = 65536
+#: applied to the instance once, in this order (lock_configuration last: it freezes the rest)
+LOCKDOWN_SETTINGS = (
+    ("index_scan_max_count", str(INDEX_SCAN_MAX_COUNT)),
+    ("enable_external_access", "false"),
+    ("autoinstall_known_extensions", "false"),
+    ("autoload_known_extensions", "false"),
+    ("allow_community_extensions", "false"),
+    ("lock_configuration", "true"),
+)
+
+
+class Database:
+    """The open store file: ``con`` (writes, under ``lock``), ``tx()``, ``reader()`` cursors."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path: str | Path = path if str(path) == ":memory:" else Path(path).expanduser()
+        self.lock = threading.RLock()
+        #: bumped by every committed write transaction; keys caches of derived read results
+        self.writes = 0
+        self._readers: set[duckdb.DuckDBPyConnection] = set()
+        self._con: duckdb.DuckDBPyConnection | None = self._connect()
+        try:
+            schema.migrate(self._con, where=str(self.path))
+            for name, value in LOCKDOWN_SETTINGS:
+                self._con.execute(f"SET {name} = {value}")
+        except BaseException:
+            self.close()
+            raise
+
+    # -- opening ---------------------------------------------------------------------------------
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        if self.path == ":memory:":
+            return duckdb.connect(":memory:")
+        assert isinstance(self.path, Path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            self._refuse_newer_file()
+        try:
+            return duckdb.connect(str(self.path))
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise Unavailable(
+                    f"the chat store {self.path} is in use by another process (normally the Jupyter "
+                    "server, which owns it); talk to that process over HTTP instead of opening the "
+                    f"file. DuckDB said: {exc}",
+                    code="store_locked",
+                ) from exc
+            raise SchemaError(
+                f"cannot open the chat store {self.path}: {exc}", code="store_unreadable"
+            ) from exc
+        except duckdb.Error as exc:
+            raise SchemaError(
+                f"cannot open the chat store {self.path}: {exc}", code="store_unreadable"
+            ) from exc
+
+    def _refuse_newer_file(self) -> None:
+        """Check the version through a read-only connection, so a newer file is never written to."""
+        try:
+            probe = duckdb.connect(str(self.path), read_only=True)
+        except duckdb.Error:
+            return  # locked or unreadable: the read-write open below reports it precisely
+        try:
+            schema.check_not_newer(schema.current_version(probe), str(self.path))
+        finally:
+            probe.close()
+
+    # -- use ---------------------------------------------------------------------------------------
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            raise Unavailable("the chat store is closed", code="store_closed")
+        return self._con
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        return self.con.execute(sql, list(params)).fetchone()
+
+    @contextlib.contextmanager
+    def tx(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One write transaction on the main connection (callers hold ``lock``)."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+        self.writes += 1
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of its own inside a read transaction (one snapshot), rolled back at the end.
+
+        The write lock is held only while the cursor is made; ``close()`` interrupts open readers.
+        """
+        with self.lock:
+            cur = self.con.cursor()
+            self._readers.add(cur)
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            yield cur
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                cur.execute("ROLLBACK")
+            with self.lock:
+                self._readers.discard(cur)
+            cur.close()
+
+    def close(self) -> None:
+        with self.lock:
+            for cur in list(self._readers):  # their threads see an interrupt, then a closed cursor
+                with contextlib.suppress(duckdb.Error):
+                    cur.interrupt()
+            if self._con is not None:
+                try:
+                    self._con.close()
+                finally:
+                    self._con = None
