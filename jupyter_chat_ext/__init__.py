@@ -8,7 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+
+def __getattr__(name: str) -> Any:
+    """``__version__`` from the installed metadata (its one source is labextension/package.json).
+
+    Looked up on first use, not at import: Jupyter imports this package at every start-up.
+    """
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("jupyter_chat_ext")
+        except PackageNotFoundError:  # a source tree on sys.path, not installed
+            return "0+unknown"
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..errors import ChatExtError, ModelError
+from ..errors import ChatExtError, ModelError, Unavailable
 
 #: ``progress(fraction, detail)``: fraction in 0..1, detail the latest ModelInfo / job dict
 ProgressCallback = Callable[[float, dict[str, Any]], None]
@@ -68,6 +68,11 @@ class ChatClient(abc.ABC):
 
     @abc.abstractmethod
     def health(self) -> dict[str, Any]: ...
+
+    def default_model(self) -> str | None:
+        """The model a session without one of its own uses (from ``health``)."""
+        engine = self.health().get("engine") or {}
+        return engine.get("default_model") if isinstance(engine, dict) else None
 
     @abc.abstractmethod
     def close(self) -> None: ...
@@ -143,6 +148,16 @@ class ChatClient(abc.ABC):
         params: dict[str, Any] | None = None,
         rag: dict[str, Any] | None = None,
     ) -> EventStream: ...
+
+    def continue_answer(
+        self, session_id: str, message_id: int, params: dict[str, Any] | None = None
+    ) -> EventStream:
+        """Continue the interrupted assistant message ``message_id`` of ``session_id``.
+
+        Same events as ``chat``; the ``start`` event's ``assistant_message_id`` is ``message_id``
+        and ``done.text`` is the whole message. Conflict (``not_interrupted``) for any other message.
+        """
+        raise Unavailable(f"this {self.mode} client cannot continue answers yet")
 
     # -- retrieval -------------------------------------------------------------------------------
     @abc.abstractmethod

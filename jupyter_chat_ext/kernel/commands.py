@@ -1,39 +1,43 @@
-"""The ``%chat <command>`` line commands (models, sessions, history, sql, ingest, ...)."""
+"""The ``%chat <command>`` handlers (models, sessions, history, sql, ingest, continue, ...).
+
+The words each command takes are declared in ``spec.py``; a handler gets them parsed, by name.
+Handlers reach the magics' state through the small ``ChatContext`` protocol, so this module never
+imports ``magics.py`` (which imports this one).
+"""
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from IPython.core.error import UsageError
 from IPython.display import Markdown, display
 
 from ..errors import ChatExtError
+from . import spec
+from .client import ChatClient
+from .feedback import ChatMagicError, explain
 from .tables import hits_frame, messages_frame, models_frame, sessions_frame, sql_frame
+from .turns import check_out_name, generation_params, show_model_load, stream_answer
 
-if TYPE_CHECKING:
-    from .magics import ChatMagics
 
-USAGE = {
-    "status": "%chat status",
-    "models": "%chat models",
-    "load": "%chat load MODEL",
-    "unload": "%chat unload MODEL",
-    "sessions": "%chat sessions [QUERY]",
-    "new": "%chat new [TITLE]",
-    "history": "%chat history [SESSION]",
-    "sql": "%chat sql QUERY",
-    "ingest": "%chat ingest COLLECTION PATH [PATH ...]",
-    "search": "%chat search COLLECTION QUERY",
-    "export": "%chat export SESSION PATH",
-    "help": "%chat help",
-}
+class ChatContext(Protocol):
+    """What a line command may use of the magics: the client and the kernel's session state."""
+
+    default_session_id: str | None
+    last: dict[str, Any] | None
+    shell: Any
+
+    @property
+    def client(self) -> ChatClient: ...
+
+
+Handler = Callable[[ChatContext, dict[str, Any]], Any]
 
 
 def _usage(cmd: str, problem: str) -> UsageError:
-    return UsageError(f"{problem}\nusage: {USAGE[cmd]}")
+    return UsageError(f"{problem}\nusage: {spec.COMMANDS_BY_NAME[cmd].usage()}")
 
 
 def _progress_bar(desc: str, unit: str) -> tuple[Callable[[float, dict[str, Any]], None], Callable[[], None]]:
@@ -53,32 +57,21 @@ def _progress_bar(desc: str, unit: str) -> tuple[Callable[[float, dict[str, Any]
     return update, bar.close
 
 
-def run_line(magics: ChatMagics, line: str) -> Any:
+def run_line(ctx: ChatContext, line: str) -> Any:
+    cmd, values = spec.parse_line(line)
+    handler = HANDLERS[cmd.name if cmd is not None else "help"]
     try:
-        words = shlex.split(line)
-    except ValueError as exc:
-        raise UsageError(f"cannot parse the command line: {exc}") from None
-    if not words:
-        return cmd_help(magics, [], "")
-    cmd, args = words[0], words[1:]
-    rest = line.strip()[len(cmd) :].strip()
-    handler = COMMANDS.get(cmd)
-    if handler is None:
-        raise UsageError(f"unknown command {cmd!r}; commands: {', '.join(COMMANDS)}\nSee %chat help")
-    try:
-        return handler(magics, args, rest)
+        return handler(ctx, values)
     except ChatExtError as exc:
-        from .magics import explain
-
         raise explain(exc) from None
 
 
-def cmd_help(magics: ChatMagics, args: list[str], rest: str) -> None:
-    print(magics.chat.__doc__)
+def cmd_help(ctx: ChatContext, v: dict[str, Any]) -> None:
+    print(spec.help_text())
 
 
-def cmd_status(magics: ChatMagics, args: list[str], rest: str) -> dict[str, Any]:
-    client = magics.client
+def cmd_status(ctx: ChatContext, v: dict[str, Any]) -> None:
+    client = ctx.client
     info = dict(client.describe())
     try:
         health = client.health()
@@ -89,73 +82,93 @@ def cmd_status(magics: ChatMagics, args: list[str], rest: str) -> dict[str, Any]
     lines += [f"{k}: {v}" for k, v in info.items() if v is not None]
     lines.append(f"health: {health.get('status', 'unknown')}")
     lines.append(f"loaded models: {', '.join(loaded) if loaded else '(none; loads on first use)'}")
-    lines.append(f"default session: {magics.default_session_id or '(created on first %%chat)'}")
+    lines.append(f"default session: {ctx.default_session_id or '(created on first %%chat)'}")
     print("\n".join(lines))
-    return None
 
 
-def cmd_models(magics: ChatMagics, args: list[str], rest: str) -> Any:
-    return models_frame(magics.client.list_models())
+def cmd_models(ctx: ChatContext, v: dict[str, Any]) -> Any:
+    return models_frame(ctx.client.list_models())
 
 
-def cmd_load(magics: ChatMagics, args: list[str], rest: str) -> Any:
-    if len(args) != 1:
-        raise _usage("load", "load takes one MODEL id")
-    update, close = _progress_bar(f"loading {args[0]}", "model")
+def cmd_load(ctx: ChatContext, v: dict[str, Any]) -> None:
+    update, close = _progress_bar(f"loading {v['model']}", "model")
     try:
-        info = magics.client.load_model(args[0], progress=update)
+        info = ctx.client.load_model(v["model"], progress=update)
     finally:
         close()
     print(f"{info['id']} loaded on {info.get('device') or 'cpu'} ({info.get('dtype') or 'default dtype'})")
 
 
-def cmd_unload(magics: ChatMagics, args: list[str], rest: str) -> None:
-    if len(args) != 1:
-        raise _usage("unload", "unload takes one MODEL id")
-    info = magics.client.unload_model(args[0])
+def cmd_unload(ctx: ChatContext, v: dict[str, Any]) -> None:
+    info = ctx.client.unload_model(v["model"])
     print(f"{info['id']}: {info.get('state')}")
 
 
-def cmd_sessions(magics: ChatMagics, args: list[str], rest: str) -> Any:
-    return sessions_frame(magics.client.list_sessions(q=rest or None, limit=200))
+def cmd_sessions(ctx: ChatContext, v: dict[str, Any]) -> Any:
+    return sessions_frame(ctx.client.list_sessions(q=v["query"], limit=200))
 
 
-def cmd_new(magics: ChatMagics, args: list[str], rest: str) -> None:
-    session = magics.client.create_session(title=rest or None)
-    magics.default_session_id = session["id"]
+def cmd_new(ctx: ChatContext, v: dict[str, Any]) -> None:
+    session = ctx.client.create_session(title=v["title"])
+    ctx.default_session_id = session["id"]
     print(f"new default session {session['id']}")
 
 
-def cmd_history(magics: ChatMagics, args: list[str], rest: str) -> Any:
-    client = magics.client
-    if rest:
-        session_id = client.find_session(rest, create=False)["id"]
-    elif magics.default_session_id:
-        session_id = magics.default_session_id
-    else:
-        raise _usage("history", "no default session yet (run a %%chat cell first) and no SESSION given")
-    return messages_frame(client.list_messages(session_id, limit=1000))
+def _session_id(ctx: ChatContext, name: str | None, cmd: str) -> str:
+    if name:
+        return ctx.client.find_session(name, create=False)["id"]
+    if ctx.default_session_id:
+        return ctx.default_session_id
+    raise _usage(cmd, "no default session yet (run a %%chat cell first) and no SESSION given")
 
 
-def cmd_sql(magics: ChatMagics, args: list[str], rest: str) -> Any:
-    if not rest:
-        raise _usage("sql", "sql needs a query")
-    columns, rows = magics.client.sql(rest)
+def cmd_history(ctx: ChatContext, v: dict[str, Any]) -> Any:
+    session_id = _session_id(ctx, v["session"], "history")
+    return messages_frame(ctx.client.list_messages(session_id, limit=1000))
+
+
+def cmd_continue(ctx: ChatContext, v: dict[str, Any]) -> None:
+    """Carry on the newest interrupted answer of the session (Ctrl-C'd, stopped, or a crash's)."""
+    from argparse import Namespace
+
+    args = Namespace(**v)
+    check_out_name(args.out)
+    params = generation_params(args)
+    client = ctx.client
+    session_id = _session_id(ctx, args.session, "continue")
+    messages = client.list_messages(session_id, limit=1000)
+    target = next(
+        (m for m in reversed(messages) if m.get("role") == "assistant" and m.get("status") == "interrupted"),
+        None,
+    )
+    if target is None:
+        raise ChatMagicError(f"no interrupted answer to continue in session {session_id}")
+    show_model_load(client, client.get_session(session_id))
+    result = stream_answer(
+        lambda: client.continue_answer(session_id, target["id"], params=params or None),
+        session_id,
+        args.format,
+        prefix=target.get("content") or "",
+        out=args.out,
+        user_ns=ctx.shell.user_ns if ctx.shell is not None else None,
+    )
+    ctx.last = result.as_dict()
+    result.raise_if_failed()
+
+
+def cmd_sql(ctx: ChatContext, v: dict[str, Any]) -> Any:
+    columns, rows = ctx.client.sql(v["query"])
     return sql_frame(columns, rows)
 
 
-def cmd_ingest(magics: ChatMagics, args: list[str], rest: str) -> None:
-    if len(args) < 2:
-        raise _usage("ingest", "ingest needs a COLLECTION and at least one PATH")
-    name, paths = args[0], args[1:]
+def cmd_ingest(ctx: ChatContext, v: dict[str, Any]) -> None:
+    name, paths = v["collection"], v["path"]
     missing = [p for p in paths if not Path(p).expanduser().exists()]
     if missing:
         raise _usage("ingest", f"no such file or folder: {', '.join(missing)}")
     update, close = _progress_bar(f"ingest {name}", "files")
     try:
-        job = magics.client.ingest(
-            name, [str(Path(p).expanduser().resolve()) for p in paths], progress=update
-        )
+        job = ctx.client.ingest(name, [str(Path(p).expanduser().resolve()) for p in paths], progress=update)
     finally:
         close()
     skipped = job.get("skipped") or []
@@ -167,25 +180,21 @@ def cmd_ingest(magics: ChatMagics, args: list[str], rest: str) -> None:
         print(f"  skipped {item.get('path')}: {item.get('reason')}")
 
 
-def cmd_search(magics: ChatMagics, args: list[str], rest: str) -> Any:
-    if len(args) < 2:
-        raise _usage("search", "search needs a COLLECTION and a QUERY")
-    return hits_frame(magics.client.search(args[0], " ".join(args[1:]), k=5))
+def cmd_search(ctx: ChatContext, v: dict[str, Any]) -> Any:
+    return hits_frame(ctx.client.search(v["collection"], v["query"], k=5))
 
 
-def cmd_export(magics: ChatMagics, args: list[str], rest: str) -> None:
-    if len(args) != 2:
-        raise _usage("export", "export takes a SESSION and a PATH")
-    client = magics.client
-    session_id = client.find_session(args[0], create=False)["id"]
-    path = Path(args[1]).expanduser()
+def cmd_export(ctx: ChatContext, v: dict[str, Any]) -> None:
+    client = ctx.client
+    session_id = client.find_session(v["session"], create=False)["id"]
+    path = Path(v["path"]).expanduser()
     fmt = "markdown" if path.suffix.lower() in (".md", ".markdown") else "json"
     text = client.export_session(session_id, fmt)
     path.write_text(text, encoding="utf-8")
     display(Markdown(f"exported session `{session_id}` as {fmt} to `{path}`"))
 
 
-COMMANDS: dict[str, Callable[[ChatMagics, list[str], str], Any]] = {
+HANDLERS: dict[str, Handler] = {
     "status": cmd_status,
     "models": cmd_models,
     "load": cmd_load,
@@ -193,9 +202,13 @@ COMMANDS: dict[str, Callable[[ChatMagics, list[str], str], Any]] = {
     "sessions": cmd_sessions,
     "new": cmd_new,
     "history": cmd_history,
+    "continue": cmd_continue,
     "sql": cmd_sql,
     "ingest": cmd_ingest,
     "search": cmd_search,
     "export": cmd_export,
     "help": cmd_help,
 }
+# every declared command has a handler and nothing else does (checked at import, not at first use)
+if set(HANDLERS) != set(spec.COMMANDS_BY_NAME):  # pragma: no cover - a programming error
+    raise RuntimeError(f"spec.COMMANDS and HANDLERS disagree: {set(HANDLERS) ^ set(spec.COMMANDS_BY_NAME)}")

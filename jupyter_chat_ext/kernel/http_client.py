@@ -12,26 +12,10 @@ from urllib.parse import quote
 import httpx
 from httpx_sse import connect_sse
 
-from ..errors import (
-    Busy,
-    ChatExtError,
-    Conflict,
-    InvalidInput,
-    NotFound,
-    PayloadTooLarge,
-    Unavailable,
-)
+from ..errors import ChatExtError, InvalidInput, Unavailable, error_from
+from . import retry
 from .client import ChatClient, EventStream
 from .discovery import ServerInfo
-
-_BY_STATUS: dict[int, type[ChatExtError]] = {
-    400: InvalidInput,
-    404: NotFound,
-    409: Conflict,
-    413: PayloadTooLarge,
-    429: Busy,
-    503: Unavailable,
-}
 
 
 def error_from_response(resp: httpx.Response) -> ChatExtError:
@@ -48,8 +32,7 @@ def error_from_response(resp: httpx.Response) -> ChatExtError:
             message = str(body["message"])
     except (ValueError, UnicodeDecodeError):
         pass
-    cls = _BY_STATUS.get(resp.status_code, ChatExtError)
-    return cls(message, code=code)
+    return error_from(code, message, status=resp.status_code)  # errors.py owns code/status -> class
 
 
 def _q(part: str) -> str:
@@ -61,8 +44,12 @@ class HttpClient(ChatClient):
 
     mode = "server"
 
-    def __init__(self, server: ServerInfo, timeout: float = 30.0) -> None:
+    def __init__(
+        self, server: ServerInfo, timeout: float = 30.0, retry_policy: retry.RetryPolicy | None = None
+    ) -> None:
         self.server = server
+        #: 429/503 with Retry-After are retried (a refused request wrote nothing)
+        self.retry = retry_policy or retry.RetryPolicy()
         self._http = httpx.Client(
             base_url=server.api_url,
             headers=server.headers(),
@@ -73,13 +60,24 @@ class HttpClient(ChatClient):
 
     # -- plumbing --------------------------------------------------------------------------------
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            resp = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise Unavailable(f"the Jupyter server at {self.server.url} did not answer: {exc}") from exc
-        if resp.status_code >= 400:
+        attempt = 1
+        while True:
+            try:
+                resp = self._http.request(method, path, **kwargs)
+            except httpx.HTTPError as exc:
+                raise Unavailable(f"the Jupyter server at {self.server.url} did not answer: {exc}") from exc
+            if resp.status_code < 400:
+                return resp
+            self._maybe_retry(resp, attempt, f"{method} {path}")
+            attempt += 1
+
+    def _maybe_retry(self, resp: httpx.Response, attempt: int, what: str) -> None:
+        """Wait before the next try of a refused request (see retry.py); raise when giving up."""
+        delay = self.retry.delay(resp.status_code, resp.headers.get("Retry-After"), attempt)
+        if delay is None:
             raise error_from_response(resp)
-        return resp
+        retry.announce(resp.status_code, delay, attempt, self.retry.tries, what)
+        retry.wait(delay)
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         resp = self._request(method, path, **kwargs)
@@ -165,18 +163,28 @@ class HttpClient(ChatClient):
             body["rag"] = rag
         return self._sse(f"sessions/{_q(session_id)}/chat", body)
 
+    def continue_answer(
+        self, session_id: str, message_id: int, params: dict[str, Any] | None = None
+    ) -> EventStream:
+        body: dict[str, Any] = {"params": params} if params else {}
+        return self._sse(f"sessions/{_q(session_id)}/messages/{int(message_id)}/continue", body)
+
     def _sse(self, path: str, body: dict[str, Any]) -> EventStream:
-        # no read timeout: the first token may wait for a model load
-        ctx = connect_sse(self._http, "POST", path, json=body, timeout=httpx.Timeout(30.0, read=None))
-        try:
-            source = ctx.__enter__()
-        except httpx.HTTPError as exc:
-            raise Unavailable(f"the Jupyter server at {self.server.url} did not answer: {exc}") from exc
-        resp = source.response
-        if resp.status_code >= 400:
+        attempt = 1
+        while True:
+            # no read timeout: the first token may wait for a model load
+            ctx = connect_sse(self._http, "POST", path, json=body, timeout=httpx.Timeout(30.0, read=None))
+            try:
+                source = ctx.__enter__()
+            except httpx.HTTPError as exc:
+                raise Unavailable(f"the Jupyter server at {self.server.url} did not answer: {exc}") from exc
+            resp = source.response
+            if resp.status_code < 400:
+                break
             resp.read()
             ctx.__exit__(None, None, None)
-            raise error_from_response(resp)
+            self._maybe_retry(resp, attempt, "the request")
+            attempt += 1
 
         def events() -> Iterator[dict[str, Any]]:
             try:

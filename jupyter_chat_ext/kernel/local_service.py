@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
-from ..errors import ChatExtError, Unavailable
+from ..errors import ChatExtError, NotFound, Unavailable
 from ..settings import Settings
 from .client import ChatClient, EventStream
 
@@ -33,15 +33,11 @@ class LocalService(ChatClient):
 
     def __init__(self, settings: Settings | None = None, engine: Any = None) -> None:
         """Open the store of ``settings.data_dir``; ``engine``: share an existing Engine (not closed)."""
-        from ..chat.service import ChatService
-        from ..engine.engine import Engine
-        from ..rag.service import RagService
-        from ..store.store import Store
+        from ..core import build_core  # the same composition root as the server
 
         self.settings = settings or Settings()
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self.store = Store(self.settings.db_path)
+            self.core = build_core(self.settings, engine=engine)
         except Unavailable as exc:  # the Store's own "file in use" error: add the kernel's way out
             raise Unavailable(f"{exc.message}\n{HELD_HINT}", code=exc.code) from exc
         except Exception as exc:
@@ -50,10 +46,9 @@ class LocalService(ChatClient):
             raise Unavailable(
                 f"cannot open the chat store {self.settings.db_path}: {exc}\n{HELD_HINT}"
             ) from exc
-        self._own_engine = engine is None
-        self.engine = engine if engine is not None else Engine(self.settings)
-        self.rag = RagService(self.settings, embedder=self.engine.embedder)
-        self.service = ChatService(self.store, self.engine, self.settings, rag=self.rag)
+        self.store = self.core.store
+        self.engine = self.core.engine
+        self.service = self.core.chat
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="chat-ext-local-loop", daemon=True
@@ -116,30 +111,25 @@ class LocalService(ChatClient):
     def describe(self) -> dict[str, Any]:
         return {"mode": self.mode, "data_dir": str(self.settings.data_dir), "db": str(self.settings.db_path)}
 
+    @property
+    def rag(self) -> Any:
+        """The RAG service; Unavailable (with the reason) when it could not start."""
+        if self.core.rag is None:
+            raise Unavailable(self.core.rag_error or "RAG not available", code="rag_unavailable")
+        return self.core.rag
+
     def health(self) -> dict[str, Any]:
-        models = self.engine.list_models()
-        return {
-            "status": "ok",
-            "mode": self.mode,
-            "engine": {
-                "default_model": self.settings.default_model,
-                "device": self.settings.device,
-                "models": len(models),
-                "loaded": [
-                    {"id": m["id"], "device": m.get("device"), "dtype": m.get("dtype")}
-                    for m in models
-                    if m.get("state") == "loaded"
-                ],
-            },
-            "store": {"path": str(self.settings.db_path), "sessions": self.store.count_sessions()},
-        }
+        return {**self.core.health(), "mode": self.mode}  # Core.health: the server's shape too
+
+    def default_model(self) -> str | None:
+        return self.settings.default_model
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         try:
-            self.service.close(close_engine=self._own_engine)
+            self.core.close()  # leaves a lent engine running
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
@@ -198,6 +188,13 @@ class LocalService(ChatClient):
         rag: dict[str, Any] | None = None,
     ) -> EventStream:
         return self._stream(lambda: self.service.chat(session_id, content, params=params, rag=rag))
+
+    def continue_answer(
+        self, session_id: str, message_id: int, params: dict[str, Any] | None = None
+    ) -> EventStream:
+        if self.service.get_message(message_id)["session_id"] != session_id:
+            raise NotFound(f"no message {message_id} in session {session_id}")
+        return self._stream(lambda: self.service.continue_answer(message_id, params=params))
 
     # -- retrieval -------------------------------------------------------------------------------
     def list_collections(self) -> list[dict[str, Any]]:

@@ -19,6 +19,22 @@ def human_size(n: int | float | None) -> str:
     return f"{size:.1f} TB"  # pragma: no cover
 
 
+def utc_times(values: Sequence[Any]) -> pd.Series:
+    """Timestamps as one dtype, ``datetime64[ns, UTC]``, whatever the client handed over.
+
+    The server sends ISO-8601 strings, the in-process store may give ``datetime`` objects (naive
+    ones are UTC): a notebook comparing or plotting ``created_at`` must not care which mode ran.
+    """
+
+    def one(v: Any) -> pd.Timestamp:
+        if v is None or v == "":
+            return pd.NaT
+        ts = pd.Timestamp(v)
+        return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+    return pd.Series([one(v) for v in values], dtype="datetime64[ns, UTC]")
+
+
 def models_frame(models: Sequence[dict[str, Any]]) -> pd.DataFrame:
     rows = [
         {
@@ -41,7 +57,9 @@ def models_frame(models: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 def sessions_frame(sessions: Sequence[dict[str, Any]]) -> pd.DataFrame:
     columns = ["id", "title", "model", "message_count", "pinned", "updated_at"]
-    return pd.DataFrame([{c: s.get(c) for c in columns} for s in sessions], columns=columns)
+    frame = pd.DataFrame([{c: s.get(c) for c in columns} for s in sessions], columns=columns)
+    frame["updated_at"] = utc_times([s.get("updated_at") for s in sessions])
+    return frame
 
 
 def messages_frame(messages: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -67,7 +85,9 @@ def messages_frame(messages: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 "ttft_s": metrics.get("ttft_s"),
             }
         )
-    return pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["created_at"] = utc_times([m.get("created_at") for m in messages])
+    return frame
 
 
 def hits_frame(hits: Sequence[dict[str, Any]]) -> pd.DataFrame:

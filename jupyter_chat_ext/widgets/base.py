@@ -13,7 +13,7 @@ import traitlets
 from ..errors import ChatExtError
 from ..kernel.client import ChatClient
 
-STATIC = Path(__file__).parent  # the .js/.css files sit next to the Python
+STATIC = Path(__file__).parent  # the .js/.css files sit next to the Python; see esm.py for the .js
 
 
 class ClientWidget(anywidget.AnyWidget):

@@ -1,11 +1,7 @@
-// ChatWidget front end. All model output goes into the page through textContent only.
+// ChatWidget front end. Answers arrive as a markdown tree built in Python (widgets/markdown.py)
+// and become elements through renderTree; everything else goes in through textContent.
 
-function h(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
+import { h, errorLine, progressRow, renderTree, showError, subscribe } from "./dom.js";
 
 function render({ model, el }) {
   const root = h("div", "jce-widget jce-chat");
@@ -21,9 +17,9 @@ function render({ model, el }) {
   log.setAttribute("role", "log");
   log.setAttribute("aria-live", "polite");
 
+  const load = progressRow();
   const info = h("div", "jce-info");
-  const error = h("div", "jce-error");
-  error.setAttribute("role", "alert");
+  const error = errorLine();
 
   const footer = h("div", "jce-row jce-input-row");
   const input = h("textarea", "jce-input");
@@ -33,7 +29,7 @@ function render({ model, el }) {
   const stopBtn = h("button", "jce-button jce-stop", "Stop");
   footer.append(input, sendBtn, stopBtn);
 
-  root.append(header, log, info, error, footer);
+  root.append(header, log, load.row, info, error, footer);
   el.appendChild(root);
 
   function renderSessions() {
@@ -51,11 +47,16 @@ function render({ model, el }) {
     picker.value = current || "";
   }
 
-  function bubble(role, text, status) {
+  // `blocks`: the markdown tree of an answer; a user's text is shown as typed
+  function bubble(role, text, status, blocks) {
     const item = h("div", `jce-message jce-${role}`);
     item.dataset.role = role;
     item.appendChild(h("div", "jce-role", role === "assistant" ? "Assistant" : role === "user" ? "You" : role));
-    item.appendChild(h("div", "jce-content", text));
+    if (Array.isArray(blocks) && blocks.length) {
+      item.appendChild(renderTree(blocks, h("div", "jce-content jce-markdown")));
+    } else {
+      item.appendChild(h("div", "jce-content", text));
+    }
     if (status && status !== "complete") item.appendChild(h("div", "jce-status", status));
     return item;
   }
@@ -65,11 +66,11 @@ function render({ model, el }) {
     log.replaceChildren();
     for (const m of model.get("messages") || []) {
       if (m.role === "system") continue;
-      log.appendChild(bubble(m.role, m.content, m.status));
+      log.appendChild(bubble(m.role, m.content, m.status, m.blocks));
     }
     const partial = model.get("partial");
     if (model.get("busy")) {
-      const live = bubble("assistant", partial || "…", "");
+      const live = bubble("assistant", partial || "…", "", partial ? model.get("partial_blocks") : null);
       live.classList.add("jce-streaming");
       log.appendChild(live);
     }
@@ -83,8 +84,9 @@ function render({ model, el }) {
     picker.disabled = busy;
     newBtn.disabled = busy;
     info.textContent = model.get("info") || "";
-    error.textContent = model.get("error") || "";
-    error.style.display = model.get("error") ? "" : "none";
+    showError(error, model.get("error"));
+    const loading = model.get("loading");
+    load.show(loading ? `Loading ${loading}` : "", model.get("progress"));
   }
 
   function send() {
@@ -114,27 +116,20 @@ function render({ model, el }) {
     renderState();
     renderLog();
   };
-  model.on("change:sessions", onSessions);
-  model.on("change:session_id", onSessions);
-  model.on("change:messages", onLog);
-  model.on("change:partial", onLog);
-  model.on("change:busy", onState);
-  model.on("change:info", onState);
-  model.on("change:error", onState);
-
   renderSessions();
   renderLog();
   renderState();
-
-  return () => {
-    model.off("change:sessions", onSessions);
-    model.off("change:session_id", onSessions);
-    model.off("change:messages", onLog);
-    model.off("change:partial", onLog);
-    model.off("change:busy", onState);
-    model.off("change:info", onState);
-    model.off("change:error", onState);
-  };
+  return subscribe(model, {
+    "change:sessions": onSessions,
+    "change:session_id": onSessions,
+    "change:messages": onLog,
+    "change:partial_blocks": onLog,
+    "change:busy": onState,
+    "change:info": onState,
+    "change:error": onState,
+    "change:loading": onState,
+    "change:progress": onState,
+  });
 }
 
 export default { render };

@@ -1,4 +1,4 @@
-"""ChatWidget: a chat in a cell: session picker, streaming answer, stop button."""
+"""ChatWidget: a chat in a cell: session picker, streaming answer (rendered markdown), stop button."""
 
 from __future__ import annotations
 
@@ -9,15 +9,22 @@ from typing import Any
 import traitlets
 
 from ..kernel.client import ChatClient
-from .base import STATIC, ClientWidget
+from ..kernel.loading import ensure_loaded, session_model
+from ..kernel.retry import retry_notices
+from .base import ClientWidget
+from .esm import build_esm
+from .markdown import markdown_tree
 
 
 def _message_view(m: dict[str, Any]) -> dict[str, Any]:
     metrics = m.get("metrics") or {}
+    content = m.get("content") or ""
     return {
         "id": m.get("id"),
         "role": m.get("role"),
-        "content": m.get("content") or "",
+        "content": content,
+        # answers are shown as rendered markdown; what the user typed is shown as typed
+        "blocks": markdown_tree(content) if m.get("role") == "assistant" else None,
         "status": m.get("status") or "complete",
         "tokens_per_s": metrics.get("tokens_per_s"),
     }
@@ -30,13 +37,18 @@ class ChatWidget(ClientWidget):
     extension, else the in-process core). ``send(text)`` does what the Send button does.
     """
 
-    _esm = STATIC / "chat.js"
+    _esm = build_esm("chat.js")
 
     sessions = traitlets.List(traitlets.Dict()).tag(sync=True)
     session_id = traitlets.Unicode("").tag(sync=True)
     messages = traitlets.List(traitlets.Dict()).tag(sync=True)
     #: the answer being generated (shown below ``messages`` while ``busy``)
     partial = traitlets.Unicode("").tag(sync=True)
+    #: ``partial`` as a markdown tree (what the browser draws)
+    partial_blocks = traitlets.List().tag(sync=True)
+    #: the model being loaded before the answer ("" when none) and its progress 0..1
+    loading = traitlets.Unicode("").tag(sync=True)
+    progress = traitlets.Float(0.0).tag(sync=True)
     #: a line about the last answer: tokens, speed, status
     info = traitlets.Unicode("").tag(sync=True)
     max_tokens = traitlets.Int(256).tag(sync=True)
@@ -65,6 +77,10 @@ class ChatWidget(ClientWidget):
             {"id": s["id"], "title": s.get("title") or "(untitled)"}
             for s in self.client.list_sessions(limit=100)
         ]
+
+    @traitlets.observe("partial")
+    def _partial_changed(self, change: dict[str, Any]) -> None:
+        self.partial_blocks = markdown_tree(change["new"]) if change["new"] else []
 
     @traitlets.observe("session_id")
     def _session_changed(self, change: dict[str, Any]) -> None:
@@ -100,10 +116,23 @@ class ChatWidget(ClientWidget):
         """Stop the answer being generated; its partial text is kept (status interrupted)."""
         self._stop.set()
 
+    def _load_model(self, client: ChatClient) -> None:
+        """A first answer in a fresh kernel waits for the model: show its load progress."""
+        model_id = session_model(client, client.get_session(self.session_id))
+
+        def progress(fraction: float, info: dict[str, Any]) -> None:
+            self.loading, self.progress = str(model_id), fraction
+
+        try:
+            ensure_loaded(client, model_id, progress)
+        finally:
+            self.loading = ""
+
     def _turn(self, content: str) -> None:
         client = self.client
         if not self.session_id:
             self.session_id = client.create_session()["id"]
+        self._load_model(client)
         self.messages = [
             *self.messages,
             {"id": None, "role": "user", "content": content, "status": "complete"},
@@ -113,7 +142,8 @@ class ChatWidget(ClientWidget):
         text: list[str] = []
         done: dict[str, Any] = {}
         last = 0.0
-        stream = client.chat(self.session_id, content, params=params)
+        with retry_notices(lambda line: setattr(self, "info", line.removeprefix("chat: "))):
+            stream = client.chat(self.session_id, content, params=params)
         try:
             for event in stream:
                 kind = event.get("type")

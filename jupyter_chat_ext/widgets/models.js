@@ -1,30 +1,6 @@
 // ModelPanel front end: a table of models, Load/Unload buttons, a progress bar.
 
-function h(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
-
-function humanSize(n) {
-  if (!n) return "";
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let size = Number(n);
-  let i = 0;
-  while (size >= 1024 && i < units.length - 1) {
-    size /= 1024;
-    i += 1;
-  }
-  return i === 0 ? `${size} B` : `${size.toFixed(1)} ${units[i]}`;
-}
-
-function humanCount(n) {
-  if (!n) return "";
-  if (n >= 1e9) return `${(n / 1e9).toFixed(1)} B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(0)} M`;
-  return String(n);
-}
+import { h, errorLine, humanCount, humanSize, progressRow, showError, subscribe } from "./dom.js";
 
 function render({ model, el }) {
   const root = h("div", "jce-widget jce-models");
@@ -42,15 +18,10 @@ function render({ model, el }) {
   const tbody = h("tbody");
   table.append(thead, tbody);
 
-  const progressRow = h("div", "jce-row jce-progress-row");
-  const progressLabel = h("span", "jce-label");
-  const bar = h("progress", "jce-progress");
-  bar.max = 1;
-  progressRow.append(progressLabel, bar);
+  const progress = progressRow();
 
-  const error = h("div", "jce-error");
-  error.setAttribute("role", "alert");
-  root.append(header, table, progressRow, error);
+  const error = errorLine();
+  root.append(header, table, progress.row, error);
   el.appendChild(root);
 
   function renderTable() {
@@ -85,11 +56,8 @@ function render({ model, el }) {
 
   function renderProgress() {
     const loading = model.get("loading");
-    progressRow.style.display = loading ? "" : "none";
-    progressLabel.textContent = loading ? `Loading ${loading}` : "";
-    bar.value = model.get("progress") || 0;
-    error.textContent = model.get("error") || "";
-    error.style.display = model.get("error") ? "" : "none";
+    progress.show(loading ? `Loading ${loading}` : "", model.get("progress"));
+    showError(error, model.get("error"));
     refresh.disabled = model.get("busy");
   }
 
@@ -99,20 +67,15 @@ function render({ model, el }) {
     renderProgress();
     renderTable();
   };
-  model.on("change:models", onTable);
-  model.on("change:busy", onProgress);
-  model.on("change:loading", onProgress);
-  model.on("change:progress", onProgress);
-  model.on("change:error", onProgress);
   renderTable();
   renderProgress();
-  return () => {
-    model.off("change:models", onTable);
-    model.off("change:busy", onProgress);
-    model.off("change:loading", onProgress);
-    model.off("change:progress", onProgress);
-    model.off("change:error", onProgress);
-  };
+  return subscribe(model, {
+    "change:models": onTable,
+    "change:busy": onProgress,
+    "change:loading": onProgress,
+    "change:progress": onProgress,
+    "change:error": onProgress,
+  });
 }
 
 export default { render };

@@ -7,7 +7,8 @@ from typing import Any
 import traitlets
 
 from ..kernel.client import ChatClient
-from .base import STATIC, ClientWidget
+from .base import ClientWidget
+from .esm import build_esm
 
 _FIELDS = (
     "id",
@@ -32,7 +33,7 @@ def _model_view(m: dict[str, Any]) -> dict[str, Any]:
 class ModelPanel(ClientWidget):
     """A table of models with Load/Unload buttons and a progress bar for the load under way."""
 
-    _esm = STATIC / "models.js"
+    _esm = build_esm("models.js")
 
     models = traitlets.List(traitlets.Dict()).tag(sync=True)
     #: the model being loaded ("" when none) and its progress 0..1

@@ -1,11 +1,6 @@
 // RagPanel front end: collections, ingest with a progress bar, search results with sources.
 
-function h(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
+import { h, errorLine, progressRow, showError, subscribe } from "./dom.js";
 
 function render({ model, el }) {
   const root = h("div", "jce-widget jce-rag");
@@ -25,11 +20,7 @@ function render({ model, el }) {
   const ingestBtn = h("button", "jce-button", "Ingest");
   ingestRow.append(nameInput, pathsInput, ingestBtn);
 
-  const jobRow = h("div", "jce-row jce-progress-row");
-  const jobLabel = h("span", "jce-label");
-  const bar = h("progress", "jce-progress");
-  bar.max = 1;
-  jobRow.append(jobLabel, bar);
+  const job = progressRow();
 
   const searchRow = h("div", "jce-row");
   const queryInput = h("input", "jce-text jce-grow");
@@ -38,9 +29,8 @@ function render({ model, el }) {
   searchRow.append(queryInput, searchBtn);
 
   const results = h("ol", "jce-results");
-  const error = h("div", "jce-error");
-  error.setAttribute("role", "alert");
-  root.append(header, summary, ingestRow, jobRow, searchRow, results, error);
+  const error = errorLine();
+  root.append(header, summary, ingestRow, job.row, searchRow, results, error);
   el.appendChild(root);
 
   function renderCollections() {
@@ -59,14 +49,13 @@ function render({ model, el }) {
   }
 
   function renderJob() {
-    const job = model.get("job") || {};
-    const active = job && job.state;
-    jobRow.style.display = active ? "" : "none";
-    if (active) {
-      const files = job.files_total ? `${job.files_done || 0}/${job.files_total} files` : "";
-      jobLabel.textContent = `${job.state} ${files} ${job.chunks ? `· ${job.chunks} chunks` : ""}`.trim();
-      bar.value = job.fraction || 0;
+    const state = model.get("job") || {};
+    if (!state.state) {
+      job.show("", 0);
+      return;
     }
+    const files = state.files_total ? `${state.files_done || 0}/${state.files_total} files` : "";
+    job.show(`${state.state} ${files} ${state.chunks ? `· ${state.chunks} chunks` : ""}`.trim(), state.fraction);
   }
 
   function renderResults() {
@@ -83,8 +72,7 @@ function render({ model, el }) {
   function renderState() {
     const busy = model.get("busy");
     ingestBtn.disabled = busy;
-    error.textContent = model.get("error") || "";
-    error.style.display = model.get("error") ? "" : "none";
+    showError(error, model.get("error"));
   }
 
   function search() {
@@ -114,14 +102,11 @@ function render({ model, el }) {
     "change:busy": renderState,
     "change:error": renderState,
   };
-  for (const [name, fn] of Object.entries(handlers)) model.on(name, fn);
   renderCollections();
   renderJob();
   renderResults();
   renderState();
-  return () => {
-    for (const [name, fn] of Object.entries(handlers)) model.off(name, fn);
-  };
+  return subscribe(model, handlers);
 }
 
 export default { render };

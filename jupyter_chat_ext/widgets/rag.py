@@ -8,7 +8,8 @@ import traitlets
 
 from ..errors import InvalidInput
 from ..kernel.client import ChatClient
-from .base import STATIC, ClientWidget
+from .base import ClientWidget
+from .esm import build_esm
 
 
 def _hit_view(h: dict[str, Any]) -> dict[str, Any]:
@@ -25,7 +26,7 @@ def _hit_view(h: dict[str, Any]) -> dict[str, Any]:
 class RagPanel(ClientWidget):
     """Pick a collection, ingest files into it (progress bar), search it (hits with sources)."""
 
-    _esm = STATIC / "rag.js"
+    _esm = build_esm("rag.js")
 
     collections = traitlets.List(traitlets.Dict()).tag(sync=True)
     collection = traitlets.Unicode("").tag(sync=True)
