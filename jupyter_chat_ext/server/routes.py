@@ -9,6 +9,7 @@ from . import handlers_openai as ho
 from . import handlers_rag as hr
 from . import handlers_sessions as hs
 from . import handlers_store as hst
+from .openapi import OpenApiHandler
 
 PREFIX = "/chat-ext"
 
@@ -45,6 +46,7 @@ ROUTES: list[tuple[str, type]] = [
     (r"v1/models/(?P<model_id>.+)", ho.V1ModelHandler),
     ("v1/chat/completions", ho.V1ChatCompletionsHandler),
     ("v1/embeddings", ho.V1EmbeddingsHandler),
+    ("openapi.json", OpenApiHandler),  # the description of every route above (server/openapi.yaml)
     (r"(?P<rest>.*)", hm.UnknownRouteHandler),  # last: a JSON 404 for anything else
 ]
 
