@@ -7,6 +7,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { MAX_RETRIES, parseRetryAfter, retryDelay, sleep } from './retry';
 import { readChatEvents } from './sse';
 import {
   ChatEvent,
@@ -26,7 +27,9 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
-    message: string
+    message: string,
+    /** seconds from the `Retry-After` header of a refusal (429/503), else null */
+    readonly retryAfterS: number | null = null
   ) {
     super(message);
     this.name = 'ApiError';
@@ -64,7 +67,7 @@ async function errorFrom(response: Response): Promise<ApiError> {
   } catch {
     // body unreadable: keep the status line
   }
-  return new ApiError(response.status, code, message);
+  return new ApiError(response.status, code, message, parseRetryAfter(response.headers.get('Retry-After')));
 }
 
 export interface StreamHandle {
@@ -72,6 +75,26 @@ export interface StreamHandle {
   finished: Promise<'done' | 'error' | 'aborted' | 'closed'>;
   abort(): void;
 }
+
+/** A refused turn about to be tried again (null: the next try has started). */
+export interface RetryInfo {
+  attempt: number;
+  max: number;
+  delayS: number;
+  code: string;
+  message: string;
+}
+
+export interface StreamOptions {
+  onRetry?: (info: RetryInfo | null) => void;
+  /**
+   * Extra refusals worth a quiet retry, as milliseconds to wait (null: no). Continue uses it for
+   * the 409 of an answer the server is still saving as stopped.
+   */
+  quietRetry?: (err: ApiError, attempt: number) => number | null;
+}
+
+type TurnBody = { params?: GenerationParams; rag?: RagRequest };
 
 export class ChatApi {
   constructor(readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()) {}
@@ -164,6 +187,12 @@ export class ChatApi {
   messages(id: string, before?: number, limit = 100): Promise<{ messages: Message[]; has_more: boolean }> {
     return this.json(`sessions/${id}/messages`, {}, { before, limit });
   }
+  /** One message, through the `before=` page (there is no GET of a single message). */
+  async message(sessionId: string, messageId: number): Promise<Message | null> {
+    const page = await this.messages(sessionId, messageId + 1, 1);
+    const m = page.messages[page.messages.length - 1];
+    return m && m.id === messageId ? m : null;
+  }
   deleteMessage(sessionId: string, messageId: number): Promise<void> {
     return this.send<void>(`sessions/${sessionId}/messages/${messageId}`, 'DELETE');
   }
@@ -179,26 +208,39 @@ export class ChatApi {
   }
 
   // turns (SSE)
-  chat(sessionId: string, body: { content: string; params?: GenerationParams; rag?: RagRequest }, onEvent: (ev: ChatEvent) => void): StreamHandle {
-    return this.stream(`sessions/${sessionId}/chat`, 'POST', body, onEvent);
+  chat(sessionId: string, body: TurnBody & { content: string }, onEvent: (ev: ChatEvent) => void, options?: StreamOptions): StreamHandle {
+    return this.stream(`sessions/${sessionId}/chat`, 'POST', body, onEvent, options);
   }
-  regenerate(sessionId: string, body: { params?: GenerationParams; rag?: RagRequest }, onEvent: (ev: ChatEvent) => void): StreamHandle {
-    return this.stream(`sessions/${sessionId}/regenerate`, 'POST', body, onEvent);
+  regenerate(sessionId: string, body: TurnBody, onEvent: (ev: ChatEvent) => void, options?: StreamOptions): StreamHandle {
+    return this.stream(`sessions/${sessionId}/regenerate`, 'POST', body, onEvent, options);
   }
   editAndResend(
     sessionId: string,
     messageId: number,
-    body: { content: string; params?: GenerationParams; rag?: RagRequest },
-    onEvent: (ev: ChatEvent) => void
+    body: TurnBody & { content: string },
+    onEvent: (ev: ChatEvent) => void,
+    options?: StreamOptions
   ): StreamHandle {
-    return this.stream(`sessions/${sessionId}/messages/${messageId}`, 'PATCH', { ...body, resend: true }, onEvent);
+    return this.stream(`sessions/${sessionId}/messages/${messageId}`, 'PATCH', { ...body, resend: true }, onEvent, options);
+  }
+  /** Continue an interrupted answer: the new text is appended to message `messageId`. */
+  continueAnswer(
+    sessionId: string,
+    messageId: number,
+    body: { params?: GenerationParams },
+    onEvent: (ev: ChatEvent) => void,
+    options?: StreamOptions
+  ): StreamHandle {
+    return this.stream(`sessions/${sessionId}/messages/${messageId}/continue`, 'POST', body, onEvent, options);
   }
 
   /**
    * POST/PATCH a body and read the answer as an event stream. The handle's `abort()` cancels the
-   * fetch; the server sees the client go and stores the partial answer as "interrupted".
+   * fetch (or the wait before a retry); the server sees the client go and stores the partial
+   * answer as "interrupted". A refusal before the stream starts (429/503 with Retry-After) is
+   * tried again with backoff ({@link retryDelay}); `onRetry` tells the page how long it waits.
    */
-  stream(path: string, method: string, body: unknown, onEvent: (ev: ChatEvent) => void): StreamHandle {
+  stream(path: string, method: string, body: unknown, onEvent: (ev: ChatEvent) => void, options: StreamOptions = {}): StreamHandle {
     const controller = new AbortController();
     let ended: 'done' | 'error' | null = null;
     const relay = (ev: ChatEvent) => {
@@ -211,12 +253,16 @@ export class ChatApi {
     };
     const finished = (async (): Promise<'done' | 'error' | 'aborted' | 'closed'> => {
       try {
-        const response = await this.fetch(path, {
-          method,
-          body: JSON.stringify(body),
-          headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
-          signal: controller.signal
-        });
+        const response = await this.fetchWithRetry(
+          path,
+          {
+            method,
+            body: JSON.stringify(body),
+            headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
+            signal: controller.signal
+          },
+          options
+        );
         if (!response.body) {
           throw new ApiError(response.status, 'bad_stream', 'The server answered without a stream.');
         }
@@ -235,6 +281,40 @@ export class ChatApi {
       }
     })();
     return { finished, abort: () => controller.abort() };
+  }
+
+  private async fetchWithRetry(path: string, init: RequestInit, options: StreamOptions): Promise<Response> {
+    let busy = 0;
+    let quiet = 0;
+    for (;;) {
+      try {
+        const response = await this.fetch(path, init);
+        if (busy) {
+          options.onRetry?.(null);
+        }
+        return response;
+      } catch (err) {
+        if (!(err instanceof ApiError)) {
+          throw err;
+        }
+        const quietMs = options.quietRetry?.(err, quiet + 1) ?? null;
+        if (quietMs !== null) {
+          quiet++;
+          await sleep(quietMs, init.signal ?? undefined);
+          continue;
+        }
+        const delayS = retryDelay(err.status, err.retryAfterS, busy + 1);
+        if (delayS === null) {
+          if (busy) {
+            options.onRetry?.(null);
+          }
+          throw err;
+        }
+        busy++;
+        options.onRetry?.({ attempt: busy, max: MAX_RETRIES, delayS, code: err.code, message: err.message });
+        await sleep(delayS * 1000, init.signal ?? undefined);
+      }
+    }
   }
 
   // collections (RAG)

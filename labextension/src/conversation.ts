@@ -15,7 +15,11 @@ export interface Conversation {
   pendingUserId: number | null;
   /** true when older messages exist on the server (pagination) */
   hasMore: boolean;
+  /** what the streaming turn does, which decides what its `start` event may drop */
+  turn: TurnKind | null;
 }
+
+export type TurnKind = 'send' | 'regenerate' | 'edit' | 'continue';
 
 let nextLocalId = -1;
 function localId(): number {
@@ -23,11 +27,25 @@ function localId(): number {
 }
 
 export function emptyConversation(sessionId: string | null = null): Conversation {
-  return { sessionId, messages: [], streamingId: null, pendingUserId: null, hasMore: false };
+  return { sessionId, messages: [], streamingId: null, pendingUserId: null, hasMore: false, turn: null };
 }
 
 export function loaded(sessionId: string, messages: Message[], hasMore = false): Conversation {
   return { ...emptyConversation(sessionId), messages: [...messages], hasMore };
+}
+
+/**
+ * The newest page from the server replaces what it covers (the server is the judge of those
+ * messages); older messages already on screen stay. Placeholders of this page are dropped, so
+ * call it only while no turn of this page streams.
+ */
+export function mergeLatest(conv: Conversation, latest: Message[]): Conversation {
+  if (!latest.length) {
+    return { ...conv, messages: conv.messages.filter(m => m.id > 0) };
+  }
+  const first = Math.min(...latest.map(m => m.id));
+  const older = conv.messages.filter(m => m.id > 0 && m.id < first);
+  return { ...conv, messages: [...older, ...latest] };
 }
 
 export function prependOlder(conv: Conversation, older: Message[], hasMore: boolean): Conversation {
@@ -55,20 +73,29 @@ function blank(sessionId: string, role: Message['role'], content: string): Messa
   };
 }
 
+function streamingAnswer(sessionId: string, parentId: number | null): Message {
+  return { ...blank(sessionId, 'assistant', ''), status: 'streaming', parent_id: parentId };
+}
+
 /** A new turn: the user's message and an empty answer that will stream. */
 export function beginSend(conv: Conversation, sessionId: string, content: string): Conversation {
   const user = blank(sessionId, 'user', content);
-  const answer = { ...blank(sessionId, 'assistant', ''), status: 'streaming' as const };
+  const answer = streamingAnswer(sessionId, user.id);
   return {
     ...conv,
     sessionId,
     messages: [...conv.messages, user, answer],
     streamingId: answer.id,
-    pendingUserId: user.id
+    pendingUserId: user.id,
+    turn: 'send'
   };
 }
 
-/** Regenerate: drop everything after the last user message and stream a new answer. */
+/**
+ * Regenerate: a new answer to the last user message streams after the earlier ones, which stay
+ * as versions of that turn (assistant messages sharing a parent_id); anything else after the
+ * user message goes, as on the server.
+ */
 export function beginRegenerate(conv: Conversation): Conversation {
   let last = -1;
   conv.messages.forEach((m, i) => {
@@ -76,9 +103,42 @@ export function beginRegenerate(conv: Conversation): Conversation {
       last = i;
     }
   });
-  const kept = last >= 0 ? conv.messages.slice(0, last + 1) : [...conv.messages];
-  const answer = { ...blank(conv.sessionId ?? '', 'assistant', ''), status: 'streaming' as const };
-  return { ...conv, messages: [...kept, answer], streamingId: answer.id, pendingUserId: null };
+  if (last < 0) {
+    const answer = streamingAnswer(conv.sessionId ?? '', null);
+    return { ...conv, messages: [...conv.messages, answer], streamingId: answer.id, pendingUserId: null, turn: 'regenerate' };
+  }
+  const user = conv.messages[last];
+  const versions = conv.messages.slice(last + 1).filter(m => m.role === 'assistant' && m.parent_id === user.id);
+  const answer = streamingAnswer(conv.sessionId ?? '', user.id);
+  return {
+    ...conv,
+    messages: [...conv.messages.slice(0, last + 1), ...versions, answer],
+    streamingId: answer.id,
+    pendingUserId: null,
+    turn: 'regenerate'
+  };
+}
+
+/** Continue: the interrupted answer `messageId` streams again; new text is appended to it. */
+export function beginContinue(conv: Conversation, messageId: number): Conversation {
+  if (!conv.messages.some(m => m.id === messageId)) {
+    return conv;
+  }
+  return {
+    ...conv,
+    messages: patchMessage(conv, messageId, m => ({ ...m, status: 'streaming', metadata: withoutError(m.metadata) })),
+    streamingId: messageId,
+    pendingUserId: null,
+    turn: 'continue'
+  };
+}
+
+function withoutError(metadata: Message['metadata']): Message['metadata'] {
+  if (!metadata || !('error' in metadata)) {
+    return metadata;
+  }
+  const { error: _drop, ...rest } = metadata;
+  return rest;
 }
 
 /** Edit and resend: the user message takes the new text, later messages go, an answer streams. */
@@ -88,12 +148,13 @@ export function beginEdit(conv: Conversation, messageId: number, content: string
     return conv;
   }
   const edited = { ...conv.messages[index], content };
-  const answer = { ...blank(conv.sessionId ?? '', 'assistant', ''), status: 'streaming' as const };
+  const answer = streamingAnswer(conv.sessionId ?? '', edited.id);
   return {
     ...conv,
     messages: [...conv.messages.slice(0, index), edited, answer],
     streamingId: answer.id,
-    pendingUserId: edited.id
+    pendingUserId: edited.id,
+    turn: 'edit'
   };
 }
 
@@ -111,20 +172,21 @@ export function applyEvent(conv: Conversation, ev: ChatEvent): Conversation {
     case 'start': {
       let messages = conv.messages.map(m => {
         if (m.id === sid) {
-          return { ...m, id: ev.assistant_message_id, model: ev.model, session_id: ev.session_id };
+          const parent = typeof ev.user_message_id === 'number' ? ev.user_message_id : m.parent_id;
+          return { ...m, id: ev.assistant_message_id, model: ev.model ?? m.model, session_id: ev.session_id, parent_id: parent };
         }
         if (conv.pendingUserId !== null && m.id === conv.pendingUserId) {
           return { ...m, id: ev.user_message_id, session_id: ev.session_id };
         }
         return m;
       });
-      // The server is the judge of what follows the user message: nothing but this answer.
-      const userIndex = messages.findIndex(m => m.id === ev.user_message_id);
+      // The server is the judge of what follows the user message: this answer, and after a
+      // regenerate the earlier answers to the same message (its versions). Continue drops nothing.
+      const userIndex = conv.turn === 'continue' ? -1 : messages.findIndex(m => m.id === ev.user_message_id);
       if (userIndex >= 0) {
-        messages = [
-          ...messages.slice(0, userIndex + 1),
-          ...messages.slice(userIndex + 1).filter(m => m.id === ev.assistant_message_id)
-        ];
+        const keep = (m: Message) =>
+          m.id === ev.assistant_message_id || (conv.turn === 'regenerate' && m.role === 'assistant' && m.parent_id === ev.user_message_id);
+        messages = [...messages.slice(0, userIndex + 1), ...messages.slice(userIndex + 1).filter(keep)];
       }
       return {
         ...conv,
@@ -149,12 +211,15 @@ export function applyEvent(conv: Conversation, ev: ChatEvent): Conversation {
           ...m,
           id: finalId,
           status: 'complete',
+          // continue: `done.text` is the whole message (the part written before the stop included)
+          content: conv.turn === 'continue' && typeof ev.text === 'string' ? ev.text : m.content,
           metrics,
           model: metrics.model ?? m.model,
           metadata: citations && citations.length ? { ...m.metadata, citations } : m.metadata
         })),
         streamingId: null,
-        pendingUserId: null
+        pendingUserId: null,
+        turn: null
       };
     }
     case 'error': {
@@ -168,7 +233,8 @@ export function applyEvent(conv: Conversation, ev: ChatEvent): Conversation {
           metadata: { ...m.metadata, error: { code: ev.code, message: ev.message } }
         })),
         streamingId: null,
-        pendingUserId: null
+        pendingUserId: null,
+        turn: null
       };
     }
   }
@@ -189,7 +255,8 @@ export function endStream(conv: Conversation, reason: 'interrupted' | 'error', m
       metadata: message ? { ...m.metadata, error: { code: 'stream', message } } : m.metadata
     })),
     streamingId: null,
-    pendingUserId: null
+    pendingUserId: null,
+    turn: null
   };
 }
 

@@ -9,14 +9,16 @@ import { IEditorTracker } from '@jupyterlab/fileeditor';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStateDB } from '@jupyterlab/statedb';
 
 import { ChatApi } from './api';
 import { ContextKind, explainPrompt, selectionPrompt } from './context';
 import { chatIcon } from './icons';
-import { MessageActions } from './messages';
-import { ChatPanel } from './panel';
 import { defaultsFromSettings } from './params';
 import { ChatStore } from './store';
+import { stateDBMemory } from './store/lastChat';
+import { MessageActions } from './views/messages';
+import { ChatPanel } from './views/panel';
 import { Workspace } from './workspace';
 
 const PLUGIN_ID = 'jupyter-chat-ext:plugin';
@@ -62,7 +64,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     INotebookTracker,
     IEditorTracker,
     IDocumentManager,
-    IDefaultFileBrowser
+    IDefaultFileBrowser,
+    IStateDB
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -74,10 +77,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
     notebooks: INotebookTracker | null,
     editors: IEditorTracker | null,
     docManager: IDocumentManager | null,
-    fileBrowser: IDefaultFileBrowser | null
+    fileBrowser: IDefaultFileBrowser | null,
+    stateDB: IStateDB | null
   ) => {
     const api = new ChatApi();
-    const store = new ChatStore(api);
+    // the state DB remembers the open chat across reloads (reopened once the server answers)
+    const store = new ChatStore(api, undefined, stateDB ? stateDBMemory(stateDB) : null);
     const workspace = new Workspace(notebooks, editors, docManager);
     store.contextSource = kind => workspace.context(kind);
 
@@ -101,9 +106,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
       },
       copyMessage: m => void copyText(m.content).then(() => Notification.info('Message copied', { autoClose: 1500 })),
-      regenerate: () => void store.regenerate(),
-      editAndResend: (id, content) => void store.editAndResend(id, content),
-      remove: id => void store.deleteMessage(id),
+      regenerate: () => void store.thread.regenerate(),
+      continueAnswer: id => void store.thread.continueAnswer(id),
+      chooseVersion: (parentId, id) => store.thread.chooseVersion(parentId, id),
+      editAndResend: (id, content) => void store.thread.editAndResend(id, content),
+      remove: id => void store.thread.deleteMessage(id),
       openCitation: c =>
         void workspace.openCitation(c).catch(err => notify(`Cannot open ${c.source}: ${(err as Error).message}`, 'error'))
     };
@@ -231,7 +238,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           Notification.warning('Select files or folders in the file browser first.', { autoClose: 3000 });
           return;
         }
-        await store.refreshCollections();
+        await store.catalog.refreshCollections();
         const names = store.getState().collections.map(c => c.name);
         const result = await InputDialog.getItem({
           title: `Add ${paths.length === 1 ? paths[0] : `${paths.length} items`} to a chat collection`,
@@ -245,13 +252,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
         if (!result.button.accept || !name) {
           return;
         }
-        if (!store.getState().collections.some(c => c.name === name) && !(await store.createCollection(name))) {
+        if (!store.getState().collections.some(c => c.name === name) && !(await store.catalog.createCollection(name))) {
           Notification.error(store.getState().notice?.text ?? `Could not create the collection ${name}.`);
           return;
         }
         const id = Notification.emit(`Adding ${paths.length} item(s) to ${name}…`, 'in-progress', { autoClose: false });
         try {
-          const job = await store.addDocuments(name, paths, j =>
+          const job = await store.catalog.addDocuments(name, paths, j =>
             Notification.update({
               id,
               message: `Indexing into ${name}: ${j.files_done}/${j.files_total} files, ${j.chunks} chunks`,
@@ -266,7 +273,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
               type: 'success',
               autoClose: 5000
             });
-            store.setCollection(name);
+            store.catalog.setCollection(name);
           } else {
             Notification.update({ id, message: `Indexing into ${name} failed: ${job.error ?? 'unknown error'}`, type: 'error', autoClose: false });
           }

@@ -4,7 +4,10 @@
 
 export type Role = 'system' | 'user' | 'assistant';
 
-/** Stored statuses, plus "streaming" for the answer being generated in this page. */
+/**
+ * Stored statuses; "streaming" is an answer being written now (in this page, or a checkpointed
+ * answer another client is still streaming).
+ */
 export type MessageStatus = 'complete' | 'interrupted' | 'error' | 'streaming';
 
 export interface GenerationParams {
@@ -144,10 +147,13 @@ export interface DoneEvent {
   finish_reason?: string;
   metrics?: Metrics;
   citations?: Citation[];
+  /** the whole answer text (continue: including what was written before the stop) */
+  text?: string;
 }
 export interface ErrorEvent {
   type: 'error';
   code?: string;
+  status?: number;
   message: string;
   message_id?: number | null;
 }

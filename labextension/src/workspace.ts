@@ -116,7 +116,12 @@ export class Workspace {
     return panel.context.path;
   }
 
-  /** Open the cited file and move to the cited line / cell when the location says where. */
+  /**
+   * Open the cited file and move to the cited page / cell / line when the location says where.
+   * PDFs: JupyterLab's PDF viewer renders the file in an iframe and appends the document
+   * fragment to its URL, so `#page=N` reaches the browser's viewer (chromium's and Firefox's
+   * honour it); other viewers ignore the fragment and show the first page.
+   */
   async openCitation(c: Citation): Promise<void> {
     if (!this.docManager) {
       throw new Error('No document manager.');
@@ -128,6 +133,10 @@ export class Workspace {
     }
     await widget.context.ready;
     const target = citationTarget(c);
+    if (target.page !== null && /\.pdf$/i.test(path) && typeof (widget as any).setFragment === 'function') {
+      (widget as any).setFragment(`#page=${Math.max(1, Math.round(target.page))}`);
+      return;
+    }
     const content = (widget as any).content;
     if (target.cell !== null && content && typeof content.activeCellIndex === 'number') {
       content.activeCellIndex = target.cell;

@@ -1,7 +1,7 @@
 import React, { useState } from 'react';
 
-import { ChatDefaults, paramFormFrom, parseParamForm, ParamErrors } from './params';
-import { GenerationParams } from './types';
+import { ChatDefaults, paramFormFrom, parseParamForm, ParamErrors } from '../params';
+import { GenerationParams } from '../types';
 
 /** The per-chat system prompt and generation options (empty field = the default from settings). */
 export function OptionsPanel(props: {

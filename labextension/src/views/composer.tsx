@@ -1,9 +1,9 @@
 import { stopIcon } from '@jupyterlab/ui-components';
 import React, { useEffect, useRef } from 'react';
 
-import { ContextKind } from './context';
-import { sendIcon } from './icons';
-import { Collection } from './types';
+import { ContextKind } from '../context';
+import { sendIcon } from '../icons';
+import { Collection } from '../types';
 
 export function Composer(props: {
   text: string;

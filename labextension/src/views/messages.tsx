@@ -1,19 +1,61 @@
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
-import { copyIcon, deleteIcon, editIcon, refreshIcon } from '@jupyterlab/ui-components';
+import { caretLeftIcon, caretRightIcon, copyIcon, deleteIcon, editIcon, refreshIcon } from '@jupyterlab/ui-components';
 import React, { useEffect, useLayoutEffect, useRef, useState } from 'react';
 
-import { splitContext } from './context';
-import { errorText } from './conversation';
-import { citationLabel, formatMetrics } from './format';
+import { splitContext } from '../context';
+import { errorText } from '../conversation';
+import { citationLabel, formatMetrics } from '../format';
+import { RetryNotice } from '../store/state';
+import { Citation, Message } from '../types';
+import { ThreadItem, VersionInfo } from '../versions';
 import { CodeActions, Markdown } from './markdown';
-import { Citation, Message } from './types';
 
 export interface MessageActions extends CodeActions {
   copyMessage(m: Message): void;
   regenerate(): void;
+  continueAnswer(id: number): void;
+  chooseVersion(parentId: number, messageId: number): void;
   editAndResend(id: number, content: string): void;
   remove(id: number): void;
   openCitation(c: Citation): void;
+}
+
+/** ‹ 2/3 ›: page through the answers a turn has had (regenerate keeps the earlier ones). */
+function Versions(props: { message: Message; versions: VersionInfo; busy: boolean; choose: (parentId: number, id: number) => void }): JSX.Element {
+  const { message: m, versions: v } = props;
+  const go = (id: number | null) => {
+    if (id !== null && m.parent_id !== null) {
+      props.choose(m.parent_id, id);
+    }
+  };
+  return (
+    <span className="jp-ChatExt-versions" role="group" aria-label="Answer versions">
+      <button type="button" className="jp-ChatExt-iconButton" title="Previous answer" aria-label="Previous answer" disabled={v.prev === null || props.busy} onClick={() => go(v.prev)}>
+        <caretLeftIcon.react tag="span" className="jp-ChatExt-icon" />
+      </button>
+      <span className="jp-ChatExt-versionLabel" aria-live="polite">
+        {v.index}/{v.count}
+      </span>
+      <button type="button" className="jp-ChatExt-iconButton" title="Next answer" aria-label="Next answer" disabled={v.next === null || props.busy} onClick={() => go(v.next)}>
+        <caretRightIcon.react tag="span" className="jp-ChatExt-icon" />
+      </button>
+    </span>
+  );
+}
+
+/** "Busy, retrying in 3 s (try 1 of 3)", counting down. */
+function RetryCountdown(props: { retry: RetryNotice }): JSX.Element {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 250);
+    return () => clearInterval(t);
+  }, [props.retry]);
+  const left = Math.max(0, Math.ceil((props.retry.until - now) / 1000));
+  return (
+    <span className="jp-ChatExt-retry" title={props.retry.message}>
+      Busy, retrying in {left} s (try {props.retry.attempt} of {props.retry.max})
+    </span>
+  );
 }
 
 function Citations(props: { citations: Citation[]; open: (c: Citation) => void }): JSX.Element {
@@ -86,17 +128,43 @@ function UserText(props: { content: string }): JSX.Element {
   );
 }
 
+function Waiting(props: { remote: boolean; modelLoading: string | null; retry: RetryNotice | null }): JSX.Element {
+  let text: React.ReactNode = 'Thinking…';
+  if (props.remote) {
+    text = 'Being written in another window…';
+  } else if (props.retry) {
+    text = <RetryCountdown retry={props.retry} />;
+  } else if (props.modelLoading) {
+    text = `Loading ${props.modelLoading}… the first load can take a while`;
+  }
+  return (
+    <div className="jp-ChatExt-waiting" role="status">
+      <span className="jp-ChatExt-dots" aria-hidden="true">
+        <span />
+        <span />
+        <span />
+      </span>
+      {text}
+    </div>
+  );
+}
+
 function MessageItem(props: {
   message: Message;
+  versions: VersionInfo | null;
   isLast: boolean;
+  /** this page is writing this answer (else a "streaming" status means another client is) */
+  own: boolean;
   busy: boolean;
   modelLoading: string | null;
+  retry: RetryNotice | null;
   rendermime: IRenderMimeRegistry;
   actions: MessageActions;
 }): JSX.Element {
   const m = props.message;
   const [editing, setEditing] = useState(false);
   const streaming = m.status === 'streaming';
+  const remote = streaming && !props.own;
   const err = errorText(m);
   const citations = m.metadata?.citations ?? [];
   const metrics = m.role === 'assistant' ? formatMetrics(m.metrics) : '';
@@ -124,26 +192,34 @@ function MessageItem(props: {
           {m.content ? (
             <Markdown text={m.content} rendermime={props.rendermime} streaming={streaming} actions={props.actions} />
           ) : null}
-          {streaming && !m.content ? (
-            <div className="jp-ChatExt-waiting" role="status">
-              <span className="jp-ChatExt-dots" aria-hidden="true">
-                <span />
-                <span />
-                <span />
-              </span>
-              {props.modelLoading ? `Loading ${props.modelLoading}… the first load can take a while` : 'Thinking…'}
-            </div>
-          ) : null}
+          {streaming && (!m.content || remote) ? <Waiting remote={remote} modelLoading={props.modelLoading} retry={props.own ? props.retry : null} /> : null}
         </>
       )}
       {citations.length ? <Citations citations={citations} open={props.actions.openCitation} /> : null}
-      {m.status === 'interrupted' ? <div className="jp-ChatExt-badge">Stopped</div> : null}
+      {m.status === 'interrupted' ? (
+        <div className="jp-ChatExt-stopped">
+          <span className="jp-ChatExt-badge">Stopped</span>
+          {m.id > 0 ? (
+            <button
+              type="button"
+              className="jp-ChatExt-button jp-mod-styled"
+              title="Generate the rest of this answer"
+              aria-label="Continue answer"
+              disabled={props.busy}
+              onClick={() => props.actions.continueAnswer(m.id)}
+            >
+              Continue
+            </button>
+          ) : null}
+        </div>
+      ) : null}
       {m.status === 'error' ? (
         <div className="jp-ChatExt-error" role="alert">
           {err ?? 'The answer failed.'}
         </div>
       ) : null}
       {metrics && !streaming ? <div className="jp-ChatExt-metrics">{metrics}</div> : null}
+      {props.versions && !editing ? <Versions message={m} versions={props.versions} busy={props.busy} choose={props.actions.chooseVersion} /> : null}
       {!streaming && !editing ? (
         <div className="jp-ChatExt-messageActions">
           <button type="button" className="jp-ChatExt-iconButton" title="Copy message" aria-label="Copy message" onClick={() => props.actions.copyMessage(m)}>
@@ -171,11 +247,14 @@ function MessageItem(props: {
 }
 
 export function MessageList(props: {
-  messages: Message[];
+  items: ThreadItem[];
+  /** id of the answer this page streams (null: none) */
+  ownStreamId: number | null;
   busy: boolean;
   hasMore: boolean;
   loading: boolean;
   modelLoading: string | null;
+  retry: RetryNotice | null;
   rendermime: IRenderMimeRegistry;
   actions: MessageActions;
   onLoadOlder: () => void;
@@ -205,7 +284,7 @@ export function MessageList(props: {
     }
     return () => obs.disconnect();
   });
-  const last = props.messages[props.messages.length - 1];
+  const last = props.items[props.items.length - 1]?.message;
   return (
     <div
       ref={ref}
@@ -225,15 +304,18 @@ export function MessageList(props: {
         </button>
       ) : null}
       {props.loading ? <div className="jp-ChatExt-hint">Loading…</div> : null}
-      {!props.loading && props.messages.length === 0 ? props.empty : null}
+      {!props.loading && props.items.length === 0 ? props.empty : null}
       <div className="jp-ChatExt-messageColumn">
-        {props.messages.map(m => (
+        {props.items.map(({ message: m, versions }) => (
           <MessageItem
             key={m.id}
             message={m}
+            versions={versions}
             isLast={m === last}
+            own={m.id === props.ownStreamId}
             busy={props.busy}
             modelLoading={props.modelLoading}
+            retry={props.retry}
             rendermime={props.rendermime}
             actions={props.actions}
           />

@@ -1,0 +1,232 @@
+/**
+ * ChatStore: the state of the sidebar and every action on it. The server is the store of record
+ * (sessions, messages, models, collections); the store holds what is on screen in one
+ * {@link Cell} that React subscribes to (`useSyncExternalStore`). The actions live in slices:
+ * `sessions` (the History list), `catalog` (models, collections, ingest jobs) and `thread` (the
+ * open chat and its turns). This class holds the app frame (health, view, notices, composer)
+ * and wires the slices together.
+ */
+import { ApiError, ChatApi } from '../api';
+import { ContextKind, withContext } from '../context';
+import { BUILTIN_DEFAULTS, ChatDefaults } from '../params';
+import { RagRequest } from '../types';
+import { CatalogApi, CatalogSlice, errorMessage, initialCatalog } from './catalog';
+import { ChatMemory, LastChat } from './lastChat';
+import { initialSessions, SessionsApi, SessionsSlice } from './sessions';
+import { AppState, Cell, ChatState, HealthState, Notice, View } from './state';
+import { initialThread, ThreadApi, ThreadSlice } from './thread';
+
+export type { ChatState, Draft, HealthState, View } from './state';
+
+/** Everything the store calls on the server (a `ChatApi` in the lab). */
+export type StoreApi = SessionsApi & CatalogApi & ThreadApi & Pick<ChatApi, 'health'>;
+
+export interface ContextSource {
+  (kind: ContextKind): { kind: ContextKind; label: string; text: string } | null;
+}
+
+const initialApp = (): AppState => ({
+  health: { state: 'checking', message: 'Connecting to the chat server…' },
+  view: 'chat',
+  notice: null,
+  composer: '',
+  focusRequest: 0,
+  contextKind: 'none',
+  hasNotebook: false
+});
+
+export class ChatStore {
+  constructor(api: StoreApi, defaults: ChatDefaults = BUILTIN_DEFAULTS, memory: ChatMemory | null = null) {
+    this.api = api;
+    this._defaults = defaults;
+    this._cell = new Cell<ChatState>({ ...initialApp(), ...initialSessions(), ...initialCatalog(), ...initialThread(defaults) });
+    const fail = (err: unknown, what: string) => this.fail(err, what);
+    this.catalog = new CatalogSlice({ api, cell: this._cell, fail });
+    this.thread = new ThreadSlice(
+      { api, cell: this._cell, fail },
+      {
+        defaults: () => this._defaults,
+        rag: () => this.rag(),
+        saved: session => this.sessions.upsert(session)
+      }
+    );
+    this.sessions = new SessionsSlice(
+      { api, cell: this._cell, fail },
+      {
+        onChanged: session => this.thread.sessionChanged(session),
+        onDeleted: id => this.thread.sessionDeleted(id),
+        onImported: async session => void (await this.thread.open(session.id))
+      }
+    );
+    this._lastChat = memory ? new LastChat(this, memory) : null;
+  }
+
+  readonly api: StoreApi;
+  readonly sessions: SessionsSlice;
+  readonly catalog: CatalogSlice;
+  readonly thread: ThreadSlice;
+  contextSource: ContextSource | null = null;
+
+  // --- subscription ------------------------------------------------------------------------
+  subscribe = (listener: () => void): (() => void) => this._cell.subscribe(listener);
+  getState = (): ChatState => this._cell.get();
+
+  private set(patch: Partial<AppState>): void {
+    this._cell.set(patch);
+  }
+
+  // --- settings ------------------------------------------------------------------------------
+  get defaults(): ChatDefaults {
+    return this._defaults;
+  }
+  setDefaults(defaults: ChatDefaults): void {
+    this._defaults = defaults;
+    this.thread.defaultsChanged();
+  }
+  setDefaultCollection(name: string): void {
+    this.catalog.setDefaultCollection(name);
+  }
+  setDefaultContext(kind: ContextKind): void {
+    this.set({ contextKind: kind });
+  }
+
+  // --- the frame -----------------------------------------------------------------------------
+  get streaming(): boolean {
+    return this.thread.streaming;
+  }
+
+  setView(view: View): void {
+    this.set({ view });
+    if (view === 'history') {
+      void this.sessions.refresh();
+    } else if (view === 'collections') {
+      void this.catalog.refreshCollections();
+    }
+  }
+  setNotice(notice: Notice | null): void {
+    this.set({ notice });
+  }
+  setHasNotebook(hasNotebook: boolean): void {
+    if (hasNotebook !== this.getState().hasNotebook) {
+      this.set({ hasNotebook });
+    }
+  }
+  setComposer(text: string): void {
+    this.set({ composer: text });
+  }
+  /** Put text in the composer (appended to what is there) and focus it. */
+  addToComposer(text: string): void {
+    const s = this.getState();
+    const before = s.composer;
+    this.set({
+      view: 'chat',
+      composer: before && !before.endsWith('\n') ? `${before}\n${text}` : before + text,
+      focusRequest: s.focusRequest + 1
+    });
+  }
+  requestFocus(): void {
+    this.set({ view: 'chat', focusRequest: this.getState().focusRequest + 1 });
+  }
+  setContextKind(kind: ContextKind): void {
+    this.set({ contextKind: kind });
+  }
+
+  /** Say what failed; a lost server is re-checked (the banner then says so). */
+  private fail(err: unknown, what: string): void {
+    if (err instanceof ApiError && (err.offline || err.missing)) {
+      void this.checkHealth();
+    }
+    this.set({ notice: { kind: 'error', text: `${what}: ${errorMessage(err)}` } });
+  }
+
+  // --- health --------------------------------------------------------------------------------
+  async checkHealth(): Promise<boolean> {
+    try {
+      const h = await this.api.health();
+      const engine = (h.engine ?? {}) as Record<string, unknown>;
+      const wasDown = this.getState().health.state !== 'ok';
+      this.set({
+        health: {
+          state: 'ok',
+          message: '',
+          version: h.version,
+          defaultModel: typeof engine.default_model === 'string' ? engine.default_model : undefined
+        }
+      });
+      if (wasDown) {
+        void this.catalog.refreshModels();
+        void this.sessions.refresh();
+        void this.catalog.refreshCollections();
+        void this._lastChat?.restore();
+      }
+      return true;
+    } catch (err) {
+      let state: HealthState = 'error';
+      let text = errorMessage(err);
+      if (err instanceof ApiError && err.missing) {
+        state = 'missing';
+        text =
+          'The chat server extension (jupyter_chat_ext) is not running in this Jupyter server. ' +
+          'Install the package in the environment of the server, check `jupyter server extension list`, then restart JupyterLab.';
+      } else if (err instanceof ApiError && err.offline) {
+        state = 'offline';
+        text = 'The Jupyter server cannot be reached. Chat will come back when it answers again.';
+      }
+      this.set({ health: { state, message: text } });
+      return false;
+    }
+  }
+
+  // --- models --------------------------------------------------------------------------------
+  /** The model of the open chat ('' = the server's default). */
+  get selectedModel(): string {
+    const s = this.getState();
+    return (s.current ? s.current.model : s.draft.model) ?? '';
+  }
+
+  /** The model a turn will use, resolved as the server will resolve it. */
+  get effectiveModel(): string {
+    const s = this.getState();
+    return this.selectedModel || s.health.defaultModel || s.models.find(m => m.kind === 'chat')?.id || '';
+  }
+
+  // --- chats ---------------------------------------------------------------------------------
+  newChat(): void {
+    this.thread.newChat();
+  }
+
+  /** Open a chat (used by the last-chat memory, quiet when it no longer exists). */
+  openSession(id: string, options: { quiet?: boolean } = {}): Promise<boolean> {
+    return this.thread.open(id, options);
+  }
+
+  private rag(): RagRequest | undefined {
+    const collection = this.getState().collection;
+    return collection ? { collection, k: 4, mode: 'hybrid' } : undefined;
+  }
+
+  /** Send the composer's text (with the chosen context). Resolves when the answer ends. */
+  async send(text: string): Promise<void> {
+    const question = text.trim();
+    if (!question || this.streaming) {
+      return;
+    }
+    const kind = this.getState().contextKind;
+    const ctx = kind !== 'none' && this.contextSource ? this.contextSource(kind) : null;
+    await this.thread.send(withContext(question, ctx));
+  }
+
+  stop(): void {
+    this.thread.stop();
+  }
+
+  dispose(): void {
+    this.thread.dispose();
+    this._lastChat?.dispose();
+    this._cell.clear();
+  }
+
+  private _cell: Cell<ChatState>;
+  private _defaults: ChatDefaults;
+  private _lastChat: LastChat | null;
+}

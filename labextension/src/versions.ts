@@ -1,0 +1,62 @@
+/**
+ * Answer versions (pure). Regenerate keeps earlier answers: assistant messages that share a
+ * `parent_id` (the user message they answer) are versions of one turn, the newest is the current
+ * one. The thread shows one version per turn, with ‹ i/n › to page through the others.
+ */
+import { Message } from './types';
+
+export interface VersionInfo {
+  /** 1-based position of the shown version among the turn's answers */
+  index: number;
+  count: number;
+  /** message ids of the neighbours, null at the ends */
+  prev: number | null;
+  next: number | null;
+}
+
+export interface ThreadItem {
+  message: Message;
+  versions: VersionInfo | null;
+}
+
+/**
+ * The messages to show: every message, except that a turn with several answers shows only the
+ * chosen one (`chosen[parent_id]`, else the newest). Messages keep their order.
+ */
+export function threadItems(messages: Message[], chosen: Record<number, number> = {}): ThreadItem[] {
+  const groups = new Map<number, Message[]>();
+  for (const m of messages) {
+    if (m.role === 'assistant' && m.parent_id !== null) {
+      const group = groups.get(m.parent_id);
+      if (group) {
+        group.push(m);
+      } else {
+        groups.set(m.parent_id, [m]);
+      }
+    }
+  }
+  const items: ThreadItem[] = [];
+  for (const m of messages) {
+    const group = m.role === 'assistant' && m.parent_id !== null ? groups.get(m.parent_id) : undefined;
+    if (!group || group.length < 2) {
+      items.push({ message: m, versions: null });
+      continue;
+    }
+    const wanted = chosen[m.parent_id as number];
+    const shown = group.find(g => g.id === wanted) ?? group[group.length - 1];
+    if (shown !== m) {
+      continue;
+    }
+    const i = group.indexOf(m);
+    items.push({
+      message: m,
+      versions: {
+        index: i + 1,
+        count: group.length,
+        prev: i > 0 ? group[i - 1].id : null,
+        next: i < group.length - 1 ? group[i + 1].id : null
+      }
+    });
+  }
+  return items;
+}
