@@ -105,7 +105,9 @@ def read_pooling(model_dir: Path) -> PoolingSpec:
         pooling_dir, encoder_dir, normalize = model_dir / "1_Pooling", model_dir, False
     config_file = pooling_dir / "config.json"
     if not config_file.exists():
-        raise _unsupported(model_dir, "it has no sentence-transformers pooling config (1_Pooling/config.json)")
+        raise _unsupported(
+            model_dir, "it has no sentence-transformers pooling config (1_Pooling/config.json)"
+        )
     config = _read_json(config_file, model_dir)
     if not isinstance(config, dict):
         raise _unsupported(model_dir, "the pooling config is not an object")

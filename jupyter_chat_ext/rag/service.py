@@ -19,9 +19,9 @@ from .chunkers import Chunker
 from .context import format_context
 from .fusion import linear_fuse, rrf_fuse
 from .index import LanceIndex, build_where, now_iso, validate_name
-from .ingest import Ingestor, IngestReport
-from .jobs import JobRunner
-from .loaders import discover, save_upload
+from .ingest import BATCH_CHUNKS, Ingestor, IngestReport, OnCommit
+from .jobs import JobContext, JobRunner
+from .loaders import discover, resolve_input, save_upload
 from .rerank import Reranker
 
 MODES = ("hybrid", "vector", "text")
@@ -45,7 +45,12 @@ class RagService:
         chunk_tokens: int = 200,
         overlap_tokens: int = 32,
         fusion: str = "linear",
+        batch_chunks: int = BATCH_CHUNKS,
+        auto_resume: bool = False,
     ) -> None:
+        """``batch_chunks``: chunks per ingest commit (what a crash can lose). ``auto_resume``: restart
+        jobs a crash left interrupted right away (off by default: a job that crashed the process
+        would crash it again at every start; the job list offers ``resume`` instead)."""
         if fusion not in FUSIONS:
             raise InvalidInput(f"fusion must be one of {', '.join(FUSIONS)}")
         self.fusion = fusion
@@ -57,9 +62,13 @@ class RagService:
         self.chunker = Chunker(
             getattr(embedder, "count_tokens_batch", None), max_tokens=budget, overlap_tokens=overlap_tokens
         )
-        self.jobs = JobRunner()
+        self.batch_chunks = int(batch_chunks)
         self._closed = False
         self._lock = threading.Lock()
+        self.jobs = JobRunner(Path(settings.data_dir) / "jobs", run=self._run_job)
+        if auto_resume:
+            for job_id in list(self.jobs.recovered):
+                self.jobs.resume(job_id)
 
     format_context = staticmethod(format_context)
 
@@ -152,8 +161,12 @@ class RagService:
         progress: Callable[[dict[str, Any]], None] | None = None,
         exclude: Sequence[str] = (),
         include_outputs: bool = False,
+        should_stop: Callable[[], bool] | None = None,
+        on_commit: OnCommit | None = None,
+        resumed: bool = False,
     ) -> IngestReport:
-        """Add files/folders to a collection (incremental); blocks until done."""
+        """Add files/folders to a collection (incremental, committed batch by batch); blocks until
+        done, or until ``should_stop()`` turns true (then ``report.cancelled``)."""
         self._check_open()
         validate_name(name)
         if isinstance(paths, (str, os.PathLike)):
@@ -174,6 +187,10 @@ class RagService:
                 root=root_path,
                 include_outputs=include_outputs,
                 progress=progress,
+                batch_chunks=self.batch_chunks,
+                should_stop=should_stop,
+                on_commit=on_commit,
+                resumed=resumed,
             )
             report = ingestor.run(discovery)
             meta = self.index.read_meta(name)
@@ -201,7 +218,8 @@ class RagService:
         exclude: Sequence[str] = (),
         include_outputs: bool = False,
     ) -> dict[str, Any]:
-        """Validate now (bad name, unknown collection, paths outside root fail at once), run later."""
+        """Validate now (bad name, unknown collection, paths outside root fail at once), run later
+        as a persisted job (``get_job``, ``cancel_job``, ``resume_job``)."""
         self._check_open()
         validate_name(name)
         if not self.index.exists(name):
@@ -211,31 +229,70 @@ class RagService:
             paths = [paths]
         if not isinstance(paths, (list, tuple)) or not paths:
             raise InvalidInput("paths must be a non-empty list of files or folders")
-        from .loaders import resolve_input
-
+        if exclude and (isinstance(exclude, str) or not all(isinstance(e, str) for e in exclude)):
+            raise InvalidInput("exclude must be a list of gitignore-style patterns")
         for p in paths:
             resolve_input(p, root)
+        params = {
+            "paths": [str(p) for p in paths],
+            "root": str(root) if root is not None else None,
+            "exclude": list(exclude),
+            "include_outputs": bool(include_outputs),
+        }
+        return self.jobs.submit(name, params)
 
-        def work(update: Callable[[dict[str, Any]], None]) -> IngestReport:
-            return self.ingest(
-                name, paths, root=root, progress=update, exclude=exclude, include_outputs=include_outputs
-            )
-
-        return self.jobs.submit(name, work)
+    def _run_job(self, name: str, params: dict[str, Any], ctx: JobContext) -> IngestReport:
+        """The body of every ingest job, first run and resumes alike (the job runner's thread)."""
+        self._check_open()
+        return self.ingest(
+            name,
+            params["paths"],
+            root=params.get("root"),
+            progress=ctx.progress,
+            exclude=params.get("exclude") or (),
+            include_outputs=bool(params.get("include_outputs")),
+            should_stop=ctx.should_stop,
+            on_commit=ctx.on_commit,
+            resumed=ctx.resumed,
+        )
 
     def get_job(self, job_id: str) -> dict[str, Any]:
         return self.jobs.get(job_id)
 
-    def add_upload(
-        self, name: str, filename: str, data: bytes, *, max_bytes: int = 25 * 1024 * 1024
-    ) -> IngestReport:
-        """Store an uploaded file under the data dir (size-limited) and ingest it."""
+    def list_jobs(self) -> list[dict[str, Any]]:
+        return self.jobs.list()
+
+    def cancel_job(self, job_id: str) -> dict[str, Any]:
+        """Stop a queued or running job between batches (Conflict once it has ended)."""
+        return self.jobs.cancel(job_id)
+
+    def resume_job(self, job_id: str) -> dict[str, Any]:
+        """Run an interrupted, cancelled or failed job again; committed files are not redone."""
+        self._check_open()
+        return self.jobs.resume(job_id)
+
+    def _save_upload(self, name: str, filename: str, data: bytes, max_bytes: int) -> Path:
         self._check_open()
         validate_name(name)
         if not self.index.exists(name):
             raise NotFound(f"no collection named {name!r}")
+        self._check_model(name)
         dest = Path(self.settings.data_dir) / "uploads" / name
-        path = save_upload(filename, data, dest, max_bytes=max_bytes)
+        return save_upload(filename, data, dest, max_bytes=max_bytes)
+
+    def start_upload(
+        self, name: str, filename: str, data: bytes, *, max_bytes: int = 25 * 1024 * 1024
+    ) -> dict[str, Any]:
+        """Store an uploaded file under the data dir (size-limited) and ingest it as a job."""
+        path = self._save_upload(name, filename, data, max_bytes)
+        params = {"paths": [str(path)], "root": None, "exclude": [], "include_outputs": False}
+        return self.jobs.submit(name, params, kind="upload")
+
+    def add_upload(
+        self, name: str, filename: str, data: bytes, *, max_bytes: int = 25 * 1024 * 1024
+    ) -> IngestReport:
+        """Store an uploaded file under the data dir (size-limited) and ingest it now (blocking)."""
+        path = self._save_upload(name, filename, data, max_bytes)
         return self.ingest(name, [path])
 
     def reindex(self, name: str) -> dict[str, Any]:

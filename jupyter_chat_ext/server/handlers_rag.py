@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tornado import web
-
 from jupyter_chat_ext.errors import InvalidInput, Unavailable
 
-from .base import ChatExtHandler
+from .base import READ, WRITE, ChatExtHandler, requires
 from .validation import MISSING, opt_str, req_str, str_list
 
 
@@ -21,12 +19,12 @@ class RagHandler(ChatExtHandler):
 
 
 class CollectionsHandler(RagHandler):
-    @web.authenticated
+    @requires(READ)
     async def get(self) -> None:
         rag = await self.rag()
         self.send_json({"collections": await self.blocking(rag.list_collections)})
 
-    @web.authenticated
+    @requires(WRITE)
     async def post(self) -> None:
         data = self.json_body()
         name = req_str(data, "name", max_len=200)
@@ -38,12 +36,12 @@ class CollectionsHandler(RagHandler):
 
 
 class CollectionHandler(RagHandler):
-    @web.authenticated
+    @requires(READ)
     async def get(self, name: str) -> None:
         rag = await self.rag()
         self.send_json(await self.blocking(rag.get_collection, name))
 
-    @web.authenticated
+    @requires(WRITE)
     async def delete(self, name: str) -> None:
         rag = await self.rag()
         await self.blocking(rag.delete_collection, name)
@@ -51,16 +49,16 @@ class CollectionHandler(RagHandler):
 
 
 class ReindexHandler(RagHandler):
-    @web.authenticated
+    @requires(WRITE)
     async def post(self, name: str) -> None:
         rag = await self.rag()
-        self.send_json(await self.blocking(rag.reindex, name))
+        self.send_json(await self.long_call(rag.reindex, name))  # re-walks every source
 
 
 class DocumentsHandler(RagHandler):
     """Start ingesting files of the server's root dir into a collection: 202 + a job to poll."""
 
-    @web.authenticated
+    @requires(WRITE)
     async def post(self, name: str) -> None:
         paths = str_list(self.json_body(), "paths")
         rag = await self.rag()
@@ -69,15 +67,42 @@ class DocumentsHandler(RagHandler):
         self.send_json(job, status=202)
 
 
+class JobsHandler(RagHandler):
+    """Every ingest job this server knows, interrupted ones from before a restart included."""
+
+    @requires(READ)
+    async def get(self) -> None:
+        rag = await self.rag()
+        self.send_json({"jobs": await self.blocking(rag.list_jobs)})
+
+
 class JobHandler(RagHandler):
-    @web.authenticated
+    @requires(READ)
     async def get(self, job_id: str) -> None:
         rag = await self.rag()
         self.send_json(await self.blocking(rag.get_job, job_id))
 
 
+class JobCancelHandler(RagHandler):
+    """Stop a queued or running ingest job; it ends at the next file boundary (409 once ended)."""
+
+    @requires(WRITE)
+    async def post(self, job_id: str) -> None:
+        rag = await self.rag()
+        self.send_json(await self.blocking(rag.cancel_job, job_id))
+
+
+class JobResumeHandler(RagHandler):
+    """Run an interrupted, cancelled or failed job again: 202 + the job (committed files are kept)."""
+
+    @requires(WRITE)
+    async def post(self, job_id: str) -> None:
+        rag = await self.rag()
+        self.send_json(await self.blocking(rag.resume_job, job_id), status=202)
+
+
 class CollectionSearchHandler(RagHandler):
-    @web.authenticated
+    @requires(READ)
     async def get(self, name: str) -> None:
         q = self.query_str("q", max_len=10_000)
         if not q or not q.strip():
@@ -95,19 +120,26 @@ class CollectionSearchHandler(RagHandler):
 
 
 class UploadHandler(RagHandler):
-    """Upload one file (the raw body) into a collection: ``POST collections/{name}/upload?filename=``."""
+    """Upload one file (the raw body) into a collection: ``POST collections/{name}/upload?filename=``.
+
+    The file is saved (size-checked) in a worker thread and ingested by a background job: 202 + the
+    job to poll, instead of holding the request open while it embeds (a 2 MB text took 86 s).
+    """
 
     body_limit_attr = "max_upload_bytes"
+    body_to_file = True  # streamed to a temp file as it arrives (base.py), never held in memory
 
-    @web.authenticated
+    @requires(WRITE)
     async def post(self, name: str) -> None:
         filename = self.query_str("filename", max_len=255)
         if not filename or not filename.strip():
             raise InvalidInput("query parameter 'filename' is required")
-        data = self.request.body or b""
-        if not data:
+        path = self.body_path()
+        if path.stat().st_size == 0:
             raise InvalidInput("the request body (the file) is empty")
         rag = await self.rag()
         limit = self.chat_app.max_upload_bytes
-        report = await self.blocking(lambda: rag.add_upload(name, filename, data, max_bytes=limit))
-        self.send_json(report, status=201)
+        job = await self.long_call(
+            lambda: rag.start_upload(name, filename, path.read_bytes(), max_bytes=limit)
+        )
+        self.send_json(job, status=202)

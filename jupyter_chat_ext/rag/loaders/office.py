@@ -37,6 +37,9 @@ def load_docx(path: Path) -> Document:
 
     import docx
 
+    from .zipguard import check_zip
+
+    check_zip(path)  # before python-docx inflates anything
     try:
         document = docx.Document(str(path))
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
