@@ -30,6 +30,8 @@ from . import schema
 
 #: an ART index scan is used while a lookup yields at most this many rows (DuckDB's default: 2048)
 INDEX_SCAN_MAX_COUNT = 65536
+#: how long close() waits for interrupted reader cursors to finish
+READER_CLOSE_WAIT_S = 10.0
 #: applied to the instance once, in this order (lock_configuration last: it freezes the rest)
 LOCKDOWN_SETTINGS = (
     ("index_scan_max_count", str(INDEX_SCAN_MAX_COUNT)),
@@ -47,6 +49,7 @@ class Database:
     def __init__(self, path: str | Path) -> None:
         self.path: str | Path = path if str(path) == ":memory:" else Path(path).expanduser()
         self.lock = threading.RLock()
+        self._readers_done = threading.Condition(self.lock)
         #: bumped by every committed write transaction; keys caches of derived read results
         self.writes = 0
         self._readers: set[duckdb.DuckDBPyConnection] = set()
@@ -134,15 +137,19 @@ class Database:
         finally:
             with contextlib.suppress(duckdb.Error):
                 cur.execute("ROLLBACK")
+            cur.close()
             with self.lock:
                 self._readers.discard(cur)
-            cur.close()
+                self._readers_done.notify_all()
 
     def close(self) -> None:
         with self.lock:
-            for cur in list(self._readers):  # their threads see an interrupt, then a closed cursor
+            # DuckDB refuses to close a connection while one of its cursors runs a query: interrupt
+            # the readers and wait (the lock is released meanwhile) until they have let go
+            for cur in list(self._readers):
                 with contextlib.suppress(duckdb.Error):
                     cur.interrupt()
+            self._readers_done.wait_for(lambda: not self._readers, timeout=READER_CLOSE_WAIT_S)
             if self._con is not None:
                 try:
                     self._con.close()

@@ -1,8 +1,12 @@
 """Word-prefix search over chat history: a per-message Bloom signature plus exact verification.
 
-DuckDB's ``fts`` extension cannot be installed offline and a plain ``ILIKE`` scan over 1M messages
-takes 200-500 ms here, so the store keeps a small signature per message (table
-``message_search``: 32 BIGINT columns = 2048 bits) and searches in two steps:
+Why not DuckDB's ``fts`` extension: ``INSTALL fts`` downloads (fails offline) and duckdb 2.x bundles
+no fts; the PyPI extension wheels (``duckdb-ext-fts``, ``duckdb-extension-fts``) exist but load only
+into the exact DuckDB they were built for (1.4.x/1.5.x, i.e. duckdb < 2), their BM25 index is not
+updated on insert (a rebuild per write), and they match whole stemmed words, not the word prefixes
+this search offers (``jupy`` finding "Jupyter"). A plain ``ILIKE`` scan over 1M messages takes
+200-500 ms here. So the store keeps a small signature per message (table ``message_search``:
+32 BIGINT columns = 2048 bits, maintained by :mod:`.signature_index`) and searches in two steps:
 
 1. a scan of only the signature columns that the query's bits fall in (a few ms at 1M rows)
    yields candidate messages - a superset of the matches (Bloom filters give no false negatives);
