@@ -18,7 +18,16 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Busy, ChatExtError, InvalidInput, ModelError, NotFound, PayloadTooLarge, Unavailable
+from ..errors import (
+    Busy,
+    ChatExtError,
+    InvalidInput,
+    ModelError,
+    NotFound,
+    PayloadTooLarge,
+    Unavailable,
+    error_from_event,
+)
 from ..settings import Settings
 from . import backends
 from .backends.base import GenRequest, Messages, ModelRuntime
@@ -177,7 +186,9 @@ class Engine:
             self._evict_for(info.id)
             name, notes = backends.choose(info, self.settings)
             slot.backend, slot.notes = name, notes
-            runtime = backends.get_backend(name, self.settings, self._remote).load(info, self.settings, progress)
+            runtime = backends.get_backend(name, self.settings, self._remote).load(
+                info, self.settings, progress
+            )
             with self._lock:
                 slot.runtime = runtime
                 slot.state, slot.progress, slot.message = "loaded", 1.0, "loaded"
@@ -433,7 +444,7 @@ class Engine:
         for event in self.generate_iter(model_id, messages, options):
             last = event
         if last.get("type") == "error":
-            raise ModelError(last.get("message", "generation failed"), code=last.get("code"))
+            raise error_from_event(last)
         return last
 
     def stats(self) -> dict[str, Any]:
@@ -442,7 +453,12 @@ class Engine:
             for mid, slot in self._slots.items():
                 rt = slot.runtime
                 base = {"queue_depth": 0, "active": 0, "steps": 0, "mean_batch": 0.0}
-                out[mid] = {"state": slot.state, "backend": slot.backend, **base, **(rt.stats() if rt else {})}
+                out[mid] = {
+                    "state": slot.state,
+                    "backend": slot.backend,
+                    **base,
+                    **(rt.stats() if rt else {}),
+                }
             return out
 
     # -- embeddings -------------------------------------------------------------------------

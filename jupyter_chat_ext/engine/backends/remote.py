@@ -158,11 +158,15 @@ class RemoteRuntime:
                 code="model_not_found",
             )
         if status in (400, 422):
-            return InvalidInput(f"{where} refused the request (HTTP {status}): {detail}", code="invalid_value")
+            return InvalidInput(
+                f"{where} refused the request (HTTP {status}): {detail}", code="invalid_value"
+            )
         if status == 429:
             return Busy(f"{where} is busy (HTTP 429); retry shortly")
         if status in (401, 403):
-            return Unavailable(f"{where} refused our credentials (HTTP {status})", code="endpoint_unavailable")
+            return Unavailable(
+                f"{where} refused our credentials (HTTP {status})", code="endpoint_unavailable"
+            )
         return Unavailable(f"{where} answered HTTP {status}: {detail}", code="endpoint_unavailable")
 
     async def _open(self, req: GenRequest) -> Any:
@@ -174,7 +178,9 @@ class RemoteRuntime:
         timeout = httpx.Timeout(self.endpoint.config.timeout_s, connect=CONNECT_TIMEOUT_S)
         client = self.pool.client()
         for attempt in range(CONNECT_RETRIES + 1):
-            cm = client.stream("POST", url, json=body, headers=self.endpoint.config.headers(), timeout=timeout)
+            cm = client.stream(
+                "POST", url, json=body, headers=self.endpoint.config.headers(), timeout=timeout
+            )
             try:
                 resp = await cm.__aenter__()
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -230,8 +236,10 @@ class RemoteRuntime:
                         chunk = json.loads(sse.data)
                     except ValueError:
                         raise _Upstream(
-                            Unavailable(f"{where} sent a non-JSON event: {sse.data[:200]!r}",
-                                        code="endpoint_unavailable")
+                            Unavailable(
+                                f"{where} sent a non-JSON event: {sse.data[:200]!r}",
+                                code="endpoint_unavailable",
+                            )
                         ) from None
                     if not isinstance(chunk, dict):
                         continue

@@ -72,7 +72,9 @@ class TransformersRuntime:
     def prompt_ids(self, messages: Messages) -> list[int]:
         tok = self.tokenizer
         if tok.chat_template:
-            ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
+            ids = tok.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=True, return_dict=False
+            )
             if isinstance(ids, dict) or hasattr(ids, "input_ids"):
                 ids = ids["input_ids"]
             return [int(i) for i in ids]

@@ -1,0 +1,291 @@
+"""The llama.cpp decode loop: parallel slots in one ``llama_batch``, as llama.cpp's server does.
+
+Each slot is one llama.cpp sequence (``seq_id``) with its own sampler chain and seed. Every step
+builds one batch: the next token of every generating slot, then prompt chunks of newly admitted
+slots (up to ``n_batch`` tokens in all), decodes it once, and samples each slot that asked for
+logits. So concurrent chats share every forward pass instead of queueing one after another.
+
+Prompt/KV reuse: a slot keeps the tokens whose KV is still in memory after its request ends. A new
+request goes to the free slot sharing the longest prefix with its prompt (a follow-up turn of the
+same chat finds its own history), only the rest of the prompt is evaluated, and the slot's KV past
+the common prefix is dropped. ``tokens_reused`` counts the prompt tokens that were not recomputed.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...errors import Busy, ModelError, Unavailable
+from . import llamacpp_native as native
+from .base import GenRequest, error_event
+from .textstream import TokenStream
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Slot:
+    seq: int
+    cached: list[int] = field(default_factory=list)  # tokens whose KV is in memory
+    req: GenRequest | None = None
+    stream: TokenStream | None = None
+    chain: Any = None
+    pending: list[int] = field(default_factory=list)  # prompt tokens still to evaluate
+    last: int | None = None  # sampled, not yet decoded
+    last_used: float = 0.0
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+class DecodeLoop:
+    def __init__(
+        self,
+        ctx: Any,
+        vocab: native.Vocab,
+        *,
+        model_id: str,
+        device: str,
+        n_slots: int,
+        n_batch: int,
+        context_length: int,
+        max_queue: int,
+    ) -> None:
+        self.ll = native.lib()
+        self.ctx = ctx
+        self.mem = self.ll.llama_get_memory(ctx)
+        self.vocab = vocab
+        self.eog = native.EndOfGeneration(vocab)
+        self.model_id = model_id
+        self.device = device
+        self.n_batch = n_batch
+        self.context_length = context_length
+        self.max_queue = max_queue
+        self.slots = [_Slot(seq=i) for i in range(n_slots)]
+        self.batch = self.ll.llama_batch_init(n_batch, 0, 1)
+        self._pending: collections.deque[GenRequest] = collections.deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        # counters (stats, tests, /metrics)
+        self.steps = 0
+        self.batch_size_sum = 0  # sequences per decode step, summed
+        self.tokens_reused = 0
+        self.prompt_tokens_evaluated = 0
+        self._thread = threading.Thread(target=self._run, name=f"llamacpp-{model_id}", daemon=True)
+        self._thread.start()
+
+    # -- public -------------------------------------------------------------------------------
+    def submit(self, req: GenRequest) -> GenRequest:
+        with self._cond:
+            if self._closed:
+                raise Unavailable(f"model '{self.model_id}' is being unloaded")
+            if len(self._pending) >= self.max_queue:
+                raise Busy(
+                    f"the generation queue of '{self.model_id}' is full "
+                    f"({self.max_queue} waiting); retry shortly"
+                )
+            self._pending.append(req)
+            self._cond.notify()
+        return req
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._pending)
+
+    @property
+    def active_count(self) -> int:
+        return sum(1 for s in self.slots if s.req is not None)
+
+    def close(self, timeout: float = 10.0) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        self.ll.llama_batch_free(self.batch)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def emit(self, req: GenRequest, event: dict[str, Any]) -> None:
+        try:
+            req.sink(event)
+        except Exception:  # a consumer that went away must not kill the worker
+            log.debug("dropping event for request %s", req.id, exc_info=True)
+
+    def _decode_text(self) -> Any:
+        pieces: list[bytes] = []
+
+        def decode(tokens: list[int]) -> str:
+            while len(pieces) < len(tokens):
+                pieces.append(self.vocab.piece(tokens[len(pieces)]))
+            return b"".join(pieces).decode("utf-8", "replace")
+
+        return decode
+
+    def _release(self, slot: _Slot, reason: str | None, error: Exception | None = None) -> None:
+        """End the slot's request (done or error event); the slot keeps its KV for reuse."""
+        req, stream = slot.req, slot.stream
+        if req is not None and stream is not None:
+            if error is not None:
+                failure = error if isinstance(error, (Busy, ModelError)) else ModelError(str(error))
+                self.emit(req, error_event(failure) | {"text": stream.text[: stream.emitted]})
+            else:
+                self.emit(req, stream.done_event(reason or "stop"))
+        if slot.chain is not None:
+            self.ll.llama_sampler_free(slot.chain)
+        slot.req = slot.stream = slot.chain = None
+        slot.pending, slot.last = [], None
+        slot.last_used = time.monotonic()
+
+    def _forget(self, slot: _Slot) -> None:
+        self.ll.llama_memory_seq_rm(self.mem, slot.seq, -1, -1)
+        slot.cached = []
+
+    # -- admission ----------------------------------------------------------------------------
+    def _admit(self, req: GenRequest) -> None:
+        free = [s for s in self.slots if s.req is None]
+        prompt = req.prompt_ids
+        slot = max(free, key=lambda s: (_common_prefix(s.cached, prompt), -s.last_used))
+        keep = min(_common_prefix(slot.cached, prompt), len(prompt) - 1)  # >= 1 token to evaluate
+        if not self.ll.llama_memory_seq_rm(self.mem, slot.seq, keep, -1):
+            self._forget(slot)
+            keep = 0
+        slot.cached = slot.cached[:keep]
+        slot.pending = prompt[keep:]
+        self.tokens_reused += keep
+        opts = req.options
+        seed = opts.seed if opts.seed is not None else int.from_bytes(os.urandom(8), "little") >> 2
+        slot.chain = native.sampler_chain(opts, seed, prompt)
+        slot.stream = TokenStream(
+            req, decode=self._decode_text(), emit=self.emit, model_id=self.model_id, device=self.device
+        )
+        slot.stream.extra_metrics.update(seed=seed, cached_prompt_tokens=keep)
+        slot.req = req
+
+    # -- the loop -----------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self.active_count and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    break
+                admit = []
+                while self._pending and len(admit) < sum(1 for s in self.slots if s.req is None):
+                    admit.append(self._pending.popleft())
+            try:
+                for req in admit:
+                    if req.cancelled.is_set():
+                        self.emit(
+                            req,
+                            TokenStream(
+                                req, decode=str, emit=self.emit, model_id=self.model_id, device=self.device
+                            ).done_event("cancelled"),
+                        )
+                    else:
+                        self._admit(req)
+                for slot in self.slots:
+                    if slot.req is not None and slot.req.cancelled.is_set():
+                        self._release(slot, "cancelled")
+                if self.active_count:
+                    self._step()
+            except Exception as exc:  # fail the batch, keep serving
+                log.exception("llama.cpp generation failed")
+                self._fail_all(exc)
+        for slot in self.slots:
+            if slot.req is not None:
+                self._release(slot, "cancelled")
+        for req in self._pending:
+            self.emit(
+                req,
+                TokenStream(
+                    req, decode=str, emit=self.emit, model_id=self.model_id, device=self.device
+                ).done_event("cancelled"),
+            )
+        self._pending.clear()
+
+    def _fail_all(self, exc: Exception) -> None:
+        err = ModelError(f"generation failed: {exc}", code="generation_failed")
+        for slot in self.slots:
+            if slot.req is not None:
+                self._release(slot, None, err)
+            self._forget(slot)
+
+    def _build(self) -> list[tuple[_Slot, int]]:
+        """Fill the batch; returns (slot, batch index) for every slot that wants logits."""
+        b, n, wants = self.batch, 0, []
+
+        def add(slot: _Slot, token: int, logits: bool) -> None:
+            nonlocal n
+            b.token[n] = token
+            b.pos[n] = len(slot.cached) + added[slot.seq]
+            b.n_seq_id[n] = 1
+            b.seq_id[n][0] = slot.seq
+            b.logits[n] = logits
+            if logits:
+                wants.append((slot, n))
+            added[slot.seq] += 1
+            n += 1
+
+        added = collections.Counter[int]()
+        active = [s for s in self.slots if s.req is not None]
+        for slot in active:  # decoding slots first: one token each, every step
+            if slot.last is not None:
+                add(slot, slot.last, True)
+        for slot in active:  # then prompt chunks, oldest first, in what room is left
+            if slot.pending and n < self.n_batch:
+                chunk = slot.pending[: self.n_batch - n]
+                for i, token in enumerate(chunk):
+                    add(slot, token, i == len(chunk) - 1 and len(chunk) == len(slot.pending))
+        b.n_tokens = n
+        self._added = added
+        return wants
+
+    def _step(self) -> None:
+        wants = self._build()
+        rc = self.ll.llama_decode(self.ctx, self.batch)
+        if rc == 1:  # no room in the KV cache: drop idle slots' cached prefixes and retry once
+            for slot in self.slots:
+                if slot.req is None and slot.cached:
+                    self._forget(slot)
+            rc = self.ll.llama_decode(self.ctx, self.batch)
+            if rc == 1:
+                victim = max((s for s in self.slots if s.req is not None), key=lambda s: len(s.cached))
+                self._release(
+                    victim, None, Busy("the model's context is full with other chats; retry shortly")
+                )
+                self._forget(victim)
+                return
+        if rc != 0:
+            raise ModelError(f"llama_decode returned {rc}")
+        self.steps += 1
+        self.batch_size_sum += len(self._added)
+        for slot in self.slots:
+            count = self._added.get(slot.seq, 0)
+            if not count:
+                continue
+            if slot.last is not None and count >= 1:
+                slot.cached.append(slot.last)
+                slot.last = None
+                count -= 1
+            if count:
+                self.prompt_tokens_evaluated += count
+                slot.cached.extend(slot.pending[:count])
+                slot.pending = slot.pending[count:]
+        for slot, index in wants:
+            assert slot.req is not None and slot.stream is not None
+            token = int(self.ll.llama_sampler_sample(slot.chain, self.ctx, index))
+            slot.stream.push(token, self.eog, self.context_length)  # type: ignore[arg-type]
+            if slot.stream.finish:
+                self._release(slot, slot.stream.finish)
+            else:
+                slot.last = token
