@@ -69,14 +69,17 @@ async def test_cancel_mid_stream_keeps_the_partial(chat_service: ChatService) ->
     assert answer["metrics"]["finish_reason"] == "cancelled"
 
 
-async def test_regenerate_replaces_the_answer(chat_service: ChatService) -> None:
+async def test_regenerate_adds_a_version_of_the_answer(chat_service: ChatService) -> None:
     s = chat_service.create_session()
     first = (await collect(chat_service.chat(s["id"], "Say something.", {"max_tokens": 8})))[-1]
     again = await collect(chat_service.regenerate(s["id"], {"max_tokens": 8, "temperature": 1.0, "seed": 5}))
     msgs = chat_service.list_messages(s["id"])
-    assert [m["role"] for m in msgs] == ["user", "assistant"]
-    assert msgs[1]["id"] == again[-1]["message_id"] != first["message_id"]
-    assert msgs[1]["params"]["seed"] == 5
+    # the earlier answer stays as version 1 of this turn; the new one (highest id) is current
+    assert [m["role"] for m in msgs] == ["user", "assistant", "assistant"]
+    assert msgs[1]["id"] == first["message_id"] and msgs[1]["parent_id"] == msgs[0]["id"]
+    assert msgs[2]["id"] == again[-1]["message_id"] != first["message_id"]
+    assert msgs[2]["parent_id"] == msgs[0]["id"]
+    assert msgs[2]["params"]["seed"] == 5
     empty = chat_service.create_session()
     with pytest.raises(Conflict):
         await collect(chat_service.regenerate(empty["id"]))
