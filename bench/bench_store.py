@@ -2,12 +2,17 @@
 
     .venv/bin/python bench/bench_store.py                 # 1M messages (a few minutes on 2 cores)
     .venv/bin/python bench/bench_store.py --rows 100000   # quick run
+    .venv/bin/python bench/bench_store.py --durability-only   # checkpoint, 20k import, slow SQL (~1 min)
 
 Setup fills the file without the API (that would take hours): sessions, messages and metrics come
 from one ``INSERT ... SELECT`` each over a generated relation (pseudo-words with a skewed, Zipf-like
 frequency; user turns 8-27 words, assistant turns 30-109), then ``Store(path)`` builds the search
 signatures of the new rows on open (timed as ``signatures_s``). Queries then go through the public
 Store API. The ``ilike_scan`` figures are the plain-scan alternative, for comparison.
+
+``durability`` (issue 12): the cost of one checkpoint of a streaming answer (µs), an import of 20k
+messages (seconds; the store-lock hold; add_message latency from another thread meanwhile), and
+add_message latency (p50/p99) alone and while a 30 s SQL query runs on the SQL door.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -76,6 +82,146 @@ def api_insert_rate(tmp: Path, n: int) -> dict[str, Any]:
         "assistant_turn_writes_per_s": round(turns, 1),
         "note": "assistant turn = add_message + update_message + add_metrics, each committed",
         "messages": n,
+    }
+
+
+def _p99(samples_ms: list[float]) -> dict[str, float]:
+    xs = sorted(samples_ms)
+    return {
+        "p50_ms": round(statistics.median(xs), 2),
+        "p99_ms": round(xs[min(len(xs) - 1, round(0.99 * (len(xs) - 1)))], 2),
+        "max_ms": round(xs[-1], 2),
+        "n": len(xs),
+    }
+
+
+def checkpoint_cost(tmp: Path, n: int) -> dict[str, Any]:
+    """µs per checkpoint of a streaming answer (one UPDATE), against the old way of saving partial
+    text (update_message: UPDATE + search signature rebuild + session touch)."""
+    with Store(tmp / "checkpoint.duckdb") as store:
+        s = store.create_session(title="checkpoint")
+        a = store.add_message(s["id"], "assistant", "", status="streaming")
+        b = store.add_message(s["id"], "assistant", "", status="streaming")
+        words = ("the heron waits in the shallow water for a fish to pass " * 40).split()
+        cp, upd = [], []
+        for i in range(n):
+            text = " ".join(words[: 5 + i % len(words)])  # a growing answer, ~1-2k chars
+            t = time.perf_counter()
+            store.checkpoint_message(a["id"], text, i)
+            cp.append((time.perf_counter() - t) * 1e6)
+            t = time.perf_counter()
+            store.update_message(b["id"], content=text)
+            upd.append((time.perf_counter() - t) * 1e6)
+    return {
+        "checkpoint_us": {"p50": round(statistics.median(cp)), "p95": round(sorted(cp)[int(0.95 * (n - 1))])},
+        "update_message_us_for_comparison": {
+            "p50": round(statistics.median(upd)),
+            "p95": round(sorted(upd)[int(0.95 * (n - 1))]),
+        },
+        "checkpoints": n,
+        "note": "at one checkpoint per second, the p50 is the share of a second spent saving",
+    }
+
+
+def import_bulk(tmp: Path, n: int) -> dict[str, Any]:
+    """Import of an n-message export; lock hold = total minus validation/signing (done unlocked),
+    cross-checked by the slowest add_message another thread saw during the import."""
+    from jupyter_chat_ext.store.import_doc import parse_document
+    from jupyter_chat_ext.store.search import signature
+
+    text = "The quick brown fox jumps over the lazy dog number {i}. " * 4
+    doc = {
+        "format": "jupyter-chat-ext.session",
+        "version": 1,
+        "session": {"title": "big import", "params": {}},
+        "messages": [
+            {
+                "id": i,
+                "role": "user" if i % 2 == 0 else "assistant",
+                "content": text.format(i=i),
+                "parent_id": i - 1 if i % 2 else None,
+                "created_at": "2025-05-01T12:00:00+00:00",
+                "metrics": None
+                if i % 2 == 0
+                else {"prompt_tokens": 40, "completion_tokens": 50, "ttft_s": 0.1, "tokens_per_s": 20.0},
+            }
+            for i in range(n)
+        ],
+    }
+    payload = json.dumps(doc)
+    t = time.perf_counter()
+    parsed = parse_document(payload)
+    [signature(m.row.content) for m in parsed.messages]
+    prep_s = time.perf_counter() - t
+    with Store(tmp / "import.duckdb") as store:
+        other = store.create_session(title="chatting meanwhile")
+        latencies: list[float] = []
+        done = threading.Event()
+
+        def chat() -> None:
+            while not done.is_set():
+                ms, _ = _time(lambda: store.add_message(other["id"], "user", "a chat during the import"))
+                latencies.append(ms)
+                time.sleep(0.005)
+
+        chatter = threading.Thread(target=chat)
+        chatter.start()
+        t = time.perf_counter()
+        imported = store.import_session(payload)
+        total_s = time.perf_counter() - t
+        done.set()
+        chatter.join()
+        assert imported["message_count"] == n
+    return {
+        "messages": n,
+        "import_s": round(total_s, 3),
+        "validate_and_sign_s_unlocked": round(prep_s, 3),
+        "lock_hold_s_estimate": round(max(0.0, total_s - prep_s), 3),
+        "add_message_during_import": _p99(latencies),
+        "before": "row-by-row import held the store lock 47 s for 20k messages (issue 12)",
+    }
+
+
+def writes_during_slow_query(tmp: Path, query_s: float, baseline_n: int) -> dict[str, Any]:
+    """add_message latency alone, then while a SQL query runs for ``query_s`` (its timeout)."""
+    with Store(tmp / "slowsql.duckdb") as store:
+        s = store.create_session(title="slow sql")
+        baseline = [
+            _time(lambda: store.add_message(s["id"], "user", "baseline write"))[0] for _ in range(baseline_n)
+        ]
+        outcome: dict[str, Any] = {}
+
+        def slow() -> None:
+            t = time.perf_counter()
+            try:
+                store.query(
+                    "SELECT count(*) FROM range(1000000000000) t(i) WHERE i % 7 = 3", timeout_s=query_s
+                )
+            except Exception as exc:  # the expected query_timeout, recorded
+                outcome["ended"] = getattr(exc, "code", type(exc).__name__)
+            outcome["ran_s"] = round(time.perf_counter() - t, 2)
+
+        thread = threading.Thread(target=slow)
+        thread.start()
+        time.sleep(0.5)  # let the query get going
+        during: list[float] = []
+        while thread.is_alive():
+            during.append(_time(lambda: store.add_message(s["id"], "user", "write during the query"))[0])
+            time.sleep(0.02)
+        thread.join()
+    return {
+        "add_message_alone": _p99(baseline),
+        "add_message_during_query": _p99(during),
+        "query": outcome,
+        "before": "Store.query held the store lock: writes waited up to the query's 30 s timeout",
+    }
+
+
+def durability(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    return {
+        "checkpoint": checkpoint_cost(tmp, args.checkpoints),
+        "import": import_bulk(tmp, args.import_messages),
+        "slow_sql": writes_during_slow_query(tmp, args.query_s, baseline_n=200),
     }
 
 
@@ -163,6 +309,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tmp.mkdir(parents=True, exist_ok=True)
         path = tmp / "chat.duckdb"
         out: dict[str, Any] = {"rows": args.rows, "duckdb": duckdb.__version__}
+        out["durability"] = durability(args, tmp)
+        if args.durability_only:
+            return out
         if args.reuse and path.exists():
             out["bulk_load"] = "reused " + str(path)
         else:
@@ -257,6 +406,12 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--dir", help="keep the files in this folder instead of a temp dir")
     p.add_argument("--reuse", action="store_true", help="with --dir: query the file left by a previous run")
+    p.add_argument("--checkpoints", type=int, default=500, help="checkpoints timed")
+    p.add_argument("--import-messages", type=int, default=20_000, help="messages in the imported export")
+    p.add_argument("--query-s", type=float, default=30.0, help="how long the slow SQL query runs")
+    p.add_argument(
+        "--durability-only", action="store_true", help="only checkpoint, import and slow-SQL figures (~1 min)"
+    )
     print(json.dumps(run(p.parse_args()), indent=2))
 
 
