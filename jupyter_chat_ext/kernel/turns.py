@@ -42,7 +42,13 @@ def show_model_load(client: ChatClient, session: dict[str, Any]) -> None:
     if not model_id:
         return
     display = LoadDisplay(model_id)
-    if ensure_loaded(client, model_id, display):
+    try:
+        loaded = ensure_loaded(client, model_id, display)
+    except KeyboardInterrupt:  # the load runs on a worker (or in the server): it goes on without us
+        raise ChatMagicError(
+            f"interrupted while {model_id} loads; it keeps loading in the background"
+        ) from None
+    if loaded:
         display.finish()
 
 

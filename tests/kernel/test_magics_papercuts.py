@@ -36,8 +36,8 @@ def is_server(kernel: Kernel) -> bool:
 def interrupt_after(kernel: Kernel, updates: int) -> tuple[dict, object]:
     seen = {"updates": 0, "sent": False}
 
-    def on_message(msg: dict) -> None:
-        if msg["msg_type"] == "update_display_data":
+    def on_message(msg: dict) -> None:  # counts updates of the answer, not of a model load
+        if msg["msg_type"] == "update_display_data" and "text/markdown" in msg["content"]["data"]:
             seen["updates"] += 1
             if seen["updates"] == updates and not seen["sent"]:
                 seen["sent"] = True

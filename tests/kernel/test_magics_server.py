@@ -29,7 +29,7 @@ def test_answer_streams_over_sse_and_is_stored_by_the_server(
 ) -> None:
     res = server_kernel.execute("%%chat --max-tokens 24 --seed 0\nName three fruits.")
     assert res.status == "ok", res.error_text
-    updates = res.of_type("update_display_data")
+    updates = [m for m in res.of_type("update_display_data") if "text/markdown" in m["content"]["data"]]
     assert len(updates) >= 3
     final = updates[-1]["content"]["data"]["text/markdown"]
     server_kernel.execute(SETUP)
@@ -63,8 +63,8 @@ def test_interrupt_keeps_the_partial_on_the_server(
 ) -> None:
     seen = {"updates": 0, "sent": False}
 
-    def on_message(msg: dict) -> None:
-        if msg["msg_type"] == "update_display_data":
+    def on_message(msg: dict) -> None:  # updates of the answer, not of a model load
+        if msg["msg_type"] == "update_display_data" and "text/markdown" in msg["content"]["data"]:
             seen["updates"] += 1
             if seen["updates"] == 3 and not seen["sent"]:
                 seen["sent"] = True
