@@ -89,10 +89,7 @@ class InvalidInput(ChatExtError):
         "empty_content",
         "unsupported",
         "wrong_model_kind",
-        "nothing_to_regenerate",
-        "lone_surrogate",
-        "too_deep",
-        "invalid_utf8",
+        "query_timeout",
     )
 
 
@@ -101,7 +98,7 @@ class NotFound(ChatExtError):
 
     code = "not_found"
     status = 404
-    codes = ("model_not_found", "model_missing")
+    codes = ("model_not_found",)
 
 
 class Conflict(ChatExtError):
@@ -109,7 +106,13 @@ class Conflict(ChatExtError):
 
     code = "conflict"
     status = 409
-    codes = ("embedding_model_mismatch", "not_interrupted")
+    codes = (
+        "embedding_model_mismatch",
+        "not_interrupted",
+        "nothing_to_regenerate",
+        "job_finished",
+        "job_not_resumable",
+    )
 
 
 class PayloadTooLarge(ChatExtError):
@@ -149,7 +152,7 @@ class ModelError(ChatExtError):
 
     code = "model_error"
     status = 500
-    codes = ("generation_failed",)
+    codes = ("generation_failed", "model_missing", "embedding_model_unsupported")
 
 
 class SchemaError(ChatExtError):

@@ -1,46 +1,75 @@
-"""The base handler: Jupyter auth, JSON bodies with a size limit, typed errors as JSON.
+"""The base handler: Jupyter auth + authorizer, bounded streamed bodies, typed errors as JSON.
 
-Every route of the extension derives from :class:`ChatExtHandler`. It refuses requests without
-Jupyter credentials (before anything else runs), parses and bounds JSON bodies, and turns the core's
-typed errors (``jupyter_chat_ext.errors``) into ``{"error": {"code", "message"}}`` with their HTTP
-status. It never writes a stack trace into a response.
+Every route of the extension derives from :class:`ChatExtHandler`, and every handler method is
+decorated with :func:`requires` (authentication, then Jupyter's authorizer for one action on the
+``chat_ext`` resource: ``read``, ``write`` or ``execute``, so JupyterHub RBAC or a read-only role
+can deny chats, SQL, ingest or model loading). The base refuses requests without credentials
+before anything else runs, refuses oversized bodies before reading them (``bodies.py``), checks
+every JSON body once (depth, lone surrogates), and builds every error answer in one place
+(:meth:`ChatExtHandler.send_error_json`): ``{"error": {"code", "message"}}`` with the status the
+core decided (``jupyter_chat_ext.errors``), ``Retry-After`` on 429/503, never a stack trace.
+
+Blocking core calls go through :meth:`ChatExtHandler.blocking` (short ones) or
+:meth:`ChatExtHandler.long_call` (SQL, export, import: a pool of their own, see ``pools.py``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from http.client import responses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from jupyter_chat_ext.errors import ChatExtError, InvalidInput, NotFound, PayloadTooLarge
+from jupyter_chat_ext.errors import (
+    ChatExtError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    code_for_status,
+    retry_after_header,
+)
+
+from .bodies import BodySink, declared_length, parse_json, too_large
 
 if TYPE_CHECKING:
+    from jupyter_chat_ext.core import Core
+
     from .app import ChatExtApp
-    from .core import CoreServices
 
-#: HTTP status -> error code used when tornado or jupyter_server raise a plain HTTPError
-HTTP_CODES = {
-    400: "invalid_input",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "too_large",
-    429: "busy",
-    503: "unavailable",
-}
+F = TypeVar("F", bound=Callable[..., Any])
+
+READ, WRITE, EXECUTE = "read", "write", "execute"
+#: methods whose requests may carry a body
+BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
-def error_payload(exc: BaseException | None, status: int) -> tuple[int, str, str]:
-    """(status, code, message) for an exception; internal faults get a generic message."""
+def requires(action: str) -> Callable[[F], F]:
+    """Authenticate, then ask Jupyter's authorizer for ``action`` on ``chat_ext`` (403 if denied).
+
+    The action is recorded on the method (``chat_ext_action``) so a test can check that every
+    method of every route declares one.
+    """
+    if action not in (READ, WRITE, EXECUTE):
+        raise ValueError(f"unknown action {action!r}")
+
+    def wrap(method: F) -> F:
+        guarded = web.authenticated(authorized(action)(method))
+        guarded.chat_ext_action = action  # type: ignore[attr-defined]
+        return guarded  # type: ignore[return-value]
+
+    return wrap
+
+
+def error_payload(exc: BaseException | None, status: int) -> tuple[int, str, str, int | None]:
+    """(status, code, message, retry-after seconds) for an exception; internal faults say nothing."""
     if isinstance(exc, ChatExtError):
-        return int(exc.status), exc.code, exc.message
+        return int(exc.status), exc.code, exc.message, exc.retry_after_s()
     if isinstance(exc, web.HTTPError):
         status = exc.status_code
         message = exc.log_message or exc.reason or responses.get(status, "error")
@@ -49,20 +78,24 @@ def error_payload(exc: BaseException | None, status: int) -> tuple[int, str, str
                 message = exc.log_message % exc.args
             except (TypeError, ValueError):
                 pass
-        return status, HTTP_CODES.get(status, "error" if status >= 500 else "http_error"), message
+        return status, code_for_status(status), message, retry_after_header(status, None)
     if status >= 500:
-        return status, "internal_error", "internal server error (see the server log)"
-    return status, HTTP_CODES.get(status, "http_error"), responses.get(status, "error")
+        return status, "internal_error", "internal server error (see the server log)", None
+    return status, code_for_status(status), responses.get(status, "error"), None
 
 
+@web.stream_request_body
 class ChatExtHandler(ExtensionHandlerMixin, APIHandler):
     """Base of every /chat-ext/ route."""
 
     auth_resource = "chat_ext"
     #: set when the client went away (tornado's on_connection_close)
     _gone = False
-    #: largest body accepted (None: the app's max_body_bytes)
+    #: the app setting that bounds this route's body
     body_limit_attr = "max_body_bytes"
+    #: spool the body to a temporary file instead of memory (uploads)
+    body_to_file = False
+    _sink: BodySink | None = None
 
     @property
     def chat_app(self) -> ChatExtApp:
@@ -72,38 +105,72 @@ class ChatExtHandler(ExtensionHandlerMixin, APIHandler):
         await super().prepare()
         if self.request.method != "OPTIONS" and not self.current_user:
             raise web.HTTPError(403, "authentication required")
-        limit = self.body_limit
-        length = self.request.headers.get("Content-Length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            raise PayloadTooLarge(f"request body is {length} bytes; the limit is {limit}")
+        if self.request.method in BODY_METHODS:
+            limit = self.body_limit
+            length = declared_length(self.request.headers.get("Content-Length"))
+            if length is not None and length > limit:
+                raise too_large(length, limit)  # answered before a byte of the body is read
+            self._sink = BodySink(limit, to_file=self.body_to_file)
+
+    async def data_received(self, chunk: bytes) -> None:
+        """Take a piece of the body; past the limit answer 413 at once (the rest is never read)."""
+        sink = self._sink
+        if sink is None or self._finished:
+            return
+        try:
+            sink.accept(chunk)
+        except ChatExtError as exc:
+            self.send_error_json(exc.status, exc.code, exc.message)
+            return
+        if sink.spooled:
+            await self.chat_app.run_blocking(sink.write, chunk)
+
+    async def authorize(self, action: str) -> None:
+        """Ask the authorizer for one more action inside a method (an edit that also resends)."""
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, self.current_user, action, self.auth_resource)
+        )
+        if not allowed:
+            raise web.HTTPError(403, f"User is not authorized to {action} on resource: {self.auth_resource}.")
 
     @property
     def body_limit(self) -> int:
         return int(getattr(self.chat_app, self.body_limit_attr))
 
-    async def core(self) -> CoreServices:
+    async def core(self) -> Core:
         return await self.chat_app.core()
 
     def blocking(self, fn: Any, *args: Any) -> Awaitable[Any]:
-        """Run a blocking core call in the extension's worker threads."""
+        """Run a short blocking core call on the extension's worker threads."""
         return self.chat_app.run_blocking(fn, *args)
 
+    def long_call(self, fn: Any, *args: Any) -> Awaitable[Any]:
+        """Run a call that may take seconds (SQL, export, import) on the pool kept for those."""
+        return self.chat_app.run_blocking(fn, *args, slow=True)
+
     # -- input -------------------------------------------------------------------------------
+    def body_bytes(self) -> bytes:
+        """The whole body (in memory; routes with ``body_to_file`` use :meth:`body_path`)."""
+        return self._sink.data() if self._sink is not None else (self.request.body or b"")
+
+    def body_path(self) -> Any:
+        """The temporary file holding an upload's body (deleted after the answer unless moved)."""
+        if self._sink is None or not self._sink.spooled:
+            raise RuntimeError(f"{type(self).__name__} does not spool its body to a file")
+        return self._sink.path()
+
     def json_body(self, *, required: bool = True) -> dict[str, Any]:
-        body = self.request.body or b""
-        if len(body) > self.body_limit:
-            raise PayloadTooLarge(f"request body is {len(body)} bytes; the limit is {self.body_limit}")
-        if not body.strip():
-            if required:
-                raise InvalidInput("a JSON object body is required")
-            return {}
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"malformed JSON body: {exc}") from None
-        if not isinstance(data, dict):
-            raise InvalidInput("the JSON body must be an object")
-        return data
+        """The body as a checked JSON object (one check for every route: see ``bodies.parse_json``).
+
+        Parsed on the event loop: bodies here are bounded by ``max_body_bytes`` (1 MB: a few ms).
+        Routes with a larger limit use :meth:`json_body_off_loop`.
+        """
+        return parse_json(self.body_bytes(), required=required)
+
+    async def json_body_off_loop(self, *, required: bool = True) -> dict[str, Any]:
+        """:meth:`json_body` on a worker thread, for routes whose bodies may be megabytes."""
+        raw = self.body_bytes()
+        return await self.long_call(lambda: parse_json(raw, required=required))
 
     def query_str(self, name: str, default: str | None = None, *, max_len: int = 10_000) -> str | None:
         value = self.get_query_argument(name, None)
@@ -136,30 +203,54 @@ class ChatExtHandler(ExtensionHandlerMixin, APIHandler):
     # -- output ------------------------------------------------------------------------------
     def send_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
-        self.finish(json.dumps(jsonable(data)))
+        retry_after = retry_after_header(status, None)
+        if retry_after is not None:  # e.g. health while the core cannot start
+            self.set_header("Retry-After", str(retry_after))
+        self.finish(dumps(data))
 
     def send_empty(self) -> None:
         self.set_status(204)
         self.finish()
 
     def error_body(self, status: int, code: str, message: str) -> dict[str, Any]:
+        """The JSON of an error answer (the OpenAI routes give it OpenAI's shape)."""
         return {"error": {"code": code, "message": message}}
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        status, code, message = error_payload(exc, status_code)
+    def send_error_json(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        details: Any = None,
+        retry_after: int | None = None,
+    ) -> None:
+        """The one place an error answer is built: status, ``Retry-After``, JSON body."""
+        if self._finished:
+            return
         body = self.error_body(status, code, message)
-        if isinstance(exc, ChatExtError) and exc.details is not None and status < 500:
-            body["error"]["details"] = jsonable(exc.details)
+        if details is not None and status < 500 and isinstance(body.get("error"), dict):
+            body["error"]["details"] = details
+        self.clear()  # drop headers a handler may have set for a success answer
         try:
             self.set_status(status)
         except ValueError:  # a status tornado does not know
             self.set_status(500)
+        if retry_after is None:
+            retry_after = retry_after_header(status, None)
+        if retry_after is not None:
+            self.set_header("Retry-After", str(retry_after))
         self.set_header("Content-Type", "application/json")
-        self.chat_app.log.debug(
+        self.log.debug(
             "jupyter_chat_ext: %s %s -> %s %s", self.request.method, self.request.path, status, code
         )
-        self.finish(json.dumps(body))
+        self.finish(dumps(body))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        status, code, message, retry_after = error_payload(exc, status_code)
+        details = exc.details if isinstance(exc, ChatExtError) else None
+        self.send_error_json(status, code, message, details=details, retry_after=retry_after)
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, ChatExtError) and int(value.status) < 500:
@@ -172,6 +263,8 @@ class ChatExtHandler(ExtensionHandlerMixin, APIHandler):
         super().on_connection_close()
 
     def on_finish(self) -> None:
+        if self._sink is not None:
+            self._sink.discard()  # an upload's temp file, unless the handler moved it away
         try:
             self.chat_app.metrics.observe_request(
                 type(self).__name__, self.request.method or "", self.get_status()
@@ -181,23 +274,18 @@ class ChatExtHandler(ExtensionHandlerMixin, APIHandler):
         super().on_finish()
 
 
-def jsonable(obj: Any) -> Any:
-    """Core objects as JSON-ready data: dicts as they are, objects via to_dict or dataclasses."""
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
+def _json_default(obj: Any) -> Any:
+    """What json.dumps cannot write by itself: reports with to_dict(), dates, numpy values, Paths."""
     to_dict = getattr(obj, "to_dict", None)
     if callable(to_dict):
-        return jsonable(to_dict())
-    import dataclasses
-
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return jsonable(dataclasses.asdict(obj))
+        return to_dict()
     if hasattr(obj, "isoformat"):
         return obj.isoformat()
     if hasattr(obj, "tolist"):
         return obj.tolist()
     return str(obj)
+
+
+def dumps(obj: Any) -> str:
+    """JSON text of an answer or event (one line: SSE frames rely on it)."""
+    return json.dumps(obj, default=_json_default)

@@ -1,79 +1,87 @@
-"""The core objects the server translates to, built once, lazily, off the event loop.
+"""The server's handle on the core: built once, lazily, off the event loop, closed at shutdown.
 
-``CoreServices.build`` imports the engine, the store and the RAG service (torch, transformers,
-duckdb, lancedb come with them), so it runs in a worker thread the first time a handler needs the
-core, or right after the server starts. Nothing heavy is imported at module level.
+``build_core`` (``jupyter_chat_ext/core.py``, the one composition root) imports the engine, the
+store and the RAG service (torch, transformers, duckdb, lancedb come with them), so it runs on a
+worker thread the first time a handler needs the core, or right after the server starts. A failed
+build is reported (health, every route: 503) and tried again by the next request, e.g. once another
+process released the DuckDB file.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from jupyter_chat_ext.errors import Unavailable
+
+if TYPE_CHECKING:
+    from jupyter_chat_ext.core import Core
+
+    from .pools import Pools
 
 log = logging.getLogger(__name__)
 
 
-class CoreServices:
-    """Store, Engine, RagService and ChatService over one Settings object."""
+class LazyCore:
+    """Builds the core on first use in a worker thread; every waiter shares that one build."""
 
-    def __init__(self, settings: Any) -> None:
-        self.settings = settings
-        self.store: Any = None
-        self.engine: Any = None
-        self.rag: Any = None
-        self.chat: Any = None
-        #: why RAG is not available (import or start failure), for health and the 503 message
-        self.rag_error: str | None = None
-        self.built_s: float | None = None
+    def __init__(self, build: Callable[[], Core], pools: Pools) -> None:
+        self._build = build
+        self._pools = pools
+        self.current: Core | None = None
+        self._future: asyncio.Future[Core] | None = None
+        self._error: BaseException | None = None
+        self._closing = False
 
-    def build(self) -> CoreServices:
-        """Open the store, create the (lazy) engine, the RAG service and the chat service."""
-        t0 = time.perf_counter()
-        from jupyter_chat_ext.chat.service import ChatService
-        from jupyter_chat_ext.engine.engine import Engine
-        from jupyter_chat_ext.store.store import Store
+    @property
+    def state(self) -> str:
+        """One of: idle (not asked for yet), starting, ready, error."""
+        if self.current is not None:
+            return "ready"
+        if self._future is not None:
+            return "starting"
+        return "error" if self._error is not None else "idle"
 
-        Path(self.settings.data_dir).mkdir(parents=True, exist_ok=True)
-        self.store = Store(self.settings.db_path)
+    @property
+    def error(self) -> str | None:
+        return None if self._error is None else str(self._error)
+
+    async def get(self) -> Core:
+        """The core; Unavailable (503) when it is shutting down or cannot start."""
+        if self.current is not None:
+            return self.current
+        if self._closing:
+            raise Unavailable("the chat extension is shutting down")
+        if self._future is None:
+            self._error = None
+            self._future = asyncio.get_running_loop().run_in_executor(self._pools.quick, self._build)
+        future = self._future
         try:
-            self.engine = Engine(self.settings)
-            self.rag = self._build_rag()
-            self.chat = ChatService(self.store, self.engine, self.settings, rag=self.rag)
-        except BaseException:
-            self._close_parts()
-            raise
-        self.built_s = time.perf_counter() - t0
-        return self
+            core = await asyncio.shield(future)
+        except Exception as exc:
+            if self._future is future:  # let a later request try again (e.g. a lock released)
+                self._future = None
+                self._error = exc
+            log.error("jupyter_chat_ext: the chat core did not start: %s", exc)
+            raise Unavailable(f"the chat core did not start: {exc}") from None
+        self.current = core
+        return core
 
-    def _build_rag(self) -> Any:
-        try:
-            from jupyter_chat_ext.rag.service import RagService
-        except ImportError as exc:
-            self.rag_error = f"RAG not available: {exc}"
-            log.warning("jupyter_chat_ext: %s", self.rag_error)
-            return None
-        try:
-            return RagService(self.settings, embedder=self.engine.embedder)
-        except Exception as exc:  # a broken LanceDB folder must not take the chat down with it
-            self.rag_error = f"RAG not available: {exc}"
-            log.exception("jupyter_chat_ext: RAG service failed to start")
-            return None
-
-    def _close_parts(self) -> None:
-        for part in (self.rag, self.engine, self.store):
-            if part is None:
-                continue
+    async def close(self, timeout: float = 60.0) -> None:
+        """Close the core (waiting for a build in progress), on a worker thread."""
+        self._closing = True
+        core = self.current
+        if core is None and self._future is not None:
             try:
-                part.close()
-            except Exception:  # pragma: no cover - best effort on a failed start
-                log.exception("jupyter_chat_ext: closing %r failed", part)
-
-    def close(self) -> None:
-        """Free the model, close LanceDB and the DuckDB file (ChatService.close closes them all)."""
-        if self.chat is not None:
-            self.chat.close()
-        else:
-            self._close_parts()
-        self.chat = self.engine = self.rag = self.store = None
+                core = await asyncio.wait_for(asyncio.shield(self._future), timeout=timeout)
+            except Exception:
+                core = None
+        self.current = None
+        self._future = None
+        if core is not None:
+            try:
+                await self._pools.run(core.close)
+            except Exception as exc:
+                log.error("jupyter_chat_ext: closing the core failed: %s", exc)

@@ -7,16 +7,14 @@ Errors use OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from tornado import web
 from tornado.iostream import StreamClosedError
 
-from jupyter_chat_ext.errors import ChatExtError
+from jupyter_chat_ext.errors import ChatExtError, event_status
 
 from . import openai_compat as oa
-from .base import ChatExtHandler, jsonable
+from .base import EXECUTE, READ, ChatExtHandler, dumps, requires
 from .streaming import Event, StreamingHandler
 
 
@@ -28,7 +26,7 @@ class OpenAIErrors:
 
 
 class V1ModelsHandler(OpenAIErrors, ChatExtHandler):
-    @web.authenticated
+    @requires(READ)
     async def get(self) -> None:
         core = await self.core()
         models = await self.blocking(core.engine.list_models)
@@ -36,14 +34,14 @@ class V1ModelsHandler(OpenAIErrors, ChatExtHandler):
 
 
 class V1ModelHandler(OpenAIErrors, ChatExtHandler):
-    @web.authenticated
+    @requires(READ)
     async def get(self, model_id: str) -> None:
         core = await self.core()
         self.send_json(oa.model_entry(await self.blocking(core.engine.get_model, model_id)))
 
 
 class V1ChatCompletionsHandler(OpenAIErrors, StreamingHandler):
-    @web.authenticated
+    @requires(EXECUTE)
     async def post(self) -> None:
         req = oa.parse_chat_request(self.json_body(), max_chars=self.chat_app.max_content_chars)
         core = await self.core()
@@ -82,7 +80,7 @@ class V1ChatCompletionsHandler(OpenAIErrors, StreamingHandler):
         async def send(data: Any) -> None:
             if self._gone:
                 raise StreamClosedError()
-            self.write(f"data: {data if isinstance(data, str) else json.dumps(jsonable(data))}\n\n")
+            self.write(f"data: {data if isinstance(data, str) else dumps(data)}\n\n")
             await self.flush()
 
         async def write(event: Event) -> None:
@@ -102,9 +100,10 @@ class V1ChatCompletionsHandler(OpenAIErrors, StreamingHandler):
                     last["usage"] = oa.usage(event.get("metrics") or {})
                     await send(last)
                 await send("[DONE]")
-            elif kind == "error":
+            elif kind == "error":  # after the commit: in the stream, with the status the core gave
                 code = str(event.get("code") or "error")
-                await send(oa.error_body(500, code, str(event.get("message") or "generation failed")))
+                message = str(event.get("message") or "generation failed")
+                await send(oa.error_body(event_status(event), code, message))
 
         async def on_error(exc: ChatExtError | None, raw: Exception) -> None:
             status, code, message = (
@@ -126,7 +125,7 @@ class V1ChatCompletionsHandler(OpenAIErrors, StreamingHandler):
 
 
 class V1EmbeddingsHandler(OpenAIErrors, ChatExtHandler):
-    @web.authenticated
+    @requires(EXECUTE)
     async def post(self) -> None:
         req = oa.parse_embedding_request(self.json_body(), max_chars=self.chat_app.max_content_chars)
         core = await self.core()
@@ -136,7 +135,7 @@ class V1EmbeddingsHandler(OpenAIErrors, ChatExtHandler):
             vectors = core.engine.embed(req.texts, model_id=req.model)
             return vectors, count_tokens(core.engine, req.texts)
 
-        vectors, tokens = await self.blocking(work)
+        vectors, tokens = await self.long_call(work)  # a 2048-text batch takes seconds
         self.send_json(oa.embedding_response(req, model, vectors, tokens))
 
 

@@ -5,24 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tornado import web
 from tornado.iostream import StreamClosedError
 
 from jupyter_chat_ext.errors import ChatExtError, InvalidInput, NotFound, Unavailable
 
-from .base import ChatExtHandler, jsonable
+from .base import EXECUTE, READ, WRITE, ChatExtHandler, requires
 from .streaming import StreamingHandler
 from .validation import MISSING, given, opt_bool, opt_dict, opt_str, or_none, rag_spec, req_str
-
-
-def prefer(core: Any, name: str) -> Any:
-    """ChatService's method when it has one (it validates), else the Store's."""
-    fn = getattr(core.chat, name, None)
-    return fn if callable(fn) else getattr(core.store, name)
-
-
-def attr(obj: Any, key: str) -> Any:
-    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
 
 
 def session_fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -35,7 +24,7 @@ def session_fields(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class SessionsHandler(ChatExtHandler):
-    @web.authenticated
+    @requires(READ)
     async def get(self) -> None:
         q = self.query_str("q", max_len=1000) or None
         limit = self.query_int("limit", 50, lo=1, hi=500)
@@ -43,13 +32,13 @@ class SessionsHandler(ChatExtHandler):
         core = await self.core()
 
         def work() -> tuple[Any, Any]:
-            sessions = prefer(core, "list_sessions")(q=q, limit=limit, offset=offset)
-            return sessions, prefer(core, "count_sessions")(q=q)
+            sessions = core.chat.list_sessions(q=q, limit=limit, offset=offset)
+            return sessions, core.chat.count_sessions(q=q)
 
         sessions, total = await self.blocking(work)
         self.send_json({"sessions": sessions, "total": total})
 
-    @web.authenticated
+    @requires(WRITE)
     async def post(self) -> None:
         fields = session_fields(self.json_body(required=False))
         core = await self.core()
@@ -58,12 +47,12 @@ class SessionsHandler(ChatExtHandler):
 
 
 class SessionHandler(ChatExtHandler):
-    @web.authenticated
+    @requires(READ)
     async def get(self, session_id: str) -> None:
         core = await self.core()
         self.send_json(await self.blocking(core.chat.get_session, session_id))
 
-    @web.authenticated
+    @requires(WRITE)
     async def patch(self, session_id: str) -> None:
         data = self.json_body()
         fields = session_fields(data)
@@ -77,7 +66,7 @@ class SessionHandler(ChatExtHandler):
         session = await self.blocking(lambda: core.chat.update_session(session_id, **fields))
         self.send_json(session)
 
-    @web.authenticated
+    @requires(WRITE)
     async def delete(self, session_id: str) -> None:
         core = await self.core()
         await self.blocking(core.chat.delete_session, session_id)
@@ -85,7 +74,7 @@ class SessionHandler(ChatExtHandler):
 
 
 class MessagesHandler(ChatExtHandler):
-    @web.authenticated
+    @requires(READ)
     async def get(self, session_id: str) -> None:
         before = self.query_int("before", None, lo=0, hi=2**62)
         limit = self.query_int("limit", 100, lo=1, hi=1000)
@@ -96,7 +85,7 @@ class MessagesHandler(ChatExtHandler):
             messages = list(core.chat.list_messages(session_id, before=before, limit=limit))
             if len(messages) < limit:
                 return messages, False
-            older = core.chat.list_messages(session_id, before=attr(messages[0], "id"), limit=1)
+            older = core.chat.list_messages(session_id, before=messages[0]["id"], limit=1)
             return messages, bool(older)
 
         messages, has_more = await self.blocking(work)
@@ -108,19 +97,20 @@ class MessageHandler(StreamingHandler):
         message_id = self.message_id(raw_id)
 
         def check() -> None:
-            message = core.chat.get_message(message_id)
-            if attr(message, "session_id") != session_id:
+            if core.chat.get_message(message_id)["session_id"] != session_id:
                 raise NotFound(f"no message {message_id} in session {session_id}")
 
         await self.blocking(check)
         return message_id
 
-    @web.authenticated
+    @requires(WRITE)
     async def patch(self, session_id: str, raw_id: str) -> None:
         data = self.json_body()
         content = req_str(data, "content", max_len=self.chat_app.max_content_chars)
         resend = opt_bool(data, "resend")
         params = or_none(opt_dict(data, "params"))
+        if resend is True:  # editing is a write; resending also runs the model
+            await self.authorize(EXECUTE)
         core = await self.core()
         message_id = await self._owned(core, session_id, raw_id)
         if resend is True:
@@ -130,7 +120,7 @@ class MessageHandler(StreamingHandler):
         message = await self.blocking(core.chat.edit_message, message_id, content)
         self.send_json(message)
 
-    @web.authenticated
+    @requires(WRITE)
     async def delete(self, session_id: str, raw_id: str) -> None:
         core = await self.core()
         message_id = await self._owned(core, session_id, raw_id)
@@ -142,12 +132,8 @@ async def stream_turn(handler: StreamingHandler, events: Any) -> None:
     """Answer with the events of one turn as text/event-stream."""
 
     async def on_error(exc: ChatExtError | None, raw: Exception) -> None:
-        event = {
-            "type": "error",
-            "code": exc.code if exc else "internal_error",
-            "message": exc.message if exc else "internal server error (see the server log)",
-            "message_id": None,
-        }
+        fault = exc or ChatExtError("internal server error (see the server log)", code="internal_error")
+        event = fault.to_event(message_id=None)
         try:
             await handler.write_sse(event)
         except StreamClosedError:
@@ -162,7 +148,7 @@ async def stream_turn(handler: StreamingHandler, events: Any) -> None:
 
 
 class ChatHandler(StreamingHandler):
-    @web.authenticated
+    @requires(EXECUTE)
     async def post(self, session_id: str) -> None:
         data = self.json_body()
         content = req_str(data, "content", max_len=self.chat_app.max_content_chars)
@@ -176,7 +162,7 @@ class ChatHandler(StreamingHandler):
 
 
 class RegenerateHandler(StreamingHandler):
-    @web.authenticated
+    @requires(EXECUTE)
     async def post(self, session_id: str) -> None:
         params = or_none(opt_dict(self.json_body(required=False), "params"))
         core = await self.core()
@@ -184,8 +170,26 @@ class RegenerateHandler(StreamingHandler):
         await stream_turn(self, events)
 
 
+class ContinueHandler(StreamingHandler):
+    """``POST sessions/{id}/messages/{mid}/continue``: continue an interrupted answer (SSE; 409
+    ``not_interrupted`` for any other message). The new text is appended to that message."""
+
+    @requires(EXECUTE)
+    async def post(self, session_id: str, raw_id: str) -> None:
+        params = or_none(opt_dict(self.json_body(required=False), "params"))
+        message_id = self.message_id(raw_id)
+        core = await self.core()
+
+        def check() -> None:
+            if core.chat.get_message(message_id)["session_id"] != session_id:
+                raise NotFound(f"no message {message_id} in session {session_id}")
+
+        await self.blocking(check)
+        await stream_turn(self, core.chat.continue_answer(message_id, params=params or None))
+
+
 class ExportHandler(ChatExtHandler):
-    @web.authenticated
+    @requires(READ)
     async def get(self, session_id: str) -> None:
         fmt = self.query_str("format", "json", max_len=20)
         if fmt in ("md",):
@@ -197,8 +201,8 @@ class ExportHandler(ChatExtHandler):
         def work() -> tuple[Any, str]:
             return core.chat.get_session(session_id), core.chat.export_session(session_id, fmt)
 
-        session, text = await self.blocking(work)
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", str(attr(session, "title") or "chat")).strip("-")[:60]
+        session, text = await self.long_call(work)  # a long history takes a while to render
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", str(session["title"] or "chat")).strip("-")[:60]
         ext, ctype = ("md", "text/markdown") if fmt == "markdown" else ("json", "application/json")
         filename = f"{slug or 'chat'}-{session_id[:8]}.{ext}"
         self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
@@ -208,23 +212,23 @@ class ExportHandler(ChatExtHandler):
 class ImportHandler(ChatExtHandler):
     body_limit_attr = "max_upload_bytes"
 
-    @web.authenticated
+    @requires(WRITE)
     async def post(self) -> None:
-        data = self.json_body()
+        data = await self.json_body_off_loop()  # up to max_upload_bytes: parse it off the loop
         core = await self.core()
-        session = await self.blocking(core.chat.import_session, data)
+        session = await self.long_call(core.chat.import_session, data)
         self.send_json(session, status=201)
 
 
 class HistorySearchHandler(ChatExtHandler):
     """Full-text search over every stored message: ``GET search?q=&limit=``."""
 
-    @web.authenticated
+    @requires(READ)
     async def get(self) -> None:
         q = self.query_str("q", max_len=1000)
         if not q or not q.strip():
             raise InvalidInput("query parameter 'q' is required")
         limit = self.query_int("limit", 50, lo=1, hi=500)
         core = await self.core()
-        results = await self.blocking(lambda: prefer(core, "search_messages")(q, limit=limit))
-        self.send_json({"results": jsonable(results)})
+        results = await self.blocking(lambda: core.store.search_messages(q, limit=limit))
+        self.send_json({"results": results})

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from tornado import web
-
 from jupyter_chat_ext.errors import InvalidInput, NotFound
 
-from .base import ChatExtHandler
+from .base import EXECUTE, READ, WRITE, ChatExtHandler, requires
 from .validation import req_str
 
 
 class SqlHandler(ChatExtHandler):
     """``POST sql {query, max_rows?}`` -> ``{columns, rows}``; anything that could write is refused."""
 
-    @web.authenticated
+    @requires(EXECUTE)
     async def post(self) -> None:
         data = self.json_body()
         sql = req_str(data, "query", max_len=100_000)
@@ -21,14 +19,15 @@ class SqlHandler(ChatExtHandler):
         if isinstance(max_rows, bool) or not isinstance(max_rows, int) or not 1 <= max_rows <= 100_000:
             raise InvalidInput("'max_rows' must be an integer between 1 and 100000")
         core = await self.core()
-        columns, rows = await self.blocking(lambda: core.store.query(sql, max_rows=max_rows))
+        # up to its 30 s timeout on the slow pool: chats keep their own threads meanwhile
+        columns, rows = await self.long_call(lambda: core.store.query(sql, max_rows=max_rows))
         self.send_json({"columns": list(columns), "rows": [list(row) for row in rows]})
 
 
 class CacheHandler(ChatExtHandler):
     """``GET cache/{key}`` -> ``{key, value}`` (404 when absent); ``PUT cache/{key} {value}`` -> 204."""
 
-    @web.authenticated
+    @requires(READ)
     async def get(self, key: str) -> None:
         core = await self.core()
         value = await self.blocking(core.store.cache_get, key)
@@ -36,7 +35,7 @@ class CacheHandler(ChatExtHandler):
             raise NotFound(f"no cached value for {key!r}")
         self.send_json({"key": key, "value": value})
 
-    @web.authenticated
+    @requires(WRITE)
     async def put(self, key: str) -> None:
         value = self.json_body().get("value")
         if not isinstance(value, dict):

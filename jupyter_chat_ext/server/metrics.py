@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jupyter_chat_ext.core import engine_queue_depth
+
 TTFT_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 TPS_BUCKETS = (1, 2, 5, 10, 20, 35, 50, 75, 100, 150, 250, 500)
 
@@ -99,21 +101,3 @@ class ServerMetrics:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
-
-
-def engine_queue_depth(engine: Any) -> int | None:
-    """Requests waiting or decoding in the engine (sum over loaded models), None if unknown."""
-    stats = getattr(engine, "stats", None)
-    if not callable(stats):
-        return None
-    try:
-        data = stats()
-    except Exception:
-        return None
-    if not isinstance(data, dict):
-        return None
-    total = 0
-    for per_model in data.values():
-        if isinstance(per_model, dict):
-            total += int(per_model.get("queue_depth") or 0) + int(per_model.get("active") or 0)
-    return total

@@ -12,20 +12,18 @@ from jupyter_chat_ext.errors import InvalidInput, PayloadTooLarge
 
 ROLE_MAP = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 FINISH_MAP = {"stop": "stop", "length": "length", "cancelled": "stop"}
-ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "invalid_request_error",
-    409: "invalid_request_error",
-    413: "invalid_request_error",
-    429: "rate_limit_error",
-}
 
 
 def error_body(status: int, code: str, message: str) -> dict[str, Any]:
-    """OpenAI's error shape."""
-    kind = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    """OpenAI's error shape; ``type`` names the status (decided by errors.py) in OpenAI's words."""
+    if status >= 500:
+        kind = "server_error"
+    elif status == 429:
+        kind = "rate_limit_error"
+    elif status in (401, 403):
+        kind = "authentication_error" if status == 401 else "permission_error"
+    else:
+        kind = "invalid_request_error"
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 

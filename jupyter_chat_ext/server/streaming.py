@@ -2,26 +2,27 @@
 
 The pump pulls events from the async generator of a turn and hands each to a writer. Nothing is
 committed before the first event (validation, model load and prompt building happen first), and a
-start event is held back a moment, so that an error raised before any token (bad params, a prompt
-over budget, a full queue) still answers as a JSON error with its own status instead of a 200
-stream. When the client goes away (tornado's ``on_connection_close`` or a flush that raises
-StreamClosedError) the pending step is cancelled and the generator closed, so the engine stops
-within one decode step and the ChatService stores the partial answer as "interrupted".
+start event is held back a moment, so that an error before any token (bad params, a prompt over
+budget, a full queue) still answers as a JSON error with its own status instead of a 200 stream.
+An error *event* that arrives before the commit is answered from the event itself (its ``status``
+was decided in the core; the door only translates). When the client goes away (tornado's
+``on_connection_close`` or a flush that raises StreamClosedError) the pending step is cancelled and
+the generator closed, so the engine stops within one decode step and the ChatService stores the
+partial answer as "interrupted".
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from tornado.iostream import StreamClosedError
 
-from jupyter_chat_ext.errors import ChatExtError
+from jupyter_chat_ext.errors import ChatExtError, event_status, retry_after_header
 
-from .base import ChatExtHandler, jsonable
+from .base import ChatExtHandler, dumps
 
 #: how long (from the request) a start event may be held back while waiting for the first token
 PREFETCH_S = 1.0
@@ -29,27 +30,9 @@ PREFETCH_S = 1.0
 Event = dict[str, Any]
 
 
-def _status_by_code() -> dict[str, int]:
-    table: dict[str, int] = {}
-    todo: list[type] = [ChatExtError]
-    while todo:
-        cls = todo.pop()
-        table[cls.code] = int(cls.status)  # type: ignore[attr-defined]
-        todo.extend(cls.__subclasses__())
-    return table
-
-
-class EarlyError(ChatExtError):
-    """An error event that arrived before the response was committed, answered as JSON."""
-
-    def __init__(self, event: Event) -> None:
-        super().__init__(str(event.get("message") or "error"), code=str(event.get("code") or "error"))
-        self.status = _status_by_code().get(self.code, 500)
-
-
 def sse_frame(event_type: str, data: Any) -> str:
     """One server-sent event: ``event: <type>\\ndata: <json>\\n\\n`` (json is one line)."""
-    return f"event: {event_type}\ndata: {json.dumps(jsonable(data))}\n\n"
+    return f"event: {event_type}\ndata: {dumps(data)}\n\n"
 
 
 class StreamingHandler(ChatExtHandler):
@@ -69,6 +52,17 @@ class StreamingHandler(ChatExtHandler):
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
 
+    def send_error_event(self, event: Event) -> None:
+        """Answer an error event that came before the response was committed, as JSON."""
+        status = event_status(event)
+        retry = event.get("retry_after")
+        self.send_error_json(
+            status,
+            str(event.get("code") or "error"),
+            str(event.get("message") or "error"),
+            retry_after=retry_after_header(status, retry if isinstance(retry, (int, float)) else None),
+        )
+
     async def pump(
         self,
         events: AsyncIterator[Event],
@@ -81,9 +75,10 @@ class StreamingHandler(ChatExtHandler):
         """Feed every event to ``write``; True when the stream ran to its end.
 
         ``begin`` commits the response (headers) once the first real event is known or the
-        prefetch delay passed. Errors before that propagate (JSON error answer); later ones go to
-        ``on_error``. With ``hold`` the response is never committed here (a collected answer):
-        every error propagates and every event goes to ``write``. The generator is always closed.
+        prefetch delay passed. Errors before that propagate (JSON error answer) and error events
+        before it are answered as JSON; later ones go to ``on_error`` / ``write``. With ``hold``
+        the response is never committed here (a collected answer): every error is answered as
+        JSON and every other event goes to ``write``. The generator is always closed.
         """
         metrics = self.chat_app.metrics
         metrics.stream_started()
@@ -143,15 +138,15 @@ class StreamingHandler(ChatExtHandler):
                     metrics.observe_generation(event.get("metrics") or {}, event.get("finish_reason"))
                 elif kind == "error":
                     metrics.observe_error(str(event.get("code") or "error"))
-                if hold:
-                    if kind == "error":
-                        raise EarlyError(event)
-                elif not committed:
+                    # before the commit a client error or a refusal keeps its own status; a
+                    # server fault after a start event still streams (the start names the row)
+                    if hold or (not committed and event_status(event) < 500):
+                        self.send_error_event(event)
+                        return False
+                if not hold and not committed:
                     if kind == "start":
                         buffered.append(event)
                         continue
-                    if kind == "error" and _status_by_code().get(str(event.get("code")), 500) < 500:
-                        raise EarlyError(event)
                     await commit()
                 await write(event)
         except StreamClosedError:

@@ -104,7 +104,9 @@ async def test_stop_extension_frees_the_model_and_the_store(api, chat_app):
         assert [s["title"] for s in reopened.list_sessions()] == ["bye"]
     finally:
         reopened.close()
-    assert_error(await api.get("sessions"), 503, "unavailable")
+    gone = await api.get("sessions")
+    assert_error(gone, 503, "unavailable")
+    assert int(gone.headers["Retry-After"]) >= 1
 
 
 @on_jp_loop

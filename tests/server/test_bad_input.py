@@ -135,8 +135,10 @@ async def test_a_full_queue_answers_429(api, chat_app, jp_http_port, jp_base_url
             await asyncio.sleep(0.05)
         stats = core.engine.stats()["smollm2-135m-instruct"]
         assert (stats["active"], stats["queue_depth"]) == (1, 1), stats
-        err = assert_error(await api.chat(sids[2], "hello"), 429, "busy")
+        refused = await api.chat(sids[2], "hello")
+        err = assert_error(refused, 429, "busy")
         assert "queue" in err["message"]
+        assert int(refused.headers["Retry-After"]) >= 1  # clients know when to try again
     finally:
         running.close()
         if waiting is not None:

@@ -46,7 +46,7 @@ async def test_chat_streams_events_one_by_one(api):
 
 
 @on_jp_loop
-async def test_seeded_chats_repeat_and_regenerate_replaces_the_answer(api):
+async def test_seeded_chats_repeat_and_regenerate_adds_a_version(api):
     sid = (await api.new_session())["id"]
     params = {"max_tokens": 12, "temperature": 0.9, "seed": 7}
     first = next(d for k, d in (await api.chat(sid, "Invent a name", params=params)).events if k == "done")
@@ -57,7 +57,9 @@ async def test_seeded_chats_repeat_and_regenerate_replaces_the_answer(api):
     assert again["user_message_id"] == first["user_message_id"]
     assert again["text"] == first["text"]  # same seed, same prompt, same answer
     stored = (await api.get("sessions", sid, "messages")).json["messages"]
-    assert [m["id"] for m in stored] == [first["user_message_id"], again["message_id"]]
+    # the earlier answer stays as a version of this turn (same parent_id); the newest is current
+    assert [m["id"] for m in stored] == [first["user_message_id"], first["message_id"], again["message_id"]]
+    assert stored[1]["parent_id"] == stored[2]["parent_id"] == first["user_message_id"]
 
     empty = (await api.new_session())["id"]
     assert_error(await api.post("sessions", empty, "regenerate", body={}), 409)
@@ -134,6 +136,24 @@ async def test_client_disconnect_cancels_and_stores_the_partial_answer(
             break
         await asyncio.sleep(0.05)
     assert stats["active"] == 0 and stats["queue_depth"] == 0, stats  # the engine stopped decoding it
+
+    # Continue: the same message grows and completes (SSE, like regenerate)
+    mid = str(answer["id"])
+    reply = await api.post(
+        "sessions", sid, "messages", mid, "continue", body={"params": {"max_tokens": 8}}, stream=True
+    )
+    assert reply.code == 200, reply.body[:500]
+    start, done = reply.events[0][1], reply.events[-1][1]
+    assert start["type"] == "start" and start["assistant_message_id"] == answer["id"]
+    assert done["type"] == "done" and done["message_id"] == answer["id"]
+    assert done["text"].startswith(answer["content"]) and len(done["text"]) > len(answer["content"])
+    messages = (await api.get("sessions", sid, "messages")).json["messages"]
+    assert len(messages) == 2 and messages[1]["status"] == "complete"
+    assert messages[1]["content"] == done["text"]
+    again = await api.post("sessions", sid, "messages", mid, "continue", body={})
+    assert_error(again, 409, "not_interrupted")
+    other = (await api.new_session())["id"]
+    assert_error(await api.post("sessions", other, "messages", mid, "continue", body={}), 404)
 
 
 @on_jp_loop

@@ -1,0 +1,152 @@
+"""The composition root: one place builds Store + Engine + RagService + ChatService for every door.
+
+The Jupyter server (``server/core.py``) and the kernel's in-process service
+(``kernel/local_service.py``) both call :func:`build_core`, so they open the same parts the same
+way and report one health shape. Nothing heavy is imported at module level (Jupyter imports the
+server extension at start-up): torch, transformers, duckdb and lancedb come in with ``build_core``,
+which doors call off their event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jupyter_chat_ext.chat.service import ChatService
+    from jupyter_chat_ext.engine.engine import Engine
+    from jupyter_chat_ext.rag.service import RagService
+    from jupyter_chat_ext.settings import Settings
+    from jupyter_chat_ext.store.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Core:
+    """The core objects over one Settings; ``chat`` is what doors call, the rest it is built from."""
+
+    settings: Settings
+    store: Store
+    engine: Engine
+    chat: ChatService
+    rag: RagService | None = None
+    #: why RAG is not available (import or start failure), for health and the 503 message
+    rag_error: str | None = None
+    #: seconds build_core took
+    built_s: float = 0.0
+    #: False when the engine was lent by the caller (then close() leaves it running)
+    owns_engine: bool = True
+
+    def health(self) -> dict[str, Any]:
+        """``{status, version, engine, store, rag}``: blocking (reads the store), call it in a thread."""
+        from jupyter_chat_ext import __version__
+
+        models = self.engine.list_models()
+        return {
+            "status": "ok",
+            "version": __version__,
+            "engine": {
+                "default_model": self.settings.default_model,
+                "device": self.settings.device,
+                "models": len(models),
+                "loaded": [
+                    {"id": m.get("id"), "device": m.get("device"), "dtype": m.get("dtype")}
+                    for m in models
+                    if m.get("state") == "loaded"
+                ],
+                "loading": [m.get("id") for m in models if m.get("state") == "loading"],
+                "queue_depth": engine_queue_depth(self.engine),
+            },
+            "store": {"path": str(self.settings.db_path), "sessions": self.store.count_sessions()},
+            "rag": {"available": self.rag is not None, "error": self.rag_error},
+        }
+
+    def close(self) -> None:
+        """Free the model (when ours), close LanceDB and the DuckDB file; safe to call twice.
+
+        The parts are dropped first, so a door that still holds this Core sees None, not a closed
+        store it could write to.
+        """
+        chat = self.chat
+        if chat is None:
+            return
+        self.chat = self.store = self.engine = self.rag = None  # type: ignore[assignment]
+        chat.close(close_engine=self.owns_engine)
+
+
+def build_core(settings: Settings, *, engine: Engine | None = None) -> Core:
+    """Open the store, create the (lazy) engine, the RAG service and the chat service.
+
+    ``engine``: share an Engine that is already running (the caller keeps owning it). A RAG
+    service that cannot start is reported in ``rag_error`` instead of failing the whole core:
+    chats work without retrieval. Any other failure closes what was opened and raises.
+    """
+    t0 = time.perf_counter()
+    from jupyter_chat_ext.chat.service import ChatService
+    from jupyter_chat_ext.engine.engine import Engine
+    from jupyter_chat_ext.store.store import Store
+
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    store = Store(settings.db_path)
+    owns_engine = engine is None
+    rag = None
+    try:
+        if engine is None:
+            engine = Engine(settings)
+        rag, rag_error = _build_rag(settings, engine)
+        chat = ChatService(store, engine, settings, rag=rag)
+    except BaseException:
+        _close_quietly(rag, engine if owns_engine else None, store)
+        raise
+    return Core(
+        settings=settings,
+        store=store,
+        engine=engine,
+        chat=chat,
+        rag=rag,
+        rag_error=rag_error,
+        built_s=time.perf_counter() - t0,
+        owns_engine=owns_engine,
+    )
+
+
+def _build_rag(settings: Settings, engine: Engine) -> tuple[RagService | None, str | None]:
+    try:
+        from jupyter_chat_ext.rag.service import RagService
+    except ImportError as exc:
+        log.warning("jupyter_chat_ext: RAG not available: %s", exc)
+        return None, f"RAG not available: {exc}"
+    try:
+        return RagService(settings, embedder=engine.embedder), None
+    except Exception as exc:  # a broken LanceDB folder must not take the chat down with it
+        log.exception("jupyter_chat_ext: RAG service failed to start")
+        return None, f"RAG not available: {exc}"
+
+
+def _close_quietly(*parts: Any) -> None:
+    for part in parts:
+        if part is None:
+            continue
+        try:
+            part.close()
+        except Exception:  # pragma: no cover - best effort on a failed start
+            log.exception("jupyter_chat_ext: closing %r failed", part)
+
+
+def engine_queue_depth(engine: Any) -> int | None:
+    """Requests waiting or decoding in the engine (sum over loaded models), None if unknown."""
+    try:
+        data = engine.stats()
+    except Exception:
+        return None
+    if not isinstance(data, dict):
+        return None
+    total = 0
+    for per_model in data.values():
+        if isinstance(per_model, dict):
+            total += int(per_model.get("queue_depth") or 0) + int(per_model.get("active") or 0)
+    return total
