@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from ..errors import Busy, ChatExtError, error_from_event, event_status
+from ..errors import ChatExtError, Unavailable, error_from_event, event_status
 from .checkpoint import Checkpointer
 from .titles import needs_title, title_from
 from .turn import Event, Turn
@@ -39,9 +39,10 @@ async def stream_answer(
 ) -> AsyncIterator[Event]:
     """Write the turn's rows (``begin``), stream the answer, finish its row; yield turn events.
 
-    ``start`` is held until the engine's first event: when the engine refuses the request as busy
-    (a burst got past ``check_capacity`` together), ``undo`` removes what ``begin`` wrote and Busy
-    is raised before any event, so a refused turn leaves no rows and a retry duplicates nothing.
+    ``start`` is held until the engine's first event: when the engine refuses the request (busy:
+    a burst got past ``check_capacity`` together; unavailable; bad input), ``undo`` removes what
+    ``begin`` wrote and the typed error is raised before any event, so a refused turn leaves no
+    rows and a client's retry on 429/503 duplicates nothing.
     """
     engine.check_capacity(turn.model_id)  # refuse before the first write
     await asyncio.to_thread(begin)
@@ -54,7 +55,7 @@ async def stream_answer(
         try:
             async for event in stream:
                 if not started:
-                    if event["type"] == "error" and event_status(event) == Busy.status:
+                    if event["type"] == "error" and _is_refusal(event_status(event)):
                         raise error_from_event(event)
                     started = True
                     yield turn.start_event()
@@ -74,7 +75,7 @@ async def stream_answer(
                     yield await _fail(store, turn, ckpt, error_from_event(event))
                     return
         except ChatExtError as exc:
-            if not started and exc.status == Busy.status:
+            if not started and _is_refusal(exc.status):
                 finished = True
                 await ckpt.final(undo)
                 raise
@@ -89,6 +90,13 @@ async def stream_answer(
             except BaseException:
                 pass
             await _interrupt(store, engine, turn, ckpt)
+
+
+def _is_refusal(status: int) -> bool:
+    """The engine turned the request down before generating: bad input, busy, unavailable.
+
+    A 500 (a model fault) is not a refusal: its answer row is kept with status "error"."""
+    return 400 <= status < 500 or status == Unavailable.status
 
 
 async def _finish(store: Any, engine: Any, turn: Turn, event: Event, ckpt: Checkpointer) -> Event:

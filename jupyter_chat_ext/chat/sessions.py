@@ -100,4 +100,5 @@ class Sessions:
         return self.store.export_session(session_id, fmt)
 
     def import_session(self, data: str | dict[str, Any]) -> Session:
-        return self.store.import_session(data)
+        # an import obeys the chat's size limit: a 10 MB imported message used to stall every turn
+        return self.store.import_session(data, max_content_chars=self.settings.max_content_chars)
