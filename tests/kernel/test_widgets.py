@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_chat_ext.widgets import ChatWidget, ModelPanel, RagPanel
+from jupyter_chat_ext.widgets.markdown import markdown_tree
 
 WIDGETS_DIR = Path(__file__).resolve().parents[2] / "jupyter_chat_ext" / "widgets"
 
@@ -31,7 +32,9 @@ def wait_for(predicate, timeout: float = 60.0) -> None:
 def test_chat_widget_streams_and_stores(local_service) -> None:
     widget = ChatWidget(client=local_service, max_tokens=24, update_interval=0.0)
     partials: list[str] = []
+    trees: list[list] = []
     widget.observe(lambda ch: partials.append(ch["new"]), names="partial")
+    widget.observe(lambda ch: trees.append(ch["new"]), names="partial_blocks")
     browser_message(widget, {"type": "send", "content": "Name two animals."})
     widget.wait(120)
     assert widget.error == ""
@@ -46,6 +49,10 @@ def test_chat_widget_streams_and_stores(local_service) -> None:
     assert stored[-1]["content"].startswith(streamed[-1])
     assert re.match(r"\d+ tokens", widget.info)
     assert widget.session_id in [s["id"] for s in widget.sessions]
+    # the browser draws markdown trees: of the growing answer, then of the stored one
+    assert any(trees) and trees[-1] == []
+    assert widget.messages[-1]["blocks"] == markdown_tree(stored[-1]["content"])
+    assert widget.messages[0]["blocks"] is None  # the user's text is shown as typed
 
 
 def test_chat_widget_stop_keeps_the_partial(local_service) -> None:
@@ -109,6 +116,33 @@ def test_model_panel_load_and_unload_with_progress(local_service, settings) -> N
         assert panel.loading == ""
         panel.unload(model_id, wait=True)
         assert next(m for m in panel.models if m["id"] == model_id)["state"] == "unloaded"
+    finally:
+        service.engine.close()
+        service.close()
+
+
+def test_chat_widget_shows_the_model_load_first(settings) -> None:
+    from jupyter_chat_ext.engine.engine import Engine
+    from jupyter_chat_ext.kernel.local_service import LocalService
+
+    # its own engine with nothing loaded: the first answer has to wait for the load
+    own = settings.__class__(data_dir=settings.data_dir.parent / "widget-load")
+    service = LocalService(own, engine=Engine(own))
+    try:
+        widget = ChatWidget(client=service, max_tokens=4)
+        seen: list[tuple[str, float]] = []
+        widget.observe(
+            lambda ch: seen.append((widget.loading, widget.progress)), names=["loading", "progress"]
+        )
+        widget.send("Hi", wait=True, timeout=300)
+        assert widget.error == ""
+        assert any(m == own.default_model for m, _ in seen)
+        assert widget.loading == ""
+        assert widget.messages[-1]["role"] == "assistant" and widget.messages[-1]["content"]
+        # loaded now: the next answer shows no load
+        seen.clear()
+        widget.send("Hi again", wait=True, timeout=120)
+        assert not [m for m, _ in seen if m]
     finally:
         service.engine.close()
         service.close()
