@@ -42,16 +42,6 @@ MESSAGE_EXPORT_FIELDS = (
     "tokens",
     "metrics",
 )
-METRIC_FIELDS = (
-    "prompt_tokens",
-    "completion_tokens",
-    "ttft_s",
-    "tokens_per_s",
-    "total_s",
-    "model",
-    "device",
-    "finish_reason",
-)
 
 
 def to_document(session: dict[str, Any], messages: list[dict[str, Any]], exported_at: str) -> dict[str, Any]:

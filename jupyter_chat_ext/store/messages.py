@@ -20,7 +20,14 @@ from .database import Database
 from .search import signature
 from .signature_index import MAX_LIST_LIMIT
 from .types import Message
-from .writes import NewMessage, allocate_ids, insert_messages, replace_metrics, replace_search_row
+from .writes import (
+    NewMessage,
+    allocate_ids,
+    insert_messages,
+    message_batch,
+    replace_metrics,
+    replace_search_row,
+)
 
 
 class Messages:
@@ -52,7 +59,7 @@ class Messages:
             created_at=now,
             tokens=val.check_tokens(tokens),
         )
-        sig = signature(row.content)
+        batch = message_batch(session_id, [row], [signature(row.content)])
         with self.db.lock:
             con = self.db.con
             rows.get_session(con, session_id)
@@ -62,7 +69,7 @@ class Messages:
                     raise InvalidInput(f"parent message {parent_id} belongs to another session")
             with self.db.tx() as con:
                 (message_id,) = allocate_ids(con, 1)
-                insert_messages(con, session_id, [message_id], [row], [sig], now=now)
+                insert_messages(con, batch, [message_id], now=now)
         return {
             "id": message_id,
             "session_id": session_id,

@@ -8,7 +8,6 @@ in bulk: 20k messages hold the lock for well under a second (bench/bench_store.p
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from typing import Any
 
@@ -20,7 +19,7 @@ from .database import Database
 from .import_doc import DEFAULT_MAX_CONTENT_CHARS, parse_document
 from .search import signature
 from .types import Session
-from .writes import allocate_ids, insert_messages, insert_session, upsert_metrics
+from .writes import allocate_ids, insert_messages, insert_session, message_batch, upsert_metrics
 
 
 def export_session(db: Database, session_id: str, fmt: str = "json") -> str:
@@ -39,16 +38,17 @@ def import_session(
 ) -> Session:
     """A new session from a JSON export: new ids; same content, metadata, metrics and order."""
     doc = parse_document(data, max_content_chars=max_content_chars or DEFAULT_MAX_CONTENT_CHARS)
-    signatures = [signature(m.row.content) for m in doc.messages]
-    now = val.now()
     session_id = uuid.uuid4().hex
+    # everything but the ids is built before the lock: checks, signatures, Arrow columns
+    batch = message_batch(
+        session_id, [m.row for m in doc.messages], [signature(m.row.content) for m in doc.messages]
+    )
+    position = {m.old_id: i for i, m in enumerate(doc.messages) if m.old_id is not None}
+    parents = [None if m.old_parent_id is None else position[m.old_parent_id] for m in doc.messages]
+    measured = [(i, m.metrics) for i, m in enumerate(doc.messages) if m.metrics is not None]
+    now = val.now()
     with db.lock, db.tx() as con:
         ids = allocate_ids(con, len(doc.messages))
-        new_id = {m.old_id: mid for m, mid in zip(doc.messages, ids, strict=True) if m.old_id is not None}
-        new_rows = [
-            dataclasses.replace(m.row, parent_id=None if m.old_parent_id is None else new_id[m.old_parent_id])
-            for m in doc.messages
-        ]
         insert_session(
             con,
             session_id,
@@ -60,10 +60,7 @@ def import_session(
             created_at=doc.created_at or now,
             updated_at=now,
         )
-        insert_messages(con, session_id, ids, new_rows, signatures, now=now)
-        with_metrics = [
-            (mid, m.metrics) for m, mid in zip(doc.messages, ids, strict=True) if m.metrics is not None
-        ]
-        upsert_metrics(con, session_id, [mid for mid, _ in with_metrics], [x for _, x in with_metrics])
+        insert_messages(con, batch, ids, now=now, parent_positions=parents)
+        upsert_metrics(con, session_id, [ids[i] for i, _ in measured], [x for _, x in measured])
     with db.lock:
         return rows.get_session(db.con, session_id)

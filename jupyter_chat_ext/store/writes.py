@@ -74,19 +74,25 @@ def _insert_arrow(con: duckdb.DuckDBPyConnection, table: str, columns: str, data
         con.unregister("_rows")
 
 
+def _signature_columns(signatures: Sequence[Sequence[int]]) -> list[pa.Array]:
+    return [pa.array([sig[i] for sig in signatures], pa.int64()) for i in range(len(sig_column_names()))]
+
+
 def insert_search_rows(
     con: duckdb.DuckDBPyConnection,
     ids: Sequence[int],
     session_ids: Sequence[str],
-    signatures: Sequence[Sequence[int]],
+    signatures: Sequence[Sequence[int]] | list[pa.Array],
 ) -> None:
-    """Signature rows of ``message_search`` (one per message id)."""
+    """Signature rows of ``message_search`` (one per message id); ``signatures`` per message, or
+    already as SIG_COLUMNS Arrow columns."""
     if not ids:
         return
-    names = sig_column_names()
-    arrays = [pa.array(ids, pa.int64()), pa.array(session_ids, pa.string())]
-    arrays += [pa.array([sig[i] for sig in signatures], pa.int64()) for i in range(len(names))]
-    data = pa.Table.from_arrays(arrays, names=["message_id", "session_id", *names])
+    sig_arrays = (
+        signatures if signatures and isinstance(signatures[0], pa.Array) else _signature_columns(signatures)
+    )
+    arrays = [pa.array(ids, pa.int64()), pa.array(session_ids, pa.string()), *sig_arrays]
+    data = pa.Table.from_arrays(arrays, names=["message_id", "session_id", *sig_column_names()])
     _insert_arrow(con, "message_search", ", ".join(data.column_names), data)
 
 
@@ -95,38 +101,61 @@ def replace_search_row(con: duckdb.DuckDBPyConnection, message_id: int, session_
     insert_search_rows(con, [message_id], [session_id], [signature(text)])
 
 
-def insert_messages(
-    con: duckdb.DuckDBPyConnection,
-    session_id: str,
-    ids: Sequence[int],
-    rows: Sequence[NewMessage],
-    signatures: Sequence[Sequence[int]],
-    *,
-    now: datetime,
-) -> None:
-    """Messages with the given ids, their search rows, and the session's count and ``updated_at``."""
-    if not rows:
-        return
-    data = pa.table(
+@dataclass(frozen=True)
+class MessageBatch:
+    """Messages of one session as Arrow columns, built before the store lock is taken; only the
+    ids (and parent ids that point into the batch) are added under the lock."""
+
+    session_id: str
+    columns: pa.Table  # every messages column but id and parent_id
+    parent_ids: list[int | None]  # ids of messages already stored
+    signatures: list[pa.Array]
+
+
+def message_batch(
+    session_id: str, rows: Sequence[NewMessage], signatures: Sequence[Sequence[int]]
+) -> MessageBatch:
+    columns = pa.table(
         {
-            "id": pa.array(ids, pa.int64()),
             "session_id": pa.array([session_id] * len(rows), pa.string()),
             "role": pa.array([r.role for r in rows], pa.string()),
             "content": pa.array([r.content for r in rows], pa.string()),
             "model": pa.array([r.model for r in rows], pa.string()),
             "params": pa.array([r.params_json for r in rows], pa.string()),
-            "parent_id": pa.array([r.parent_id for r in rows], pa.int64()),
             "status": pa.array([r.status for r in rows], pa.string()),
             "metadata": pa.array([r.metadata_json for r in rows], pa.string()),
             "created_at": pa.array([r.created_at for r in rows], pa.timestamp("us")),
             "tokens": pa.array([r.tokens for r in rows], pa.int32()),
         }
     )
+    return MessageBatch(session_id, columns, [r.parent_id for r in rows], _signature_columns(signatures))
+
+
+def insert_messages(
+    con: duckdb.DuckDBPyConnection,
+    batch: MessageBatch,
+    ids: Sequence[int],
+    *,
+    now: datetime,
+    parent_positions: Sequence[int | None] | None = None,
+) -> None:
+    """The batch's messages with the given ids, their search rows, and the session's count and
+    ``updated_at``. ``parent_positions``: parents given as positions inside the batch (an import)."""
+    n = batch.columns.num_rows
+    if not n:
+        return
+    parents = (
+        batch.parent_ids
+        if parent_positions is None
+        else [None if pos is None else ids[pos] for pos in parent_positions]
+    )
+    data = batch.columns.add_column(0, "id", pa.array(ids, pa.int64()))
+    data = data.append_column("parent_id", pa.array(parents, pa.int64()))
     _insert_arrow(con, "messages", ", ".join(data.column_names), data)
-    insert_search_rows(con, ids, [session_id] * len(ids), signatures)
+    insert_search_rows(con, ids, [batch.session_id] * n, batch.signatures)
     con.execute(
         "UPDATE sessions SET updated_at = ?, message_count = message_count + ? WHERE id = ?",
-        [now, len(rows), session_id],
+        [now, n, batch.session_id],
     )
 
 
