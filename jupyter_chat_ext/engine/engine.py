@@ -369,11 +369,24 @@ class Engine:
         def sink(event: dict[str, Any]) -> None:
             loop.call_soon_threadsafe(events.put_nowait, event)
 
+        abandoned = threading.Event()
+        submitted: list[GenRequest] = []
+
         def submit() -> GenRequest:
             rt, req = build(sink)
-            return rt.submit(req)
+            rt.submit(req)
+            submitted.append(req)
+            if abandoned.is_set():  # the consumer left while we tokenized: stop at once
+                req.cancel()
+            return req
 
-        req = await loop.run_in_executor(None, submit)
+        try:
+            req = await loop.run_in_executor(None, submit)
+        except asyncio.CancelledError:
+            abandoned.set()  # either this or submit() sees the other's mark: the request ends
+            for r in submitted:
+                r.cancel()
+            raise
         finished = False
         try:
             while True:
@@ -466,7 +479,6 @@ class Engine:
     def embedder(self) -> Any:
         with self._lock:
             if self._embedder is None:
-                from .backends.transformers.loader import pick_device
                 from .embeddings import Embedder
 
                 info = None
@@ -474,8 +486,9 @@ class Engine:
                     info = self.registry.get(self.settings.embedding_model)
                 except (NotFound, Unavailable):
                     pass
-                device = pick_device(self.settings.device)
-                kwargs: dict[str, Any] = {"device": device, "dtype": self.settings.dtype}
+                # "auto" is resolved by the Embedder when it loads: building the core must not
+                # import torch (~250 MB) when the chat model runs on llama.cpp
+                kwargs: dict[str, Any] = {"device": self.settings.device, "dtype": self.settings.dtype}
                 if info is not None and info.source != "packaged":
                     kwargs["model_dir"] = info.path
                     kwargs["model_id"] = info.id

@@ -82,6 +82,7 @@ class DecodeLoop:
         self.batch_size_sum = 0  # sequences per decode step, summed
         self.tokens_reused = 0
         self.prompt_tokens_evaluated = 0
+        self._added: collections.Counter[int] = collections.Counter()
         self._thread = threading.Thread(target=self._run, name=f"llamacpp-{model_id}", daemon=True)
         self._thread.start()
 
@@ -164,7 +165,7 @@ class DecodeLoop:
         self.tokens_reused += keep
         opts = req.options
         seed = opts.seed if opts.seed is not None else int.from_bytes(os.urandom(8), "little") >> 2
-        slot.chain = native.sampler_chain(opts, seed, prompt)
+        slot.chain = native.sampler_chain(opts, seed, prompt, self.vocab.n_vocab)
         slot.stream = TokenStream(
             req, decode=self._decode_text(), emit=self.emit, model_id=self.model_id, device=self.device
         )

@@ -149,7 +149,7 @@ def _seed32(seed: int) -> int:
     return (seed ^ (seed >> 32)) & 0xFFFFFFFF
 
 
-def sampler_chain(opts: GenerationOptions, seed: int, history: list[int]) -> Any:
+def sampler_chain(opts: GenerationOptions, seed: int, history: list[int], n_vocab: int) -> Any:
     """One sampler chain per sequence: penalties, top-k, top-p, temperature, then dist(seed).
 
     ``history`` (the prompt's last tokens) primes the repetition penalty, as llama-server does.
@@ -157,9 +157,8 @@ def sampler_chain(opts: GenerationOptions, seed: int, history: list[int]) -> Any
     ll = lib()
     chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
     if opts.repetition_penalty != 1.0:
-        ll.llama_sampler_chain_add(
-            chain, ll.llama_sampler_init_penalties(64, opts.repetition_penalty, 0.0, 0.0)
-        )
+        penalties = ll.llama_sampler_init_penalties(n_vocab, 64, opts.repetition_penalty, 0.0, 0.0)
+        ll.llama_sampler_chain_add(chain, penalties)
     if opts.temperature == 0:
         ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_greedy())
     else:
