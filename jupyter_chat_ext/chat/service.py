@@ -11,6 +11,7 @@ when the consumer goes away (status "interrupted", the partial text kept) or the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
@@ -108,7 +109,8 @@ class ChatService:
     ) -> AsyncIterator[Event]:
         opts = inputs.options(params)
         model_id = self.engine.resolve(model)
-        inputs.model(self.engine, model_id)
+        # a registry lookup may ask a remote endpoint: keep it off the event loop
+        await asyncio.to_thread(inputs.model, self.engine, model_id)
         for m in messages if isinstance(messages, list) else []:
             content = m.get("content") if isinstance(m, dict) else None
             if isinstance(content, str) and len(content) > self.settings.max_content_chars:

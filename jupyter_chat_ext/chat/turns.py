@@ -207,7 +207,8 @@ class Turns:
 
     async def _model(self, session: Session) -> str:
         model_id = self.engine.resolve(session.get("model"))
-        inputs.model(self.engine, model_id)
+        # a registry lookup may ask a remote endpoint: off the loop like every other I/O
+        await _off(inputs.model, self.engine, model_id)
         return await self.engine.ensure_loaded(model_id)
 
     def _stored_rag(self, user: Message) -> RagSpec | None:
