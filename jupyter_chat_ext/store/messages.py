@@ -2,7 +2,7 @@
 
 A streamed answer is a row with status ``streaming``: ``checkpoint_message`` saves its text about
 once a second with one UPDATE (no search signature, no session counters: measured in
-bench/bench_store.py ``checkpoint``), ``finish_message`` writes the final state in one transaction,
+bench/bench_store.py ``durability.checkpoint``), ``finish_message`` writes the final state in one transaction,
 and ``recover_streaming`` (on open) turns rows a crash left ``streaming`` into ``interrupted``.
 """
 

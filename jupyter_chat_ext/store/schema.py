@@ -97,7 +97,7 @@ def _v2_search(con: duckdb.DuckDBPyConnection) -> None:
     create_message_search(con)
     # derived-data bookkeeping (e.g. which signature scheme built message_search)
     con.execute("CREATE TABLE store_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
-    # rows of message_search are (re)built by the Store after migrating (see Store._sync_search)
+    # rows of message_search are (re)built after migrating (see SignatureIndex.sync)
 
 
 def create_message_search(con: duckdb.DuckDBPyConnection) -> None:
