@@ -1,0 +1,217 @@
+"""Fuzz the /chat-ext API of a real server with schemathesis, from our own OpenAPI document.
+
+Used by tests/fuzz/test_fuzz_api.py (a short seeded run in CI) and runnable by hand for a long run:
+
+    HF_HUB_OFFLINE=1 .venv/bin/python tests/fuzz/fuzzrun.py --examples 40 --seed 7
+
+which starts its own server and prints a JSON summary (requests, statuses, 5xx, check failures).
+
+The document is narrowed for fuzzing only (:func:`narrow`): generation lengths are capped so a
+generated chat decodes a few tokens instead of minutes, and embedding inputs are kept small. The
+server itself also caps every answer (``default_max_tokens=8``, ``context_budget=256``), so a
+negative-mode ``max_tokens`` that the server accepts still ends quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import copy
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "faults"))
+
+from chatproc import TOKEN, ChatServer  # noqa: E402
+
+#: what every fuzzed response must satisfy (schemathesis check names)
+CHECKS = [
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "response_headers_conformance",
+    "ignored_auth",
+]
+
+#: server options of a fuzzed server: every answer is short, whatever max_tokens says
+SERVER_ARGS = (
+    "--ChatExtApp.default_max_tokens=8",
+    "--ChatExtApp.context_budget=256",
+    "--ChatExtApp.preload_default_model=True",
+)
+
+GEN_CAP = 8
+
+
+def narrow(spec: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the served document whose generation lengths and embedding inputs are small."""
+    spec = copy.deepcopy(spec)
+    schemas = spec["components"]["schemas"]
+    for name, keys in {
+        "GenerationParams": ("max_tokens", "max_new_tokens", "max_completion_tokens"),
+        "V1ChatRequest": ("max_tokens", "max_completion_tokens"),
+        "V1CompletionRequest": ("max_tokens",),
+    }.items():
+        for key in keys:
+            if name in schemas and key in schemas[name].get("properties", {}):
+                schemas[name]["properties"][key]["maximum"] = GEN_CAP
+    emb = spec["paths"].get("/v1/embeddings", {}).get("post")
+    if emb:
+        body = emb["requestBody"]["content"]["application/json"]["schema"]["properties"]["input"]
+        body["oneOf"] = [
+            {"type": "string", "maxLength": 2000},
+            {"type": "array", "minItems": 1, "maxItems": 16, "items": {"type": "string", "maxLength": 2000}},
+        ]
+    return spec
+
+
+def config_toml(path: Path) -> Path:
+    """Per-operation settings: the catch-all route is fuzzed with valid (unrouted) names only.
+
+    A "negative" name for ``/{rest}`` would be a real route ("health") and answer 200: not a
+    fault of the server, so the catch-all gets positive generation only.
+    """
+    path.write_text(
+        '[[operations]]\ninclude-operation-id-regex = "^unknown"\ngeneration.mode = "positive"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def run_schemathesis(
+    server: ChatServer, spec: dict[str, Any], out: Path, *, examples: int, seed: int, workers: int = 1
+) -> dict[str, Any]:
+    """One `schemathesis run` over every operation (all phases, stateful included); a summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    spec_path = out / "openapi.json"
+    spec_path.write_text(json.dumps(narrow(spec)), encoding="utf-8")
+    cmd = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(config_toml(out / "schemathesis.toml")),
+        "run",
+        str(spec_path),
+        "--url",
+        f"{server.base}/chat-ext",
+        "--header",
+        f"Authorization: token {TOKEN}",
+        "--checks",
+        ",".join(CHECKS),
+        "--max-examples",
+        str(examples),
+        "--seed",
+        str(seed),
+        "--workers",
+        str(workers),
+        "--request-timeout",
+        "120",
+        "--continue-on-failure",
+        "--no-color",
+        "--suppress-health-check",
+        "all",
+        "--report",
+        "har,junit",
+        "--report-dir",
+        str(out),
+    ]
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HERE / "st_hooks.py")}
+    started = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=out, env=env)
+    summary = summarize(out)
+    summary.update(
+        exit_code=proc.returncode,
+        seconds=round(time.monotonic() - started, 1),
+        seed=seed,
+        examples_per_operation=examples,
+        command=" ".join(cmd[2:]),
+    )
+    (out / "stdout.txt").write_text(proc.stdout + proc.stderr, encoding="utf-8")
+    summary["output_tail"] = (proc.stdout + proc.stderr)[-6000:]
+    return summary
+
+
+def summarize(out: Path) -> dict[str, Any]:
+    """Requests and statuses from the HAR report; failed checks from the JUnit report."""
+    statuses: collections.Counter[int] = collections.Counter()
+    server_errors: list[dict[str, Any]] = []
+    operations: set[str] = set()
+    slowest: list[tuple[float, str]] = []
+    for har in out.glob("har*.json"):
+        for entry in json.loads(har.read_text(encoding="utf-8"))["log"]["entries"]:
+            status = int(entry["response"]["status"])
+            statuses[status] += 1
+            url = entry["request"]["url"]
+            label = f"{entry['request']['method']} {url.split('/chat-ext', 1)[-1].split('?')[0]}"
+            operations.add(label)
+            slowest.append((float(entry.get("time") or 0), f"{label} -> {status}"))
+            if status >= 500:
+                server_errors.append(
+                    {
+                        "method": entry["request"]["method"],
+                        "url": url,
+                        "status": status,
+                        "body": (entry["request"].get("postData") or {}).get("text", "")[:2000],
+                    }
+                )
+    failures = junit_failures(out)
+    return {
+        "requests": sum(statuses.values()),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "server_errors": len(server_errors),
+        "server_error_samples": server_errors[:20],
+        "failures": failures,
+        "schema_violations": sum(1 for f in failures if "schema" in f["message"].lower()),
+        "distinct_urls": len(operations),
+        "slowest_ms": [f"{ms:.0f} {label[:120]}" for ms, label in sorted(slowest, reverse=True)[:5]],
+    }
+
+
+def junit_failures(out: Path) -> list[dict[str, str]]:
+    import xml.etree.ElementTree as ET
+
+    found = []
+    for path in out.glob("junit*.xml"):
+        for case in ET.parse(path).getroot().iter("testcase"):
+            for bad in list(case.iter("failure")) + list(case.iter("error")):
+                text = (bad.get("message") or "") + "\n" + (bad.text or "")
+                found.append({"operation": case.get("name") or "", "message": text[:4000]})
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=40, help="max examples per operation and phase")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path("/tmp/chat-ext-fuzz"))
+    args = parser.parse_args()
+    import httpx
+
+    with ChatServer(args.out / "server", extra=SERVER_ARGS) as server:
+        server.start()
+        server.wait_health()
+        spec = server.get("openapi.json").json()
+        summary = run_schemathesis(
+            server, spec, args.out / "report", examples=args.examples, seed=args.seed, workers=args.workers
+        )
+        summary["server_alive"] = (
+            httpx.get(f"{server.base}/api/status", headers=server.headers, timeout=30).status_code == 200
+        )
+        from check_store import read_back
+
+        summary["read_back"] = read_back(server)
+    summary.pop("output_tail", None)
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
