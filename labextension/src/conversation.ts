@@ -141,20 +141,26 @@ function withoutError(metadata: Message['metadata']): Message['metadata'] {
   return rest;
 }
 
-/** Edit and resend: the user message takes the new text, later messages go, an answer streams. */
+/**
+ * Edit and resend: the user message takes the new text, later messages go, an answer streams.
+ * Resending the same text asks that question again: its earlier answers stay as versions.
+ */
 export function beginEdit(conv: Conversation, messageId: number, content: string): Conversation {
   const index = conv.messages.findIndex(m => m.id === messageId);
   if (index < 0) {
     return conv;
   }
-  const edited = { ...conv.messages[index], content };
+  const original = conv.messages[index];
+  const same = original.content === content;
+  const edited = same ? original : { ...original, content };
+  const versions = same ? conv.messages.slice(index + 1).filter(m => m.role === 'assistant' && m.parent_id === messageId) : [];
   const answer = streamingAnswer(conv.sessionId ?? '', edited.id);
   return {
     ...conv,
-    messages: [...conv.messages.slice(0, index), edited, answer],
+    messages: [...conv.messages.slice(0, index), edited, ...versions, answer],
     streamingId: answer.id,
     pendingUserId: edited.id,
-    turn: 'edit'
+    turn: same ? 'regenerate' : 'edit'
   };
 }
 

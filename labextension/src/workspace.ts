@@ -134,6 +134,8 @@ export class Workspace {
     await widget.context.ready;
     const target = citationTarget(c);
     if (target.page !== null && /\.pdf$/i.test(path) && typeof (widget as any).setFragment === 'function') {
+      // after the first render: a fragment set while it runs is dropped by the mime document
+      await (widget as any).content?.ready;
       (widget as any).setFragment(`#page=${Math.max(1, Math.round(target.page))}`);
       return;
     }

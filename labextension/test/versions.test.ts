@@ -1,4 +1,4 @@
-import { applyEvent, beginContinue, beginRegenerate, loaded, mergeLatest } from '../src/conversation';
+import { applyEvent, beginContinue, beginEdit, beginRegenerate, loaded, mergeLatest } from '../src/conversation';
 import { Message } from '../src/types';
 import { threadItems } from '../src/versions';
 
@@ -51,5 +51,17 @@ describe('answer versions', () => {
       [1, 'q', 'complete'],
       [2, 'partial and more', 'complete']
     ]);
+  });
+});
+
+describe('edit and resend', () => {
+  it('the same text again keeps the earlier answers as versions; new text drops them', () => {
+    const base = loaded('s', [msg(1, 'user', 'q'), msg(2, 'assistant', 'a1', 1)]);
+    const same = beginEdit(base, 1, 'q');
+    expect(same.turn).toBe('regenerate');
+    expect(same.messages.map(m => m.content)).toEqual(['q', 'a1', '']);
+    const changed = beginEdit(base, 1, 'q2');
+    expect(changed.turn).toBe('edit');
+    expect(changed.messages.map(m => m.content)).toEqual(['q2', '']);
   });
 });

@@ -389,7 +389,7 @@ def test_message_actions_rename_pin_export_import_delete(page: Any, lab: Any, tm
     first = wait_answer(page)
     first_id = first.get_attribute("data-message-id")
 
-    # regenerate: a new answer replaces the last one
+    # regenerate: a new answer is shown; the first one stays as an earlier version (‹ 2/2 ›)
     first.locator("button[aria-label='Regenerate']").click()
     again = wait_answer(page)
     assert again.get_attribute("data-message-id") != first_id
@@ -397,6 +397,7 @@ def test_message_actions_rename_pin_export_import_delete(page: Any, lab: Any, tm
     sid = lab.api("GET", "chat-ext/sessions?q=Name%20one%20color")["sessions"][0]["id"]
     assert [m["role"] for m in lab.api("GET", f"chat-ext/sessions/{sid}/messages")["messages"]] == [
         "user",
+        "assistant",
         "assistant",
     ]
 

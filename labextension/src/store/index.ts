@@ -195,8 +195,8 @@ export class ChatStore {
     this.thread.newChat();
   }
 
-  /** Open a chat (used by the last-chat memory, quiet when it no longer exists). */
-  openSession(id: string, options: { quiet?: boolean } = {}): Promise<boolean> {
+  /** Open a chat (the last-chat memory opens it quietly, in the background). */
+  openSession(id: string, options: { quiet?: boolean; background?: boolean } = {}): Promise<boolean> {
     return this.thread.open(id, options);
   }
 

@@ -35,7 +35,7 @@ export function stateDBMemory(db: IStateDB, key: string = LAST_CHAT_KEY): ChatMe
 export interface Reopenable {
   getState(): ChatState;
   subscribe(listener: () => void): () => void;
-  openSession(id: string, options: { quiet: boolean }): Promise<boolean>;
+  openSession(id: string, options: { quiet: boolean; background: boolean }): Promise<boolean>;
 }
 
 /**
@@ -59,8 +59,8 @@ export class LastChat {
       const s = this.store.getState();
       // Only when the user has not started something else meanwhile.
       if (id && !s.current && s.conversation.messages.length === 0) {
-        const opened = await this.store.openSession(id, { quiet: true });
-        if (!opened) {
+        const opened = await this.store.openSession(id, { quiet: true, background: true });
+        if (!opened && !this.store.getState().current) {
           await this.memory.save(null); // deleted since: stay on a new chat
         }
       }

@@ -92,18 +92,31 @@ export class ThreadSlice {
 
   /**
    * Open a session. `quiet`: a chat that no longer exists is not an error (the one remembered
-   * from the last visit may have been deleted since); resolves false then.
+   * from the last visit may have been deleted since); resolves false then. `background`: load it
+   * without switching to the Chat tab, and only if the user has not started a chat meanwhile
+   * (the reopening of the last chat at start-up must not pull the user out of what they do).
    */
-  async open(id: string, options: { quiet?: boolean } = {}): Promise<boolean> {
+  async open(id: string, options: { quiet?: boolean; background?: boolean } = {}): Promise<boolean> {
     const s = this.deps.cell.get();
-    if (s.current?.id === id && s.view === 'chat' && !s.messagesLoading) {
+    if (s.current?.id === id && (s.view === 'chat' || options.background) && !s.messagesLoading) {
       return true;
     }
-    this.stop();
-    this.deps.cell.set({ view: 'chat', notice: null });
+    const untouched = () => !this.state.current && !this.state.conversation.messages.length && !this.streaming;
+    if (options.background) {
+      if (!untouched()) {
+        return false;
+      }
+    } else {
+      this.stop();
+      this.deps.cell.set({ view: 'chat', notice: null });
+    }
     this.set({ messagesLoading: true });
     try {
       const [session, page] = await Promise.all([this.deps.api.session(id), this.deps.api.messages(id)]);
+      if (options.background && !untouched()) {
+        this.set({ messagesLoading: false });
+        return false;
+      }
       this.set({ current: session, conversation: loaded(id, page.messages, page.has_more), messagesLoading: false, versions: {} });
       this.watchRemote();
       return true;
