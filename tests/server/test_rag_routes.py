@@ -76,7 +76,10 @@ async def test_collection_lifecycle_ingest_and_search(api, jp_root_dir):
         params={"filename": "extra.md"},
         body="# Extra\n\nThe printer is on floor 3.\n",
     )
-    assert reply.code == 201 and reply.json["files_done"] == 1
+    # an upload is a job now (issue 12: it was ingested inside the request): 202, then poll it
+    assert reply.code == 202, reply.body
+    job = await _wait_job(api, reply.json["id"])
+    assert job["state"] == "done" and job["files_done"] == 1, job
     reply = await api.post("collections", "office", "reindex")
     assert reply.code == 200 and reply.json["documents"] == 4
 
