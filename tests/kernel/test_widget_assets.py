@@ -23,7 +23,7 @@ def test_each_widget_imports_the_helper_instead_of_copying_it(name: str) -> None
     for helper in helper_names():
         assert not re.search(rf"^(?:export )?function {helper}\(", source, re.MULTILINE), helper
     built = build_esm(name)
-    assert not re.search(r'^import .*dom\.js', built, re.MULTILINE)
+    assert not re.search(r"^import .*dom\.js", built, re.MULTILINE)
     assert built.count("function h(") == 1
     assert "export default { render };" in built
 
