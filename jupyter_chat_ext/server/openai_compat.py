@@ -89,7 +89,8 @@ def parse_chat_request(data: dict[str, Any], *, max_chars: int) -> ChatRequest:
     for i, msg in enumerate(raw):
         if not isinstance(msg, dict):
             raise InvalidInput(f"messages[{i}] must be an object")
-        role = ROLE_MAP.get(msg.get("role"))  # type: ignore[arg-type]
+        raw_role = msg.get("role")
+        role = ROLE_MAP.get(raw_role) if isinstance(raw_role, str) else None  # {} is unhashable
         if role is None:
             raise InvalidInput(f"messages[{i}].role {msg.get('role')!r} is not supported")
         text = _content(msg.get("content"), i)

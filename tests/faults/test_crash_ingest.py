@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from chatproc import ChatServer
 
 NO_PRELOAD = ("--ChatExtApp.preload_default_model=False",)
@@ -77,6 +78,7 @@ def wait_job(server: ChatServer, job_id: str, until: Any, timeout: float = 600) 
     raise AssertionError(f"job did not get there in {timeout} s: {job}")
 
 
+@pytest.mark.timeout(900)
 def test_kill_9_mid_ingest_resumes_to_the_same_chunk_count(servers, tmp_path):
     root = tmp_path / "srv"
     write_corpus(root / "docs", files=120, seed=11)

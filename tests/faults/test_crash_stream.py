@@ -11,6 +11,7 @@ import random
 import threading
 import time
 
+import pytest
 from chatproc import TurnStream, stream_chat
 
 LONG = {"max_tokens": 400, "temperature": 0.8, "top_p": 0.95, "seed": 3}
@@ -30,6 +31,7 @@ def wait_tokens(out: TurnStream, thread: threading.Thread, timeout: float = 120)
     assert out.tokens, f"no token arrived: status={out.status} error={out.error}"
 
 
+@pytest.mark.timeout(900)
 def test_kill_9_mid_stream_keeps_completed_turns_and_the_partial_answer(servers, tmp_path):
     rng = random.Random(20261201)
     server = servers.new(tmp_path / "srv", extra=("--ChatExtApp.preload_default_model=True",))
@@ -78,6 +80,7 @@ def test_kill_9_mid_stream_keeps_completed_turns_and_the_partial_answer(servers,
         completed = [m for m in rows if m["status"] == "complete"]
 
 
+@pytest.mark.timeout(900)
 def test_client_disconnect_keeps_the_partial_answer(servers, tmp_path):
     server = servers.new(tmp_path / "srv", extra=("--ChatExtApp.preload_default_model=True",))
     server.start()

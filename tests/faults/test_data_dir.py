@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import httpx
+import pytest
 from chatproc import SMALL, ChatServer, sha256, stream_chat
 
 NO_PRELOAD = ("--ChatExtApp.preload_default_model=False",)
@@ -40,6 +41,7 @@ def seeded_store(data_dir: Path) -> tuple[Path, str]:
     return data_dir / "chat.duckdb", session["id"]
 
 
+@pytest.mark.timeout(900)
 def test_corrupt_store_file_is_a_clear_503_and_left_untouched(servers, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
@@ -57,6 +59,7 @@ def test_corrupt_store_file_is_a_clear_503_and_left_untouched(servers, tmp_path)
     assert not (data / "chat.duckdb.wal").exists()
 
 
+@pytest.mark.timeout(900)
 def test_newer_schema_is_refused_and_the_file_left_untouched(servers, tmp_path):
     db, _ = seeded_store(tmp_path / "data")
     con = duckdb.connect(str(db))
@@ -71,6 +74,7 @@ def test_newer_schema_is_refused_and_the_file_left_untouched(servers, tmp_path):
     assert sha256(db) == before, "a file with a newer schema was written to"
 
 
+@pytest.mark.timeout(900)
 def test_second_server_on_the_same_data_dir_reports_the_lock_and_the_first_keeps_working(servers, tmp_path):
     data = tmp_path / "shared-data"
     first = servers.new(tmp_path / "one", data_dir=data, extra=NO_PRELOAD).start()
@@ -92,6 +96,7 @@ def test_second_server_on_the_same_data_dir_reports_the_lock_and_the_first_keeps
     assert first.get("health").status_code == 200
 
 
+@pytest.mark.timeout(900)
 def test_read_only_data_dir_answers_503_or_507_and_keeps_the_file(servers, tmp_path, read_only_bind):
     make_read_only, make_writable = read_only_bind
     db, session_id = seeded_store(tmp_path / "data")
@@ -136,6 +141,7 @@ def fill(disk: Path) -> Path:
     return filler
 
 
+@pytest.mark.timeout(900)
 def test_full_disk_refuses_writes_clearly_and_keeps_what_was_written(servers, tmp_path, tiny_disk):
     data = tiny_disk / "data"
     server: ChatServer = servers.new(

@@ -8,6 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 from chatproc import SMALL, ChatServer, stream_chat
 
 #: a small queue so that 50 chats at once are partly refused
@@ -19,6 +20,7 @@ BURST_ARGS = (
 SLOW_SQL = "SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3"
 
 
+@pytest.mark.timeout(900)
 def test_burst_of_50_chats_only_200_429_503_and_refusals_write_nothing(servers, tmp_path):
     server: ChatServer = servers.new(tmp_path / "srv", extra=BURST_ARGS).start()
     server.wait_model()
@@ -49,6 +51,7 @@ def test_burst_of_50_chats_only_200_429_503_and_refusals_write_nothing(servers, 
     assert httpx.get(f"{server.base}/api/status", headers=server.headers, timeout=30).status_code == 200
 
 
+@pytest.mark.timeout(900)
 def test_refused_chat_carries_retry_after(servers, tmp_path):
     server: ChatServer = servers.new(tmp_path / "srv", extra=BURST_ARGS).start()
     server.wait_model()
@@ -73,6 +76,7 @@ def test_refused_chat_carries_retry_after(servers, tmp_path):
         assert reply.json()["error"]["code"]
 
 
+@pytest.mark.timeout(900)
 def test_slow_sql_query_does_not_block_jupyter_or_chats(servers, tmp_path):
     server: ChatServer = servers.new(
         tmp_path / "srv", extra=("--ChatExtApp.preload_default_model=True",)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import httpx
-import pytest
-from chatproc import ChatServer
 from tornado import web
 
 from jupyter_chat_ext.server.openapi import build_spec, load_spec, openapi_path, route_paths
@@ -60,15 +58,8 @@ def test_every_operation_documents_json_errors_and_has_a_unique_id():
     assert len(ids) == len(set(ids))
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with ChatServer(
-        tmp_path_factory.mktemp("openapi"), extra=("--ChatExtApp.preload_default_model=False",)
-    ) as srv:
-        yield srv.start()
-
-
-def test_served_at_openapi_json_behind_auth(server):
+def test_served_at_openapi_json_behind_auth(plain_server):
+    server = plain_server
     anonymous = httpx.get(server.url("openapi.json"), timeout=30)
     assert anonymous.status_code == 403
     assert anonymous.json()["error"]["code"] == "forbidden"

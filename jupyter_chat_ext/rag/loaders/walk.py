@@ -73,7 +73,11 @@ def resolve_input(path: str | os.PathLike[str], root: str | os.PathLike[str] | N
             raise InvalidInput(f"path {str(path)!r} is outside the allowed root folder")
     else:
         resolved = raw.resolve()
-    if not resolved.exists():
+    try:
+        exists = resolved.exists()
+    except OSError as exc:  # e.g. ENAMETOOLONG: a name the file system cannot hold (found by fuzzing)
+        raise InvalidInput(f"path {str(path)[:100]!r}... cannot be used: {exc.strerror}") from None
+    if not exists:
         raise NotFound(f"no such file or folder: {str(path)!r}")
     return resolved
 
