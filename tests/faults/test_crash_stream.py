@@ -53,6 +53,9 @@ def test_kill_9_mid_stream_keeps_completed_turns_and_the_partial_answer(servers,
         reader.start()
         wait_tokens(out, reader)
         time.sleep(delay)
+        # a slow machine: make sure some text reached the client more than the window before the kill
+        while reader.is_alive() and not out.text_before(time.monotonic() - CHECKPOINT_WINDOW_S - 0.2):
+            time.sleep(0.05)
         killed_at = time.monotonic()
         server.kill9()
         reader.join(timeout=30)

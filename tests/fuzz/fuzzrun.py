@@ -86,7 +86,14 @@ def config_toml(path: Path) -> Path:
 
 
 def run_schemathesis(
-    server: ChatServer, spec: dict[str, Any], out: Path, *, examples: int, seed: int, workers: int = 1
+    server: ChatServer,
+    spec: dict[str, Any],
+    out: Path,
+    *,
+    examples: int,
+    seed: int,
+    workers: int = 1,
+    max_seconds: float | None = None,
 ) -> dict[str, Any]:
     """One `schemathesis run` over every operation (all phases, stateful included); a summary."""
     out.mkdir(parents=True, exist_ok=True)
@@ -125,17 +132,21 @@ def run_schemathesis(
     ]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HERE / "st_hooks.py")}
     started = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=out, env=env)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=out, env=env, timeout=max_seconds)
+        code, text = proc.returncode, proc.stdout + proc.stderr
+    except subprocess.TimeoutExpired as exc:  # a long local run cut short: count what was sent
+        code, text = None, f"stopped after {max_seconds} s\n{exc.stdout or ''}{exc.stderr or ''}"
     summary = summarize(out)
     summary.update(
-        exit_code=proc.returncode,
+        exit_code=code,
         seconds=round(time.monotonic() - started, 1),
         seed=seed,
         examples_per_operation=examples,
         command=" ".join(cmd[2:]),
     )
-    (out / "stdout.txt").write_text(proc.stdout + proc.stderr, encoding="utf-8")
-    summary["output_tail"] = (proc.stdout + proc.stderr)[-6000:]
+    (out / "stdout.txt").write_text(text if isinstance(text, str) else str(text), encoding="utf-8")
+    summary["output_tail"] = str(text)[-6000:]
     return summary
 
 
@@ -146,7 +157,7 @@ def summarize(out: Path) -> dict[str, Any]:
     operations: set[str] = set()
     slowest: list[tuple[float, str]] = []
     for har in out.glob("har*.json"):
-        for entry in json.loads(har.read_text(encoding="utf-8"))["log"]["entries"]:
+        for entry in har_entries(har):
             status = int(entry["response"]["status"])
             statuses[status] += 1
             url = entry["request"]["url"]
@@ -175,12 +186,36 @@ def summarize(out: Path) -> dict[str, Any]:
     }
 
 
+def har_entries(path: Path) -> list[dict[str, Any]]:
+    """The entries of a HAR file, also of one still being written (a run that was stopped)."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        return list(json.loads(text)["log"]["entries"])
+    except ValueError:
+        pass
+    decoder = json.JSONDecoder()
+    pos = text.find("[", text.find('"entries"')) + 1
+    entries = []
+    while True:
+        while pos < len(text) and text[pos] in " \r\n\t,":
+            pos += 1
+        try:
+            entry, pos = decoder.raw_decode(text, pos)
+        except ValueError:
+            return entries
+        entries.append(entry)
+
+
 def junit_failures(out: Path) -> list[dict[str, str]]:
     import xml.etree.ElementTree as ET
 
     found = []
     for path in out.glob("junit*.xml"):
-        for case in ET.parse(path).getroot().iter("testcase"):
+        try:
+            root = ET.parse(path).getroot()
+        except ET.ParseError:  # empty: the run was stopped before the report was written
+            continue
+        for case in root.iter("testcase"):
             for bad in list(case.iter("failure")) + list(case.iter("error")):
                 text = (bad.get("message") or "") + "\n" + (bad.text or "")
                 found.append({"operation": case.get("name") or "", "message": text[:4000]})
@@ -193,6 +228,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("/tmp/chat-ext-fuzz"))
+    parser.add_argument("--max-seconds", type=float, default=None, help="stop schemathesis after this long")
     args = parser.parse_args()
     import httpx
 
@@ -201,7 +237,13 @@ def main() -> None:
         server.wait_health()
         spec = server.get("openapi.json").json()
         summary = run_schemathesis(
-            server, spec, args.out / "report", examples=args.examples, seed=args.seed, workers=args.workers
+            server,
+            spec,
+            args.out / "report",
+            examples=args.examples,
+            seed=args.seed,
+            workers=args.workers,
+            max_seconds=args.max_seconds,
         )
         summary["server_alive"] = (
             httpx.get(f"{server.base}/api/status", headers=server.headers, timeout=30).status_code == 200
