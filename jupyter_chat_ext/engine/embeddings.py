@@ -53,6 +53,20 @@ def _resolve_device(device: str) -> str:
     return device
 
 
+def _native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX), per torch's own probes."""
+    import torch
+
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        check = getattr(torch.cpu, probe, None)
+        try:
+            if check is not None and check():
+                return True
+        except Exception:  # a probe missing or failing on an odd build: assume no
+            continue
+    return False
+
+
 def _resolve_dtype(dtype: str, device: str) -> Any:
     import torch
 
@@ -65,8 +79,12 @@ def _resolve_dtype(dtype: str, device: str) -> Any:
         "fp16": torch.float16,
     }
     if dtype in (None, "", "auto"):
-        # bf16 on CPU: faster than fp32 here and numerically indistinguishable after pooling
-        return torch.float16 if device.startswith("cuda") else torch.bfloat16
+        if device.startswith("cuda"):
+            return torch.float16
+        # bf16 on CPU only with native bf16 instructions: there it beat fp32 (380 vs 180 texts/s) with
+        # cosine >= 0.9999; on an AVX2-only CPU it is emulated and measured 7-10x SLOWER than fp32
+        # (16 chunks of 150 words: 26-32 s vs 3.3-3.6 s, bench/bench_rag.py --dtype)
+        return torch.bfloat16 if _native_bf16() else torch.float32
     if dtype not in names:
         raise InvalidInput(f"unknown dtype {dtype!r}; use one of auto, float32, bfloat16, float16")
     return names[dtype]
@@ -146,8 +164,9 @@ class Embedder:
                 if self._tokenizer is None:
                     from transformers import AutoTokenizer
 
+                    encoder_dir = self.pooling.encoder_dir  # refuses an unsupported model first
                     try:
-                        tok = AutoTokenizer.from_pretrained(str(self.pooling.encoder_dir))
+                        tok = AutoTokenizer.from_pretrained(str(encoder_dir))
                         # counting long texts is fine: embed() truncates explicitly
                         tok.model_max_length = 1_000_000_000
                         self._tokenizer = tok
@@ -175,11 +194,12 @@ class Embedder:
             import torch
             from transformers import AutoModel
 
+            encoder_dir = self.pooling.encoder_dir  # refuses an unsupported model first
             device = _resolve_device(self._device_arg)
             dtype = _resolve_dtype(self._dtype_arg, device)
             _ = self.tokenizer
             try:
-                model = AutoModel.from_pretrained(str(self.pooling.encoder_dir), dtype=dtype)
+                model = AutoModel.from_pretrained(str(encoder_dir), dtype=dtype)
             except Exception as exc:
                 raise ModelError(f"cannot load the embedding model from {self.model_dir}: {exc}") from exc
             model.to(device)

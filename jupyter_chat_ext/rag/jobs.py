@@ -127,6 +127,8 @@ class JobRunner:
             "files_total": 0,
             "files_done": 0,
             "chunks": 0,
+            #: chunks gathered for the next commit (lost if the process dies now)
+            "pending": 0,
             "embedded": 0,
             "batches": 0,
             "skipped": [],
@@ -205,7 +207,7 @@ class JobRunner:
 
         def progress(values: dict[str, Any]) -> None:
             with self._lock:
-                for key in ("files_total", "files_done", "embedded", "skipped", "rate"):
+                for key in ("files_total", "files_done", "pending", "embedded", "skipped", "rate"):
                     if key in values:
                         job[key] = values[key]
                 if time.monotonic() - job.get("_saved_at", 0.0) >= PERSIST_EVERY_S:
@@ -261,6 +263,10 @@ class JobRunner:
             self._jobs.pop(job["id"], None)
             if self._files is not None:
                 self._files.delete(job["id"])
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
 
     def close(self, wait: bool = True) -> None:
         """Stop: a running job ends at its next file boundary as ``interrupted`` (resumable)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from ..clean import clean_text
 from .documents import Document, LoadError
 from .text import CODE_EXTS, MARKDOWN_EXTS, PROSE_EXTS, TEXT_NAMES
 
@@ -73,4 +74,6 @@ def load_file(path: Path, *, include_outputs: bool = False) -> Document:
     except Exception as exc:  # a parser's own error on a corrupt file: report and skip it
         raise LoadError(f"{type(exc).__name__}: {exc}") from exc
     doc.file_type = file_type(path)
+    for section in doc.sections:  # JSON escapes ("\ud800" in a notebook) and PDF text maps can
+        section.text = clean_text(section.text)  # yield lone surrogates: tokenizers reject them
     return doc
