@@ -191,10 +191,11 @@ class ChatClient(abc.ABC):
             done = int(job.get("files_done") or 0)
             if progress is not None:
                 progress(done / total if total else 0.0, job)
-            if job.get("state") in ("done", "error"):
-                if job.get("state") == "error":
+            if job.get("state") not in ("queued", "running"):  # also cancelled / interrupted
+                if job.get("state") != "done":
                     raise ChatExtError(
-                        f"ingest into {name!r} failed: {job.get('error')}", code="ingest_error"
+                        f"ingest into {name!r} ended {job.get('state')}: {job.get('error')}",
+                        code="ingest_error",
                     )
                 return job
             time.sleep(poll_s)
