@@ -12,6 +12,11 @@ Sections:
   synthetic tables (random unit vectors, text sampled from real news words) of 10k and 100k chunks,
   with the indexes the service builds (IVF_SQ past 5k rows, native FTS); plus ANN recall@10 against
   exact search for queries near stored vectors.
+- resume: a child process ingests a generated folder as a job and is SIGKILLed once some batches
+  are committed; a new service finds the job ``interrupted`` and resumes it. Reports the chunks
+  committed before the kill, the most chunks the child ever held uncommitted (what a kill can lose:
+  at most one batch), the chunks the resume embedded, the committed chunks embedded twice (goal 0)
+  and whether the final table equals a clean run's.
 - quality: the Lee corpus (50 news documents, 50x50 human similarity ratings; Lee, Pincombe &
   Welsh 2005), shipped in the ``gensim`` wheel. Each document queries the other 49; graded
   relevance = human similarity: nDCG@10, and recall@10 of the humans' 10 most similar documents,
@@ -83,6 +88,58 @@ def bench_embedder(sentences: list[str]) -> dict[str, Any]:
 
 
 # -- ingest ------------------------------------------------------------------------------------
+def bench_resume(work: Path, embedder: Embedder, files: int, batch: int) -> dict[str, Any]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "core"))
+    from test_ingest_support import kill_after, make_corpus, start_child
+
+    corpus = make_corpus(work / "resume-corpus", files=files)
+    clean = RagService(Settings(data_dir=work / "resume-clean"), embedder, batch_chunks=batch)
+    clean.create_collection("kb")
+    t = time.perf_counter()
+    clean_report = clean.ingest("kb", [corpus])
+    clean_s = time.perf_counter() - t
+    clean_rows = clean.get_collection("kb")["chunks"]
+    clean.close()
+
+    data_dir = work / "resume-killed"
+    t = time.perf_counter()
+    child = start_child(data_dir, corpus, batch)
+    seen = kill_after(child, min_chunks=max(batch, clean_report.chunks * 2 // 5))
+    child_s = time.perf_counter() - t
+    rag = RagService(Settings(data_dir=data_dir), embedder, batch_chunks=batch)
+    try:
+        state = rag.get_job(seen["id"])["state"] if seen["id"] else None
+        committed = rag.get_collection("kb")["chunks"]
+        t = time.perf_counter()
+        rag.resume_job(seen["id"])
+        done = rag.jobs.wait(seen["id"], timeout=1800)
+        resume_s = time.perf_counter() - t
+        final_rows = rag.get_collection("kb")["chunks"]
+    finally:
+        rag.close()
+    resumed = done.get("report") or {}
+    return {
+        "files": files,
+        "batch_chunks": batch,
+        "clean_chunks": clean_report.chunks,
+        "clean_seconds": round(clean_s, 2),
+        "killed": seen["killed"],
+        "child_seconds_until_kill": round(child_s, 2),
+        "state_after_restart": state,
+        "committed_at_kill": committed,
+        "max_uncommitted_chunks_seen": seen["max_pending"],
+        "resume_state": done["state"],
+        "resume_seconds": round(resume_s, 2),
+        "resume_embedded": resumed.get("embedded"),
+        "resume_files_unchanged": resumed.get("files_unchanged"),
+        "committed_chunks_embedded_twice": committed
+        + int(resumed.get("embedded") or 0)
+        - clean_report.embedded,
+        "final_chunks": final_rows,
+        "final_equals_clean": final_rows == clean_rows,
+    }
+
+
 def bench_ingest(work: Path, embedder: Embedder, background: list[str], quick: bool) -> dict[str, Any]:
     corpus = work / "corpus"
     (corpus / "news").mkdir(parents=True)
@@ -297,8 +354,12 @@ def main() -> None:
         "--lee-dir", default=None, help="folder with lee.cor, lee_background.cor, similarities0-1.txt"
     )
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads for the run")
+    ap.add_argument("--resume-files", type=int, default=None, help="files in the kill/resume corpus")
+    ap.add_argument("--resume-batch", type=int, default=None, help="chunks per commit in the resume run")
     ap.add_argument(
-        "--skip", default="", help="comma-separated sections to skip: embedder,ingest,latency,quality"
+        "--skip",
+        default="",
+        help="comma-separated sections to skip: embedder,ingest,resume,latency,quality",
     )
     args = ap.parse_args()
     sizes = (
@@ -338,6 +399,11 @@ def main() -> None:
             result["embedder"] = bench_embedder(sentences[: 128 if args.quick else 512])
         if "ingest" not in skip:
             result["ingest"] = bench_ingest(work, embedder, background, args.quick)
+        if "resume" not in skip:
+            files = args.resume_files or (40 if args.quick else 400)
+            result["resume"] = bench_resume(
+                work, embedder, files, args.resume_batch or (16 if args.quick else 256)
+            )
         if "latency" not in skip:
             result["latency"] = bench_latency(work, embedder, sizes, background, n_queries)
         if "quality" not in skip and lee is not None:

@@ -83,7 +83,7 @@ def _resolve_dtype(dtype: str, device: str) -> Any:
             return torch.float16
         # bf16 on CPU only with native bf16 instructions: there it beat fp32 (380 vs 180 texts/s) with
         # cosine >= 0.9999; on an AVX2-only CPU it is emulated and measured 7-10x SLOWER than fp32
-        # (16 chunks of 150 words: 26-32 s vs 3.3-3.6 s, bench/bench_rag.py --dtype)
+        # (16 chunks of 150 words: 26-32 s vs 3.3-3.6 s; bench/bench_rag.py, section "embedder")
         return torch.bfloat16 if _native_bf16() else torch.float32
     if dtype not in names:
         raise InvalidInput(f"unknown dtype {dtype!r}; use one of auto, float32, bfloat16, float16")
