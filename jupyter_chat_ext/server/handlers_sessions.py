@@ -92,17 +92,19 @@ class MessagesHandler(ChatExtHandler):
         self.send_json({"messages": messages, "has_more": has_more})
 
 
+async def owned_message(handler: ChatExtHandler, core: Any, session_id: str, raw_id: str) -> int:
+    """The id of message ``raw_id`` of session ``session_id``; NotFound for one of another session."""
+    message_id = handler.message_id(raw_id)
+
+    def check() -> None:
+        if core.chat.get_message(message_id)["session_id"] != session_id:
+            raise NotFound(f"no message {message_id} in session {session_id}")
+
+    await handler.blocking(check)
+    return message_id
+
+
 class MessageHandler(StreamingHandler):
-    async def _owned(self, core: Any, session_id: str, raw_id: str) -> int:
-        message_id = self.message_id(raw_id)
-
-        def check() -> None:
-            if core.chat.get_message(message_id)["session_id"] != session_id:
-                raise NotFound(f"no message {message_id} in session {session_id}")
-
-        await self.blocking(check)
-        return message_id
-
     @requires(WRITE)
     async def patch(self, session_id: str, raw_id: str) -> None:
         data = self.json_body()
@@ -112,7 +114,7 @@ class MessageHandler(StreamingHandler):
         if resend is True:  # editing is a write; resending also runs the model
             await self.authorize(EXECUTE)
         core = await self.core()
-        message_id = await self._owned(core, session_id, raw_id)
+        message_id = await owned_message(self, core, session_id, raw_id)
         if resend is True:
             events = core.chat.edit_and_resend(message_id, content, params=params or None)
             await stream_turn(self, events)
@@ -123,7 +125,7 @@ class MessageHandler(StreamingHandler):
     @requires(WRITE)
     async def delete(self, session_id: str, raw_id: str) -> None:
         core = await self.core()
-        message_id = await self._owned(core, session_id, raw_id)
+        message_id = await owned_message(self, core, session_id, raw_id)
         await self.blocking(core.chat.delete_message, message_id)
         self.send_empty()
 
@@ -177,14 +179,8 @@ class ContinueHandler(StreamingHandler):
     @requires(EXECUTE)
     async def post(self, session_id: str, raw_id: str) -> None:
         params = or_none(opt_dict(self.json_body(required=False), "params"))
-        message_id = self.message_id(raw_id)
         core = await self.core()
-
-        def check() -> None:
-            if core.chat.get_message(message_id)["session_id"] != session_id:
-                raise NotFound(f"no message {message_id} in session {session_id}")
-
-        await self.blocking(check)
+        message_id = await owned_message(self, core, session_id, raw_id)
         await stream_turn(self, core.chat.continue_answer(message_id, params=params or None))
 
 
