@@ -1,0 +1,226 @@
+#!/usr/bin/env python
+"""Backend benchmark (prints JSON): llama.cpp vs transformers through the server, and remote.
+
+1. Bare llama-cpp-python on the packaged GGUF (``Llama.create_chat_completion``, one stream): the
+   single-stream reference. Goal: our llama.cpp backend's single stream >= 0.9x of it.
+2. A real `jupyter server` per backend (``--ChatExtApp.backend=llamacpp|transformers``): first load
+   of the packaged model, then 1/4/8 concurrent chats through ``/chat-ext/v1`` with the official
+   openai client (non-streamed, ``max_tokens`` 64), aggregate completion tok/s; server RSS.
+   Reference at 4/8 chats: llama.cpp's own ``llama-server -np 8 -t 2`` measured on this machine
+   kind, 113 / 153 / 172 tok/s at 1/4/8 (TOOLCHAIN.md; not rebuilt here: ~8 min of both cores).
+3. Remote: ``python -m llama_cpp.server`` on the same GGUF, hit directly and through our server
+   as a remote endpoint (streamed, one client): tok/s ratio and TTFT delta. Goals: >= 0.95x, <= +20 ms.
+
+Usage: .venv/bin/python bench/bench_backends.py [--quick] [--tokens 64] [--rounds 2]
+Runs alternate so one thing computes at a time; the CPU may be shared: load averages are recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "core"))
+
+from bench_server import MODEL, TOKEN, JupyterServer
+from remote_fixtures import llama_server, packaged_gguf
+
+PROMPTS = [
+    "Write a long story about a lighthouse keeper and a storm.",
+    "Explain in detail how a bicycle works.",
+    "Describe a walk through a busy market in a big city.",
+    "Write a long letter to a friend about your summer.",
+    "Explain how bread is made, step by step, in detail.",
+    "Tell a long fairy tale about a fox and a crow.",
+    "Describe the history of the printing press at length.",
+    "Write a detailed guide to planting a vegetable garden.",
+]
+REF_LLAMA_SERVER = {"1": 113.0, "4": 153.0, "8": 172.0}
+
+
+def rss_mb(pid: int) -> dict[str, float]:
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = round(int(value.split()[0]) / 1024, 1)
+    return out
+
+
+def bare_llama(tokens: int, rounds: int) -> dict[str, Any]:
+    from llama_cpp import Llama
+
+    t0 = time.perf_counter()
+    llm = Llama(model_path=str(packaged_gguf()), n_ctx=2048, n_threads=os.cpu_count() or 2, verbose=False)
+    load_s = time.perf_counter() - t0
+    rates = []
+    for i in range(rounds):
+        msgs = [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}]
+        llm.reset()
+        t0 = time.perf_counter()
+        out = llm.create_chat_completion(msgs, max_tokens=tokens, temperature=0)
+        rates.append(out["usage"]["completion_tokens"] / (time.perf_counter() - t0))
+    del llm
+    return {"load_s": round(load_s, 3), "tok_s": round(statistics.median(rates), 1)}
+
+
+async def openai_round(client: Any, model: str, n: int, tokens: int, offset: int) -> dict[str, Any]:
+    async def one(i: int) -> int:
+        resp = await client.chat.completions.create(
+            model=model,
+            messages=[{"role": "user", "content": PROMPTS[(offset + i) % len(PROMPTS)]}],
+            max_tokens=tokens,
+            temperature=0,
+        )
+        return resp.usage.completion_tokens
+
+    t0 = time.perf_counter()
+    counts = await asyncio.gather(*(one(i) for i in range(n)))
+    wall = time.perf_counter() - t0
+    return {"tok_s": sum(counts) / wall, "tokens": sum(counts)}
+
+
+def through_server(backend: str, tmp: Path, tokens: int, rounds: int, levels: list[int]) -> dict[str, Any]:
+    from openai import AsyncOpenAI
+
+    server = JupyterServer(tmp / backend, f"--ChatExtApp.backend={backend}", "--ChatExtApp.max_batch_size=8")
+    try:
+        server.wait_ready()
+        t0 = time.perf_counter()
+        server.wait_model()
+        import httpx
+
+        info = httpx.get(f"{server.base}/chat-ext/models/{MODEL}", headers=server.headers, timeout=30).json()
+        out: dict[str, Any] = {
+            "backend": info.get("backend"),
+            "load_s": info.get("load_s"),
+            "load_wall_s": round(time.perf_counter() - t0, 2),
+            "rss_after_load_mb": rss_mb(server.proc.pid),
+        }
+        client = AsyncOpenAI(base_url=f"{server.base}/chat-ext/v1", api_key=TOKEN, timeout=600)
+
+        async def run() -> dict[str, float]:
+            await openai_round(client, MODEL, 1, 8, 0)  # warm-up
+            res = {}
+            for n in levels:
+                rates = [(await openai_round(client, MODEL, n, tokens, r))["tok_s"] for r in range(rounds)]
+                res[str(n)] = round(statistics.median(rates), 1)
+            await client.close()
+            return res
+
+        out["tok_s"] = asyncio.run(run())
+        out["rss_after_runs_mb"] = rss_mb(server.proc.pid)
+        return out
+    finally:
+        server.stop()
+
+
+async def stream_once(client: Any, model: str, tokens: int, prompt: str) -> tuple[float, float]:
+    t0 = time.perf_counter()
+    first, n = None, 0
+    stream = await client.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": prompt}],
+        max_tokens=tokens,
+        temperature=0,
+        stream=True,
+    )
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            first = first or time.perf_counter()
+            n += 1
+    end = time.perf_counter()
+    return (n - 1) / max(end - (first or end), 1e-9), (first or end) - t0
+
+
+def remote_vs_direct(tmp: Path, tokens: int, rounds: int) -> dict[str, Any]:
+    from openai import AsyncOpenAI
+
+    with llama_server() as (base, _proc):
+        endpoint = json.dumps([{"name": "lc", "base_url": base}])
+        server = JupyterServer(
+            tmp / "remote",
+            f"--ChatExtApp.remote_endpoints={endpoint}",
+            "--ChatExtApp.preload_default_model=False",
+        )
+        try:
+            server.wait_ready()
+            direct = AsyncOpenAI(base_url=base, api_key="none", timeout=600)
+            proxy = AsyncOpenAI(base_url=f"{server.base}/chat-ext/v1", api_key=TOKEN, timeout=600)
+
+            async def run() -> dict[str, list[tuple[float, float]]]:
+                await stream_once(proxy, "lc/smollm2", 4, PROMPTS[0])  # warm-up both paths
+                await stream_once(direct, "smollm2", 4, PROMPTS[0])
+                res: dict[str, list[tuple[float, float]]] = {"direct": [], "proxy": []}
+                for r in range(rounds * 2):  # alternate so both see the same machine load
+                    prompt = PROMPTS[r % len(PROMPTS)]
+                    res["direct"].append(await stream_once(direct, "smollm2", tokens, prompt))
+                    res["proxy"].append(await stream_once(proxy, "lc/smollm2", tokens, prompt))
+                await direct.close()
+                await proxy.close()
+                return res
+
+            res = asyncio.run(run())
+        finally:
+            server.stop()
+    med = {
+        k: (statistics.median(r for r, _ in v), statistics.median(t for _, t in v)) for k, v in res.items()
+    }
+    return {
+        "direct_tok_s": round(med["direct"][0], 1),
+        "proxy_tok_s": round(med["proxy"][0], 1),
+        "tok_s_ratio": round(med["proxy"][0] / med["direct"][0], 3),
+        "direct_ttft_ms": round(med["direct"][1] * 1000, 1),
+        "proxy_ttft_ms": round(med["proxy"][1] * 1000, 1),
+        "ttft_delta_ms": round((med["proxy"][1] - med["direct"][1]) * 1000, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tokens", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--levels", default="1,4,8")
+    ap.add_argument("--skip", default="", help="comma list of: bare,llamacpp,transformers,remote")
+    ap.add_argument("--quick", action="store_true", help="16 tokens, 1 round, levels 1,4")
+    args = ap.parse_args()
+    if args.quick:
+        args.tokens, args.rounds, args.levels = 16, 1, "1,4"
+    levels = [int(x) for x in args.levels.split(",")]
+    skip = set(filter(None, args.skip.split(",")))
+    out: dict[str, Any] = {"tokens": args.tokens, "rounds": args.rounds, "load_before": os.getloadavg()}
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        if "bare" not in skip:
+            out["bare_llama_cpp"] = bare_llama(args.tokens, max(3, args.rounds))
+        for backend in ("llamacpp", "transformers"):
+            if backend not in skip:
+                out[backend] = through_server(backend, tmp, args.tokens, args.rounds, levels)
+        if "remote" not in skip:
+            out["remote"] = remote_vs_direct(tmp, args.tokens, max(3, args.rounds))
+    lc, tf, bare = out.get("llamacpp"), out.get("transformers"), out.get("bare_llama_cpp")
+    ratios: dict[str, Any] = {"llama_server_reference_tok_s": REF_LLAMA_SERVER}
+    if lc and bare:
+        ratios["llamacpp_single_vs_bare"] = round(lc["tok_s"]["1"] / bare["tok_s"], 3)
+    if lc:
+        ratios["llamacpp_vs_llama_server_ref"] = {
+            k: round(v / REF_LLAMA_SERVER[k], 3) for k, v in lc["tok_s"].items() if k in REF_LLAMA_SERVER
+        }
+    if lc and tf:
+        ratios["llamacpp_vs_transformers"] = {k: round(v / tf["tok_s"][k], 2) for k, v in lc["tok_s"].items()}
+    out["ratios"] = ratios
+    out["load_after"] = os.getloadavg()
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
