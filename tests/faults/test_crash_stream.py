@@ -24,7 +24,7 @@ PROMPTS = [
 CHECKPOINT_WINDOW_S = 1.0
 
 
-def wait_tokens(out: TurnStream, thread: threading.Thread, timeout: float = 120) -> None:
+def wait_tokens(out: TurnStream, thread: threading.Thread, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while not out.tokens and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.02)
