@@ -139,6 +139,18 @@ class Turns:
             raise Conflict(f"message {message_id} answers no user message", code="not_interrupted")
         if message_id in self._continuing:
             raise Conflict(f"message {message_id} is being continued already", code="not_interrupted")
+        # claimed before the first await, so a second request for it is refused at once
+        self._continuing.add(message_id)
+        try:
+            async with aclosing(self._continue(answer, params)) as events:
+                async for event in events:
+                    yield event
+        finally:
+            self._continuing.discard(message_id)
+
+    # -- steps ----------------------------------------------------------------------------------
+    async def _continue(self, answer: Message, params: dict[str, Any]) -> AsyncIterator[Event]:
+        message_id = answer["id"]
         session = await _off(self.store.get_session, answer["session_id"])
         user = await _off(self.store.get_message, answer["parent_id"])
         history = await _off(self.store.list_messages, session["id"], before=user["id"], limit=HISTORY_LIMIT)
@@ -155,15 +167,10 @@ class Turns:
         def undo() -> None:
             self.store.update_message(message_id, status="interrupted")
 
-        self._continuing.add(message_id)
-        try:
-            async with aclosing(self._answer(turn, begin, undo)) as events:
-                async for event in events:
-                    yield event
-        finally:
-            self._continuing.discard(message_id)
+        async with aclosing(self._answer(turn, begin, undo)) as events:
+            async for event in events:
+                yield event
 
-    # -- steps ----------------------------------------------------------------------------------
     async def _resend(
         self,
         session: Session,
