@@ -13,7 +13,7 @@ from ..kernel.loading import ensure_loaded, session_model
 from ..kernel.retry import retry_notices
 from .base import ClientWidget
 from .esm import build_esm
-from .markdown import markdown_tree
+from .markdown import StreamingMarkdown, markdown_tree
 
 
 def _message_view(m: dict[str, Any]) -> dict[str, Any]:
@@ -66,6 +66,7 @@ class ChatWidget(ClientWidget):
     ) -> None:
         super().__init__(client=client, max_tokens=max_tokens, temperature=temperature, **kwargs)
         self._stop = threading.Event()
+        self._streaming_md = StreamingMarkdown()
         self._interval = update_interval
         self._guard(self.refresh_sessions)
         if session:
@@ -80,7 +81,7 @@ class ChatWidget(ClientWidget):
 
     @traitlets.observe("partial")
     def _partial_changed(self, change: dict[str, Any]) -> None:
-        self.partial_blocks = markdown_tree(change["new"]) if change["new"] else []
+        self.partial_blocks = self._streaming_md.tree(change["new"]) if change["new"] else []
 
     @traitlets.observe("session_id")
     def _session_changed(self, change: dict[str, Any]) -> None:

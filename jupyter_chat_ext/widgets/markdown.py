@@ -68,3 +68,48 @@ def _convert(node: SyntaxTreeNode) -> list[Node]:
     elif tag == "ol" and node.attrs.get("start") not in (None, 1):
         out["attrs"] = {"start": int(node.attrs["start"])}
     return [out]
+
+
+class StreamingMarkdown:
+    """The tree of a growing answer, re-parsing only its unfinished tail.
+
+    Re-parsing the whole answer at every display update costs O(length) each time (measured in
+    ``bench/bench_widget_markdown.py``: ~8 ms for 500 characters, ~50 ms for 2,000 on a busy
+    2-core machine, with updates every 80 ms). Blocks that end in a blank line outside a code
+    fence do not change as more text arrives, so their tree is kept and only the text after the
+    last such line is parsed again. The final answer is rendered whole (``markdown_tree``).
+    """
+
+    def __init__(self) -> None:
+        self._done_text = ""
+        self._done_tree: list[Node] = []
+
+    def tree(self, text: str) -> list[Node]:
+        if not text.startswith(self._done_text):  # a new answer (or a reset): start over
+            self._done_text, self._done_tree = "", []
+        cut = stable_prefix_length(text)
+        if cut > len(self._done_text):
+            self._done_tree = self._done_tree + markdown_tree(text[len(self._done_text) : cut])
+            self._done_text = text[:cut]
+        return self._done_tree + markdown_tree(text[len(self._done_text) :])
+
+
+def stable_prefix_length(text: str) -> int:
+    """Length of the leading complete blocks: up to the last blank line outside a code fence."""
+    fence: str | None = None
+    cut = 0
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        pos += len(line)
+        if not line.endswith("\n"):
+            break  # the last, unfinished line
+        stripped = line.lstrip(" ")
+        if len(line) - len(stripped) <= 3 and stripped.startswith(("```", "~~~")):
+            marker = stripped[:3]
+            if fence is None:
+                fence = marker
+            elif marker == fence:
+                fence = None
+        elif fence is None and not line.strip():
+            cut = pos
+    return cut

@@ -103,3 +103,19 @@ def _walk(nodes: list[dict]):
     for n in nodes:
         yield n
         yield from _walk(n.get("children", []))
+
+
+def test_streaming_markdown_reparses_only_the_tail_and_ends_like_the_whole() -> None:
+    from jupyter_chat_ext.widgets.markdown import StreamingMarkdown, stable_prefix_length
+
+    text = "# Steps\n\nFirst **this**.\n\n```python\nx = 1\n\ny = 2\n```\n\nThen *that*.\n\n- a\n- b\n"
+    # a blank line inside a fence does not end a block
+    assert stable_prefix_length("```\nx\n\ny") == 0
+    assert stable_prefix_length("para\n\n```\nx\n\ny") == len("para\n\n")
+    streaming = StreamingMarkdown()
+    for end in range(1, len(text) + 1):
+        tree = streaming.tree(text[:end])
+        assert tree  # never blank once text has arrived
+    assert tree == markdown_tree(text)
+    # a different answer starts over
+    assert streaming.tree("New answer") == markdown_tree("New answer")
