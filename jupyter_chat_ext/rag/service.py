@@ -20,9 +20,10 @@ from .context import format_context
 from .fusion import linear_fuse, rrf_fuse
 from .index import LanceIndex, build_where, now_iso, validate_name
 from .ingest import BATCH_CHUNKS, Ingestor, IngestReport, OnCommit
-from .jobs import JobContext, JobRunner
-from .loaders import discover, resolve_input, save_upload
+from .jobs import JobRunner
+from .loaders import discover
 from .rerank import Reranker
+from .service_jobs import JobsMixin
 
 MODES = ("hybrid", "vector", "text")
 #: hybrid fusion: "linear" (convex combination of cosine and normalised BM25) or "rrf"
@@ -35,7 +36,7 @@ HYBRID_DEPTH = 4
 __all__ = ["IngestReport", "RagService", "format_context"]
 
 
-class RagService:
+class RagService(JobsMixin):
     def __init__(
         self,
         settings: Any,
@@ -208,92 +209,6 @@ class RagService:
             )
             self.index.write_meta(name, meta)
         return report
-
-    def start_ingest(
-        self,
-        name: str,
-        paths: Sequence[str | os.PathLike[str]],
-        *,
-        root: str | os.PathLike[str] | None = None,
-        exclude: Sequence[str] = (),
-        include_outputs: bool = False,
-    ) -> dict[str, Any]:
-        """Validate now (bad name, unknown collection, paths outside root fail at once), run later
-        as a persisted job (``get_job``, ``cancel_job``, ``resume_job``)."""
-        self._check_open()
-        validate_name(name)
-        if not self.index.exists(name):
-            raise NotFound(f"no collection named {name!r}")
-        self._check_model(name)
-        if isinstance(paths, (str, os.PathLike)):
-            paths = [paths]
-        if not isinstance(paths, (list, tuple)) or not paths:
-            raise InvalidInput("paths must be a non-empty list of files or folders")
-        if exclude and (isinstance(exclude, str) or not all(isinstance(e, str) for e in exclude)):
-            raise InvalidInput("exclude must be a list of gitignore-style patterns")
-        for p in paths:
-            resolve_input(p, root)
-        params = {
-            "paths": [str(p) for p in paths],
-            "root": str(root) if root is not None else None,
-            "exclude": list(exclude),
-            "include_outputs": bool(include_outputs),
-        }
-        return self.jobs.submit(name, params)
-
-    def _run_job(self, name: str, params: dict[str, Any], ctx: JobContext) -> IngestReport:
-        """The body of every ingest job, first run and resumes alike (the job runner's thread)."""
-        self._check_open()
-        return self.ingest(
-            name,
-            params["paths"],
-            root=params.get("root"),
-            progress=ctx.progress,
-            exclude=params.get("exclude") or (),
-            include_outputs=bool(params.get("include_outputs")),
-            should_stop=ctx.should_stop,
-            on_commit=ctx.on_commit,
-            resumed=ctx.resumed,
-        )
-
-    def get_job(self, job_id: str) -> dict[str, Any]:
-        return self.jobs.get(job_id)
-
-    def list_jobs(self) -> list[dict[str, Any]]:
-        return self.jobs.list()
-
-    def cancel_job(self, job_id: str) -> dict[str, Any]:
-        """Stop a queued or running job between batches (Conflict once it has ended)."""
-        return self.jobs.cancel(job_id)
-
-    def resume_job(self, job_id: str) -> dict[str, Any]:
-        """Run an interrupted, cancelled or failed job again; committed files are not redone."""
-        self._check_open()
-        return self.jobs.resume(job_id)
-
-    def _save_upload(self, name: str, filename: str, data: bytes, max_bytes: int) -> Path:
-        self._check_open()
-        validate_name(name)
-        if not self.index.exists(name):
-            raise NotFound(f"no collection named {name!r}")
-        self._check_model(name)
-        dest = Path(self.settings.data_dir) / "uploads" / name
-        return save_upload(filename, data, dest, max_bytes=max_bytes)
-
-    def start_upload(
-        self, name: str, filename: str, data: bytes, *, max_bytes: int = 25 * 1024 * 1024
-    ) -> dict[str, Any]:
-        """Store an uploaded file under the data dir (size-limited) and ingest it as a job."""
-        path = self._save_upload(name, filename, data, max_bytes)
-        params = {"paths": [str(path)], "root": None, "exclude": [], "include_outputs": False}
-        return self.jobs.submit(name, params, kind="upload")
-
-    def add_upload(
-        self, name: str, filename: str, data: bytes, *, max_bytes: int = 25 * 1024 * 1024
-    ) -> IngestReport:
-        """Store an uploaded file under the data dir (size-limited) and ingest it now (blocking)."""
-        path = self._save_upload(name, filename, data, max_bytes)
-        return self.ingest(name, [path])
 
     def reindex(self, name: str) -> dict[str, Any]:
         """Re-walk every recorded source (changed files update, vanished ones drop out), refresh

@@ -139,7 +139,6 @@ class UploadHandler(RagHandler):
             raise InvalidInput("the request body (the file) is empty")
         rag = await self.rag()
         limit = self.chat_app.max_upload_bytes
-        job = await self.long_call(
-            lambda: rag.start_upload(name, filename, path.read_bytes(), max_bytes=limit)
-        )
+        # the spooled body is copied into the data dir by path, never read into memory whole
+        job = await self.long_call(lambda: rag.start_upload(name, filename, path, max_bytes=limit))
         self.send_json(job, status=202)

@@ -15,7 +15,7 @@ import pytest
 from test_ingest_support import kill_after, make_corpus, start_child
 
 from jupyter_chat_ext.engine.embeddings import Embedder
-from jupyter_chat_ext.errors import Conflict, NotFound
+from jupyter_chat_ext.errors import Conflict, NotFound, PayloadTooLarge
 from jupyter_chat_ext.rag.service import RagService
 from jupyter_chat_ext.settings import Settings
 
@@ -171,7 +171,7 @@ def test_close_interrupts_a_running_job_and_a_queued_one(settings, embedder, cor
         again.close()
 
 
-def test_upload_is_a_job(settings, embedder):
+def test_upload_is_a_job(settings, embedder, tmp_path: Path):
     rag = RagService(settings, embedder)
     try:
         rag.create_collection("kb")
@@ -180,5 +180,13 @@ def test_upload_is_a_job(settings, embedder):
         done = rag.jobs.wait(job["id"], timeout=120)
         assert done["state"] == "done" and done["chunks"] == 1
         assert rag.search("kb", "leek soup", k=1)[0]["source"].endswith("soup.md")
+        # a spooled request body is passed by path (copied in blocks, never read whole)
+        body = tmp_path / "spooled-body"
+        body.write_bytes(b"# Bread\n\nSourdough needs a starter fed daily.\n")
+        job = rag.start_upload("kb", "bread.md", body, max_bytes=1024)
+        assert rag.jobs.wait(job["id"], timeout=120)["state"] == "done"
+        assert rag.search("kb", "sourdough starter", k=1)[0]["source"].endswith("bread.md")
+        with pytest.raises(PayloadTooLarge):
+            rag.start_upload("kb", "bread.md", body, max_bytes=16)
     finally:
         rag.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 from ...errors import InvalidInput, PayloadTooLarge
@@ -42,6 +43,34 @@ def save_upload(
     target = dest / name
     tmp = dest / f".{name}.part"
     tmp.write_bytes(bytes(data))
+    if not is_supported(tmp.with_name(name), sniff=False) and not is_supported(tmp, sniff=True):
+        tmp.unlink(missing_ok=True)
+        raise InvalidInput(f"unsupported file type for {name!r}")
+    os.replace(tmp, target)
+    return target
+
+
+def save_upload_file(
+    filename: str,
+    source: Path,
+    dest_dir: str | os.PathLike[str],
+    *,
+    max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+) -> Path:
+    """Like ``save_upload`` for content already in a file (a spooled request body): the size comes
+    from ``stat`` and the bytes are copied in blocks, never read into memory whole."""
+    try:
+        size = source.stat().st_size
+    except OSError as exc:
+        raise InvalidInput(f"the uploaded content cannot be read: {exc.strerror or exc}") from exc
+    if size > max_bytes:
+        raise PayloadTooLarge(f"upload of {size} bytes exceeds the limit of {max_bytes} bytes")
+    name = safe_filename(filename)
+    dest = Path(dest_dir)
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / name
+    tmp = dest / f".{name}.part"
+    shutil.copyfile(source, tmp)
     if not is_supported(tmp.with_name(name), sniff=False) and not is_supported(tmp, sniff=True):
         tmp.unlink(missing_ok=True)
         raise InvalidInput(f"unsupported file type for {name!r}")
