@@ -51,6 +51,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from jupyter_chat_ext.engine.embeddings import Embedder
 from jupyter_chat_ext.rag import index as rag_index
 from jupyter_chat_ext.rag.fusion import linear_fuse
+from jupyter_chat_ext.rag.ingest import BATCH_CHUNKS
 from jupyter_chat_ext.rag.service import RagService
 from jupyter_chat_ext.settings import Settings
 
@@ -402,7 +403,7 @@ def main() -> None:
         if "resume" not in skip:
             files = args.resume_files or (40 if args.quick else 400)
             result["resume"] = bench_resume(
-                work, embedder, files, args.resume_batch or (16 if args.quick else 256)
+                work, embedder, files, args.resume_batch or (16 if args.quick else BATCH_CHUNKS)
             )
         if "latency" not in skip:
             result["latency"] = bench_latency(work, embedder, sizes, background, n_queries)

@@ -5,7 +5,7 @@ A changed file is re-chunked; each chunk has a SHA-256 of its text, and chunks w
 already had reuse their stored vectors, so only new text is embedded; the file's old rows are then
 replaced. Files once ingested under a folder that is walked again and no longer there drop out.
 
-Commits: whole files are gathered into batches of at most ``batch_chunks`` chunks (256 by default:
+Commits: whole files are gathered into batches of at most ``batch_chunks`` chunks (128 by default:
 a few seconds of embedding on a laptop CPU); each batch is embedded and appended in one LanceDB write,
 which is atomic. The table is the job's checkpoint: a crash loses at most the batch in flight, and the
 next run over the same paths skips every committed file by its hash, so a resumed job never writes a
@@ -36,8 +36,10 @@ from .clean import clean_text, has_surrogates, printable_path
 from .index import LanceIndex, chunk_schema
 from .loaders import Discovery, LoadError, load_file
 
-#: most chunks embedded and committed together (a crash redoes at most this much work)
-BATCH_CHUNKS = 256
+#: most chunks embedded and committed together (a crash redoes at most this much work). A LanceDB
+#: append measured ~45 ms whether it held 64 or 256 rows (2 busy cores), against seconds to embed
+#: 128 chunks of ~200 tokens: ~1 % of the run, and a crash loses at most those seconds of work
+BATCH_CHUNKS = 128
 Progress = Callable[[dict[str, Any]], None]
 #: called after each commit with (report, {path: chunks} of the files that batch committed)
 OnCommit = Callable[["IngestReport", dict[str, int]], None]
