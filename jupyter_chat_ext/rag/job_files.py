@@ -84,8 +84,11 @@ class JobFiles:
         """Take the job's lock for this process; keep the returned handle open while it lives."""
         if fcntl is None:
             return None
-        self.folder.mkdir(parents=True, exist_ok=True)
-        handle = open(self._path(job_id, ".lock"), "ab")  # noqa: SIM115 - held until release()
+        try:  # a read-only or full data dir: the job still runs, it just cannot be recovered
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle = open(self._path(job_id, ".lock"), "ab")  # noqa: SIM115 - held until release()
+        except OSError:
+            return None
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
