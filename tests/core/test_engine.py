@@ -257,3 +257,18 @@ def test_busy_queue_then_recovers(shared_settings: Settings, tmp_path: Path) -> 
         assert eng.generate(None, Q, {"max_tokens": 3})["finish_reason"] in ("length", "stop")
     finally:
         eng.close()
+
+
+def test_gguf_backend_choice_is_explained(tf_settings: Settings) -> None:
+    from jupyter_chat_ext.engine import backends
+
+    info = ModelRegistry(tf_settings).get(PACKAGED_CHAT_ID)
+    name, notes = backends.choose(info, tf_settings)
+    assert name == "transformers" and "dequantized" in notes[0]
+    name, notes = backends.choose(info, dataclasses.replace(tf_settings, backend="auto"))
+    if backends.llama_cpp_problem() is None:
+        assert (name, notes) == ("llamacpp", [])
+    else:  # no llama-cpp-python here: GGUF falls back, and the model's notes say why
+        assert name == "transformers" and "llama-cpp-python is not usable" in notes[0]
+    emb = ModelRegistry(tf_settings).get(PACKAGED_EMBEDDING_ID)
+    assert backends.choose(emb, dataclasses.replace(tf_settings, backend="llamacpp"))[0] == "transformers"
