@@ -345,7 +345,10 @@ def test_commands_shortcuts_and_notebook_context(page: Any, lab: Any) -> None:
         f"document.querySelector(\"{PANEL} textarea[aria-label='Message']\").value.includes('x = 1')"
     )
     assert box.input_value().startswith("```python\nx = 1\n```")
-    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Message"
+    # the box takes focus as soon as it is enabled (the server may still be answering its health check)
+    page.wait_for_function(
+        "document.activeElement && document.activeElement.getAttribute('aria-label') === 'Message'"
+    )
     wait_ready(page)
     box.fill("")
 

@@ -28,7 +28,7 @@ export type ThreadApi = Pick<
 
 /** How often a chat whose answer another client is writing is read again. */
 export const REMOTE_POLL_MS = 1500;
-/** Continue right after a stop: the server may still be saving the stopped answer (409). */
+/** Right after a stop the server may still be saving the stopped answer (continue: 409). */
 const SETTLE_MS = 300;
 const SETTLE_TRIES = 10;
 
@@ -352,11 +352,29 @@ export class ThreadSlice {
     }
     try {
       this.env.saved(await this.deps.api.session(id));
+      if (stoppedId !== null && stoppedId > 0) {
+        await this.settled(id, stoppedId);
+      }
       if ((turn === 'regenerate' || (stoppedId !== null && stoppedId > 0)) && !this.streaming) {
         await this.reload(id);
       }
     } catch {
       // the list and the thread refresh on the next visit
+    }
+  }
+
+  /**
+   * The server notices a stopped client on its next write and then stores the partial: wait
+   * (briefly) until the row is no longer "streaming", so this page does not mistake its own
+   * stopped answer for one another client is writing.
+   */
+  private async settled(sessionId: string, messageId: number): Promise<void> {
+    for (let i = 0; i < SETTLE_TRIES; i++) {
+      const m = await this.deps.api.message(sessionId, messageId);
+      if (!m || m.status !== 'streaming') {
+        return;
+      }
+      await new Promise(r => setTimeout(r, SETTLE_MS));
     }
   }
 

@@ -21,13 +21,22 @@ export function Composer(props: {
   onStop: () => void;
 }): JSX.Element {
   const ref = useRef<HTMLTextAreaElement>(null);
+  // A request to focus (a command, "send selection") can come while the box is still disabled
+  // (the server is being reached after a page load): keep it until the box can take focus.
+  const focusPending = useRef(false);
   useEffect(() => {
     if (props.focusRequest > 0) {
-      const el = ref.current;
-      el?.focus();
-      el?.setSelectionRange(el.value.length, el.value.length);
+      focusPending.current = true;
     }
   }, [props.focusRequest]);
+  useEffect(() => {
+    const el = ref.current;
+    if (focusPending.current && el && !props.disabled) {
+      focusPending.current = false;
+      el.focus();
+      el.setSelectionRange(el.value.length, el.value.length);
+    }
+  }, [props.focusRequest, props.disabled]);
   useEffect(() => {
     // grow with the text, up to a limit (CSS max-height scrolls beyond)
     const el = ref.current;
