@@ -60,7 +60,7 @@ class ChatServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def start(self, timeout: float = 120) -> ChatServer:
+    def start(self, timeout: float = 300) -> ChatServer:
         self.starts += 1
         self.port = free_port()
         env = {
@@ -84,6 +84,26 @@ class ChatServer:
             f"--ChatExtApp.data_dir={self.data_dir}",
             *self.extra,
         ]
+        # only our extension: JupyterLab, LSP and terminals add seconds to every start here
+        config = self.root / "config"
+        config.mkdir(exist_ok=True)
+        (config / "jupyter_server_config.json").write_text(
+            json.dumps(
+                {
+                    "ServerApp": {
+                        "jpserver_extensions": {
+                            name: False
+                            for name in (
+                                "jupyterlab",
+                                "jupyter_lsp",
+                                "jupyter_server_terminals",
+                                "notebook_shim",
+                            )
+                        }
+                    }
+                }
+            )
+        )
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
