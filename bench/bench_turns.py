@@ -87,6 +87,7 @@ async def main(runs: int, tokens: int) -> dict[str, Any]:
                     svc.turns.checkpoint_interval = interval
                     done = await one_turn(svc, tokens)
                     speeds[kind].append(done["metrics"]["tokens_per_s"])
+                    print(f"{kind}: {speeds[kind][-1]:.1f} tok/s", file=sys.stderr, flush=True)
             svc.turns.checkpoint_interval = None
             lag = await loop_lag(svc)
             info = engine.get_model(settings.default_model)
