@@ -103,6 +103,8 @@ def test_regenerate_keeps_earlier_answers_as_versions(page: Any, lab: Any) -> No
     assert shown.locator("button[aria-label='Previous answer']").is_disabled()
     shown.locator("button[aria-label='Next answer']").click()
     page.locator(f"{PANEL} .jp-ChatExt-message-assistant[data-message-id='{second_id}']").wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(PANEL).screenshot(path=str(ARTIFACTS / "sidebar-versions.png"))
 
     # the versions survive a reload (they are the server's, not this page's)
     page.reload()
@@ -215,7 +217,7 @@ def test_pdf_citation_opens_at_the_cited_page(page: Any, lab: Any) -> None:
         timeout=30_000,
     )
     assert viewer.get_attribute("type") == "application/pdf"
-    page.wait_for_timeout(1500)  # let the viewer scroll: the screenshot shows page 2 at the top
+    page.wait_for_timeout(5000)  # the viewer reloads with the fragment: the screenshot shows page 2
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "pdf-citation-page.png"))
     tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current")
