@@ -46,7 +46,7 @@ def stats(eng: Engine) -> dict:
 def test_loads_with_llamacpp_and_answers(lengine: Engine) -> None:
     info = lengine.get_model(PACKAGED_CHAT_ID)
     assert info["backend"] == "llamacpp" and info["state"] == "loaded" and info["device"] == "cpu"
-    assert info["context_length"] == 8192
+    assert info["context_length"] == 4096 and "context 4096 of the model's 8192" in info["notes"][0]
     caps = lengine.capabilities(None)
     assert caps["backend"] == "llamacpp" and caps["batching"] is True and caps["fim"] is False
     done = lengine.generate(None, Q, {"max_tokens": 16})

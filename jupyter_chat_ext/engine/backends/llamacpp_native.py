@@ -66,6 +66,8 @@ def new_context(model: Any, *, n_ctx: int, n_seq: int, n_batch: int, n_threads: 
         params.kv_unified = True
     if hasattr(params, "no_perf"):
         params.no_perf = True
+    # KV stays f16: a q8_0 cache (+ flash attention) halves its memory but changed the packaged
+    # Q4_1 model's greedy answers ("Paris" became "Le Grand Chateau"); the cell count is the knob
     ctx = ll.llama_init_from_model(model, params)
     if not ctx:
         raise ModelError("llama.cpp could not create a context (out of memory?)")
