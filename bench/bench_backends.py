@@ -89,10 +89,17 @@ async def openai_round(client: Any, model: str, n: int, tokens: int, offset: int
     return {"tok_s": sum(counts) / wall, "tokens": sum(counts)}
 
 
-def through_server(backend: str, tmp: Path, tokens: int, rounds: int, levels: list[int]) -> dict[str, Any]:
+def through_server(
+    backend: str, tmp: Path, tokens: int, rounds: int, levels: list[int], n_threads: int
+) -> dict[str, Any]:
     from openai import AsyncOpenAI
 
-    server = JupyterServer(tmp / backend, f"--ChatExtApp.backend={backend}", "--ChatExtApp.max_batch_size=8")
+    server = JupyterServer(
+        tmp / backend,
+        f"--ChatExtApp.backend={backend}",
+        "--ChatExtApp.max_batch_size=8",
+        f"--ChatExtApp.n_threads={n_threads}",
+    )
     try:
         server.wait_ready()
         t0 = time.perf_counter()
@@ -191,6 +198,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--levels", default="1,4,8")
     ap.add_argument("--skip", default="", help="comma list of: bare,llamacpp,transformers,remote")
+    ap.add_argument("--n-threads", type=int, default=0, help="llama.cpp threads (0: all cores)")
     ap.add_argument("--quick", action="store_true", help="16 tokens, 1 round, levels 1,4")
     args = ap.parse_args()
     if args.quick:
@@ -200,13 +208,20 @@ def main() -> None:
     out: dict[str, Any] = {"tokens": args.tokens, "rounds": args.rounds, "load_before": os.getloadavg()}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        if "bare" not in skip:
-            out["bare_llama_cpp"] = bare_llama(args.tokens, max(3, args.rounds))
-        for backend in ("llamacpp", "transformers"):
-            if backend not in skip:
-                out[backend] = through_server(backend, tmp, args.tokens, args.rounds, levels)
-        if "remote" not in skip:
-            out["remote"] = remote_vs_direct(tmp, args.tokens, max(3, args.rounds))
+        stages = {
+            "bare_llama_cpp": lambda: bare_llama(args.tokens, max(3, args.rounds)),
+            "llamacpp": lambda: through_server(
+                "llamacpp", tmp, args.tokens, args.rounds, levels, args.n_threads
+            ),
+            "remote": lambda: remote_vs_direct(tmp, args.tokens, max(3, args.rounds)),
+            "transformers": lambda: through_server("transformers", tmp, args.tokens, args.rounds, levels, 0),
+        }
+        for name, stage in stages.items():
+            if name.replace("_llama_cpp", "") in skip or name in skip:
+                continue
+            out[name] = stage()
+            # each stage's figures as soon as they exist (a long run may be cut short)
+            print(json.dumps({name: out[name]}), file=sys.stderr, flush=True)
     lc, tf, bare = out.get("llamacpp"), out.get("transformers"), out.get("bare_llama_cpp")
     ratios: dict[str, Any] = {"llama_server_reference_tok_s": REF_LLAMA_SERVER}
     if lc and bare:
