@@ -255,9 +255,10 @@ class Engine:
                     raise
                 raise self._load_failed(model_id, slot) from None
             with self._lock:
-                slot = self._slots[model_id]
+                slot = self._slots.get(model_id)
+        if slot is None or slot.runtime is None:  # an unload won the race (found by fuzzing: was a 500)
+            raise Unavailable(f"model '{model_id}' was unloaded while this request waited; retry")
         slot.last_used = time.monotonic()
-        assert slot.runtime is not None
         return model_id, slot.runtime
 
     @staticmethod
