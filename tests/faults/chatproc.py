@@ -138,7 +138,7 @@ class ChatServer:
             time.sleep(0.3)
         raise AssertionError(f"no health answer: {reply}")
 
-    def wait_model(self, model: str = MODEL, timeout: float = 300) -> None:
+    def wait_model(self, model: str = MODEL, timeout: float = 900) -> None:
         self.post(f"models/{model}/load")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
