@@ -157,7 +157,7 @@ def test_full_disk_refuses_writes_clearly_and_keeps_what_was_written(servers, tm
     filler = fill(tiny_disk)
     statuses = []
     for i in range(6):  # several writes: the first may still fit in a DuckDB block already allocated
-        reply = server.post("sessions", {"title": f"full {i}", "system_prompt": "x" * 200_000})
+        reply = server.post("sessions", {"title": f"full {i}", "system_prompt": "x" * 90_000})
         statuses.append(reply.status_code)
         if reply.status_code >= 400:
             assert_json_error(reply, (503, 507))
