@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Dict, Int, List, Unicode
+from traitlets import Bool, Int, List, TraitError, Unicode, validate
 
 from jupyter_chat_ext.settings import Settings
 
@@ -100,12 +101,27 @@ class ChatExtApp(ExtensionApp):
         help="Layers the llama.cpp backend offloads to the GPU in CUDA builds (-1: all, 0: none).",
     ).tag(config=True)
     remote_endpoints = List(
-        Dict(),
         default_value=[],
         help='OpenAI-compatible endpoints, e.g. [{"name": "gpu", "base_url": "http://host:8000/v1", '
         '"api_key_env": "GPU_KEY"}] (JSON on the command line too). Optional keys: "models" (when '
         'the server cannot list them), "timeout_s", "context_length". Models show as <name>/<model>.',
     ).tag(config=True)
+    @validate("remote_endpoints")
+    def _endpoints_from_json(self, proposal: Any) -> list[Any]:
+        # on the command line the extension's config arrives as strings (its class is unknown
+        # when jupyter server parses argv): accept a JSON list or one JSON object per flag
+        out: list[Any] = []
+        for item in proposal["value"]:
+            if isinstance(item, str):
+                try:
+                    item = json.loads(item)
+                except ValueError as exc:
+                    raise TraitError(f"remote_endpoints: not JSON: {item[:80]!r}") from exc
+            out.extend(item if isinstance(item, list) else [item])
+        if not all(isinstance(e, dict) for e in out):
+            raise TraitError("remote_endpoints: each endpoint must be a JSON object")
+        return out
+
     preload_default_model = Bool(
         True,
         help="Load the default model in the background right after the server starts "
