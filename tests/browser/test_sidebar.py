@@ -354,8 +354,12 @@ def test_commands_shortcuts_and_notebook_context(page: Any, lab: Any) -> None:
 
     # "Explain This Cell" from the command palette
     page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-InputPrompt").click()
-    page.keyboard.press("Control+Shift+C")
+    # the notebook moves focus to the cell a frame after the click; a palette opened before that
+    # loses focus and hides itself, so wait for the cell to hold the focus first
+    page.wait_for_function("document.activeElement && document.activeElement.classList.contains('jp-Cell')")
     palette = page.locator(".lm-CommandPalette-input")
+    page.keyboard.press("Control+Shift+C")
+    palette.wait_for(state="visible")
     palette.fill("Explain This Cell")
     page.locator(".lm-CommandPalette-item.lm-mod-active", has_text="Explain This Cell").wait_for()
     palette.press("Enter")
