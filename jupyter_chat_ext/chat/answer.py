@@ -64,7 +64,7 @@ async def stream_answer(
                         turn.first = time.perf_counter()
                     turn.parts.append(event["text"])
                     turn.token_events += 1
-                    ckpt.offer(lambda: turn.text, turn.tokens_so_far)
+                    ckpt.offer(lambda: (turn.text, turn.tokens_so_far))
                     yield {"type": "token", "text": event["text"]}
                 elif event["type"] == "done":
                     finished = True
