@@ -147,6 +147,13 @@ class Unavailable(ChatExtError):
     retry_after = DEFAULT_RETRY_AFTER[503]
 
 
+class StorageFull(ChatExtError):
+    """The data dir's disk is full: nothing was written; free space and retry (507)."""
+
+    code = "storage_full"
+    status = 507
+
+
 class ModelError(ChatExtError):
     """A model file is missing or corrupt, or a load failed (a server-side fault, 500 only here)."""
 
@@ -176,6 +183,7 @@ CODE_BY_STATUS = {
     413: "too_large",
     429: "busy",
     503: "unavailable",
+    507: "storage_full",
 }
 
 

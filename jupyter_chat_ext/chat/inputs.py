@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine.options import GenerationOptions
-from ..errors import InvalidInput, PayloadTooLarge
+from ..errors import InvalidInput, PayloadTooLarge, Unavailable
 
 RAG_MODES = ("hybrid", "vector", "text")
 
@@ -85,7 +85,7 @@ def rag(value: Any, available: bool) -> RagSpec | None:
     if not isinstance(value, dict) or not isinstance(value.get("collection"), str):
         raise InvalidInput("rag must be an object with a collection name")
     if not available:
-        raise InvalidInput("retrieval is not available in this service", code="rag_unavailable")
+        raise Unavailable("retrieval is not available in this service", code="rag_unavailable")
     k = value.get("k", 4)
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 50:
         raise InvalidInput("rag.k must be an integer between 1 and 50")

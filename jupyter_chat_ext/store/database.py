@@ -25,7 +25,7 @@ from typing import Any
 
 import duckdb
 
-from ..errors import SchemaError, Unavailable
+from ..errors import SchemaError, StorageFull, Unavailable
 from . import schema
 
 #: an ART index scan is used while a lookup yields at most this many rows (DuckDB's default: 2048)
@@ -119,7 +119,16 @@ class Database:
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        con.execute("COMMIT")
+        try:
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            # a full disk fails the WAL write at commit; DuckDB has rolled back and stays usable, and
+            # writes work again once there is room (checked on a tmpfs): say so instead of a 500
+            if "No space left on device" in str(exc):
+                raise StorageFull(
+                    f"the disk holding the chat store is full; nothing was written ({self.path})"
+                ) from exc
+            raise
         self.writes += 1
 
     @contextlib.contextmanager

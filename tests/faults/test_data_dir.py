@@ -142,12 +142,6 @@ def fill(disk: Path) -> Path:
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(
-    strict=True,
-    reason="a write on a full disk answers 500: Database.tx lets duckdb's TransactionException "
-    "('Could not write file ...wal: No space left on device') through; needs a 507 error class "
-    "(errors.py) and the store to map ENOSPC to it (reported to the lead)",
-)
 def test_full_disk_refuses_writes_clearly_and_keeps_what_was_written(servers, tmp_path, tiny_disk):
     data = tiny_disk / "data"
     server: ChatServer = servers.new(
