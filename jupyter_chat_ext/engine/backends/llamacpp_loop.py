@@ -16,15 +16,15 @@ from __future__ import annotations
 import collections
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...errors import Busy, ModelError, Unavailable
+from ...errors import Busy, ModelError
 from . import llamacpp_native as native
 from .base import GenRequest, error_event
 from .textstream import TokenStream
+from .worker import GenerationWorker
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
     return i
 
 
-class DecodeLoop:
+class DecodeLoop(GenerationWorker):
     def __init__(
         self,
         ctx: Any,
@@ -62,48 +62,23 @@ class DecodeLoop:
         context_length: int,
         max_queue: int,
     ) -> None:
+        super().__init__(model_id=model_id, max_queue=max_queue, thread_name=f"llamacpp-{model_id}")
         self.ll = native.lib()
         self.ctx = ctx
         self.mem = self.ll.llama_get_memory(ctx)
         self.vocab = vocab
         self.eog = native.EndOfGeneration(vocab)
-        self.model_id = model_id
         self.device = device
         self.n_batch = n_batch
         self.context_length = context_length
-        self.max_queue = max_queue
         self.slots = [_Slot(seq=i) for i in range(n_slots)]
         self.batch = self.ll.llama_batch_init(n_batch, 0, 1)
-        self._pending: collections.deque[GenRequest] = collections.deque()
-        self._cond = threading.Condition()
-        self._closed = False
-        # counters (stats, tests, /metrics)
-        self.steps = 0
-        self.batch_size_sum = 0  # sequences per decode step, summed
         self.tokens_reused = 0
         self.prompt_tokens_evaluated = 0
         self._added: collections.Counter[int] = collections.Counter()
-        self._thread = threading.Thread(target=self._run, name=f"llamacpp-{model_id}", daemon=True)
-        self._thread.start()
+        self.start()
 
     # -- public -------------------------------------------------------------------------------
-    def submit(self, req: GenRequest) -> GenRequest:
-        with self._cond:
-            if self._closed:
-                raise Unavailable(f"model '{self.model_id}' is being unloaded")
-            if len(self._pending) >= self.max_queue:
-                raise Busy(
-                    f"the generation queue of '{self.model_id}' is full "
-                    f"({self.max_queue} waiting); retry shortly"
-                )
-            self._pending.append(req)
-            self._cond.notify()
-        return req
-
-    @property
-    def queue_depth(self) -> int:
-        return len(self._pending)
-
     @property
     def active_count(self) -> int:
         return sum(1 for s in self.slots if s.req is not None)
@@ -116,12 +91,6 @@ class DecodeLoop:
         self.ll.llama_batch_free(self.batch)
 
     # -- helpers ------------------------------------------------------------------------------
-    def emit(self, req: GenRequest, event: dict[str, Any]) -> None:
-        try:
-            req.sink(event)
-        except Exception:  # a consumer that went away must not kill the worker
-            log.debug("dropping event for request %s", req.id, exc_info=True)
-
     def _decode_text(self) -> Any:
         pieces: list[bytes] = []
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import collections
 import logging
-import threading
 from typing import Any
 
-from ....errors import Busy, ModelError, Unavailable
+from ....errors import ModelError
 from ..base import GenRequest, error_event
+from ..worker import GenerationWorker
 from .sequence import Seq
 
 __all__ = ["Batcher", "GenRequest"]
@@ -30,7 +30,7 @@ __all__ = ["Batcher", "GenRequest"]
 log = logging.getLogger(__name__)
 
 
-class Batcher:
+class Batcher(GenerationWorker):
     """Owns a model's generation: a FIFO queue, a batch of active sequences, one worker thread."""
 
     def __init__(
@@ -45,45 +45,21 @@ class Batcher:
         max_batch_size: int = 8,
         max_queue: int = 32,
     ) -> None:
+        super().__init__(model_id=model_id, max_queue=max_queue, thread_name=f"chat-ext-batcher-{model_id}")
         self.model = model
         self.tokenizer = tokenizer
-        self.model_id = model_id
         self.device = device
         self.eos = set(eos_token_ids)
         self.context_length = context_length
         self.max_batch_size = max(1, max_batch_size) if self._cache_is_mergeable() else 1
-        self.max_queue = max_queue
-        self._pending: collections.deque[GenRequest] = collections.deque()
         self._active: list[Seq] = []
         self._cache: Any = None
         self._mask: Any = None
-        self._cond = threading.Condition()
-        self._closed = False
         #: how long an idle batcher waits for companions of a first request (prefilled together)
         self.coalesce_s = 0.004
-        self.steps = 0
-        self.batch_size_sum = 0
-        self._thread = threading.Thread(target=self._run, name=f"chat-ext-batcher-{model_id}", daemon=True)
-        self._thread.start()
+        self.start()
 
     # -- public -----------------------------------------------------------------------------
-    def submit(self, req: GenRequest) -> GenRequest:
-        with self._cond:
-            if self._closed:
-                raise Unavailable(f"model '{self.model_id}' is being unloaded")
-            if len(self._pending) >= self.max_queue:
-                raise Busy(
-                    f"the generation queue of '{self.model_id}' is full "
-                    f"({self.max_queue} waiting); retry shortly"
-                )
-            self._pending.append(req)
-            self._cond.notify()
-        return req
-
-    @property
-    def queue_depth(self) -> int:
-        return len(self._pending)
-
     @property
     def active_count(self) -> int:
         return len(self._active)
@@ -100,12 +76,6 @@ class Batcher:
 
     def _seq(self, req: GenRequest) -> Seq:
         return Seq(req, tokenizer=self.tokenizer, emit=self.emit, model_id=self.model_id, device=self.device)
-
-    def emit(self, req: GenRequest, event: dict[str, Any]) -> None:
-        try:
-            req.sink(event)
-        except Exception:  # a consumer that went away must not kill the worker
-            log.debug("dropping event for request %s", req.id, exc_info=True)
 
     # -- worker -----------------------------------------------------------------------------
     def _cache_is_mergeable(self) -> bool:
