@@ -272,3 +272,18 @@ def test_gguf_backend_choice_is_explained(tf_settings: Settings) -> None:
         assert name == "transformers" and "llama-cpp-python is not usable" in notes[0]
     emb = ModelRegistry(tf_settings).get(PACKAGED_EMBEDDING_ID)
     assert backends.choose(emb, dataclasses.replace(tf_settings, backend="llamacpp"))[0] == "transformers"
+
+
+def test_gguf_conversion_reports_real_progress(tmp_path: Path, tf_settings: Settings) -> None:
+    """The one-time conversion moves the load bar tensor by tensor (it sat at 5 % for 17-30 s)."""
+    import torch
+
+    from jupyter_chat_ext.engine.backends.transformers.loader import _convert_gguf
+
+    info = ModelRegistry(tf_settings).get(PACKAGED_CHAT_ID)
+    seen: list[tuple[float, str]] = []
+    _convert_gguf(info, tmp_path / "converted", torch.bfloat16, lambda f, m: seen.append((f, m)))
+    tensor_steps = [f for f, m in seen if m.startswith("converting GGUF tensors (")]
+    assert len(tensor_steps) > 100  # one report per tensor (~270 for the packaged model)
+    assert tensor_steps == sorted(tensor_steps) and 0.1 <= tensor_steps[0] < tensor_steps[-1] < 0.65
+    assert (tmp_path / "converted" / "config.json").is_file()

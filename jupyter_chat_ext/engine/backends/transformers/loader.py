@@ -22,6 +22,7 @@ from typing import Any
 from ....errors import ModelError
 from ....settings import Settings
 from ...registry import ModelInfo
+from .gguf_progress import gguf_tensor_progress
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +99,11 @@ def _convert_gguf(info: ModelInfo, target: Path, dtype: Any, progress: Progress)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = Path(info.path)
-    progress(0.05, "reading GGUF (one-time conversion, cached afterwards)")
+    progress(0.05, "reading the GGUF vocabulary (one-time conversion, cached afterwards)")
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=dtype)
+    progress(0.1, "converting GGUF tensors")
+    with gguf_tensor_progress(progress, 0.1, 0.65):
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=dtype)
     progress(0.7, "saving converted weights to the cache")
     # save_pretrained refuses a gguf-"quantized" model; the weights are already dequantized.
     model.hf_quantizer = None
