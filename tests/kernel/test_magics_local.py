@@ -33,7 +33,10 @@ def test_models_lists_the_packaged_model(local_kernel: Kernel) -> None:
 
 
 def test_answer_streams_in_pieces_and_is_stored(local_kernel: Kernel) -> None:
-    res = local_kernel.execute("%%chat --max-tokens 24 --seed 0\nName three colors.")
+    # long enough to stream over several 0.1 s display updates even at llama.cpp's ~100 tok/s
+    res = local_kernel.execute(
+        "%%chat --max-tokens 64 --seed 0\nWrite a short paragraph about the colors of the rainbow."
+    )
     assert res.status == "ok", res.error_text
     # the answer's own display (a fresh kernel may show the model's load in another one first)
     first = [m for m in res.of_type("display_data") if "text/markdown" in m["content"]["data"]]
@@ -49,7 +52,7 @@ def test_answer_streams_in_pieces_and_is_stored(local_kernel: Kernel) -> None:
     answer = messages[-1]
     assert answer["content"].strip()
     assert shown[-1] == answer["content"], "the final display is the stored answer"
-    assert answer["metrics"]["completion_tokens"] <= 24
+    assert answer["metrics"]["completion_tokens"] <= 64
 
 
 def test_text_format_prints_stream_messages(local_kernel: Kernel) -> None:
