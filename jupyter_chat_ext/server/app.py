@@ -106,6 +106,7 @@ class ChatExtApp(ExtensionApp):
         '"api_key_env": "GPU_KEY"}] (JSON on the command line too). Optional keys: "models" (when '
         'the server cannot list them), "timeout_s", "context_length". Models show as <name>/<model>.',
     ).tag(config=True)
+
     @validate("remote_endpoints")
     def _endpoints_from_json(self, proposal: Any) -> list[Any]:
         # on the command line the extension's config arrives as strings (its class is unknown

@@ -22,7 +22,9 @@ async def collect(gen: Any) -> list[dict[str, Any]]:
 
 async def test_a_turn_streams_and_is_stored(chat_service: ChatService) -> None:
     s = chat_service.create_session()
-    events = await collect(chat_service.chat(s["id"], "Which city is the capital of France?", {"max_tokens": 16}))
+    events = await collect(
+        chat_service.chat(s["id"], "Which city is the capital of France?", {"max_tokens": 16})
+    )
     assert events[0]["type"] == "start" and events[-1]["type"] == "done"
     tokens = [e["text"] for e in events if e["type"] == "token"]
     assert len(tokens) >= 2
@@ -90,7 +92,9 @@ async def test_edit_and_resend(chat_service: ChatService) -> None:
     await collect(chat_service.chat(s["id"], "What is 2+2?", {"max_tokens": 8}))
     await collect(chat_service.chat(s["id"], "And 3+3?", {"max_tokens": 8}))
     first_user = chat_service.list_messages(s["id"])[0]
-    events = await collect(chat_service.edit_and_resend(first_user["id"], "Which city is the capital of France?"))
+    events = await collect(
+        chat_service.edit_and_resend(first_user["id"], "Which city is the capital of France?")
+    )
     msgs = chat_service.list_messages(s["id"])
     assert [m["role"] for m in msgs] == ["user", "assistant"]  # later turns were dropped
     assert msgs[0]["content"] == "Which city is the capital of France?"
@@ -185,7 +189,7 @@ async def test_sessions_crud_pin_export_import(chat_service: ChatService) -> Non
 
 
 def test_titles() -> None:
-    assert title_from("Which city is the capital of France? And Spain?") == "Which city is the capital of France?"
+    assert title_from("What is the capital of France? And Spain?") == "What is the capital of France?"
     assert title_from("```python\nprint(1)\n```\nExplain this code please") == "Explain this code please"
     long = title_from("a " * 100)
     assert len(long) <= 49 and long.endswith("…")
