@@ -44,6 +44,9 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(PIP) install -q -e ".[test]"
+	@# the remote-backend tests start llama.cpp's own OpenAI-compatible server (its [server] extra:
+	@# fastapi, uvicorn); only where llama-cpp-python built, so a failed build never blocks the tests
+	$(PY) -c "import llama_cpp" 2>/dev/null && $(PIP) install -q "llama-cpp-python[server]==$$($(PY) -c 'import llama_cpp; print(llama_cpp.__version__)')" || true
 	touch $@
 
 install: $(VENV)/.installed
