@@ -145,10 +145,7 @@ class LlamaCppRuntime:
     def stats(self) -> dict[str, Any]:
         lp = self.loop
         return {
-            "queue_depth": lp.queue_depth,
-            "active": lp.active_count,
-            "steps": lp.steps,
-            "mean_batch": (lp.batch_size_sum / lp.steps) if lp.steps else 0.0,
+            **lp.stats(),
             "tokens_reused": lp.tokens_reused,
             "prompt_tokens_evaluated": lp.prompt_tokens_evaluated,
             "slots": self.n_slots,

@@ -57,6 +57,14 @@ class GenerationWorker:
     def active_count(self) -> int:
         raise NotImplementedError
 
+    def stats(self) -> dict[str, Any]:
+        return {
+            "queue_depth": self.queue_depth,
+            "active": self.active_count,
+            "steps": self.steps,
+            "mean_batch": (self.batch_size_sum / self.steps) if self.steps else 0.0,
+        }
+
     def emit(self, req: GenRequest, event: dict[str, Any]) -> None:
         try:
             req.sink(event)

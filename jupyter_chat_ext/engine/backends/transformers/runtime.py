@@ -97,13 +97,7 @@ class TransformersRuntime:
         return self.batcher.submit(req)
 
     def stats(self) -> dict[str, Any]:
-        b = self.batcher
-        return {
-            "queue_depth": b.queue_depth,
-            "active": b.active_count,
-            "steps": b.steps,
-            "mean_batch": (b.batch_size_sum / b.steps) if b.steps else 0.0,
-        }
+        return self.batcher.stats()
 
     def close(self) -> None:
         self.batcher.close()
