@@ -12,6 +12,7 @@ import pytest
 from jupyter_server.auth.authorizer import Authorizer
 from server_testlib import assert_error, on_jp_loop
 from traitlets import Unicode
+from traitlets.config import Config
 
 from jupyter_chat_ext.server.routes import ROUTES
 
@@ -82,9 +83,14 @@ def denied(request) -> str:
 
 @pytest.fixture
 def jp_server_config(tmp_path, denied):
-    from conftest import chat_ext_config
-
-    config = chat_ext_config(tmp_path)
+    # the server tests' config, built here: `from conftest import ...` finds whichever conftest
+    # module was imported first (tests/faults has one too), so it broke when both dirs ran together
+    config = Config(
+        {
+            "ServerApp": {"jpserver_extensions": {"jupyter_chat_ext": True}},
+            "ChatExtApp": {"data_dir": str(tmp_path / "chat-data"), "preload_default_model": False},
+        }
+    )
     config.ServerApp.authorizer_class = DenyOneAction
     config.DenyOneAction.denied = denied
     return config

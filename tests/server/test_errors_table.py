@@ -53,8 +53,8 @@ def test_an_error_survives_the_trip_through_an_event():
 def test_an_event_without_status_and_unknown_codes():
     back = error_from_event({"type": "error", "code": "busy", "message": "full"})
     assert isinstance(back, Busy) and back.status == 429
-    odd = error_from_event({"type": "error", "code": "disk_full", "message": "no space", "status": 507})
-    assert type(odd) is ChatExtError and odd.status == 507 and odd.code == "disk_full"
+    odd = error_from_event({"type": "error", "code": "teapot", "message": "short and stout", "status": 418})
+    assert type(odd) is ChatExtError and odd.status == 418 and odd.code == "teapot"
     assert errors.event_status({"type": "error", "code": "not_found"}) == 404
     assert errors.event_status({"type": "error", "code": "x", "status": True}) == 500
 
