@@ -73,6 +73,13 @@ def _fmt_metrics(m: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
+def _tool_note(meta: dict[str, Any]) -> list[str]:
+    notes = [f"approval: {meta['approval']}"] if meta.get("approval") else []
+    if meta.get("is_error"):
+        notes.append("error")
+    return ["_" + " · ".join(notes) + "_", ""] if notes else []
+
+
 def to_markdown(session: dict[str, Any], messages: list[dict[str, Any]]) -> str:
     title = session.get("title") or "Untitled chat"
     lines = [f"# {title}", ""]
@@ -90,8 +97,18 @@ def to_markdown(session: dict[str, Any], messages: list[dict[str, Any]]) -> str:
         ]
     for m in messages:
         heading = {"user": "User", "assistant": "Assistant", "system": "System"}.get(m["role"], m["role"])
+        meta = m.get("metadata") or {}
+        if m["role"] == "tool":  # an agent's tool result: which call, then its text as a block
+            lines += [f"## Tool `{meta.get('name', '?')}`", "", *_tool_note(meta)]
+            lines += ["```", m["content"], "```", ""]
+            continue
         lines += [f"## {heading}", ""]
-        lines += [m["content"] if m["content"] else "_(empty)_", ""]
+        calls = meta.get("tool_calls") if m["role"] == "assistant" else None
+        if m["content"] or not calls:
+            lines += [m["content"] if m["content"] else "_(empty)_", ""]
+        for call in calls if isinstance(calls, list) else []:
+            fn = (call.get("function") if isinstance(call, dict) else None) or {}
+            lines += [f"_calls `{fn.get('name', '?')}` with `{fn.get('arguments', '')}`_", ""]
         notes = []
         if m.get("status") == "interrupted":
             notes.append("interrupted")

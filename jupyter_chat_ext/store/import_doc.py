@@ -101,6 +101,8 @@ def _message(m: Any, where: str, max_content_chars: int, now: Any) -> ImportedMe
     status = m.get("status", "complete")
     if not isinstance(status, str) or status not in STATUSES:
         raise InvalidInput(f"{where}.status must be one of {', '.join(STATUSES)}")
+    metadata_json = _map(m, "metadata", where)  # checked first: the tool links below read it
+    val.check_tool_metadata(role, m.get("metadata"), f"{where}.metadata")
     row = NewMessage(
         role=role,
         content=val.check_utf8(content, f"{where}.content"),
@@ -109,7 +111,7 @@ def _message(m: Any, where: str, max_content_chars: int, now: Any) -> ImportedMe
         parent_id=None,
         # an answer exported mid-stream is no longer streaming once imported
         status="interrupted" if status == "streaming" else status,
-        metadata_json=_map(m, "metadata", where),
+        metadata_json=metadata_json,
         created_at=val.parse_timestamp(m.get("created_at"), f"{where}.created_at") or now,
         tokens=val.check_tokens(m.get("tokens"), f"{where}.tokens"),
     )

@@ -48,8 +48,9 @@ class Messages:
         tokens: int | None = None,
     ) -> Message:
         now = val.now()
+        val.check_tool_metadata(val.check_role(role), metadata)
         row = NewMessage(
-            role=val.check_role(role),
+            role=role,
             content=val.check_str(content, "content", allow_none=False),
             model=val.check_name(model, "model"),
             params_json=val.dump(params, "params"),
@@ -106,6 +107,7 @@ class Messages:
             values.append(val.dump(metadata, "metadata"))
         with self.db.lock:
             current = rows.get_message(self.db.con, message_id)
+            val.check_tool_metadata(current["role"], metadata)
             if not sets:
                 return current
             with self.db.tx() as con:
@@ -207,6 +209,7 @@ class Messages:
         metric_values = None if metrics is None else val.check_metrics(metrics)
         with self.db.lock:
             current = rows.get_message(self.db.con, message_id)
+            val.check_tool_metadata(current["role"], metadata)
             with self.db.tx() as con:
                 con.execute(
                     "UPDATE messages SET content = ?, status = ?, metadata = ?, tokens = ? WHERE id = ?",

@@ -17,7 +17,10 @@ import duckdb
 from ..errors import SchemaError
 from .search import sig_column_names
 
-ROLES = ("system", "user", "assistant")
+#: roles allowed by schema v1-v3 (kept as they were: a migration replays history exactly)
+_V1_ROLES = ("system", "user", "assistant")
+#: v4 adds "tool": the result of a tool call (an agent turn), linked to the assistant row that called
+ROLES = (*_V1_ROLES, "tool")
 #: statuses allowed by schema v1/v2 (kept as they were: a migration replays history exactly)
 _V1_STATUSES = ("complete", "interrupted", "error")
 #: v3 adds "streaming": an answer being generated (checkpointed), see Store.checkpoint_message
@@ -32,7 +35,7 @@ class Migration:
 
 
 def _v1_core(con: duckdb.DuckDBPyConnection) -> None:
-    roles = ", ".join(f"'{r}'" for r in ROLES)
+    roles = ", ".join(f"'{r}'" for r in _V1_ROLES)
     statuses = ", ".join(f"'{s}'" for s in _V1_STATUSES)
     con.execute("CREATE SEQUENCE message_id_seq START 1")
     con.execute(
@@ -113,8 +116,9 @@ def create_message_search(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _messages_v3_sql(table: str) -> str:
-    roles = ", ".join(f"'{r}'" for r in ROLES)
+def _messages_sql(table: str, roles_allowed: tuple[str, ...]) -> str:
+    """The messages table of v3 and later (v4 only widens the role check)."""
+    roles = ", ".join(f"'{r}'" for r in roles_allowed)
     statuses = ", ".join(f"'{s}'" for s in STATUSES)
     return f"""
         CREATE TABLE {table} (
@@ -132,27 +136,37 @@ def _messages_v3_sql(table: str) -> str:
         )"""
 
 
-def _v3_tokens_streaming(con: duckdb.DuckDBPyConnection) -> None:
+def _rebuild_messages(con: duckdb.DuckDBPyConnection, columns: str, roles_allowed: tuple[str, ...]) -> None:
     # DuckDB cannot alter a CHECK constraint, so the table is rebuilt: rows are copied aside, the
-    # table re-created with the wider status check and the new column, and the rows copied back
-    # with their ids (the sequence is untouched, so new ids continue after the old ones)
-    con.execute("CREATE TEMP TABLE messages_v2_copy AS SELECT * FROM messages")
+    # table re-created with the wider check (and any new column), and the rows copied back with
+    # their ids (the sequence is untouched, so new ids continue after the old ones)
+    con.execute("CREATE TEMP TABLE messages_old_copy AS SELECT * FROM messages")
     con.execute("DROP INDEX messages_session_idx")
     con.execute("DROP TABLE messages")
-    con.execute(_messages_v3_sql("messages"))
-    con.execute(
-        "INSERT INTO messages (id, session_id, role, content, model, params, parent_id, status, metadata, "
-        "created_at) SELECT id, session_id, role, content, model, params, parent_id, status, metadata, "
-        "created_at FROM messages_v2_copy ORDER BY id"
-    )
-    con.execute("DROP TABLE messages_v2_copy")
+    con.execute(_messages_sql("messages", roles_allowed))
+    con.execute(f"INSERT INTO messages ({columns}) SELECT {columns} FROM messages_old_copy ORDER BY id")
+    con.execute("DROP TABLE messages_old_copy")
     con.execute("CREATE INDEX messages_session_idx ON messages (session_id)")
+
+
+_V2_COLUMNS = "id, session_id, role, content, model, params, parent_id, status, metadata, created_at"
+
+
+def _v3_tokens_streaming(con: duckdb.DuckDBPyConnection) -> None:
+    # the wider status check and the new tokens column (v2 rows have no count: NULL)
+    _rebuild_messages(con, _V2_COLUMNS, _V1_ROLES)
+
+
+def _v4_tool_role(con: duckdb.DuckDBPyConnection) -> None:
+    # agent turns store each tool result as a row of role "tool"; every column is kept as it was
+    _rebuild_messages(con, f"{_V2_COLUMNS}, tokens", ROLES)
 
 
 MIGRATIONS: list[Migration] = [
     Migration(1, "sessions, messages, metrics, response_cache", _v1_core),
     Migration(2, "session index for message paging, message_search signatures, store_meta", _v2_search),
     Migration(3, "messages.tokens, status 'streaming' for checkpointed answers", _v3_tokens_streaming),
+    Migration(4, "role 'tool' for the results of an agent's tool calls", _v4_tool_role),
 ]
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 #: ``streaming`` only while an answer is being generated; a crash leaves it, and the next open
 #: turns it into ``interrupted`` (metadata.finish_reason = "crashed")
 Status = Literal["complete", "interrupted", "error", "streaming"]

@@ -180,6 +180,46 @@ def check_role(role: Any) -> str:
     return role
 
 
+#: ids of tool calls (``call_<hex>`` from our engine; remote endpoints have their own shapes)
+MAX_CALL_ID_CHARS = 200
+APPROVALS = ("auto", "approved", "always", "denied", "timeout")
+
+
+def _call_id(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_CALL_ID_CHARS:
+        raise InvalidInput(f"{name} must be a non-empty string of at most {MAX_CALL_ID_CHARS} characters")
+    return check_utf8(value, name)
+
+
+def check_tool_metadata(role: str, metadata: Any, name: str = "metadata") -> None:
+    """The agent's links inside a row's metadata (schema v4), so the prompt history built from
+    stored rows is always a valid OpenAI conversation: a tool row names its call
+    (``tool_call_id``, ``name``); an assistant row's ``tool_calls`` are OpenAI function calls
+    whose ``arguments`` are text. Other roles and keys are not looked at."""
+    if role == "tool" and metadata is None:
+        metadata = {}  # a tool row without metadata names no call: refused below
+    if not isinstance(metadata, dict):
+        return
+    if role == "tool":
+        _call_id(metadata.get("tool_call_id"), f"{name}.tool_call_id")
+        check_str(metadata.get("name"), f"{name}.name", allow_none=False, max_chars=500)
+        approval = metadata.get("approval")
+        if approval is not None and approval not in APPROVALS:
+            raise InvalidInput(f"{name}.approval must be one of {', '.join(APPROVALS)}, got {approval!r}")
+    elif role == "assistant" and metadata.get("tool_calls") is not None:
+        calls = metadata["tool_calls"]
+        if not isinstance(calls, list):
+            raise InvalidInput(f"{name}.tool_calls must be a list")
+        for i, call in enumerate(calls):
+            where = f"{name}.tool_calls[{i}]"
+            fn = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(fn, dict) or call.get("type", "function") != "function":
+                raise InvalidInput(f"{where} must be {{id, type: 'function', function: {{name, arguments}}}}")
+            _call_id(call.get("id"), f"{where}.id")
+            check_str(fn.get("name"), f"{where}.function.name", allow_none=False, max_chars=500)
+            check_str(fn.get("arguments"), f"{where}.function.arguments", allow_none=False)
+
+
 def check_status(status: Any) -> str:
     if status not in schema.STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(schema.STATUSES)}, got {status!r}")

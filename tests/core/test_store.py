@@ -247,7 +247,8 @@ def test_bad_message_input_and_unknown_ids(store):
     other = store.create_session()
     foreign = store.add_message(other["id"], "user", "x")
     for args, kwargs in [
-        (("tool", "x"), {}),
+        (("tool", "x"), {}),  # a tool row must name its call (metadata.tool_call_id)
+        (("function", "x"), {}),
         (("user", None), {}),
         (("user", 3), {}),
         (("user", "x"), {"status": "done"}),

@@ -50,7 +50,7 @@ def test_v1_file_is_upgraded_with_data_kept(tmp_path):
 
     with Store(path) as store:
         _, rows = store.query("SELECT version FROM schema_version ORDER BY version")
-        assert [r[0] for r in rows] == [1, 2, 3]  # v3 (tokens, "streaming") was added since
+        assert [r[0] for r in rows] == [1, 2, 3, 4]  # v3 (tokens, "streaming"), v4 (role "tool") since
         session_id = "a" + "0" * 31
         sess = store.get_session(session_id)
         assert (sess["title"], sess["params"], sess["message_count"], sess["prompt_tokens"]) == (
