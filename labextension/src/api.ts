@@ -18,7 +18,8 @@ import {
   Message,
   ModelInfo,
   RagRequest,
-  Session
+  Session,
+  ToolsRequest
 } from './types';
 
 export const API_NAMESPACE = 'chat-ext';
@@ -94,7 +95,13 @@ export interface StreamOptions {
   quietRetry?: (err: ApiError, attempt: number) => number | null;
 }
 
-type TurnBody = { params?: GenerationParams; rag?: RagRequest };
+type TurnBody = { params?: GenerationParams; rag?: RagRequest; tools?: ToolsRequest };
+
+/** The user's answer to a tool call (seams C); `result` when this page ran the tool. */
+export interface ToolReply {
+  decision: 'approve' | 'always' | 'deny';
+  result: { content: string; is_error: boolean } | null;
+}
 
 export class ChatApi {
   constructor(readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()) {}
@@ -315,6 +322,11 @@ export class ChatApi {
         await sleep(delayS * 1000, init.signal ?? undefined);
       }
     }
+  }
+
+  /** Answer a tool call of a streaming agent turn (404: unknown or finished, 409: decided). */
+  replyToolCall(callId: string, reply: ToolReply): Promise<unknown> {
+    return this.send<unknown>(`tool-calls/${encodeURIComponent(callId)}`, 'POST', reply);
   }
 
   // collections (RAG)

@@ -4,7 +4,7 @@
  * Every function returns a new `Conversation` (React compares by identity). Messages created in
  * this page before the server has named them carry negative ids until the `start` event arrives.
  */
-import { ChatEvent, Citation, Message, Metrics } from './types';
+import { ChatEvent, Citation, Message, Metrics, StepEvent, ToolCall, ToolCallEvent, ToolResultEvent } from './types';
 
 export interface Conversation {
   sessionId: string | null;
@@ -228,6 +228,10 @@ export function applyEvent(conv: Conversation, ev: ChatEvent): Conversation {
         turn: null
       };
     }
+    case 'tool_call':
+    case 'tool_result':
+    case 'step':
+      return applyAgentEvent(conv, sid, ev);
     case 'error': {
       const finalId = typeof ev.message_id === 'number' ? ev.message_id : sid;
       return {
@@ -245,6 +249,47 @@ export function applyEvent(conv: Conversation, ev: ChatEvent): Conversation {
     }
   }
   return conv;
+}
+
+/**
+ * Agent turns (seams C), as the store keeps them: the answer that calls a tool gets the call in
+ * `metadata.tool_calls`; each result is a "tool" row after it (parent: the caller); a `step`
+ * starts the next answer row, which takes the following tokens and the final `done`.
+ */
+function applyAgentEvent(conv: Conversation, sid: number, ev: ToolCallEvent | ToolResultEvent | StepEvent): Conversation {
+  if (ev.type === 'tool_call') {
+    const callerId = typeof ev.message_id === 'number' && conv.messages.some(m => m.id === ev.message_id) ? ev.message_id : sid;
+    const call: ToolCall = { id: ev.call_id, type: 'function', function: { name: ev.name, arguments: ev.arguments ?? '' } };
+    return {
+      ...conv,
+      messages: patchMessage(conv, callerId, m => {
+        const calls = m.metadata?.tool_calls ?? [];
+        return calls.some(c => c.id === call.id) ? m : { ...m, metadata: { ...m.metadata, tool_calls: [...calls, call] } };
+      })
+    };
+  }
+  if (ev.type === 'tool_result') {
+    if (conv.messages.some(m => m.id === ev.message_id)) {
+      return conv;
+    }
+    const caller = conv.messages.find(m => m.metadata?.tool_calls?.some(c => c.id === ev.call_id));
+    const args = caller?.metadata.tool_calls?.find(c => c.id === ev.call_id)?.function.arguments ?? '';
+    const row: Message = {
+      ...blank(conv.sessionId ?? '', 'tool', ev.content ?? ''),
+      id: ev.message_id,
+      parent_id: caller?.id ?? sid,
+      metadata: { tool_call_id: ev.call_id, name: ev.name, arguments: args, is_error: !!ev.is_error, approval: ev.approval }
+    };
+    return { ...conv, messages: [...conv.messages, row] };
+  }
+  // step: the caller's part is over; the next answer streams in a row of its own
+  const previous = conv.messages.find(m => m.id === sid);
+  const next: Message = { ...streamingAnswer(conv.sessionId ?? '', sid), id: ev.assistant_message_id, model: previous?.model ?? null };
+  return {
+    ...conv,
+    messages: [...patchMessage(conv, sid, m => ({ ...m, status: 'complete' })), next],
+    streamingId: next.id
+  };
 }
 
 /** The request ended without done/error: aborted by the user or the connection dropped. */

@@ -6,7 +6,7 @@ import { Clipboard, ICommandPalette, InputDialog, Notification } from '@jupyterl
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { IEditorTracker } from '@jupyterlab/fileeditor';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStateDB } from '@jupyterlab/statedb';
@@ -17,6 +17,8 @@ import { chatIcon } from './icons';
 import { defaultsFromSettings } from './params';
 import { ChatStore } from './store';
 import { stateDBMemory } from './store/lastChat';
+import { labTarget, NotebookTools } from './notebookTools';
+import { DEFAULT_MAX_STEPS } from './store/tools';
 import { MessageActions } from './views/messages';
 import { ChatPanel } from './views/panel';
 import { Workspace } from './workspace';
@@ -85,6 +87,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const store = new ChatStore(api, undefined, stateDB ? stateDBMemory(stateDB) : null);
     const workspace = new Workspace(notebooks, editors, docManager);
     store.contextSource = kind => workspace.context(kind);
+    // Tools: the notebook tools act on the notebook open when a turn starts; "always" is kept in
+    // the settings' allow-list (read back below, so the Settings Editor can take tools off it).
+    let pluginSettings: ISettingRegistry.ISettings | null = null;
+    let maxSteps = DEFAULT_MAX_STEPS;
+    store.toolsEnv = {
+      executor: () => {
+        const panel = notebooks?.currentWidget;
+        return panel ? new NotebookTools(labTarget(panel, NotebookActions)) : null;
+      },
+      allow: names => {
+        pluginSettings?.set('toolAllowlist', names).catch(reason => console.error('jupyter-chat-ext: cannot save the tool allow-list', reason));
+      },
+      maxSteps: () => maxSteps
+    };
 
     const notify = (text: string, kind: 'error' | 'info' = 'info') => store.setNotice({ kind, text });
     const actions: MessageActions = {
@@ -146,8 +162,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       void settingRegistry
         .load(PLUGIN_ID)
         .then(settings => {
+          pluginSettings = settings;
           const apply = () => {
             const raw = settings.composite as Record<string, unknown>;
+            store.tools.setAllowlist(Array.isArray(raw.toolAllowlist) ? raw.toolAllowlist : []);
+            maxSteps = typeof raw.toolMaxSteps === 'number' && raw.toolMaxSteps >= 1 ? Math.round(raw.toolMaxSteps) : DEFAULT_MAX_STEPS;
             store.setDefaults(defaultsFromSettings(raw));
             if (typeof raw.defaultCollection === 'string') {
               store.setDefaultCollection(raw.defaultCollection);

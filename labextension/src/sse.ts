@@ -8,7 +8,7 @@ import { createParser, EventSourceMessage } from 'eventsource-parser';
 
 import { ChatEvent } from './types';
 
-const KNOWN = new Set(['start', 'token', 'done', 'error']);
+const KNOWN = new Set(['start', 'token', 'done', 'error', 'tool_call', 'tool_result', 'step']);
 
 /**
  * Turn one parsed SSE message into a chat event, or null when it is not one (comments, pings,
@@ -33,6 +33,13 @@ export function toChatEvent(msg: EventSourceMessage): ChatEvent | null {
     return null;
   }
   if (type === 'token' && typeof payload.text !== 'string') {
+    return null;
+  }
+  // agent events the page cannot act on without their ids are dropped
+  if ((type === 'tool_call' || type === 'tool_result') && (typeof payload.call_id !== 'string' || typeof payload.name !== 'string')) {
+    return null;
+  }
+  if (type === 'step' && typeof payload.assistant_message_id !== 'number') {
     return null;
   }
   if (type === 'error' && typeof payload.message !== 'string') {

@@ -2,7 +2,7 @@
  * Shapes of the server API (docs/architecture.md, "HTTP API"). Pure types: no imports.
  */
 
-export type Role = 'system' | 'user' | 'assistant';
+export type Role = 'system' | 'user' | 'assistant' | 'tool';
 
 /**
  * Stored statuses; "streaming" is an answer being written now (in this page, or a checkpointed
@@ -61,6 +61,8 @@ export interface Message {
   status: MessageStatus;
   metadata: {
     citations?: Citation[];
+    /** assistant rows that called tools (agent turns) */
+    tool_calls?: ToolCall[];
     error?: { code?: string; message?: string } | string;
     [key: string]: unknown;
   };
@@ -149,6 +151,8 @@ export interface DoneEvent {
   citations?: Citation[];
   /** the whole answer text (continue: including what was written before the stop) */
   text?: string;
+  /** agent turns: how many steps the turn took */
+  steps?: number;
 }
 export interface ErrorEvent {
   type: 'error';
@@ -157,4 +161,48 @@ export interface ErrorEvent {
   message: string;
   message_id?: number | null;
 }
-export type ChatEvent = StartEvent | TokenEvent | DoneEvent | ErrorEvent;
+/** Agent turns (seams C): the model called a tool (`message_id`: the assistant row that called). */
+export interface ToolCallEvent {
+  type: 'tool_call';
+  message_id: number;
+  call_id: string;
+  name: string;
+  /** a JSON text */
+  arguments: string;
+  source: string;
+  effect: 'read' | 'write' | 'execute' | string;
+  approval: 'required' | 'auto';
+  executor: 'server' | 'client';
+}
+export type ToolApproval = 'auto' | 'approved' | 'always' | 'denied' | 'timeout';
+/** A tool's result, stored as its own row (`message_id`, role "tool"). */
+export interface ToolResultEvent {
+  type: 'tool_result';
+  message_id: number;
+  call_id: string;
+  name: string;
+  content: string;
+  is_error: boolean;
+  approval: ToolApproval;
+}
+/** The next step of an agent turn: a new assistant row takes the following tokens. */
+export interface StepEvent {
+  type: 'step';
+  index: number;
+  assistant_message_id: number;
+}
+/** OpenAI shape, as stored in an assistant row's `metadata.tool_calls`. */
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+/** The chat body's `tools` (absent: no tools). */
+export interface ToolsRequest {
+  /** null: every enabled tool */
+  names: string[] | null;
+  /** the tools this page can execute (the notebook tools, when a notebook is open) */
+  client: string[];
+  max_steps: number;
+}
+export type ChatEvent = StartEvent | TokenEvent | DoneEvent | ErrorEvent | ToolCallEvent | ToolResultEvent | StepEvent;

@@ -24,9 +24,10 @@ export interface ThreadItem {
  * chosen one (`chosen[parent_id]`, else the newest). Messages keep their order.
  */
 export function threadItems(messages: Message[], chosen: Record<number, number> = {}): ThreadItem[] {
+  const heads = chainHeads(messages);
   const groups = new Map<number, Message[]>();
   for (const m of messages) {
-    if (m.role === 'assistant' && m.parent_id !== null) {
+    if (m.role === 'assistant' && m.parent_id !== null && !heads.has(m)) {
       const group = groups.get(m.parent_id);
       if (group) {
         group.push(m);
@@ -36,7 +37,16 @@ export function threadItems(messages: Message[], chosen: Record<number, number> 
     }
   }
   const items: ThreadItem[] = [];
+  const hidden = new Set<Message>();
   for (const m of messages) {
+    const head = heads.get(m);
+    if (head) {
+      // a tool row or a later step: shown with the answer that started its chain
+      if (!hidden.has(head)) {
+        items.push({ message: m, versions: null });
+      }
+      continue;
+    }
     const group = m.role === 'assistant' && m.parent_id !== null ? groups.get(m.parent_id) : undefined;
     if (!group || group.length < 2) {
       items.push({ message: m, versions: null });
@@ -45,6 +55,7 @@ export function threadItems(messages: Message[], chosen: Record<number, number> 
     const wanted = chosen[m.parent_id as number];
     const shown = group.find(g => g.id === wanted) ?? group[group.length - 1];
     if (shown !== m) {
+      hidden.add(m);
       continue;
     }
     const i = group.indexOf(m);
@@ -59,4 +70,25 @@ export function threadItems(messages: Message[], chosen: Record<number, number> 
     });
   }
   return items;
+}
+
+/**
+ * Agent turns: the answer that called tools heads a chain of "tool" rows and the answers of later
+ * steps (an assistant row right after a tool row). Maps each member of a chain to its head; heads
+ * alone are versions of a turn, whatever parent the server gave the later steps.
+ */
+function chainHeads(messages: Message[]): Map<Message, Message> {
+  const heads = new Map<Message, Message>();
+  let head: Message | null = null;
+  let prev: Message | null = null;
+  for (const m of messages) {
+    const follows = m.role === 'tool' || (m.role === 'assistant' && prev?.role === 'tool');
+    if (follows && head) {
+      heads.set(m, head);
+    } else {
+      head = m.role === 'assistant' ? m : null;
+    }
+    prev = m;
+  }
+  return heads;
 }

@@ -15,11 +15,12 @@ import { ChatMemory, LastChat } from './lastChat';
 import { initialSessions, SessionsApi, SessionsSlice } from './sessions';
 import { AppState, Cell, ChatState, HealthState, Notice, View } from './state';
 import { initialThread, ThreadApi, ThreadSlice } from './thread';
+import { DEFAULT_MAX_STEPS, initialTools, ToolsApi, ToolsEnv, ToolsSlice } from './tools';
 
 export type { ChatState, Draft, HealthState, View } from './state';
 
 /** Everything the store calls on the server (a `ChatApi` in the lab). */
-export type StoreApi = SessionsApi & CatalogApi & ThreadApi & Pick<ChatApi, 'health'>;
+export type StoreApi = SessionsApi & CatalogApi & ThreadApi & ToolsApi & Pick<ChatApi, 'health'>;
 
 export interface ContextSource {
   (kind: ContextKind): { kind: ContextKind; label: string; text: string } | null;
@@ -39,15 +40,26 @@ export class ChatStore {
   constructor(api: StoreApi, defaults: ChatDefaults = BUILTIN_DEFAULTS, memory: ChatMemory | null = null) {
     this.api = api;
     this._defaults = defaults;
-    this._cell = new Cell<ChatState>({ ...initialApp(), ...initialSessions(), ...initialCatalog(), ...initialThread(defaults) });
+    this._cell = new Cell<ChatState>({ ...initialApp(), ...initialSessions(), ...initialCatalog(), ...initialThread(defaults), ...initialTools() });
     const fail = (err: unknown, what: string) => this.fail(err, what);
     this.catalog = new CatalogSlice({ api, cell: this._cell, fail });
+    this.tools = new ToolsSlice(
+      { api, cell: this._cell, fail },
+      {
+        executor: () => this.toolsEnv.executor(),
+        allow: names => this.toolsEnv.allow(names),
+        maxSteps: () => this.toolsEnv.maxSteps()
+      }
+    );
     this.thread = new ThreadSlice(
       { api, cell: this._cell, fail },
       {
         defaults: () => this._defaults,
         rag: () => this.rag(),
-        saved: session => this.sessions.upsert(session)
+        saved: session => this.sessions.upsert(session),
+        beginTools: () => this.tools.beginTurn(),
+        toolEvent: ev => this.tools.handle(ev),
+        endTools: () => this.tools.endTurn()
       }
     );
     this.sessions = new SessionsSlice(
@@ -65,7 +77,10 @@ export class ChatStore {
   readonly sessions: SessionsSlice;
   readonly catalog: CatalogSlice;
   readonly thread: ThreadSlice;
+  readonly tools: ToolsSlice;
   contextSource: ContextSource | null = null;
+  /** the lab's side of tools: the notebook executor and the settings (index.ts sets it) */
+  toolsEnv: ToolsEnv = { executor: () => null, allow: () => undefined, maxSteps: () => DEFAULT_MAX_STEPS };
 
   // --- subscription ------------------------------------------------------------------------
   subscribe = (listener: () => void): (() => void) => this._cell.subscribe(listener);

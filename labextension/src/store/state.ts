@@ -6,6 +6,7 @@
 import { ContextKind } from '../context';
 import { Conversation } from '../conversation';
 import { Collection, GenerationParams, IngestJob, ModelInfo, Session } from '../types';
+import type { LiveCall } from './tools';
 
 export type HealthState = 'checking' | 'ok' | 'missing' | 'offline' | 'error';
 export type View = 'chat' | 'history' | 'collections';
@@ -72,7 +73,16 @@ export interface ThreadState {
   retry: RetryNotice | null;
 }
 
-export type ChatState = AppState & SessionsState & CatalogState & ThreadState;
+/** Tools of agent turns (store/tools.ts): the switch, the allow-list, the live calls. */
+export interface ToolsState {
+  toolsOn: boolean;
+  /** tools approved "always" (the extension's `toolAllowlist` setting) */
+  toolAllowlist: string[];
+  /** calls of the streaming turn, by call id */
+  toolCalls: Record<string, LiveCall>;
+}
+
+export type ChatState = AppState & SessionsState & CatalogState & ThreadState & ToolsState;
 
 /** An observable value: every change goes through `set`, listeners run after each one. */
 export class Cell<T extends object> {

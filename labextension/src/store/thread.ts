@@ -18,7 +18,7 @@ import {
   removeMessage
 } from '../conversation';
 import { ChatDefaults, effectiveParams } from '../params';
-import { ChatEvent, GenerationParams, RagRequest, Session } from '../types';
+import { ChatEvent, GenerationParams, RagRequest, Session, ToolsRequest } from '../types';
 import { Draft, SliceDeps, ThreadState } from './state';
 
 export type ThreadApi = Pick<
@@ -37,6 +37,10 @@ export interface ThreadEnv {
   rag(): RagRequest | undefined;
   /** a session was created or changed by the thread (the list follows) */
   saved(session: Session): void;
+  /** agent turns (store/tools.ts): a turn starts (its `tools`), an event came, the turn ended */
+  beginTools?(): ToolsRequest | undefined;
+  toolEvent?(ev: ChatEvent): void;
+  endTools?(): void;
 }
 
 export function freshDraft(defaults: ChatDefaults): Draft {
@@ -226,7 +230,16 @@ export class ThreadSlice {
 
   private onEvent = (ev: ChatEvent): void => {
     this.set({ conversation: applyEvent(this.state.conversation, ev) });
+    if (ev.type === 'tool_call' || ev.type === 'tool_result') {
+      this.env.toolEvent?.(ev);
+    }
   };
+
+  /** What a turn that may call tools sends along (absent while the Tools switch is off). */
+  private turnBody(): { params: GenerationParams; rag?: RagRequest; tools?: ToolsRequest } {
+    const tools = this.env.beginTools?.();
+    return { params: this.params(), rag: this.env.rag(), ...(tools ? { tools } : {}) };
+  }
 
   private streamOptions(extra: Partial<StreamOptions> = {}): StreamOptions {
     return {
@@ -252,7 +265,7 @@ export class ThreadSlice {
     }
     this.set({ conversation: beginSend({ ...this.state.conversation, sessionId: session.id }, session.id, content) });
     this.deps.cell.set({ notice: null });
-    await this.run(this.deps.api.chat(session.id, { content, params: this.params(), rag: this.env.rag() }, this.onEvent, this.streamOptions()));
+    await this.run(this.deps.api.chat(session.id, { content, ...this.turnBody() }, this.onEvent, this.streamOptions()));
   }
 
   /** A new answer to the last question; the earlier ones stay as versions (‹ 1/2 ›). */
@@ -269,7 +282,7 @@ export class ThreadSlice {
     }
     this.set({ conversation, versions });
     this.deps.cell.set({ notice: null });
-    await this.run(this.deps.api.regenerate(session.id, { params: this.params(), rag: this.env.rag() }, this.onEvent, this.streamOptions()));
+    await this.run(this.deps.api.regenerate(session.id, this.turnBody(), this.onEvent, this.streamOptions()));
   }
 
   async editAndResend(messageId: number, content: string): Promise<void> {
@@ -279,7 +292,7 @@ export class ThreadSlice {
     }
     this.set({ conversation: beginEdit(this.state.conversation, messageId, content) });
     this.deps.cell.set({ notice: null });
-    const body = { content, params: this.params(), rag: this.env.rag() };
+    const body = { content, ...this.turnBody() };
     await this.run(this.deps.api.editAndResend(session.id, messageId, body, this.onEvent, this.streamOptions()));
   }
 
@@ -295,7 +308,10 @@ export class ThreadSlice {
     await this.run(this.deps.api.continueAnswer(session.id, messageId, { params: this.params() }, this.onEvent, this.streamOptions({ quietRetry: settling })));
   }
 
-  /** Stop the answer being generated (aborts the request; the server keeps the partial). */
+  /**
+   * Stop the answer being generated (aborts the request; the server keeps the partial). In an
+   * agent turn this ends the loop: the server sees the stream close, open approvals lapse.
+   */
   stop(): void {
     this._stream?.abort();
   }
@@ -325,6 +341,7 @@ export class ThreadSlice {
     if (this._stream === handle) {
       this._stream = null;
     }
+    this.env.endTools?.();
     if (outcome === 'aborted' || outcome === 'closed') {
       stopped = answerId();
       this.set({

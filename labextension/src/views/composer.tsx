@@ -17,6 +17,9 @@ export function Composer(props: {
   collections: Collection[];
   collection: string;
   onCollection: (name: string) => void;
+  /** agent turns: the model may call tools (notebook tools when a notebook is open) */
+  toolsOn?: boolean;
+  onToolsOn?: (on: boolean) => void;
   onSend: (text: string) => void;
   onStop: () => void;
 }): JSX.Element {
@@ -101,6 +104,22 @@ export function Composer(props: {
             </option>
           ))}
         </select>
+        {props.onToolsOn ? (
+          <button
+            type="button"
+            className={`jp-ChatExt-toggle${props.toolsOn ? ' jp-mod-active' : ''}`}
+            aria-pressed={!!props.toolsOn}
+            aria-label="Tools"
+            title={
+              props.toolsOn
+                ? 'Tools on: the model may read, edit and run cells of the open notebook (edits and runs ask first)'
+                : 'Let the model call tools (notebook cells, files, MCP servers)'
+            }
+            onClick={() => props.onToolsOn?.(!props.toolsOn)}
+          >
+            🔧 Tools
+          </button>
+        ) : null}
         <span className="jp-ChatExt-spacer" />
         {props.busy ? (
           <button type="button" className="jp-ChatExt-sendButton jp-ChatExt-stop" title="Stop (Escape)" aria-label="Stop generating" onClick={props.onStop}>

@@ -6,9 +6,20 @@ import { splitContext } from '../context';
 import { errorText } from '../conversation';
 import { citationLabel, formatMetrics } from '../format';
 import { RetryNotice } from '../store/state';
+import type { Decision, LiveCall } from '../store/tools';
 import { Citation, Message } from '../types';
 import { ThreadItem, VersionInfo } from '../versions';
 import { CodeActions, Markdown } from './markdown';
+import { ToolCallRow, ToolResultRow } from './toolCall';
+
+/** What the thread needs to show tool calls: results by call id, the live calls, the answer. */
+export interface ToolView {
+  results: Map<string, Message>;
+  /** call ids an assistant row of the thread carries (their result rows are not shown alone) */
+  claimed: Set<string>;
+  live: Record<string, LiveCall>;
+  decide(callId: string, d: Decision): void;
+}
 
 export interface MessageActions extends CodeActions {
   copyMessage(m: Message): void;
@@ -160,9 +171,11 @@ function MessageItem(props: {
   retry: RetryNotice | null;
   rendermime: IRenderMimeRegistry;
   actions: MessageActions;
+  tools: ToolView;
 }): JSX.Element {
   const m = props.message;
   const [editing, setEditing] = useState(false);
+  const calls = m.role === 'assistant' ? (m.metadata?.tool_calls ?? []) : [];
   const streaming = m.status === 'streaming';
   const remote = streaming && !props.own;
   const err = errorText(m);
@@ -192,7 +205,10 @@ function MessageItem(props: {
           {m.content ? (
             <Markdown text={m.content} rendermime={props.rendermime} streaming={streaming} actions={props.actions} />
           ) : null}
-          {streaming && (!m.content || remote) ? <Waiting remote={remote} modelLoading={props.modelLoading} retry={props.own ? props.retry : null} /> : null}
+          {calls.map(c => (
+            <ToolCallRow key={c.id} call={c} result={props.tools.results.get(c.id)} live={props.tools.live[c.id]} onDecide={props.tools.decide} />
+          ))}
+          {streaming && ((!m.content && !calls.length) || remote) ? <Waiting remote={remote} modelLoading={props.modelLoading} retry={props.own ? props.retry : null} /> : null}
         </>
       )}
       {citations.length ? <Citations citations={citations} open={props.actions.openCitation} /> : null}
@@ -257,6 +273,7 @@ export function MessageList(props: {
   retry: RetryNotice | null;
   rendermime: IRenderMimeRegistry;
   actions: MessageActions;
+  tools: ToolView;
   onLoadOlder: () => void;
   empty: JSX.Element;
 }): JSX.Element {
@@ -306,20 +323,25 @@ export function MessageList(props: {
       {props.loading ? <div className="jp-ChatExt-hint">Loading…</div> : null}
       {!props.loading && props.items.length === 0 ? props.empty : null}
       <div className="jp-ChatExt-messageColumn">
-        {props.items.map(({ message: m, versions }) => (
-          <MessageItem
-            key={m.id}
-            message={m}
-            versions={versions}
-            isLast={m === last}
-            own={m.id === props.ownStreamId}
-            busy={props.busy}
-            modelLoading={props.modelLoading}
-            retry={props.retry}
-            rendermime={props.rendermime}
-            actions={props.actions}
-          />
-        ))}
+        {props.items.map(({ message: m, versions }) =>
+          m.role === 'tool' ? (
+            props.tools.claimed.has(String(m.metadata?.tool_call_id)) ? null : <ToolResultRow key={m.id} message={m} />
+          ) : (
+            <MessageItem
+              key={m.id}
+              message={m}
+              versions={versions}
+              isLast={m === last}
+              own={m.id === props.ownStreamId}
+              busy={props.busy}
+              modelLoading={props.modelLoading}
+              retry={props.retry}
+              rendermime={props.rendermime}
+              actions={props.actions}
+              tools={props.tools}
+            />
+          )
+        )}
       </div>
     </div>
   );

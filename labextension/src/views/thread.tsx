@@ -9,6 +9,7 @@ import { ChatHeader, ModelBar } from './header';
 import { MessageList } from './messages';
 import { NoticeBar } from './notice';
 import { OptionsPanel } from './options';
+import { claimedCalls, resultsByCall } from './toolCall';
 import type { PanelServices } from './panel';
 
 const EMPTY = (
@@ -37,6 +38,16 @@ export function ChatView(props: { state: ChatState; services: PanelServices }): 
     }
   }, [modelLoading]);
   const items = useMemo(() => threadItems(state.conversation.messages, state.versions), [state.conversation.messages, state.versions]);
+  const messages = state.conversation.messages;
+  const tools = useMemo(
+    () => ({
+      results: resultsByCall(messages),
+      claimed: claimedCalls(messages),
+      live: state.toolCalls,
+      decide: (callId: string, d: 'approve' | 'always' | 'deny') => void store.tools.decide(callId, d)
+    }),
+    [messages, state.toolCalls]
+  );
   return (
     <div className="jp-ChatExt-view" role="tabpanel" aria-labelledby="jp-ChatExt-tab-chat">
       <ChatHeader state={state} store={store} download={services.download} optionsOpen={optionsOpen} onToggleOptions={() => setOptionsOpen(!optionsOpen)} />
@@ -61,6 +72,7 @@ export function ChatView(props: { state: ChatState; services: PanelServices }): 
         retry={state.retry}
         rendermime={services.rendermime}
         actions={services.actions}
+        tools={tools}
         onLoadOlder={() => void store.thread.loadOlder()}
         empty={EMPTY}
       />
@@ -77,6 +89,8 @@ export function ChatView(props: { state: ChatState; services: PanelServices }): 
         collections={state.collections}
         collection={state.collection}
         onCollection={c => store.catalog.setCollection(c)}
+        toolsOn={state.toolsOn}
+        onToolsOn={on => store.tools.setOn(on)}
         onSend={text => {
           store.setComposer('');
           void store.send(text);

@@ -3,9 +3,18 @@
  * 404s, answer versions, continue, stop keeps the partial), for unit tests of the client store.
  * The real server is exercised by the browser tests (tests/browser).
  */
-import { ApiError, StreamHandle, StreamOptions } from '../../src/api';
+import { ApiError, StreamHandle, StreamOptions, ToolReply } from '../../src/api';
 import type { StoreApi } from '../../src/store';
-import { ChatEvent, Collection, GenerationParams, IngestJob, Message, ModelInfo, Session } from '../../src/types';
+import { ChatEvent, Collection, GenerationParams, IngestJob, Message, ModelInfo, Session, ToolsRequest } from '../../src/types';
+
+/** A call the stand-in model makes in the first step of a turn that has `tools`. */
+export interface ScriptedCall {
+  name: string;
+  arguments: string;
+  effect: 'read' | 'write' | 'execute';
+  executor: 'server' | 'client';
+  approval: 'required' | 'auto';
+}
 
 const tick = () => new Promise(r => setTimeout(r, 0));
 
@@ -17,6 +26,13 @@ export class MemoryServer implements StoreApi {
   reply = 'one two three';
   /** refuse the next turns with 429 + Retry-After (count) */
   refuse = 0;
+  /** agent turns: the calls of the first step (only when the chat body has `tools`) */
+  toolScript: ScriptedCall[] = [];
+  /** the `tools` of the last chat body, and the replies to tool calls, in order */
+  lastTools: ToolsRequest | undefined;
+  replies: { callId: string; reply: ToolReply }[] = [];
+  private waiting = new Map<string, (reply: ToolReply) => void>();
+  private nextCall = 1;
   private nextMessage = 1;
   private nextSession = 1;
   models_: ModelInfo[] = [{ id: 'tiny', kind: 'chat', source: 'packaged', format: 'gguf', state: 'unloaded' }];
@@ -165,8 +181,54 @@ export class MemoryServer implements StoreApi {
     return m;
   }
 
+  /** The reply route: 404 for a call nobody waits for (unknown, or the turn is over). */
+  async replyToolCall(callId: string, reply: ToolReply) {
+    const resolve = this.waiting.get(callId);
+    if (!resolve) {
+      throw new ApiError(404, 'tool_call_not_found', `No pending tool call ${callId}`);
+    }
+    this.waiting.delete(callId);
+    this.replies.push({ callId, reply });
+    resolve(reply);
+    return { call_id: callId, decision: reply.decision };
+  }
+
+  /**
+   * The agent loop as the server runs it (seams C): the answer row calls the scripted tools,
+   * waits for the replies it needs, stores each result as a "tool" row, then a step row answers.
+   * Returns the row the final text streams into, or null when the client went away.
+   */
+  private async agentStep(answer: Message, onEvent: (ev: ChatEvent) => void, aborted: () => boolean): Promise<Message | null> {
+    const calls = this.toolScript.map(c => ({ ...c, id: `call_${this.nextCall++}` }));
+    answer.metadata = { ...answer.metadata, tool_calls: calls.map(c => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })) };
+    answer.status = 'complete';
+    for (const c of calls) {
+      onEvent({ type: 'tool_call', message_id: answer.id, call_id: c.id, name: c.name, arguments: c.arguments, source: c.executor === 'client' ? 'notebook' : 'builtin', effect: c.effect, approval: c.approval, executor: c.executor });
+      let reply: ToolReply | null = null;
+      if (c.approval === 'required' || c.executor === 'client') {
+        const got = new Promise<ToolReply>(resolve => this.waiting.set(c.id, resolve));
+        while (!reply) {
+          reply = await Promise.race([got, tick().then(() => null)]);
+          if (aborted()) {
+            this.waiting.delete(c.id);
+            return null;
+          }
+        }
+      }
+      const denied = reply?.decision === 'deny';
+      const content = denied ? 'The user denied this call.' : (reply?.result?.content ?? `server ran ${c.name}`);
+      const approval = c.approval === 'auto' ? 'auto' : denied ? 'denied' : reply?.decision === 'always' ? 'always' : 'approved';
+      const row = this.add(answer.session_id, 'tool', content, answer.id);
+      row.metadata = { tool_call_id: c.id, name: c.name, arguments: c.arguments, is_error: denied || !!reply?.result?.is_error, approval };
+      onEvent({ type: 'tool_result', message_id: row.id, call_id: c.id, name: c.name, content, is_error: row.metadata.is_error as boolean, approval });
+    }
+    const next = this.add(answer.session_id, 'assistant', '', answer.parent_id, 'streaming');
+    onEvent({ type: 'step', index: 1, assistant_message_id: next.id });
+    return next;
+  }
+
   /** Stream `reply` into `answer`, one word per tick; abort stores the partial as interrupted. */
-  private stream(userId: number, answer: Message, onEvent: (ev: ChatEvent) => void, options?: StreamOptions): StreamHandle {
+  private stream(userId: number, answer: Message, onEvent: (ev: ChatEvent) => void, options?: StreamOptions, tools?: ToolsRequest): StreamHandle {
     let aborted = false;
     const finished = (async () => {
       await tick();
@@ -176,6 +238,13 @@ export class MemoryServer implements StoreApi {
         await tick();
       }
       onEvent({ type: 'start', session_id: answer.session_id, user_message_id: userId, assistant_message_id: answer.id, model: 'tiny' });
+      if (tools && this.toolScript.length) {
+        const next = await this.agentStep(answer, onEvent, () => aborted);
+        if (!next) {
+          return 'aborted' as const;
+        }
+        answer = next;
+      }
       for (const word of this.reply.split(' ')) {
         await tick();
         if (aborted) {
@@ -193,10 +262,11 @@ export class MemoryServer implements StoreApi {
     return { finished, abort: () => (aborted = true) };
   }
 
-  chat(sessionId: string, body: { content: string; params?: GenerationParams }, onEvent: (ev: ChatEvent) => void, options?: StreamOptions): StreamHandle {
+  chat(sessionId: string, body: { content: string; params?: GenerationParams; tools?: ToolsRequest }, onEvent: (ev: ChatEvent) => void, options?: StreamOptions): StreamHandle {
     this.calls.push(`chat ${body.content}`);
+    this.lastTools = body.tools;
     const user = this.add(sessionId, 'user', body.content, null);
-    return this.stream(user.id, this.add(sessionId, 'assistant', '', user.id, 'streaming'), onEvent, options);
+    return this.stream(user.id, this.add(sessionId, 'assistant', '', user.id, 'streaming'), onEvent, options, body.tools);
   }
   regenerate(sessionId: string, _body: unknown, onEvent: (ev: ChatEvent) => void, options?: StreamOptions): StreamHandle {
     this.calls.push('regenerate');
