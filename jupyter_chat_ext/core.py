@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from jupyter_chat_ext.rag.service import RagService
     from jupyter_chat_ext.settings import Settings
     from jupyter_chat_ext.store.store import Store
+    from jupyter_chat_ext.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class Core:
     built_s: float = 0.0
     #: False when the engine was lent by the caller (then close() leaves it running)
     owns_engine: bool = True
+    #: the tools an agent turn may call (built-in, notebook, MCP servers); MCP starts lazily
+    tools: ToolRegistry | None = None
 
     def health(self) -> dict[str, Any]:
         """``{status, version, engine, store, rag}``: blocking (reads the store), call it in a thread."""
@@ -71,10 +74,12 @@ class Core:
         The parts are dropped first, so a door that still holds this Core sees None, not a closed
         store it could write to.
         """
-        chat = self.chat
+        chat, tools = self.chat, self.tools
         if chat is None:
             return
-        self.chat = self.store = self.engine = self.rag = None  # type: ignore[assignment]
+        self.chat = self.store = self.engine = self.rag = self.tools = None  # type: ignore[assignment]
+        if tools is not None:
+            _close_quietly(tools)  # stops the MCP server processes before the model goes
         chat.close(close_engine=self.owns_engine)
 
 
@@ -89,6 +94,7 @@ def build_core(settings: Settings, *, engine: Engine | None = None) -> Core:
     from jupyter_chat_ext.chat.service import ChatService
     from jupyter_chat_ext.engine.engine import Engine
     from jupyter_chat_ext.store.store import Store
+    from jupyter_chat_ext.tools.registry import ToolRegistry
 
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     store = Store(settings.db_path)
@@ -98,6 +104,7 @@ def build_core(settings: Settings, *, engine: Engine | None = None) -> Core:
         if engine is None:
             engine = Engine(settings)
         rag, rag_error = _build_rag(settings, engine)
+        tools = ToolRegistry.from_settings(settings)  # cheap: no MCP server starts before first use
         chat = ChatService(store, engine, settings, rag=rag)
     except BaseException:
         _close_quietly(rag, engine if owns_engine else None, store)
@@ -111,6 +118,7 @@ def build_core(settings: Settings, *, engine: Engine | None = None) -> Core:
         rag_error=rag_error,
         built_s=time.perf_counter() - t0,
         owns_engine=owns_engine,
+        tools=tools,
     )
 
 

@@ -98,7 +98,7 @@ class NotFound(ChatExtError):
 
     code = "not_found"
     status = 404
-    codes = ("model_not_found",)
+    codes = ("model_not_found", "unknown_tool")
 
 
 class Conflict(ChatExtError):

@@ -70,6 +70,22 @@ class Settings:
     default_max_tokens: int = 512
     #: largest chat message accepted, in characters
     max_content_chars: int = 200_000
+    #: the folder file tools (read_file) may read; None: the current directory. The server sets its
+    #: root_dir here
+    root_dir: Path | None = None
+    #: MCP servers whose tools the agent may call (the ``mcpServers`` shape): {"name": {"command",
+    #: "args", "env"}} (stdio) or {"name": {"url", "headers"}} (streamable HTTP); see tools/mcp_config.py
+    mcp_servers: dict[str, dict] = field(default_factory=dict)
+    #: tools that run without asking the user (write/execute tools ask otherwise)
+    tool_allowlist: list[str] = field(default_factory=list)
+    #: most model steps (tool rounds) in one agent turn
+    agent_max_steps: int = 8
+    #: seconds one tool call may take
+    tool_timeout_s: float = 60.0
+    #: a tool result longer than this is cut (with a note) before the model sees it
+    max_tool_result_chars: int = 20_000
+    #: seconds a tool call waits for the user's approval before it counts as denied
+    approval_timeout_s: float = 300.0
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser()
@@ -80,6 +96,10 @@ class Settings:
         if self.backend not in ("auto", "llamacpp", "transformers"):
             raise ValueError(f"backend must be auto, llamacpp or transformers, not {self.backend!r}")
         self.remote_endpoints = list(self.remote_endpoints or [])
+        if self.root_dir is not None:
+            self.root_dir = Path(self.root_dir).expanduser()
+        self.mcp_servers = dict(self.mcp_servers or {})
+        self.tool_allowlist = [str(name) for name in self.tool_allowlist or []]
 
     @property
     def db_path(self) -> Path:

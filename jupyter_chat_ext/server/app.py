@@ -17,10 +17,11 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Int, List, TraitError, Unicode, validate
+from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, Union, validate
 
 from jupyter_chat_ext.settings import Settings
 
@@ -123,6 +124,48 @@ class ChatExtApp(ExtensionApp):
             raise TraitError("remote_endpoints: each endpoint must be a JSON object")
         return out
 
+    # -- tools and MCP (jupyter_chat_ext/tools) --------------------------------------------------
+    mcp_servers = Union(
+        [Dict(), Unicode()],
+        default_value={},
+        help='MCP servers whose tools the agent may call, in the "mcpServers" shape: '
+        '{"name": {"command": "...", "args": [...], "env": {...}}} (stdio) or '
+        '{"name": {"url": "https://host/mcp", "headers": {...}}} (streamable HTTP); JSON on the '
+        "command line too. Servers start on first use; a broken one is reported, never fatal.",
+    ).tag(config=True)
+    tool_allowlist = List(
+        Unicode(),
+        default_value=[],
+        help="Tools that run without asking the user first (write/execute tools ask otherwise), "
+        'e.g. ["edit_cell", "files__write_file"].',
+    ).tag(config=True)
+    agent_max_steps = Int(
+        default("agent_max_steps"), help="Most model steps (tool rounds) in one agent turn."
+    ).tag(config=True)
+    tool_timeout_s = Float(default("tool_timeout_s"), help="Seconds one tool call may take.").tag(config=True)
+    max_tool_result_chars = Int(
+        default("max_tool_result_chars"),
+        help="A tool result longer than this is cut (with a note) before the model sees it.",
+    ).tag(config=True)
+    approval_timeout_s = Float(
+        default("approval_timeout_s"),
+        help="Seconds a tool call waits for the user's approval before it counts as denied.",
+    ).tag(config=True)
+
+    @validate("mcp_servers")
+    def _mcp_servers_from_json(self, proposal: Any) -> dict[str, Any]:
+        # a JSON object given on the command line arrives as a string (see remote_endpoints); the
+        # entries themselves are checked when the registry starts, so one bad server names itself
+        value = proposal["value"]
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except ValueError as exc:
+                raise TraitError(f"mcp_servers: not JSON: {value[:80]!r}") from exc
+        if not isinstance(value, dict):
+            raise TraitError("mcp_servers: must be a JSON object of server entries")
+        return value
+
     preload_default_model = Bool(
         True,
         help="Load the default model in the background right after the server starts "
@@ -210,7 +253,9 @@ class ChatExtApp(ExtensionApp):
     def _build_core(self) -> Core:
         from jupyter_chat_ext.core import build_core
 
-        core = build_core(self.build_settings())
+        settings = self.build_settings()
+        settings.root_dir = Path(self.serverapp.root_dir)  # file tools read under the server's root
+        core = build_core(settings)
         if self.preload_default_model:
             try:
                 core.engine.start_load(core.settings.default_model)
