@@ -3,6 +3,7 @@ import { CellOutput, NotebookDoc, NotebookTools } from '../src/notebookTools';
 import { toChatEvent } from '../src/sse';
 import { ChatStore } from '../src/store';
 import { LiveCall } from '../src/store/tools';
+import { Message } from '../src/types';
 import { threadItems } from '../src/versions';
 import { callState, claimedCalls, resultsByCall } from '../src/views/toolCall';
 import { MemoryServer, ScriptedCall } from './support/memoryServer';
@@ -152,6 +153,20 @@ describe('tools slice', () => {
     expect(tools[1].content).toBe('server ran read_file');
   });
 
+  it('a write tool of the page never runs unasked, even when the server says "auto" (a call it refused)', async () => {
+    const bad: ScriptedCall = { ...EDIT, arguments: '{"index": 0, "source": "x = 3", "extra": 1}', approval: 'auto', refused: 'invalid arguments: extra is not allowed' };
+    const { store, server, sources } = await setup([bad]);
+    const seen: string[] = [];
+    store.subscribe(() => seen.push(...Object.values(store.getState().toolCalls).map(c => c.phase)));
+    await store.send('set x to 3');
+    expect(seen).toContain('asking');
+    expect(seen).not.toContain('running');
+    expect(server.replies).toEqual([]);
+    expect(sources()[0]).toBe('x = 1');
+    const row = store.getState().conversation.messages[2];
+    expect(callState(row, Object.values(store.getState().toolCalls)[0])).toBe('error');
+  });
+
   it('a notebook tool with no notebook open is an error result, not a hang', async () => {
     const read: ScriptedCall = { name: 'read_cell', arguments: '{"index": 0}', effect: 'read', executor: 'client', approval: 'auto' };
     const { store, server } = await setup([read], false);
@@ -203,6 +218,36 @@ describe('tools slice', () => {
     expect(results.get('call_1')?.content).toContain('Cell 0');
     expect(callState(results.get('call_1'), fresh.getState().toolCalls.call_1)).toBe('done');
     expect(threadItems(messages).map(i => i.message.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
+  });
+});
+
+describe('thread items of agent turns', () => {
+  const m = (id: number, role: Message['role'], parent: number | null): Message => ({
+    id,
+    session_id: 's',
+    role,
+    content: `${role} ${id}`,
+    model: null,
+    params: {},
+    parent_id: parent,
+    status: 'complete',
+    metadata: {},
+    created_at: '2026-12-01T00:00:00Z',
+    metrics: null
+  });
+
+  it('tool rows and later steps follow the answer that called; only such answers are versions', () => {
+    // a regenerated turn: answer 2 (plain), then answer 3 called a tool (4) and step 5 answered;
+    // step 5 has the question as parent here, the worst case for the version grouping
+    const messages = [m(1, 'user', null), m(2, 'assistant', 1), m(3, 'assistant', 1), m(4, 'tool', 3), m(5, 'assistant', 1)];
+    expect(threadItems(messages).map(i => [i.message.id, i.versions?.index ?? null, i.versions?.count ?? null])).toEqual([
+      [1, null, null],
+      [3, 2, 2],
+      [4, null, null],
+      [5, null, null]
+    ]);
+    // the first version shown: the chain of the second is hidden with it
+    expect(threadItems(messages, { 1: 2 }).map(i => i.message.id)).toEqual([1, 2]);
   });
 });
 

@@ -106,11 +106,8 @@ export class ToolsSlice {
   handle(ev: ChatEvent): void {
     if (ev.type === 'tool_call') {
       this.called(ev);
-    } else if (ev.type === 'tool_result') {
-      const c = this.state.toolCalls[ev.call_id];
-      if (c) {
-        this.patch(ev.call_id, { phase: 'done' });
-      }
+    } else if (ev.type === 'tool_result' && this.state.toolCalls[ev.call_id]) {
+      this.patch(ev.call_id, { phase: 'done' }); // a card still open (a refused call) closes
     }
   }
 
@@ -137,17 +134,18 @@ export class ToolsSlice {
       phase: 'asking'
     };
     this.deps.cell.set({ toolCalls: { ...this.state.toolCalls, [call.callId]: call } });
-    if (call.approval === 'required') {
-      if (this.allowed(call.name)) {
-        void this.decide(call.callId, 'always');
-      }
-      return; // the card asks
+    if (call.executor === 'server' && call.approval === 'auto') {
+      this.patch(call.callId, { phase: 'running' }); // the server runs it (or answers a bad call)
+      return;
     }
-    if (call.executor === 'client') {
+    if (this.allowed(call.name)) {
+      void this.decide(call.callId, 'always');
+    } else if (call.executor === 'client' && call.effect === 'read' && call.approval === 'auto') {
       void this.decide(call.callId, 'approve'); // a read tool of this page: run it now
-    } else {
-      this.patch(call.callId, { phase: 'running' }); // the server runs it
     }
+    // Else the card asks. A write/execute tool of this page is never run unasked, even when the
+    // server says "auto": that is also what a call the server refused (bad arguments) looks like,
+    // and its error result, arriving next, closes the card.
   }
 
   /** The user's answer (or the allow-list's): run the tool here when it is ours, then reply. */

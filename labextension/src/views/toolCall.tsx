@@ -128,7 +128,7 @@ export function ToolCallRow(props: {
               <pre className="jp-ChatExt-toolPre jp-ChatExt-toolResult">{result.content}</pre>
             </>
           ) : null}
-          {live?.error ? <div className="jp-ChatExt-fieldError">{live.error}</div> : null}
+          {live?.error && !result ? <div className="jp-ChatExt-fieldError">{live.error}</div> : null}
         </div>
       </details>
       {live && state === 'asking' ? <ApprovalCard call={live} onDecide={d => props.onDecide(call.id, d)} /> : null}

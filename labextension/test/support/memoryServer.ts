@@ -14,6 +14,8 @@ export interface ScriptedCall {
   effect: 'read' | 'write' | 'execute';
   executor: 'server' | 'client';
   approval: 'required' | 'auto';
+  /** the server refuses the call itself (bad arguments): this error is its result, at once */
+  refused?: string;
 }
 
 const tick = () => new Promise(r => setTimeout(r, 0));
@@ -205,7 +207,7 @@ export class MemoryServer implements StoreApi {
     for (const c of calls) {
       onEvent({ type: 'tool_call', message_id: answer.id, call_id: c.id, name: c.name, arguments: c.arguments, source: c.executor === 'client' ? 'notebook' : 'builtin', effect: c.effect, approval: c.approval, executor: c.executor });
       let reply: ToolReply | null = null;
-      if (c.approval === 'required' || c.executor === 'client') {
+      if (!c.refused && (c.approval === 'required' || c.executor === 'client')) {
         const got = new Promise<ToolReply>(resolve => this.waiting.set(c.id, resolve));
         while (!reply) {
           reply = await Promise.race([got, tick().then(() => null)]);
@@ -216,13 +218,14 @@ export class MemoryServer implements StoreApi {
         }
       }
       const denied = reply?.decision === 'deny';
-      const content = denied ? 'The user denied this call.' : (reply?.result?.content ?? `server ran ${c.name}`);
+      const content = c.refused ?? (denied ? 'The user denied this call.' : (reply?.result?.content ?? `server ran ${c.name}`));
       const approval = c.approval === 'auto' ? 'auto' : denied ? 'denied' : reply?.decision === 'always' ? 'always' : 'approved';
       const row = this.add(answer.session_id, 'tool', content, answer.id);
-      row.metadata = { tool_call_id: c.id, name: c.name, arguments: c.arguments, is_error: denied || !!reply?.result?.is_error, approval };
+      row.metadata = { tool_call_id: c.id, name: c.name, arguments: c.arguments, is_error: denied || !!c.refused || !!reply?.result?.is_error, approval };
       onEvent({ type: 'tool_result', message_id: row.id, call_id: c.id, name: c.name, content, is_error: row.metadata.is_error as boolean, approval });
     }
-    const next = this.add(answer.session_id, 'assistant', '', answer.parent_id, 'streaming');
+    // as the server does: the next step's parent is the step before (so steps are no versions)
+    const next = this.add(answer.session_id, 'assistant', '', answer.id, 'streaming');
     onEvent({ type: 'step', index: 1, assistant_message_id: next.id });
     return next;
   }
