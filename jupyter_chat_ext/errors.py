@@ -90,6 +90,9 @@ class InvalidInput(ChatExtError):
         "unsupported",
         "wrong_model_kind",
         "query_timeout",
+        "invalid_schema",
+        "invalid_tool_choice",
+        "unsupported_feature",
     )
 
 

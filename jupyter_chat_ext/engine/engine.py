@@ -33,6 +33,10 @@ from . import backends
 from .backends.base import GenRequest, Messages, ModelRuntime
 from .options import GenerationOptions
 from .registry import ModelInfo, ModelRegistry
+from .structured import Structured
+from .structured_prompt import check_messages, prompt_messages
+
+__all__ = ["Engine", "check_messages"]
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +63,6 @@ class _Slot:
     def batcher(self) -> Any:
         """The transformers runtime's batcher (tests and bench_engine look at its counters)."""
         return getattr(self.runtime, "batcher", None)
-
-
-def check_messages(messages: Any) -> Messages:
-    """Validate chat messages once, at the engine's door; keep only role and content."""
-    if not isinstance(messages, list) or not messages:
-        raise InvalidInput("messages must be a non-empty list")
-    for m in messages:
-        if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant"):
-            raise InvalidInput("each message needs a role of system, user or assistant")
-        if not isinstance(m.get("content"), str):
-            raise InvalidInput("each message needs string content")
-    return [{"role": m["role"], "content": m["content"]} for m in messages]
 
 
 class Engine:
@@ -304,12 +296,48 @@ class Engine:
     def context_length(self, model_id: str | None) -> int:
         return self.runtime(model_id).context_length
 
-    def render_prompt(self, model_id: str | None, messages: Messages) -> str:
-        """The chat template applied once (with the generation prompt), as text."""
-        return self.runtime(model_id).render(check_messages(messages))
+    def render_prompt(
+        self, model_id: str | None, messages: Messages, *, structured: Structured | None = None
+    ) -> str:
+        """The chat template applied once (with the generation prompt), as text.
 
-    def prompt_ids(self, model_id: str | None, messages: Messages) -> list[int]:
-        return self.runtime(model_id).prompt_ids(check_messages(messages))
+        With ``structured`` asking for tools, the tools are in it (the template's own way, or the
+        fallback system block: engine/structured_prompt.py); pass the same ``structured`` to
+        ``stream_text`` to constrain the answer.
+        """
+        rt = self.runtime(model_id)
+        return rt.render(*self._prompt(rt, messages, structured))
+
+    def prompt_ids(
+        self, model_id: str | None, messages: Messages, *, structured: Structured | None = None
+    ) -> list[int]:
+        rt = self.runtime(model_id)
+        return rt.prompt_ids(*self._prompt(rt, messages, structured))
+
+    @staticmethod
+    def _prompt(
+        rt: ModelRuntime, messages: Messages, structured: Structured | None
+    ) -> tuple[Messages, list[dict[str, Any]] | None]:
+        msgs = check_messages(messages)
+        if rt.backend == "remote":  # the endpoint renders (and sees tools) itself
+            return msgs, None
+        return prompt_messages(msgs, structured, bool(getattr(rt, "template_tools", False)))
+
+    @staticmethod
+    def _structured_run(rt: ModelRuntime, structured: Structured | None) -> Any:
+        """The request's StructuredRun, or a 400 where the backend cannot honour the fields."""
+        if structured is None or structured.mode == "plain":
+            return None
+        caps = rt.capabilities()
+        need = "tools" if structured.mode in ("call", "auto") else "grammar"
+        make = getattr(rt, "structured_run", None)
+        if not caps.get(need) or make is None:
+            what = "tool calls" if need == "tools" else "structured (JSON) output"
+            raise InvalidInput(
+                f"the {rt.backend} backend of '{rt.model_id}' cannot honour {what}",
+                code="unsupported_feature",
+            )
+        return make(structured)
 
     def count_prompt_tokens(self, model_id: str | None, messages: Messages) -> int:
         return len(self.prompt_ids(model_id, messages))
@@ -327,15 +355,16 @@ class Engine:
         *,
         prompt: str | None = None,
         suffix: str | None = None,
+        structured: Structured | None = None,
     ) -> tuple[ModelRuntime, GenRequest]:
         """Validate, tokenize and size one request (blocking)."""
         opts = GenerationOptions.from_any(options)
         model_id, rt = self._ready(model_id)
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"structured": self._structured_run(rt, structured)}
         if messages is not None:
-            msgs = check_messages(messages)
-            ids = rt.prompt_ids(msgs)
-            extra["messages"] = msgs
+            msgs, tools = self._prompt(rt, messages, structured)
+            ids = rt.prompt_ids(msgs, tools) if tools else rt.prompt_ids(msgs)
+            extra["messages"] = check_messages(messages) if rt.backend == "remote" else msgs
         else:
             if not isinstance(prompt, str):
                 raise InvalidInput("prompt must be a string")
@@ -402,11 +431,25 @@ class Engine:
                 req.cancel()
 
     async def stream(
-        self, model_id: str | None, messages: Messages, options: GenerationOptions | dict | None = None
+        self,
+        model_id: str | None,
+        messages: Messages,
+        options: GenerationOptions | dict | None = None,
+        *,
+        structured: Structured | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Yield token events then one done (or error) event; closing early cancels the request."""
+        """Yield token events then one done (or error) event; closing early cancels the request.
+
+        ``structured`` (engine/structured.py) constrains the answer to JSON or a tool call; a tool
+        call comes back in the done event (``finish_reason: "tool_calls"``, ``tool_calls``), never
+        in token events.
+        """
         model_id = await self.ensure_loaded(model_id)
-        async for event in self._events(lambda sink: self._request(model_id, messages, options, sink)):
+
+        def build(sink: Any) -> tuple[ModelRuntime, GenRequest]:
+            return self._request(model_id, messages, options, sink, structured=structured)
+
+        async for event in self._events(build):
             yield event
 
     async def stream_text(
@@ -416,8 +459,12 @@ class Engine:
         options: GenerationOptions | dict | None = None,
         *,
         suffix: str | None = None,
+        structured: Structured | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Raw-prompt completion (no chat template): the same events as ``stream``.
+
+        ``structured`` constrains the answer as in ``stream`` (render the prompt with
+        ``render_prompt(..., structured=)`` so the model sees the tools).
 
         With a ``suffix`` the prompt is a fill-in-the-middle one when the model has FIM tokens
         (``capabilities()["fim"]``), else the suffix is ignored (prefix-only completion).
@@ -425,17 +472,24 @@ class Engine:
         model_id = await self.ensure_loaded(model_id)
 
         def build(sink: Any) -> tuple[ModelRuntime, GenRequest]:
-            return self._request(model_id, None, options, sink, prompt=prompt, suffix=suffix)
+            return self._request(
+                model_id, None, options, sink, prompt=prompt, suffix=suffix, structured=structured
+            )
 
         async for event in self._events(build):
             yield event
 
     def generate_iter(
-        self, model_id: str | None, messages: Messages, options: GenerationOptions | dict | None = None
+        self,
+        model_id: str | None,
+        messages: Messages,
+        options: GenerationOptions | dict | None = None,
+        *,
+        structured: Structured | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Synchronous twin of ``stream`` for scripts and benchmarks."""
         events: queue.Queue[dict[str, Any]] = queue.Queue()
-        rt, req = self._request(model_id, messages, options, events.put)
+        rt, req = self._request(model_id, messages, options, events.put, structured=structured)
         rt.submit(req)
         finished = False
         try:
@@ -451,11 +505,16 @@ class Engine:
                 req.cancel()
 
     def generate(
-        self, model_id: str | None, messages: Messages, options: GenerationOptions | dict | None = None
+        self,
+        model_id: str | None,
+        messages: Messages,
+        options: GenerationOptions | dict | None = None,
+        *,
+        structured: Structured | None = None,
     ) -> dict[str, Any]:
-        """Run to completion; returns the done event (text, finish_reason, metrics)."""
+        """Run to completion; returns the done event (text, finish_reason, metrics, tool_calls)."""
         last: dict[str, Any] = {}
-        for event in self.generate_iter(model_id, messages, options):
+        for event in self.generate_iter(model_id, messages, options, structured=structured):
             last = event
         if last.get("type") == "error":
             raise error_from_event(last)

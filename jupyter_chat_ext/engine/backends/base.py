@@ -6,7 +6,8 @@ backend for a model (``backends.registry``), keeps the loaded runtimes, and turn
 thread-side ``sink`` calls into async events. Every runtime speaks the same event shapes:
 
     {"type": "token", "text": str}
-    {"type": "done", "finish_reason": "stop"|"length"|"cancelled", "text": str, "metrics": {...}}
+    {"type": "done", "finish_reason": "stop"|"length"|"cancelled"|"tool_calls", "text": str, "metrics": {...},
+     "tool_calls": [{"id", "type": "function", "function": {"name", "arguments"}}]  (tool calls only)}
     {"type": "error", "code": str, "status": int, "message": str}
 """
 
@@ -25,7 +26,7 @@ from ..registry import ModelInfo
 
 Sink = Callable[[dict[str, Any]], None]
 Progress = Callable[[float, str], None]
-Messages = list[dict[str, str]]
+Messages = list[dict[str, Any]]
 
 _ids = itertools.count(1)
 
@@ -45,6 +46,9 @@ class GenRequest:
     messages: Messages | None = None
     prompt: str | None = None
     suffix: str | None = None
+    #: structured output / tool calls (engine/structured_run.StructuredRun): local loops mask
+    #: logits with it, TokenStream hides tool-call text, the remote backend passes ``.spec`` on
+    structured: Any = None
     id: int = field(default_factory=lambda: next(_ids))
     cancelled: threading.Event = field(default_factory=threading.Event)
     t_submit: float = field(default_factory=time.perf_counter)

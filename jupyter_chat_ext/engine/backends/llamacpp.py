@@ -12,7 +12,9 @@ import time
 from typing import Any
 
 from ...errors import ModelError
+from .. import grammar
 from ..registry import ModelInfo
+from ..structured_run import StructuredRun
 from . import llamacpp_native as native
 from .base import GenRequest, Messages, Progress, capabilities
 from .llamacpp_loop import DecodeLoop
@@ -27,6 +29,7 @@ N_BATCH = 512
 
 class LlamaCppRuntime:
     backend = "llamacpp"
+    template_tools = False
 
     def __init__(self, info: ModelInfo, settings: Any, progress: Progress) -> None:
         started = time.perf_counter()
@@ -69,6 +72,7 @@ class LlamaCppRuntime:
         self.vocab = native.Vocab(self.model)
         self._template = self._compile_template(native.meta(self.model, "tokenizer.chat_template"))
         self._fim = self.vocab.fim_tokens()
+        self._grammar_tokenizer = grammar.GrammarTokenizers(self._build_grammar_tokenizer)
         self.max_queue = settings.max_queue
         self.loop = DecodeLoop(
             self.ctx,
@@ -98,9 +102,16 @@ class LlamaCppRuntime:
         bos = self.vocab.piece(self.vocab.special("bos")).decode("utf-8", "replace")
         eos = self.vocab.piece(self.vocab.special("eos")).decode("utf-8", "replace")
         template = env.from_string(source)
-        return lambda messages: template.render(
-            messages=messages, add_generation_prompt=True, bos_token=bos, eos_token=eos
+        # a template that mentions tools renders them itself; others get the fallback system block
+        self.template_tools = "tools" in source
+        return lambda messages, tools=None: template.render(
+            messages=messages, tools=tools, add_generation_prompt=True, bos_token=bos, eos_token=eos
         )
+
+    def _build_grammar_tokenizer(self) -> Any:
+        from llguidance.llamacpp import lltokenizer_from_vocab
+
+        return lltokenizer_from_vocab(self.vocab.vocab)
 
     # -- the protocol ---------------------------------------------------------------------------
     @property
@@ -112,19 +123,26 @@ class LlamaCppRuntime:
         return self.loop.active_count
 
     def capabilities(self) -> dict[str, Any]:
-        return capabilities(self.backend, batching=self.n_slots > 1, fim=self._fim is not None)
+        guided = grammar.available()
+        return capabilities(
+            self.backend, batching=self.n_slots > 1, fim=self._fim is not None, grammar=guided, tools=guided
+        )
 
-    def render(self, messages: Messages) -> str:
+    def structured_run(self, spec: Any) -> StructuredRun:
+        """A request's grammar (llguidance over this vocabulary; engine/grammar.py says why)."""
+        return StructuredRun(spec, self._grammar_tokenizer.get(), self.vocab.n_vocab)
+
+    def render(self, messages: Messages, tools: list[dict[str, Any]] | None = None) -> str:
         if self._template is None:
             return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
         try:
-            return str(self._template(messages))
+            return str(self._template(messages, tools))
         except Exception as exc:  # a template that refuses the conversation (e.g. role order)
             raise ModelError(f"the chat template of '{self.model_id}' failed: {exc}") from exc
 
-    def prompt_ids(self, messages: Messages) -> list[int]:
+    def prompt_ids(self, messages: Messages, tools: list[dict[str, Any]] | None = None) -> list[int]:
         # the rendered template spells its special tokens (<|im_start|>): parse them as such
-        return self.tokenize(self.render(messages), special=True)
+        return self.tokenize(self.render(messages, tools), special=True)
 
     def tokenize(self, text: str, *, special: bool = False) -> list[int]:
         add_bos = special and self.vocab.add_bos

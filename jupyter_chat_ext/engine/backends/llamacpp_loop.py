@@ -116,6 +116,13 @@ class DecodeLoop(GenerationWorker):
         slot.pending, slot.last = [], None
         slot.last_used = time.monotonic()
 
+    def _logits(self, index: int) -> Any:
+        """The batch row's logits as a writable numpy view (llama.cpp owns the memory)."""
+        import numpy as np
+
+        ptr = self.ll.llama_get_logits_ith(self.ctx, index)
+        return np.ctypeslib.as_array(ptr, shape=(self.vocab.n_vocab,))
+
     def _forget(self, slot: _Slot) -> None:
         self.ll.llama_memory_seq_rm(self.mem, slot.seq, -1, -1)
         slot.cached = []
@@ -253,6 +260,9 @@ class DecodeLoop(GenerationWorker):
                 slot.pending = slot.pending[count:]
         for slot, index in wants:
             assert slot.req is not None and slot.stream is not None
+            if slot.req.structured is not None and slot.req.structured.masking:
+                # grammar first: forbidden tokens' logits go to -inf, then the slot's own chain samples
+                slot.req.structured.mask_numpy(self._logits(index))
             token = int(self.ll.llama_sampler_sample(slot.chain, self.ctx, index))
             slot.stream.push(token, self.eog, self.context_length)  # type: ignore[arg-type]
             if slot.stream.finish:

@@ -66,6 +66,8 @@ class TokenStream:
         self.tokens.append(token)
         self.pos += 1
         self.text = self.decode(self.tokens)
+        if self.req.structured is not None:  # grammar state, tool-call marker (structured_run.py)
+            self.req.structured.observe(token, self.text)
         if self.stops:
             start = max(0, self.emitted - max(len(s) for s in self.stops))
             hits = [i for i in (self.text.find(s, start) for s in self.stops) if i >= 0]
@@ -87,6 +89,8 @@ class TokenStream:
             if text.endswith("\ufffd"):  # an incomplete UTF-8 sequence: wait for the next token
                 end = len(text.rstrip("\ufffd"))
             end -= self._stop_hold(text[:end])
+        if self.req.structured is not None:  # tool-call JSON never reaches token events
+            end = min(end, self.req.structured.visible_end(text, final))
         if end > self.emitted:
             self.emit(self.req, {"type": "token", "text": text[self.emitted : end]})
             self.emitted = end
@@ -98,7 +102,7 @@ class TokenStream:
         decode_s = now - t_first
         # decode rate after the first token; a one-token answer falls back to the overall rate
         tps = (n - 1) / decode_s if n >= 2 and decode_s > 0 else n / max(now - self.req.t_submit, 1e-9)
-        return {
+        event = {
             "type": "done",
             "finish_reason": reason,
             "text": self.text[: self.emitted] if reason == "cancelled" else self.text,
@@ -113,3 +117,6 @@ class TokenStream:
                 **self.extra_metrics,
             },
         }
+        if self.req.structured is not None:  # parse a tool call out of the answer
+            event = self.req.structured.finish(event)
+        return event

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ... import grammar
 from ...registry import ModelInfo
+from ...structured_run import StructuredRun
 from ..base import GenRequest, Messages, Progress, capabilities
 from .batcher import Batcher
 from .loader import LoadedModel, load_chat_model
@@ -50,6 +52,11 @@ class TransformersRuntime:
         self.max_queue = self.batcher.max_queue
         vocab = self.tokenizer.get_vocab()
         self._fim = next((s for s in _FIM_SPELLINGS if all(t in vocab for t in s)), None)
+        # a template that mentions tools renders them itself; others get the fallback system block
+        self.template_tools = "tools" in str(self.tokenizer.chat_template or "")
+        # the logits row may be wider than the tokenizer (padded embeddings): masks cover all of it
+        self._n_logits = int(getattr(loaded.model.config, "vocab_size", 0) or len(vocab))
+        self._grammar_tokenizer = grammar.GrammarTokenizers(self._build_grammar_tokenizer)
 
     @property
     def queue_depth(self) -> int:
@@ -60,20 +67,37 @@ class TransformersRuntime:
         return self.batcher.active_count
 
     def capabilities(self) -> dict[str, Any]:
-        return capabilities(self.backend, batching=self.batcher.max_batch_size > 1, fim=self._fim is not None)
+        guided = grammar.available()
+        return capabilities(
+            self.backend,
+            batching=self.batcher.max_batch_size > 1,
+            fim=self._fim is not None,
+            grammar=guided,
+            tools=guided,
+        )
 
-    def render(self, messages: Messages) -> str:
+    def structured_run(self, spec: Any) -> StructuredRun:
+        """A request's grammar: llguidance over this tokenizer (engine/grammar.py says why)."""
+        return StructuredRun(spec, self._grammar_tokenizer.get(), self._n_logits)
+
+    def _build_grammar_tokenizer(self) -> Any:
+        from llguidance.hf import from_tokenizer
+
+        return from_tokenizer(self.tokenizer, n_vocab=self._n_logits)
+
+    def render(self, messages: Messages, tools: list[dict[str, Any]] | None = None) -> str:
         tok = self.tokenizer
         if tok.chat_template:
-            return str(tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+            text = tok.apply_chat_template(messages, tools=tools, add_generation_prompt=True, tokenize=False)
+            return str(text)
         # a base model without a template: plain "role: content" transcript
         return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
 
-    def prompt_ids(self, messages: Messages) -> list[int]:
+    def prompt_ids(self, messages: Messages, tools: list[dict[str, Any]] | None = None) -> list[int]:
         tok = self.tokenizer
         if tok.chat_template:
             ids = tok.apply_chat_template(
-                messages, add_generation_prompt=True, tokenize=True, return_dict=False
+                messages, tools=tools, add_generation_prompt=True, tokenize=True, return_dict=False
             )
             if isinstance(ids, dict) or hasattr(ids, "input_ids"):
                 ids = ids["input_ids"]

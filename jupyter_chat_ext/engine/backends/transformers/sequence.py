@@ -54,6 +54,9 @@ class Seq(TokenStream):
     def sample(self, logits: Any) -> int:
         import torch
 
+        if self.req.structured is not None and self.req.structured.masking:
+            # grammar first (forbidden tokens to -inf), then this request's own processors and seed
+            logits = self.req.structured.mask_torch(logits)
         if self.processors:
             history = torch.tensor([self.req.prompt_ids + self.tokens]) if self.uses_history else None
             if history is None:
