@@ -8,6 +8,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import { MAX_RETRIES, parseRetryAfter, retryDelay, sleep } from './retry';
+import { WireContext } from './context/items';
 import { readChatEvents } from './sse';
 import {
   ChatEvent,
@@ -95,7 +96,7 @@ export interface StreamOptions {
   quietRetry?: (err: ApiError, attempt: number) => number | null;
 }
 
-type TurnBody = { params?: GenerationParams; rag?: RagRequest; tools?: ToolsRequest };
+type TurnBody = { params?: GenerationParams; rag?: RagRequest; tools?: ToolsRequest; context?: WireContext[] };
 
 /** The user's answer to a tool call (seams C); `result` when this page ran the tool. */
 export interface ToolReply {

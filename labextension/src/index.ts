@@ -3,6 +3,7 @@
  */
 import { ILabShell, ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Clipboard, ICommandPalette, InputDialog, Notification } from '@jupyterlab/apputils';
+import { ICompletionProviderManager } from '@jupyterlab/completer';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { IEditorTracker } from '@jupyterlab/fileeditor';
@@ -13,7 +14,13 @@ import { IStateDB } from '@jupyterlab/statedb';
 
 import { ChatApi } from './api';
 import { ContextKind, explainPrompt, selectionPrompt } from './context';
+import { Attachments } from './context/attachments';
+import { labSources } from './context/sources';
+import { applyWithPreview, FixTargets } from './fix/apply';
+import { FIX_COMMAND, registerFixCommand } from './fix/command';
 import { chatIcon } from './icons';
+import { ChatInlineProvider } from './inline/provider';
+import { inlineSettingsFrom } from './inline/settings';
 import { defaultsFromSettings } from './params';
 import { ChatStore } from './store';
 import { stateDBMemory } from './store/lastChat';
@@ -67,7 +74,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     IEditorTracker,
     IDocumentManager,
     IDefaultFileBrowser,
-    IStateDB
+    IStateDB,
+    ICompletionProviderManager
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -80,13 +88,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
     editors: IEditorTracker | null,
     docManager: IDocumentManager | null,
     fileBrowser: IDefaultFileBrowser | null,
-    stateDB: IStateDB | null
+    stateDB: IStateDB | null,
+    completionManager: ICompletionProviderManager | null
   ) => {
     const api = new ChatApi();
     // the state DB remembers the open chat across reloads (reopened once the server answers)
     const store = new ChatStore(api, undefined, stateDB ? stateDBMemory(stateDB) : null);
     const workspace = new Workspace(notebooks, editors, docManager);
     store.contextSource = kind => workspace.context(kind);
+    // issue 10: @-context chips, "fix this error" (its answer applies to the cell it was about),
+    // inline completion from the same engine (JupyterLab's inline completer drives it)
+    store.attachments = new Attachments(labSources(api, app.serviceManager.contents, notebooks));
+    const fixTargets = new FixTargets(notebooks);
+    const inline = new ChatInlineProvider(api);
+    completionManager?.registerInlineProvider(inline);
     // Tools: the notebook tools act on the notebook open when a turn starts; "always" is kept in
     // the settings' allow-list (read back below, so the Settings Editor can take tools off it).
     let pluginSettings: ISettingRegistry.ISettings | null = null;
@@ -113,6 +128,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           notify((err as Error).message, 'error');
         }
       },
+      apply: code => void applyWithPreview(fixTargets, code),
       replace: code => {
         try {
           const path = workspace.replaceActiveCell(code);
@@ -165,6 +181,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
           pluginSettings = settings;
           const apply = () => {
             const raw = settings.composite as Record<string, unknown>;
+            inline.settings = inlineSettingsFrom(raw);
+            if (!inline.settings.enabled) {
+              inline.cancel();
+            }
             store.tools.setAllowlist(Array.isArray(raw.toolAllowlist) ? raw.toolAllowlist : []);
             maxSteps = typeof raw.toolMaxSteps === 'number' && raw.toolMaxSteps >= 1 ? Math.round(raw.toolMaxSteps) : DEFAULT_MAX_STEPS;
             store.setDefaults(defaultsFromSettings(raw));
@@ -302,9 +322,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    if (notebooks) {
+      registerFixCommand(app, notebooks, fixTargets, {
+        send: (question, context) => {
+          show();
+          return store.sendWithContext(question, context);
+        }
+      });
+    }
+
     if (palette) {
       const category = 'Chat';
-      for (const command of [CommandIDs.newChat, CommandIDs.focus, CommandIDs.sendSelection, CommandIDs.explainCell, CommandIDs.stop]) {
+      for (const command of [CommandIDs.newChat, CommandIDs.focus, CommandIDs.sendSelection, CommandIDs.explainCell, CommandIDs.stop, FIX_COMMAND]) {
         palette.addItem({ command, category });
       }
     }

@@ -19,6 +19,8 @@ export interface ContextItem extends WireContext {
   state: 'loading' | 'ready' | 'error';
   /** why an item is in error ("kernel busy", "no such variable"), or a remark (truncated) */
   note?: string;
+  /** the reference typed (`@var:df`): attaching it again replaces an item in error */
+  ref?: string;
 }
 
 /** Per item: the most characters sent (the server validates sizes too). */

@@ -8,6 +8,8 @@
  */
 import { ApiError, ChatApi } from '../api';
 import { ContextKind, withContext } from '../context';
+import { Attachments } from '../context/attachments';
+import { WireContext } from '../context/items';
 import { BUILTIN_DEFAULTS, ChatDefaults } from '../params';
 import { RagRequest } from '../types';
 import { CatalogApi, CatalogSlice, errorMessage, initialCatalog } from './catalog';
@@ -79,6 +81,8 @@ export class ChatStore {
   readonly thread: ThreadSlice;
   readonly tools: ToolsSlice;
   contextSource: ContextSource | null = null;
+  /** the composer's @-context chips (index.ts sets it; sent with the next message) */
+  attachments: Attachments | null = null;
   /** the lab's side of tools: the notebook executor and the settings (index.ts sets it) */
   toolsEnv: ToolsEnv = { executor: () => null, allow: () => undefined, maxSteps: () => DEFAULT_MAX_STEPS };
 
@@ -228,7 +232,17 @@ export class ChatStore {
     }
     const kind = this.getState().contextKind;
     const ctx = kind !== 'none' && this.contextSource ? this.contextSource(kind) : null;
-    await this.thread.send(withContext(question, ctx));
+    await this.thread.send(withContext(question, ctx), this.attachments?.take() ?? []);
+  }
+
+  /** A turn with context in hand ("fix this error"); false while another turn streams. */
+  sendWithContext(question: string, context: WireContext[]): boolean {
+    if (this.streaming) {
+      return false;
+    }
+    this.setView('chat');
+    void this.thread.send(question, context);
+    return true;
   }
 
   stop(): void {

@@ -17,6 +17,7 @@ import {
   prependOlder,
   removeMessage
 } from '../conversation';
+import { WireContext } from '../context/items';
 import { ChatDefaults, effectiveParams } from '../params';
 import { ChatEvent, GenerationParams, RagRequest, Session, ToolsRequest } from '../types';
 import { Draft, SliceDeps, ThreadState } from './state';
@@ -252,7 +253,7 @@ export class ThreadSlice {
   }
 
   /** Send a message (the context is already in `content`). Resolves when the answer ends. */
-  async send(content: string): Promise<void> {
+  async send(content: string, context: WireContext[] = []): Promise<void> {
     if (!content.trim() || this.streaming) {
       return;
     }
@@ -263,9 +264,16 @@ export class ThreadSlice {
       this.deps.fail(err, 'Could not start the chat');
       return;
     }
-    this.set({ conversation: beginSend({ ...this.state.conversation, sessionId: session.id }, session.id, content) });
+    let conversation = beginSend({ ...this.state.conversation, sessionId: session.id }, session.id, content);
+    if (context.length) {
+      // the chips show on the message at once; the server stores the same list (metadata.context)
+      const userId = conversation.pendingUserId;
+      conversation = { ...conversation, messages: conversation.messages.map(m => (m.id === userId ? { ...m, metadata: { ...m.metadata, context } } : m)) };
+    }
+    this.set({ conversation });
     this.deps.cell.set({ notice: null });
-    await this.run(this.deps.api.chat(session.id, { content, ...this.turnBody() }, this.onEvent, this.streamOptions()));
+    const body = { content, ...this.turnBody(), ...(context.length ? { context } : {}) };
+    await this.run(this.deps.api.chat(session.id, body, this.onEvent, this.streamOptions()));
   }
 
   /** A new answer to the last question; the earlier ones stay as versions (‹ 1/2 ›). */

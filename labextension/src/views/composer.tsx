@@ -2,6 +2,8 @@ import { stopIcon } from '@jupyterlab/ui-components';
 import React, { useEffect, useRef } from 'react';
 
 import { ContextKind } from '../context';
+import { Attachments } from '../context/attachments';
+import { ComposerChips, useMentions } from '../context/mention';
 import { sendIcon } from '../icons';
 import { Collection } from '../types';
 
@@ -22,8 +24,11 @@ export function Composer(props: {
   onToolsOn?: (on: boolean) => void;
   onSend: (text: string) => void;
   onStop: () => void;
+  /** @-context: items attached with `@file:` / `@cell` / `@var:` (chips) */
+  attachments?: Attachments;
 }): JSX.Element {
   const ref = useRef<HTMLTextAreaElement>(null);
+  const mentions = useMentions(props.attachments, props.text, props.onText, ref);
   // A request to focus (a command, "send selection") can come while the box is still disabled
   // (the server is being reached after a page load): keep it until the box can take focus.
   const focusPending = useRef(false);
@@ -55,16 +60,25 @@ export function Composer(props: {
   };
   return (
     <div className="jp-ChatExt-composer">
+      {props.attachments ? <ComposerChips attachments={props.attachments} /> : null}
+      {mentions.menu}
       <textarea
         ref={ref}
         className="jp-ChatExt-textarea jp-ChatExt-input"
         aria-label="Message"
-        placeholder="Ask anything. Enter sends, Shift+Enter adds a line."
+        placeholder="Ask anything. Enter sends, Shift+Enter adds a line, @ attaches a file, cell or variable."
         rows={2}
         value={props.text}
         disabled={props.disabled}
-        onChange={e => props.onText(e.target.value)}
+        onChange={e => {
+          props.onText(e.target.value);
+          mentions.onSelect(e);
+        }}
+        onSelect={mentions.onSelect}
         onKeyDown={e => {
+          if (mentions.onKeyDown(e)) {
+            return;
+          }
           if (e.key === 'Enter' && !e.shiftKey && !e.altKey && !e.nativeEvent.isComposing) {
             e.preventDefault();
             send();

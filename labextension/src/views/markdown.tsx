@@ -4,7 +4,7 @@
  */
 import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
-import { addBelowIcon, copyIcon, LabIcon, redoIcon } from '@jupyterlab/ui-components';
+import { addBelowIcon, checkIcon, copyIcon, LabIcon, redoIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 import React, { useEffect, useRef } from 'react';
 
@@ -12,6 +12,8 @@ export interface CodeActions {
   copy(code: string): void;
   insert(code: string, language: string): void;
   replace(code: string, language: string): void;
+  /** replace the cell a fix was asked for (else the active one) after a diff preview */
+  apply?(code: string, language: string): void;
 }
 
 const MIME = 'text/markdown';
@@ -62,6 +64,9 @@ function decorateCodeBlocks(root: HTMLElement, actions: CodeActions): void {
     bar.appendChild(button(copyIcon, 'Copy code', () => actions.copy(code())));
     bar.appendChild(button(addBelowIcon, 'Insert as a new cell in the active notebook', () => actions.insert(code(), language)));
     bar.appendChild(button(redoIcon, 'Replace the active cell', () => actions.replace(code(), language)));
+    if (actions.apply) {
+      bar.appendChild(button(checkIcon, 'Apply to cell', () => actions.apply?.(code(), language)));
+    }
     pre.parentElement?.insertBefore(wrap, pre);
     wrap.appendChild(bar);
     wrap.appendChild(pre);
@@ -125,7 +130,8 @@ export function Markdown(props: {
         decorateCodeBlocks(r.node, {
           copy: c => actions.current.copy(c),
           insert: (c, l) => actions.current.insert(c, l),
-          replace: (c, l) => actions.current.replace(c, l)
+          replace: (c, l) => actions.current.replace(c, l),
+          apply: actions.current.apply ? (c, l) => actions.current.apply?.(c, l) : undefined
         });
         state.last = Date.now();
       } finally {

@@ -3,6 +3,8 @@ import { caretLeftIcon, caretRightIcon, copyIcon, deleteIcon, editIcon, refreshI
 import React, { useEffect, useLayoutEffect, useRef, useState } from 'react';
 
 import { splitContext } from '../context';
+import { contextOf } from '../context/items';
+import { SentContext } from '../context/mention';
 import { errorText } from '../conversation';
 import { citationLabel, formatMetrics } from '../format';
 import { RetryNotice } from '../store/state';
@@ -199,7 +201,10 @@ function MessageItem(props: {
           }}
         />
       ) : m.role === 'user' ? (
-        <UserText content={m.content} />
+        <>
+          {contextOf(m.metadata).length ? <SentContext context={contextOf(m.metadata)} /> : null}
+          <UserText content={m.content} />
+        </>
       ) : (
         <>
           {m.content ? (

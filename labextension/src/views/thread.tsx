@@ -78,6 +78,7 @@ export function ChatView(props: { state: ChatState; services: PanelServices }): 
       />
       <NoticeBar notice={state.notice} onDismiss={() => store.setNotice(null)} />
       <Composer
+        attachments={store.attachments ?? undefined}
         text={state.composer}
         onText={t => store.setComposer(t)}
         busy={busy}

@@ -1,0 +1,168 @@
+/**
+ * Inline completion (ghost text) from the chat server's engine, for notebooks, consoles and
+ * file editors: JupyterLab's inline completer calls `fetch` on typing (Tab accepts, its own
+ * binding), we stream the completion from `POST chat-ext/inline` (SSE, seams D).
+ *
+ * Every call of `fetch` aborts the request before it: a new keystroke cancels the completion in
+ * flight, and the server cancels the engine request when the client goes. Debounce and limits
+ * come from our settings; JupyterLab's own debouncer for this provider defaults to 0.
+ */
+import {
+  CompletionHandler,
+  IInlineCompletionContext,
+  IInlineCompletionItem,
+  IInlineCompletionList,
+  IInlineCompletionProvider,
+  InlineCompletionTriggerKind
+} from '@jupyterlab/completer';
+import { NotebookPanel } from '@jupyterlab/notebook';
+
+import { ApiError, ChatApi } from '../api';
+import { chatIcon } from '../icons';
+import { readChatEvents } from '../sse';
+import { CompletionFeed } from './feed';
+import { assembleEditorPrompt, assemblePrompt, CellSource, clipLines } from './prompt';
+import { INLINE_DEFAULTS, InlineSettings } from './settings';
+
+export const INLINE_PROVIDER_ID = 'jupyter-chat-ext:inline';
+
+const EXT_LANGUAGE: Record<string, string> = { py: 'python', r: 'r', jl: 'julia', js: 'javascript', ts: 'typescript', sh: 'bash', sql: 'sql', md: 'markdown' };
+
+/** The body of `POST chat-ext/inline`. */
+export interface InlineRequest {
+  prefix: string;
+  suffix: string;
+  language: string;
+  path?: string;
+  max_lines: number;
+  model?: string;
+}
+
+export class ChatInlineProvider implements IInlineCompletionProvider {
+  readonly identifier = INLINE_PROVIDER_ID;
+  readonly name = 'Chat (local model)';
+  readonly icon = chatIcon.bindprops({ width: 16 });
+  /** JupyterLab's own settings of this provider: our debounce applies, so its debouncer is off. */
+  readonly schema = { default: { debouncerDelay: 0, timeout: 10000 } };
+
+  constructor(private readonly api: ChatApi) {}
+
+  settings: InlineSettings = INLINE_DEFAULTS;
+
+  async fetch(request: CompletionHandler.IRequest, context: IInlineCompletionContext): Promise<IInlineCompletionList<IInlineCompletionItem>> {
+    const generation = ++this._generation;
+    this.cancel();
+    const settings = this.settings;
+    if (!settings.enabled) {
+      return { items: [] };
+    }
+    if (context.triggerKind === InlineCompletionTriggerKind.Automatic && settings.debounceMs > 0) {
+      await new Promise(r => setTimeout(r, settings.debounceMs));
+      if (generation !== this._generation) {
+        return { items: [] }; // typed on meanwhile: that keystroke's fetch asks instead
+      }
+    }
+    const body = this.requestBody(request, context, settings);
+    if (!body.prefix.trim() && !body.suffix.trim()) {
+      return { items: [] };
+    }
+    const token = `chat-ext-${generation}`;
+    this._feeds.set(token, this.start(body));
+    return { items: [{ insertText: '', isIncomplete: true, token }] };
+  }
+
+  async *stream(token: string): AsyncGenerator<{ response: IInlineCompletionItem }, undefined, unknown> {
+    const feed = this._feeds.get(token);
+    if (!feed) {
+      return;
+    }
+    const maxLines = this.settings.maxLines;
+    try {
+      for await (const s of feed.updates()) {
+        const item: IInlineCompletionItem = { insertText: clipLines(s.text, maxLines), isIncomplete: !s.done, token: s.done ? undefined : token };
+        if (s.error) {
+          item.error = { message: s.error };
+        }
+        yield { response: item };
+      }
+    } finally {
+      this._feeds.delete(token);
+    }
+  }
+
+  /** Abort the completion in flight (a keystroke, or the provider being switched off). */
+  cancel(): void {
+    this._controller?.abort();
+    this._controller = null;
+    // feeds never streamed (the completer dropped their item) end here rather than leak
+    for (const feed of this._feeds.values()) {
+      feed.finish();
+    }
+    this._feeds.clear();
+  }
+
+  /** Prefix and suffix: the cells around the cursor in a notebook, the text around it elsewhere. */
+  requestBody(request: CompletionHandler.IRequest, context: IInlineCompletionContext, settings: InlineSettings): InlineRequest {
+    const widget = context.widget;
+    let prompt: { prefix: string; suffix: string };
+    let language = 'python';
+    let path: string | undefined;
+    if (widget instanceof NotebookPanel && widget.content.model) {
+      const meta = widget.content.model.sharedModel.getMetadata('language_info') as { name?: string } | undefined;
+      language = meta?.name ?? 'python';
+      path = widget.context.path;
+      const cells: CellSource[] = widget.content.model.sharedModel.cells.map(c => ({
+        type: c.cell_type as CellSource['type'],
+        source: c.getSource()
+      }));
+      prompt = assemblePrompt(cells, widget.content.activeCellIndex, request.text, request.offset, language, settings.budget);
+    } else {
+      path = (widget as any)?.context?.path;
+      const ext = path?.split('.').pop()?.toLowerCase() ?? '';
+      language = EXT_LANGUAGE[ext] ?? (ext || (request.mimeType ?? 'text'));
+      prompt = assembleEditorPrompt(request.text, request.offset, settings.budget);
+    }
+    return { ...prompt, language, path, max_lines: settings.maxLines, ...(settings.model ? { model: settings.model } : {}) };
+  }
+
+  private start(body: InlineRequest): CompletionFeed {
+    const feed = new CompletionFeed();
+    const controller = new AbortController();
+    this._controller = controller;
+    void (async () => {
+      try {
+        const response = await this.api.fetch('inline', {
+          method: 'POST',
+          body: JSON.stringify(body),
+          headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
+          signal: controller.signal
+        });
+        if (!response.body) {
+          throw new ApiError(response.status, 'bad_stream', 'The server answered without a stream.');
+        }
+        await readChatEvents(response.body, ev => {
+          if (ev.type === 'token') {
+            feed.append(ev.text);
+          } else if (ev.type === 'done') {
+            feed.finish(typeof ev.text === 'string' ? ev.text : undefined);
+          } else if (ev.type === 'error') {
+            feed.finish(undefined, ev.message);
+          }
+        });
+        feed.finish();
+      } catch (err) {
+        // aborted by a keystroke: end quietly (the ghost text is gone already)
+        feed.finish(undefined, controller.signal.aborted ? undefined : String((err as Error)?.message ?? err));
+      } finally {
+        if (this._controller === controller) {
+          this._controller = null;
+        }
+      }
+    })();
+    return feed;
+  }
+
+  private _generation = 0;
+  private _controller: AbortController | null = null;
+  private _feeds = new Map<string, CompletionFeed>();
+}
