@@ -150,6 +150,30 @@ class Unavailable(ChatExtError):
     retry_after = DEFAULT_RETRY_AFTER[503]
 
 
+class Forbidden(ChatExtError):
+    """The request names something it may not reach, e.g. a file outside the server root (403)."""
+
+    code = "forbidden"
+    status = 403
+    codes = ("path_outside_root",)
+
+
+class UnsupportedMedia(ChatExtError):
+    """A file of a type no loader reads (415)."""
+
+    code = "unsupported_media_type"
+    status = 415
+    codes = ("unsupported_file_type",)
+
+
+class Unprocessable(ChatExtError):
+    """A file of a known type that cannot be read: corrupt, a folder, undecodable (422)."""
+
+    code = "unprocessable"
+    status = 422
+    codes = ("unreadable_file", "not_a_file")
+
+
 class StorageFull(ChatExtError):
     """The data dir's disk is full: nothing was written; free space and retry (507)."""
 

@@ -80,6 +80,8 @@ class Engine:
         self._embedder: Any = None
         self._closed = False
         self.started_at = time.time()
+        #: requests whose consumer left before the end (bench_completion counts typing's cancels)
+        self.cancelled_requests = 0
 
     # -- models -----------------------------------------------------------------------------
     def resolve(self, model_id: str | None) -> str:
@@ -428,6 +430,7 @@ class Engine:
                     return
         finally:
             if not finished:
+                self.cancelled_requests += 1
                 req.cancel()
 
     async def stream(

@@ -189,6 +189,11 @@ class ChatExtApp(ExtensionApp):
     max_content_chars = Int(
         default("max_content_chars"), help="Longest chat message accepted, in characters."
     ).tag(config=True)
+    inline_budget_tokens = Int(
+        1024,
+        help="Prompt tokens (prefix + suffix) of an inline completion; the prefix is trimmed from "
+        "its far end to fit. Smaller answers sooner on a CPU.",
+    ).tag(config=True)
     max_body_bytes = Int(
         1_048_576,
         help="Largest JSON request body accepted by the API routes (413 beyond, before it is read).",

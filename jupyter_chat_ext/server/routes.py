@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import handlers_complete as hc
 from . import handlers_models as hm
 from . import handlers_openai as ho
 from . import handlers_rag as hr
@@ -50,6 +51,9 @@ ROUTES: list[tuple[str, type]] = [
     (r"v1/models/(?P<model_id>.+)", ho.V1ModelHandler),
     ("v1/chat/completions", ho.V1ChatCompletionsHandler),
     ("v1/embeddings", ho.V1EmbeddingsHandler),
+    ("v1/completions", hc.V1CompletionsHandler),
+    ("inline", hc.InlineHandler),
+    ("context/file", hc.ContextFileHandler),
     ("openapi.json", OpenApiHandler),  # the description of every route above (server/openapi.yaml)
     (r"(?P<rest>.*)", hm.UnknownRouteHandler),  # last: a JSON 404 for anything else
 ]

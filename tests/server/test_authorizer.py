@@ -62,6 +62,8 @@ CALLS: list[tuple[str, str, object, str]] = [
     ("POST", "v1/chat/completions", {"messages": []}, "execute"),
     ("POST", "v1/completions", {"prompt": 5}, "execute"),
     ("POST", "v1/embeddings", {"input": 42}, "execute"),
+    ("POST", "inline", {"max_lines": 0}, "execute"),
+    ("POST", "context/file", {"path": ""}, "read"),
     ("GET", "no/such/route", None, "read"),
     ("POST", "no/such/route", {}, "write"),
 ]
