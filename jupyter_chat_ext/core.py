@@ -105,7 +105,7 @@ def build_core(settings: Settings, *, engine: Engine | None = None) -> Core:
             engine = Engine(settings)
         rag, rag_error = _build_rag(settings, engine)
         tools = ToolRegistry.from_settings(settings)  # cheap: no MCP server starts before first use
-        chat = ChatService(store, engine, settings, rag=rag)
+        chat = ChatService(store, engine, settings, rag=rag, tools=tools)  # agent turns call them
     except BaseException:
         _close_quietly(rag, engine if owns_engine else None, store)
         raise

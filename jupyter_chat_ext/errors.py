@@ -101,7 +101,7 @@ class NotFound(ChatExtError):
 
     code = "not_found"
     status = 404
-    codes = ("model_not_found", "unknown_tool")
+    codes = ("model_not_found", "unknown_tool_call", "unknown_tool")
 
 
 class Conflict(ChatExtError):
@@ -115,6 +115,8 @@ class Conflict(ChatExtError):
         "nothing_to_regenerate",
         "job_finished",
         "job_not_resumable",
+        "tool_call_decided",
+        "tool_call_exists",
     )
 
 

@@ -49,7 +49,10 @@ async def stream_answer(
     assert turn.answer is not None
     kwargs = {} if checkpoint_interval is None else {"interval": checkpoint_interval}
     ckpt = Checkpointer(store, turn.answer["id"], **kwargs)
-    stream = engine.stream_text(turn.model_id, turn.prompt, turn.opts)
+    if turn.messages is not None:  # an agent step: messages + tools, rendered by the engine
+        stream = engine.stream(turn.model_id, turn.messages, turn.opts, structured=turn.structured)
+    else:
+        stream = engine.stream_text(turn.model_id, turn.prompt, turn.opts)
     started = finished = False
     try:
         try:
@@ -110,6 +113,8 @@ async def _finish(store: Any, engine: Any, turn: Turn, event: Event, ckpt: Check
     row = {k: metrics.get(k) for k in _METRIC_KEYS}
     row["finish_reason"] = reason
     meta = {**turn.metadata(), "finish_reason": reason, "seed": metrics.get("seed")}
+    if event.get("tool_calls"):  # an agent step that called tools: the calls belong to its row
+        meta["tool_calls"] = event["tool_calls"]
     answer_id, session, user_text = turn.answer["id"], turn.session, turn.user["content"]
     text = turn.text
 
@@ -129,7 +134,10 @@ async def _finish(store: Any, engine: Any, turn: Turn, event: Event, ckpt: Check
                 pass
 
     await ckpt.final(write)
-    return turn.done_event(status, reason, metrics)
+    done = turn.done_event(status, reason, metrics)
+    if event.get("tool_calls"):
+        done["tool_calls"] = event["tool_calls"]  # for the agent loop (chat/agent.py)
+    return done
 
 
 async def _fail(store: Any, turn: Turn, ckpt: Checkpointer, exc: ChatExtError) -> Event:

@@ -20,6 +20,8 @@ from ..errors import PayloadTooLarge
 from ..settings import Settings
 from ..store.types import Message, Session
 from . import inputs
+from .agent import Agent
+from .approvals import ApprovalBroker
 from .sessions import Sessions
 from .turn import Event
 from .turns import RAG_INSTRUCTIONS, Turns
@@ -28,13 +30,19 @@ __all__ = ["RAG_INSTRUCTIONS", "ChatService", "Event"]
 
 
 class ChatService:
-    def __init__(self, store: Any, engine: Any, settings: Settings, rag: Any = None) -> None:
+    def __init__(
+        self, store: Any, engine: Any, settings: Settings, rag: Any = None, tools: Any = None
+    ) -> None:
         self.store = store
         self.engine = engine
         self.settings = settings
         self.rag = rag
+        self.tools = tools  # the ToolRegistry agent turns call (None: no tools here)
         self.sessions = Sessions(store, engine, settings)
         self.turns = Turns(store, engine, settings, rag)
+        #: the user's replies to agent tool calls (POST /chat-ext/tool-calls/{id}, the kernel)
+        self.approvals = ApprovalBroker()
+        self.agent = Agent(store, engine, settings, self.approvals, tools)
 
     # -- sessions & messages (synchronous; doors call them on worker threads) -----------------
     def create_session(
@@ -88,8 +96,19 @@ class ChatService:
         content: str,
         params: dict[str, Any] | None = None,
         rag: dict[str, Any] | None = None,
+        tools: dict[str, Any] | None = None,
     ) -> AsyncIterator[Event]:
+        """A turn; with ``tools`` ({names, client, max_steps, tool_choice}) an agent turn that may
+        call tools in a loop (chat/agent.py)."""
+        if tools is not None:
+            return self.agent.chat(session_id, content, params, tools, rag)
         return self.turns.chat(session_id, content, params, rag)
+
+    def reply_tool_call(
+        self, call_id: str, decision: str, result: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The user's decision on a waiting tool call (404 unknown/finished, 409 decided, 400 bad)."""
+        return self.approvals.reply(call_id, decision, result)
 
     def regenerate(self, session_id: str, params: dict[str, Any] | None = None) -> AsyncIterator[Event]:
         return self.turns.regenerate(session_id, params)

@@ -42,6 +42,10 @@ class Turn:
     continued: bool = False
     prefix: str = ""
     prefix_tokens: int = 0
+    #: an agent step: the conversation as OpenAI messages (tool rows included) and the tools;
+    #: the engine renders them itself (the chat template with ``tools=``, the tool-call grammar)
+    messages: list[dict[str, Any]] | None = None
+    structured: Any = None
     parts: list[str] = field(default_factory=list)
     token_events: int = 0
     started: float = field(default_factory=time.perf_counter)

@@ -147,7 +147,14 @@ class ChatClient(abc.ABC):
         content: str,
         params: dict[str, Any] | None = None,
         rag: dict[str, Any] | None = None,
+        tools: dict[str, Any] | None = None,
     ) -> EventStream: ...
+
+    def reply_tool_call(
+        self, call_id: str, decision: str, result: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Answer a tool call of an agent turn (``tools=``): approve / always / deny."""
+        raise Unavailable(f"this {self.mode} client cannot answer tool calls")
 
     def continue_answer(
         self, session_id: str, message_id: int, params: dict[str, Any] | None = None

@@ -155,13 +155,21 @@ class HttpClient(ChatClient):
         content: str,
         params: dict[str, Any] | None = None,
         rag: dict[str, Any] | None = None,
+        tools: dict[str, Any] | None = None,
     ) -> EventStream:
         body: dict[str, Any] = {"content": content}
         if params:
             body["params"] = params
         if rag:
             body["rag"] = rag
+        if tools is not None:
+            body["tools"] = tools
         return self._sse(f"sessions/{_q(session_id)}/chat", body)
+
+    def reply_tool_call(
+        self, call_id: str, decision: str, result: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return self._json("POST", f"tool-calls/{_q(call_id)}", json={"decision": decision, "result": result})
 
     def continue_answer(
         self, session_id: str, message_id: int, params: dict[str, Any] | None = None

@@ -186,8 +186,16 @@ class LocalService(ChatClient):
         content: str,
         params: dict[str, Any] | None = None,
         rag: dict[str, Any] | None = None,
+        tools: dict[str, Any] | None = None,
     ) -> EventStream:
-        return self._stream(lambda: self.service.chat(session_id, content, params=params, rag=rag))
+        extra = {"tools": tools} if tools is not None else {}
+        return self._stream(lambda: self.service.chat(session_id, content, params=params, rag=rag, **extra))
+
+    def reply_tool_call(
+        self, call_id: str, decision: str, result: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        # the broker is thread-safe: the turn waits on the private loop, this runs on the kernel's
+        return self.service.reply_tool_call(call_id, decision, result)
 
     def continue_answer(
         self, session_id: str, message_id: int, params: dict[str, Any] | None = None

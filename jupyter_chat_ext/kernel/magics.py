@@ -17,6 +17,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from ..errors import ChatExtError, NotFound
 from . import commands, spec
+from .agent_view import KERNEL_TOOLS, ToolCallView
 from .client import ChatClient
 from .connection import get_client
 from .feedback import ChatMagicError, explain
@@ -95,12 +96,15 @@ class ChatMagics(Magics):
             session = client.update_session(session["id"], **fields)
         show_model_load(client, session)
         rag = {"collection": args.rag} if args.rag else None
+        tools = dict(KERNEL_TOOLS) if args.tools else None
+        extra = {"tools": tools} if tools is not None else {}
         result = stream_answer(
-            lambda: client.chat(session["id"], prompt, params=params or None, rag=rag),
+            lambda: client.chat(session["id"], prompt, params=params or None, rag=rag, **extra),
             session["id"],
             args.format,
             out=args.out,
             user_ns=self.shell.user_ns if self.shell is not None else None,
+            tool_view=ToolCallView(client, args.format) if tools is not None else None,
         )
         self.last = result.as_dict()
         result.raise_if_failed()

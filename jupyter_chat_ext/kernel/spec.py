@@ -90,6 +90,11 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--format", "-f"), "how to show the answer", choices=FORMATS, default="markdown"),
     Option(("--out", "-o"), "store the answer text in the notebook variable NAME", metavar="NAME"),
     Option(("--no-history",), "do not use or extend a session's history", switch=True),
+    Option(
+        ("--tools",),
+        "let the model call the server's tools (write/execute ones only if in tool_allowlist)",
+        switch=True,
+    ),
 )
 
 _GENERATION = ("temperature", "max_tokens", "seed", "format", "out")

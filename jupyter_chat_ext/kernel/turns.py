@@ -75,6 +75,7 @@ def stream_answer(
     prefix: str = "",
     out: str | None = None,
     user_ns: dict[str, Any] | None = None,
+    tool_view: Any = None,
 ) -> TurnResult:
     """Stream an answer into one display; ``prefix`` is text already there (a continued answer).
 
@@ -91,6 +92,8 @@ def stream_answer(
             kind = event.get("type")
             if kind == "token":
                 renderer.add(event.get("text", ""))
+            elif tool_view is not None and kind in ("tool_call", "tool_result", "step"):
+                renderer = tool_view.handle(event, renderer)  # %%chat --tools (agent_view.py)
             elif kind == "start":
                 result.events.update(
                     assistant_message_id=event.get("assistant_message_id"), model=event.get("model")
@@ -114,5 +117,7 @@ def stream_answer(
         user_ns[out] = result.text
     if note is None and result.events.get("finish_reason") == "length":
         note = "stopped at --max-tokens"
+    if note is None and result.events.get("finish_reason") == "max_steps":
+        note = "stopped after the most tool steps (tools.max_steps / agent_max_steps)"
     renderer.finish(note=note)
     return result

@@ -159,7 +159,10 @@ class ChatHandler(StreamingHandler):
         core = await self.core()
         if rag is not None and core.rag is None:
             raise Unavailable(core.rag_error or "RAG not available")
-        events = core.chat.chat(session_id, content, params=params or None, rag=rag)
+        # "tools" (an agent turn) is checked by the core: a bad one is a 400 before any write
+        tools = data.get("tools")
+        extra = {"tools": tools} if tools is not None else {}
+        events = core.chat.chat(session_id, content, params=params or None, rag=rag, **extra)
         await stream_turn(self, events)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import handlers_agent as ha
 from . import handlers_complete as hc
 from . import handlers_models as hm
 from . import handlers_openai as ho
@@ -35,6 +36,7 @@ ROUTES: list[tuple[str, type]] = [
     (f"sessions/{SID}/regenerate", hs.RegenerateHandler),
     (f"sessions/{SID}/export", hs.ExportHandler),
     ("search", hs.HistorySearchHandler),
+    (f"tool-calls/{SEG.format('call_id')}", ha.ToolCallHandler),
     ("sql", hst.SqlHandler),
     (f"cache/{SEG.format('key')}", hst.CacheHandler),
     ("collections", hr.CollectionsHandler),

@@ -42,6 +42,7 @@ CALLS: list[tuple[str, str, object, str]] = [
     ("POST", f"sessions/{SID}/regenerate", {}, "execute"),
     ("GET", f"sessions/{SID}/export", None, "read"),
     ("GET", "search?q=x", None, "read"),
+    ("POST", "tool-calls/call_0", {"decision": "deny"}, "execute"),
     ("POST", "sql", {"query": "SELECT 1"}, "execute"),
     ("GET", "cache/k1", None, "read"),
     ("PUT", "cache/k1", {"value": {"a": 1}}, "write"),

@@ -1,0 +1,213 @@
+"""An agent turn: the model may call tools in a loop, each call and result stored as rows.
+
+One step = one answer row streamed by ``answer.stream_answer`` (so a step is checkpointed,
+finished, failed or interrupted exactly like a plain chat answer), asked with the conversation as
+OpenAI messages and the offered tools (``Turn.messages`` / ``Turn.structured``). When the engine
+ends a step with ``finish_reason: "tool_calls"`` the row keeps ``metadata.tool_calls``, each call
+is checked, approved and run (``agent_calls``), its result stored as a ``tool`` row, and the next
+step starts as a new assistant row whose parent is the step before (rows that share a parent are
+versions of one answer, so steps must not share one). The loop ends at a plain answer, at
+``max_steps`` (done ``finish_reason: "max_steps"``) or when the model gets a call wrong twice
+(``"invalid_tool_call"``: one retry, then stop). Closing the stream stops it; every row written
+so far stays.
+
+Events: ``start``, ``token``..., per call ``tool_call`` + ``tool_result``, then ``step`` (the next
+row) and its tokens, ..., finally ``done`` (``steps``: how many model calls ran).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+from ..errors import InvalidInput
+from ..settings import Settings
+from . import inputs
+from .agent_calls import CallContext, CallResult, run_call
+from .agent_prompt import fit_messages, history_messages, select_tools, tools_request
+from .answer import stream_answer
+from .approvals import ApprovalBroker
+from .turn import Event, Turn
+
+#: the newest stored messages considered for the prompt (as for plain turns)
+HISTORY_LIMIT = 1000
+
+
+def _setting(settings: Settings, name: str, default: Any) -> Any:
+    # the tool settings arrived with the tools registry; an older Settings object lacks them
+    return getattr(settings, name, default)
+
+
+class Agent:
+    def __init__(
+        self, store: Any, engine: Any, settings: Settings, approvals: ApprovalBroker, registry: Any = None
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.settings = settings
+        self.approvals = approvals
+        self.registry = registry
+        self.checkpoint_interval: float | None = None
+
+    async def chat(
+        self, session_id: str, content: Any, params: Any = None, tools: Any = None, rag: Any = None
+    ) -> AsyncIterator[Event]:
+        """Validate everything (typed errors before any event or write), then run the loop."""
+        content = inputs.content(content, self.settings.max_content_chars)
+        req = tools_request(tools, int(_setting(self.settings, "agent_max_steps", 8)))
+        if rag is not None:
+            raise InvalidInput("rag and tools in one turn are not supported; ask the tools or the collection")
+        if self.registry is None:
+            raise InvalidInput("tools are not available in this service", code="unsupported")
+        session = await asyncio.to_thread(self.store.get_session, session_id)
+        opts = inputs.options(session.get("params"), params)
+        model_id = self.engine.resolve(session.get("model"))
+        await asyncio.to_thread(inputs.model, self.engine, model_id)
+        model_id = await self.engine.ensure_loaded(model_id)
+        specs = select_tools(self.registry, await self.registry.list(), req)
+        offered = [s.openai() for s in specs]
+        history = await asyncio.to_thread(self.store.list_messages, session_id, limit=HISTORY_LIMIT)
+        messages, user_tokens = await asyncio.to_thread(
+            self._fit, session, opts, model_id, history, content, offered
+        )
+
+        from ..engine.structured import Structured  # the engine's seam for tools and grammars
+
+        turn = Turn(session, model_id, opts, content, messages=messages)
+        # the engine's own check of the tools (names, schemas) before anything is written
+        turn.structured = Structured.from_openai({"tools": offered, "tool_choice": req.tool_choice})
+        turn.user_tokens = user_tokens
+        ctx = CallContext(
+            store=self.store,
+            engine=self.engine,
+            registry=self.registry,
+            approvals=self.approvals,
+            session_id=session_id,
+            model_id=model_id,
+            specs={s.name: s for s in specs},
+            allowlist=frozenset(_setting(self.settings, "tool_allowlist", ()) or ()),
+            timeout_s=float(_setting(self.settings, "tool_timeout_s", 60.0)),
+            approval_timeout_s=float(_setting(self.settings, "approval_timeout_s", 300.0)),
+            max_result_chars=int(_setting(self.settings, "max_tool_result_chars", 20_000)),
+        )
+
+        def begin() -> None:
+            turn.user = self.store.add_message(
+                session_id, "user", content, model=model_id, params=opts.to_dict(), tokens=turn.user_tokens
+            )
+            turn.answer = self._step_row(turn, turn.user["id"])
+
+        def undo() -> None:
+            assert turn.user is not None and turn.answer is not None
+            self.store.delete_message(turn.answer["id"])
+            self.store.delete_message(turn.user["id"])
+
+        async with aclosing(self._loop(turn, begin, undo, ctx, req.max_steps, offered)) as events:
+            async for event in events:
+                yield event
+
+    def _fit(
+        self, session: Any, opts: Any, model_id: str, history: list[Any], content: str, offered: list[Any]
+    ) -> tuple[list[dict[str, Any]], int]:
+        ctx = self.engine.context_length(model_id)
+        if opts.max_tokens is not None and opts.max_tokens >= ctx:
+            raise InvalidInput(
+                f"max_tokens {opts.max_tokens} is above the model's context of {ctx} tokens",
+                code="invalid_option",
+            )
+        reserve = min(opts.max_tokens or self.settings.default_max_tokens, ctx // 2)
+        return fit_messages(
+            system=session.get("system_prompt") or None,
+            groups=history_messages(history),
+            user=content,
+            tools=offered,
+            count_text=lambda text: self.engine.count_tokens(model_id, text),
+            budget=ctx - reserve,
+        )
+
+    def _step_row(self, turn: Turn, parent_id: int) -> Any:
+        return self.store.add_message(
+            turn.session_id,
+            "assistant",
+            "",
+            model=turn.model_id,
+            params=turn.opts.to_dict(),
+            parent_id=parent_id,
+            status="streaming",
+        )
+
+    async def _loop(
+        self, turn: Turn, begin: Any, undo: Any, ctx: CallContext, max_steps: int, offered: list[Any]
+    ) -> AsyncIterator[Event]:
+        from ..engine.structured import Structured
+
+        steps = invalid = 0
+        while True:
+            steps += 1
+            done: Event | None = None
+            async with aclosing(
+                stream_answer(
+                    self.store, self.engine, turn, begin, undo, checkpoint_interval=self.checkpoint_interval
+                )
+            ) as events:
+                async for event in events:
+                    if event["type"] == "done":
+                        done = event
+                    elif event["type"] == "start" and steps > 1:
+                        assert turn.answer is not None
+                        yield {"type": "step", "index": steps - 1, "assistant_message_id": turn.answer["id"]}
+                    else:
+                        yield event
+            if done is None:  # the step failed: its error event went out, its row is stored
+                return
+            calls = done.pop("tool_calls", None)
+            if done["finish_reason"] != "tool_calls" or not calls:
+                yield {**done, "steps": steps}
+                return
+            assert turn.answer is not None
+            step, results = turn.answer, []
+            for call in calls:
+                async with aclosing(run_call(ctx, step, call, results)) as call_events:
+                    async for event in call_events:
+                        yield event
+            invalid += any(r.invalid for r in results)
+            stop = _stop_reason(steps, max_steps, invalid)
+            if stop is not None:
+                yield {**done, "finish_reason": stop, "steps": steps}
+                return
+            # the next step answers with the calls and their results in view
+            called = {"role": "assistant", "content": done["text"] or None, "tool_calls": calls}
+            messages = [*(turn.messages or []), called, *(r.message for r in results)]
+            turn = _next_turn(
+                turn, messages, Structured.from_openai({"tools": offered, "tool_choice": "auto"})
+            )
+            begin, undo = self._next_writes(turn, step["id"])
+
+    def _next_writes(self, turn: Turn, parent_id: int) -> tuple[Any, Any]:
+        def begin() -> None:
+            turn.answer = self._step_row(turn, parent_id)
+
+        def undo() -> None:
+            assert turn.answer is not None
+            self.store.delete_message(turn.answer["id"])
+
+        return begin, undo
+
+
+def _stop_reason(steps: int, max_steps: int, invalid: int) -> str | None:
+    if invalid >= 2:  # the model got a call wrong, read why, and got one wrong again
+        return "invalid_tool_call"
+    if steps >= max_steps:
+        return "max_steps"
+    return None
+
+
+def _next_turn(prev: Turn, messages: list[dict[str, Any]], structured: Any) -> Turn:
+    turn = Turn(prev.session, prev.model_id, prev.opts, prev.content, user=prev.user, messages=messages)
+    turn.structured = structured
+    return turn
+
+
+__all__ = ["Agent", "CallResult"]

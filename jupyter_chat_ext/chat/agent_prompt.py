@@ -1,0 +1,187 @@
+"""An agent turn's input: the ``tools`` field of a chat request, the tools it selects, and the
+stored conversation as OpenAI messages (tool calls and their results included) within the budget.
+
+The plain chat prompt (``prompt.py``) leaves tool rows out: a turn without tools sends no tool
+schemas, and a template shown tool messages it was never told about renders them badly. An agent
+turn sends the whole exchange: each assistant row that called tools carries ``tool_calls``, each
+tool row becomes ``{"role": "tool", "tool_call_id", "content"}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InvalidInput, PayloadTooLarge
+
+#: the text a model sees for a call whose turn was stopped before it ran (each call needs a result)
+NOT_RUN = "the call was not run: the turn was stopped"
+#: chat-template tokens per message (role markers); the engine checks the real total
+_PER_MESSAGE_OVERHEAD = 6
+MAX_STEPS_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class ToolsRequest:
+    """The ``tools`` field: which tools (None: every enabled one), which the client runs."""
+
+    names: list[str] | None
+    client: list[str]
+    max_steps: int
+    #: the first step's OpenAI tool_choice ("auto" | "required" | "none" | a named function)
+    tool_choice: Any = "auto"
+
+
+def tools_request(value: Any, default_max_steps: int) -> ToolsRequest:
+    if not isinstance(value, dict):
+        raise InvalidInput("tools must be an object {names?, client?, max_steps?, tool_choice?}")
+    unknown = sorted(set(value) - {"names", "client", "max_steps", "tool_choice"})
+    if unknown:
+        raise InvalidInput(f"tools has unknown fields {unknown}")
+    names = value.get("names")
+    if names is not None and not _str_list(names):
+        raise InvalidInput("tools.names must be a list of tool names or null (every enabled tool)")
+    client = value.get("client") or []
+    if not _str_list(client):
+        raise InvalidInput("tools.client must be a list of tool names")
+    steps = value.get("max_steps", default_max_steps)
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS_LIMIT:
+        raise InvalidInput(f"tools.max_steps must be an integer between 1 and {MAX_STEPS_LIMIT}")
+    choice = value.get("tool_choice", "auto")
+    named = isinstance(choice, dict) and isinstance((choice.get("function") or {}).get("name"), str)
+    if choice not in ("auto", "required", "none") and not named:
+        raise InvalidInput(
+            'tools.tool_choice must be "auto", "required", "none" or {"type": "function", ...}'
+        )
+    return ToolsRequest(None if names is None else list(names), list(client), steps, choice)
+
+
+def _str_list(value: Any) -> bool:
+    return isinstance(value, list) and len(value) <= 500 and all(isinstance(v, str) and v for v in value)
+
+
+def select_tools(registry: Any, listed: list[Any], req: ToolsRequest) -> list[Any]:
+    """The specs this turn offers. Notebook tools run in the client, so they are offered only when
+    the client says it can run them; a named tool that is unknown is NotFound ``unknown_tool``."""
+    if req.names is None:
+        chosen = [s for s in listed if s.enabled and (s.source != "notebook" or s.name in req.client)]
+    else:
+        chosen = []
+        for name in dict.fromkeys(req.names):
+            spec = registry.get(name)
+            if not spec.enabled:
+                raise InvalidInput(f"tool {name!r} is disabled", code="invalid_value")
+            if spec.source == "notebook" and name not in req.client:
+                raise InvalidInput(f"tool {name!r} runs in the client: list it in tools.client too")
+            chosen.append(spec)
+    if not chosen:
+        raise InvalidInput("no tool is available for this turn (tools.names / tools.client)")
+    choice = req.tool_choice
+    if isinstance(choice, dict) and choice["function"]["name"] not in {s.name for s in chosen}:
+        raise InvalidInput(
+            f"tools.tool_choice names {choice['function']['name']!r}, which this turn does not offer"
+        )
+    return chosen
+
+
+def history_messages(stored: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Stored rows -> OpenAI messages, grouped in exchanges (each starts at a user message).
+
+    Kept: users; the newest version of each answer (rows sharing a parent are versions) unless it
+    failed, is still streaming or is empty without calls; tool rows of a kept call. A row whose
+    parent was left out goes too (the rest of a dropped agent turn). A call without a stored
+    result (the turn was stopped) gets ``NOT_RUN`` so the conversation stays valid.
+    """
+    newest: dict[Any, int] = {}
+    for m in stored:
+        if m["role"] == "assistant" and m.get("parent_id") is not None:
+            newest[m["parent_id"]] = max(newest.get(m["parent_id"], -1), m["id"])
+    kept: set[int] = set()
+    groups: list[list[dict[str, Any]]] = []
+    open_calls: list[str] = []  # call ids of the last kept assistant still waiting for results
+
+    def flush() -> None:
+        for call_id in open_calls:
+            groups[-1].append({"role": "tool", "tool_call_id": call_id, "content": NOT_RUN, "_tokens": None})
+        open_calls.clear()
+
+    for m in stored:
+        role, parent, meta = m["role"], m.get("parent_id"), m.get("metadata") or {}
+        if role == "tool":
+            call_id = meta.get("tool_call_id")
+            if parent in kept and call_id in open_calls:
+                open_calls.remove(call_id)
+                groups[-1].append(_msg("tool", m, tool_call_id=call_id))
+            continue
+        if groups:
+            flush()
+        if role == "user":
+            kept.add(m["id"])
+            groups.append([_msg("user", m)])
+        elif role == "assistant" and groups:
+            if parent is not None and (parent not in kept or newest[parent] != m["id"]):
+                continue
+            calls = meta.get("tool_calls") or []
+            if m.get("status") in ("error", "streaming") or (not m.get("content") and not calls):
+                continue
+            kept.add(m["id"])
+            if calls:
+                groups[-1].append(_msg("assistant", m, content=m.get("content") or None, tool_calls=calls))
+                open_calls.extend(c["id"] for c in calls)
+            else:
+                groups[-1].append(_msg("assistant", m))
+    if groups:
+        flush()
+    return groups
+
+
+def _msg(role: str, row: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    msg = {"role": role, "content": row.get("content", ""), **fields}
+    msg["_tokens"] = row.get("tokens")  # the stored count, dropped before the engine sees it
+    return msg
+
+
+def fit_messages(
+    *,
+    system: str | None,
+    groups: list[list[dict[str, Any]]],
+    user: str,
+    tools: list[dict[str, Any]],
+    count_text: Callable[[str], int],
+    budget: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """System + the newest whole exchanges that fit + the new user message (blocking: a thread).
+
+    Returns the messages and the user message's token count. Whole exchanges only, so a tool
+    result never loses the call it answers."""
+    user_tokens = count_text(user)
+    used = user_tokens + count_text(json.dumps(tools)) + _PER_MESSAGE_OVERHEAD * 2
+    if system:
+        used += count_text(system) + _PER_MESSAGE_OVERHEAD
+    if used > budget:
+        raise PayloadTooLarge(
+            f"the message and the tool schemas need {used} prompt tokens but only {budget} fit; "
+            "shorten the message, offer fewer tools or lower max_tokens",
+            code="prompt_too_long",
+        )
+    chosen: list[list[dict[str, Any]]] = []
+    for group in reversed(groups):
+        cost = sum(_cost(m, count_text) for m in group)
+        if used + cost > budget:
+            break
+        chosen.append(group)
+        used += cost
+    head = [{"role": "system", "content": system}] if system else []
+    body = [{k: v for k, v in m.items() if k != "_tokens"} for g in reversed(chosen) for m in g]
+    return [*head, *body, {"role": "user", "content": user}], user_tokens
+
+
+def _cost(m: dict[str, Any], count_text: Callable[[str], int]) -> int:
+    tokens = m.get("_tokens")
+    if tokens is None:
+        tokens = count_text(m.get("content") or "")
+    if m.get("tool_calls"):
+        tokens += count_text(json.dumps(m["tool_calls"]))
+    return tokens + _PER_MESSAGE_OVERHEAD
