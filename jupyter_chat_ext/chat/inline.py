@@ -219,6 +219,12 @@ _FENCE_OPEN = re.compile(r"^[ \t]*(```|~~~)[\w+#.-]*[ \t]*\n")
 _FENCE_LINE = re.compile(r"^[ \t]*(```|~~~)")
 
 
+def _only_ticks(line: str) -> bool:
+    """A line of backticks/tildes only: a fence, or one being written."""
+    bare = line.strip()
+    return bool(bare) and set(bare) <= {"`", "~"}
+
+
 class InlineCleaner:
     """Turns the model's raw stream into ghost text: fences, max lines, a repeated suffix.
 
@@ -267,7 +273,7 @@ class InlineCleaner:
         fenced = _FENCE_OPEN.match(text)
         if fenced:
             text = text[fenced.end() :]
-        elif not final and "\n" not in text and _FENCE_LINE.match(text):
+        elif not final and "\n" not in text and (_FENCE_LINE.match(text) or _only_ticks(text)):
             return "", False  # maybe an opening fence: wait for the end of its line
         lines = text.split("\n")
         kept: list[str] = []
@@ -279,7 +285,7 @@ class InlineCleaner:
                 if not self._may_become_stop(line, bool(kept or fenced)):
                     kept.append(line)
                 break
-            if _FENCE_LINE.match(line) and (kept or fenced or i > 0):
+            if (_FENCE_LINE.match(line) or _only_ticks(line)) and (kept or fenced or i > 0):
                 self.reason, stop = "fence", True
                 break
             if self.suffix_line and line.strip() == self.suffix_line:
@@ -302,6 +308,6 @@ class InlineCleaner:
         bare = line.strip()
         if not bare:
             return False
-        if after_content and set(bare) <= {"`", "~"}:
+        if after_content and _only_ticks(bare):
             return True
         return bool(self.suffix_line) and self.suffix_line.startswith(bare)

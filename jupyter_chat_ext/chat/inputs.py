@@ -13,6 +13,9 @@ from ..engine.options import GenerationOptions
 from ..errors import InvalidInput, PayloadTooLarge, Unavailable
 
 RAG_MODES = ("hybrid", "vector", "text")
+#: attached context: at most this many items, labels this long (the text shares the content limit)
+MAX_CONTEXT_ITEMS = 20
+MAX_CONTEXT_LABEL = 200
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,39 @@ def rag(value: Any, available: bool) -> RagSpec | None:
     if mode not in RAG_MODES:
         raise InvalidInput("rag.mode must be hybrid, vector or text")
     return RagSpec(value["collection"], k, mode)
+
+
+def context(value: Any, max_chars: int, used: int = 0) -> list[dict[str, str]] | None:
+    """The ``context`` items of a turn (``chat/context.py``): kinds, labels, text sizes checked.
+
+    The items' text and the message (``used`` characters) share the ``max_chars`` limit: the
+    model reads them together. Extra keys are dropped, so the stored metadata holds only these.
+    """
+    from .context import KINDS
+
+    if value is None or value == []:
+        return None
+    if not isinstance(value, list):
+        raise InvalidInput("context must be a list of {kind, label, text} objects")
+    if len(value) > MAX_CONTEXT_ITEMS:
+        raise InvalidInput(f"context holds {len(value)} items; the limit is {MAX_CONTEXT_ITEMS}")
+    items: list[dict[str, str]] = []
+    total = used
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise InvalidInput(f"context[{i}] must be an object")
+        kind, label, body = item.get("kind"), item.get("label"), item.get("text")
+        if kind not in KINDS:
+            raise InvalidInput(f"context[{i}].kind must be one of {', '.join(KINDS)}", code="invalid_value")
+        if not isinstance(label, str) or not label.strip() or len(label) > MAX_CONTEXT_LABEL or "\n" in label:
+            raise InvalidInput(f"context[{i}].label must be one line of 1 to {MAX_CONTEXT_LABEL} characters")
+        if not isinstance(body, str):
+            raise InvalidInput(f"context[{i}].text must be a string", code="invalid_type")
+        total += len(body)
+        if total > max_chars:
+            raise PayloadTooLarge(f"the message and its context hold over {max_chars} characters")
+        items.append({"kind": kind, "label": label.strip(), "text": body})
+    return items
 
 
 def message_id(value: Any) -> int:

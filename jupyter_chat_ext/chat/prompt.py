@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import PayloadTooLarge
+from .context import fold as fold_context
+from .context import stored as stored_context
 
 Message = dict[str, str]
 #: chat-template tokens per message (role markers, newlines); the exact count is checked after
@@ -65,7 +67,10 @@ def history_items(stored: list[dict[str, Any]]) -> list[HistoryItem]:
                 continue  # an earlier version
             if m.get("status") in ("error", "streaming") or not m.get("content"):
                 continue
-        out.append(HistoryItem(m["role"], m["content"], m.get("tokens")))
+        content = m["content"]
+        if m["role"] == "user":  # attached files/cells/variables stay with their message
+            content = fold_context(content, stored_context(m))
+        out.append(HistoryItem(m["role"], content, m.get("tokens")))
     return out
 
 

@@ -30,6 +30,8 @@ class Turn:
     #: the stored user message (None until a new chat writes it)
     user: Message | None = None
     rag: RagSpec | None = None
+    #: attached context items (chat/context.py) of a new message; None: those stored with ``user``
+    context: list[dict[str, Any]] | None = None
     #: the rendered prompt handed to the engine as text (chat template applied once)
     prompt: str = ""
     prompt_tokens: int = 0

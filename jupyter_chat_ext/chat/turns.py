@@ -24,6 +24,8 @@ from ..settings import Settings
 from ..store.types import Message, Session
 from . import inputs
 from .answer import stream_answer
+from .context import fold as fold_context
+from .context import stored as stored_context
 from .inputs import RagSpec
 from .prompt import build_prompt, history_items
 from .turn import Event, Turn
@@ -56,9 +58,10 @@ class Turns:
 
     # -- entry points ---------------------------------------------------------------------------
     async def chat(
-        self, session_id: str, content: Any, params: Any = None, rag: Any = None
+        self, session_id: str, content: Any, params: Any = None, rag: Any = None, context: Any = None
     ) -> AsyncIterator[Event]:
         content = inputs.content(content, self.settings.max_content_chars)
+        items = inputs.context(context, self.settings.max_content_chars, used=len(content))
         spec = inputs.rag(rag, self.rag is not None)
         session = await _off(self.store.get_session, session_id)
         opts = inputs.options(session.get("params"), params)
@@ -66,8 +69,11 @@ class Turns:
         if spec is not None:
             await _off(self.rag.get_collection, spec.collection)  # NotFound before anything else
         history = await _off(self.store.list_messages, session_id, limit=HISTORY_LIMIT)
-        turn = Turn(session, model_id, opts, content, rag=spec)
+        turn = Turn(session, model_id, opts, content, rag=spec, context=items)
         await self._prepare(turn, history)
+        metadata: dict[str, Any] = {"rag": spec.to_dict()} if spec else {}
+        if items:
+            metadata["context"] = items  # the sidebar shows them as chips; prompts fold them in
 
         def begin() -> None:
             turn.user = self.store.add_message(
@@ -76,7 +82,7 @@ class Turns:
                 content,
                 model=model_id,
                 params=opts.to_dict(),
-                metadata={"rag": spec.to_dict()} if spec else None,
+                metadata=metadata or None,
                 tokens=turn.user_tokens,
             )
             turn.answer = self._placeholder(turn)
@@ -268,7 +274,8 @@ class Turns:
             prompt = build_prompt(
                 system=system,
                 history=items,
-                user=turn.content,
+                # the message with its attached context in front (stored ones on a resend)
+                user=fold_context(turn.content, turn.context or stored_context(turn.user)),
                 count_text=count,
                 render=render,
                 context_length=ctx,

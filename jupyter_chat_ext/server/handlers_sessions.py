@@ -162,6 +162,8 @@ class ChatHandler(StreamingHandler):
         # "tools" (an agent turn) is checked by the core: a bad one is a 400 before any write
         tools = data.get("tools")
         extra = {"tools": tools} if tools is not None else {}
+        if data.get("context") is not None:  # attached context: validated by the core (inputs.context)
+            extra["context"] = data["context"]
         events = core.chat.chat(session_id, content, params=params or None, rag=rag, **extra)
         await stream_turn(self, events)
 
