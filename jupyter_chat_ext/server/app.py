@@ -28,6 +28,7 @@ from jupyter_chat_ext.settings import Settings
 if TYPE_CHECKING:
     from jupyter_chat_ext.core import Core
 
+    from .mcp_server import McpEndpoint
     from .metrics import ServerMetrics
 
 T = TypeVar("T")
@@ -222,6 +223,8 @@ class ChatExtApp(ExtensionApp):
         self.pools = Pools(quick=self.worker_threads, slow=self.slow_worker_threads)
         self.lazy_core = LazyCore(self._build_core, self.pools)
         self._metrics: ServerMetrics | None = None
+        #: our store + RAG as an MCP server, made on its first request (server/mcp_server.py)
+        self.mcp_endpoint: McpEndpoint | None = None
         self.settings["jupyter_chat_ext_app"] = self
 
     def initialize_handlers(self) -> None:
@@ -301,5 +304,7 @@ class ChatExtApp(ExtensionApp):
     # -- shutdown -------------------------------------------------------------------------------
     async def stop_extension(self) -> None:
         """Close ChatService (frees the model, closes LanceDB and DuckDB) and the worker threads."""
+        if self.mcp_endpoint is not None:
+            await self.mcp_endpoint.close()
         await self.lazy_core.close()
         self.pools.shutdown()

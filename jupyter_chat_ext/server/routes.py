@@ -11,6 +11,7 @@ from . import handlers_openai as ho
 from . import handlers_rag as hr
 from . import handlers_sessions as hs
 from . import handlers_store as hst
+from . import handlers_tools as ht
 from .openapi import OpenApiHandler
 
 PREFIX = "/chat-ext"
@@ -56,6 +57,8 @@ ROUTES: list[tuple[str, type]] = [
     ("v1/completions", hc.V1CompletionsHandler),
     ("inline", hc.InlineHandler),
     ("context/file", hc.ContextFileHandler),
+    ("tools", ht.ToolsHandler),
+    ("mcp", ht.McpHandler),  # our store + RAG as an MCP server (server/mcp_server.py)
     ("openapi.json", OpenApiHandler),  # the description of every route above (server/openapi.yaml)
     (r"(?P<rest>.*)", hm.UnknownRouteHandler),  # last: a JSON 404 for anything else
 ]

@@ -42,6 +42,8 @@ CALLS: list[tuple[str, str, object, str]] = [
     ("POST", f"sessions/{SID}/regenerate", {}, "execute"),
     ("GET", f"sessions/{SID}/export", None, "read"),
     ("GET", "search?q=x", None, "read"),
+    ("GET", "tools", None, "read"),
+    ("POST", "mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}, "read"),
     ("POST", "tool-calls/call_0", {"decision": "deny"}, "execute"),
     ("POST", "sql", {"query": "SELECT 1"}, "execute"),
     ("GET", "cache/k1", None, "read"),

@@ -1,0 +1,49 @@
+"""``GET tools`` (what an agent turn may call, and the MCP servers' state) and ``/mcp`` (our store
+and RAG as an MCP server: ``mcp_server.py``), both behind Jupyter auth and the authorizer.
+"""
+
+from __future__ import annotations
+
+from .asgi_bridge import serve_asgi
+from .base import READ, ChatExtHandler, requires
+
+
+class ToolsHandler(ChatExtHandler):
+    """``{"tools": [ToolSpec], "servers": [server status]}``; the first call starts the MCP servers."""
+
+    @requires(READ)
+    async def get(self) -> None:
+        core = await self.core()
+        registry = core.tools
+        tools = await registry.list() if registry is not None else []  # MCP work runs on its own loop
+        self.send_json(
+            {
+                "tools": [spec.to_dict() for spec in tools],
+                "servers": registry.status() if registry is not None else [],
+            }
+        )
+
+
+class McpHandler(ChatExtHandler):
+    """Streamable HTTP for MCP clients: Jupyter's auth and authorizer first, then the SDK answers.
+
+    POST only: the server is stateless (no session to DELETE) and answers in JSON (no GET stream;
+    tornado answers 405 for those). All four tools only read, so it needs the ``read`` action. The
+    SDK answers protocol errors itself (JSON-RPC error bodies with their statuses: 400, 406...).
+    """
+
+    async def _serve(self) -> None:
+        app = self.chat_app
+        endpoint = getattr(app, "mcp_endpoint", None)
+        if endpoint is None:
+            from .mcp_server import McpEndpoint
+
+            endpoint = app.mcp_endpoint = McpEndpoint(app)
+        await serve_asgi(self, endpoint.handle, self.body_bytes(), path="/mcp")
+
+    def gone(self) -> bool:
+        return self._gone or self._finished
+
+    @requires(READ)
+    async def post(self) -> None:
+        await self._serve()
