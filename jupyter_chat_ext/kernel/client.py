@@ -148,6 +148,7 @@ class ChatClient(abc.ABC):
         params: dict[str, Any] | None = None,
         rag: dict[str, Any] | None = None,
         tools: dict[str, Any] | None = None,
+        context: list[dict[str, Any]] | None = None,
     ) -> EventStream: ...
 
     def reply_tool_call(

@@ -32,6 +32,8 @@ class ChatContext(Protocol):
     @property
     def client(self) -> ChatClient: ...
 
+    def ask(self, args: Any, prompt: str, context: list[dict[str, Any]] | None = None) -> None: ...
+
 
 Handler = Callable[[ChatContext, dict[str, Any]], Any]
 
@@ -194,6 +196,18 @@ def cmd_export(ctx: ChatContext, v: dict[str, Any]) -> None:
     display(Markdown(f"exported session `{session_id}` as {fmt} to `{path}`"))
 
 
+def cmd_fix(ctx: ChatContext, v: dict[str, Any]) -> None:
+    """Ask for a fix of the kernel's last error: its traceback (ANSI stripped) and failing cell."""
+    from .context import FIX_PROMPT, last_error
+
+    args = spec.parse_cell_line("")  # every %%chat option at its default, then the line's
+    for key, value in v.items():
+        setattr(args, key, value)
+    check_out_name(args.out)
+    error, cell = last_error(ctx.shell)
+    ctx.ask(args, FIX_PROMPT, [item for item in (cell, error) if item is not None])
+
+
 HANDLERS: dict[str, Handler] = {
     "status": cmd_status,
     "models": cmd_models,
@@ -203,6 +217,7 @@ HANDLERS: dict[str, Handler] = {
     "new": cmd_new,
     "history": cmd_history,
     "continue": cmd_continue,
+    "fix": cmd_fix,
     "sql": cmd_sql,
     "ingest": cmd_ingest,
     "search": cmd_search,

@@ -156,8 +156,11 @@ class HttpClient(ChatClient):
         params: dict[str, Any] | None = None,
         rag: dict[str, Any] | None = None,
         tools: dict[str, Any] | None = None,
+        context: list[dict[str, Any]] | None = None,
     ) -> EventStream:
         body: dict[str, Any] = {"content": content}
+        if context:
+            body["context"] = context
         if params:
             body["params"] = params
         if rag:

@@ -187,8 +187,11 @@ class LocalService(ChatClient):
         params: dict[str, Any] | None = None,
         rag: dict[str, Any] | None = None,
         tools: dict[str, Any] | None = None,
+        context: list[dict[str, Any]] | None = None,
     ) -> EventStream:
-        extra = {"tools": tools} if tools is not None else {}
+        extra: dict[str, Any] = {"tools": tools} if tools is not None else {}
+        if context:
+            extra["context"] = context
         return self._stream(lambda: self.service.chat(session_id, content, params=params, rag=rag, **extra))
 
     def reply_tool_call(

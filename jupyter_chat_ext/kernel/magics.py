@@ -20,6 +20,7 @@ from . import commands, spec
 from .agent_view import KERNEL_TOOLS, ToolCallView
 from .client import ChatClient
 from .connection import get_client
+from .context import notebook_context
 from .feedback import ChatMagicError, explain
 from .interpolate import interpolate
 from .turns import check_out_name, generation_params, show_model_load, stream_answer
@@ -79,12 +80,14 @@ class ChatMagics(Magics):
         if not prompt:
             raise UsageError("%%chat needs a prompt in the cell body")
         try:
-            return self._turn(args, prompt)
+            return self.ask(args, prompt)
         except ChatExtError as exc:
             raise explain(exc) from None
 
-    def _turn(self, args: Namespace, prompt: str) -> None:
+    def ask(self, args: Namespace, prompt: str, context: list[dict[str, Any]] | None = None) -> None:
+        """One streamed turn; ``context`` items (and ``--cell``/``--var``) go with the message."""
         params = generation_params(args)  # validated before anything is written
+        items = [*(context or []), *notebook_context(self.shell, args)]  # UsageError before any write
         client = self.client
         session = self._session_for(args.session, args.no_history)
         fields: dict[str, Any] = {}
@@ -97,7 +100,9 @@ class ChatMagics(Magics):
         show_model_load(client, session)
         rag = {"collection": args.rag} if args.rag else None
         tools = dict(KERNEL_TOOLS) if args.tools else None
-        extra = {"tools": tools} if tools is not None else {}
+        extra: dict[str, Any] = {"tools": tools} if tools is not None else {}
+        if items:
+            extra["context"] = items
         result = stream_answer(
             lambda: client.chat(session["id"], prompt, params=params or None, rag=rag, **extra),
             session["id"],

@@ -30,6 +30,7 @@ class Option:
     choices: tuple[str, ...] | None = None
     default: Any = None
     switch: bool = False  # a flag without a value (store_true)
+    many: bool = False  # may be given several times (a list of values)
 
     @property
     def dest(self) -> str:
@@ -95,6 +96,19 @@ OPTIONS: tuple[Option, ...] = (
         "let the model call the server's tools (write/execute ones only if in tool_allowlist)",
         switch=True,
     ),
+    Option(
+        ("--cell",),
+        "attach In[N] of this kernel (and Out[N]) as context; repeatable",
+        type=int,
+        metavar="N",
+        many=True,
+    ),
+    Option(
+        ("--var",),
+        "attach a live variable: type, shape, dtypes, head(); repeatable",
+        metavar="NAME",
+        many=True,
+    ),
 )
 
 _GENERATION = ("temperature", "max_tokens", "seed", "format", "out")
@@ -112,6 +126,11 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "continue",
         "continue the last interrupted answer (this kernel's session or --session)",
+        options=("session", *_GENERATION),
+    ),
+    Command(
+        "fix",
+        "ask for a fix of this kernel's last error (its traceback and failing cell attached)",
         options=("session", *_GENERATION),
     ),
     Command("sql", "read-only SQL over the session store -> DataFrame", (Arg("QUERY", rest=True),)),
@@ -174,6 +193,8 @@ def build_parser(prog: str, dests: Sequence[str] | None = None) -> argparse.Argu
             continue
         if o.switch:
             parser.add_argument(*o.flags, action="store_true", help=o.help)
+        elif o.many:
+            parser.add_argument(*o.flags, type=o.type, metavar=o.metavar, action="append", help=o.help)
         else:
             parser.add_argument(
                 *o.flags, type=o.type, metavar=o.metavar, choices=o.choices, default=o.default, help=o.help
