@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MAX_DESCRIPTION_CHARS = 1024
+
 
 class ToolRegistry:
     def __init__(
@@ -186,7 +188,8 @@ def mcp_spec(server: str, exposed: str, tool: Any) -> ToolSpec:
         log.warning("jupyter_chat_ext: MCP tool %s/%s disabled: %s", server, tool.name, problem)
     annotations = getattr(tool, "annotations", None)
     read_only = bool(annotations is not None and getattr(annotations, "read_only_hint", None))
-    description = tool.description or getattr(tool, "title", None) or tool.name
+    # every description goes into every prompt that offers the tool: a server's essay is cut
+    description = (tool.description or getattr(tool, "title", None) or tool.name)[:MAX_DESCRIPTION_CHARS]
     if problem:
         description = f"{description} (disabled: {problem})"
     return ToolSpec(

@@ -81,6 +81,34 @@ async def test_an_mcp_client_lists_and_calls_our_tools(chat_app, jp_serverapp, m
 
 
 @on_jp_loop
+async def test_our_tool_registry_uses_it_as_a_streamable_http_mcp_server(chat_app, jp_serverapp, mcp_url):
+    """The other half of the loop: ToolRegistry's HTTP transport (url + headers) against /mcp."""
+    from jupyter_chat_ext.tools import ToolRegistry
+
+    core = await chat_app.core()
+    session = core.chat.create_session(title="t")
+    core.store.add_message(session["id"], "user", "the ferry leaves at PIER NINE")
+    token = jp_serverapp.identity_provider.token
+    registry = ToolRegistry(
+        mcp_servers={
+            "history": {"url": mcp_url, "headers": {"Authorization": f"token {token}"}},
+            "locked": {"url": mcp_url},  # no token: refused, reported, not fatal
+        }
+    )
+    try:
+        tools = {t.name: t for t in await registry.list()}
+        assert tools["history__search_history"].effect == "read"  # our readOnlyHint
+        assert tools["history__search_history"].source == "mcp:history"
+        result = await registry.call("history__search_history", {"query": "pier"})
+        assert not result.is_error and session["id"] in result.content, result
+        status = {s["name"]: s for s in registry.status()}
+        assert status["history"]["state"] == "running" and status["history"]["transport"] == "http"
+        assert status["locked"]["state"] == "failed" and status["locked"]["error"]
+    finally:
+        await registry.aclose()
+
+
+@on_jp_loop
 async def test_no_token_is_refused_before_the_mcp_transport(http_server_client, jp_base_url, mcp_url):
     ping = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}})
     for headers in ({}, {"Authorization": "token wrong"}):
