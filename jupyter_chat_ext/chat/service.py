@@ -131,8 +131,15 @@ class ChatService:
 
     # -- stateless completion (OpenAI-compatible route) ------------------------------------
     async def complete(
-        self, messages: list[dict[str, str]], params: dict[str, Any] | None = None, model: str | None = None
+        self,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any] | None = None,
+        model: str | None = None,
+        *,
+        structured: Any = None,
     ) -> AsyncIterator[Event]:
+        """A stateless completion (the OpenAI route); ``structured`` (engine/structured.Structured)
+        constrains it to JSON or a tool call, which comes back in the done event."""
         opts = inputs.options(params)
         model_id = self.engine.resolve(model)
         # a registry lookup may ask a remote endpoint: keep it off the event loop
@@ -142,7 +149,7 @@ class ChatService:
             if isinstance(content, str) and len(content) > self.settings.max_content_chars:
                 raise PayloadTooLarge("a message is longer than the configured limit")
         # engine.stream validates the messages (and tokenizes them once, off the loop)
-        async with aclosing(self.engine.stream(model_id, messages, opts)) as events:
+        async with aclosing(self.engine.stream(model_id, messages, opts, structured=structured)) as events:
             async for event in events:
                 yield event
 

@@ -46,7 +46,9 @@ class V1ChatCompletionsHandler(OpenAIErrors, StreamingHandler):
         req = oa.parse_chat_request(self.json_body(), max_chars=self.chat_app.max_content_chars)
         core = await self.core()
         model = req.model or core.settings.default_model
-        events = core.chat.complete(req.messages, params=req.params or None, model=req.model)
+        events = core.chat.complete(
+            req.messages, params=req.params or None, model=req.model, structured=req.structured
+        )
         if req.stream:
             await self._stream(req, model, events)
         else:
@@ -70,9 +72,9 @@ class V1ChatCompletionsHandler(OpenAIErrors, StreamingHandler):
             return  # the client went away
         metrics = final.get("metrics") or {}
         text = "".join(parts) if parts or "text" not in final else str(final["text"])
-        self.send_json(
-            oa.completion(req, str(metrics.get("model") or model), text, final.get("finish_reason"), metrics)
-        )
+        model = str(metrics.get("model") or model)
+        calls = final.get("tool_calls") or None
+        self.send_json(oa.completion(req, model, text, final.get("finish_reason"), metrics, calls))
 
     async def _stream(self, req: oa.ChatRequest, model: str, events: Any) -> None:
         role_sent = False
@@ -94,6 +96,8 @@ class V1ChatCompletionsHandler(OpenAIErrors, StreamingHandler):
             if kind == "token":
                 await send(oa.chunk(req, model, {"content": str(event.get("text", ""))}))
             elif kind == "done":
+                if event.get("tool_calls"):  # the engine parses a call whole: one delta carries it
+                    await send(oa.chunk(req, model, oa.tool_call_deltas(event["tool_calls"])))
                 await send(oa.chunk(req, model, {}, event.get("finish_reason") or "stop"))
                 if req.include_usage:
                     last = oa.chunk(req, model, None)

@@ -8,10 +8,17 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from jupyter_chat_ext.engine.structured import Structured
 from jupyter_chat_ext.errors import InvalidInput, PayloadTooLarge
 
-ROLE_MAP = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
-FINISH_MAP = {"stop": "stop", "length": "length", "cancelled": "stop"}
+ROLE_MAP = {
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "assistant": "assistant",
+    "tool": "tool",
+}
+FINISH_MAP = {"stop": "stop", "length": "length", "cancelled": "stop", "tool_calls": "tool_calls"}
 
 
 def error_body(status: int, code: str, message: str) -> dict[str, Any]:
@@ -29,11 +36,13 @@ def error_body(status: int, code: str, message: str) -> dict[str, Any]:
 
 @dataclass
 class ChatRequest:
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     params: dict[str, Any]
     model: str | None
     stream: bool = False
     include_usage: bool = False
+    #: response_format / tools / tool_choice, validated (engine/structured.py); None: plain chat
+    structured: Structured | None = None
     id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex}")
     created: int = field(default_factory=lambda: int(time.time()))
 
@@ -84,7 +93,7 @@ def parse_chat_request(data: dict[str, Any], *, max_chars: int) -> ChatRequest:
     raw = data.get("messages")
     if not isinstance(raw, list) or not raw:
         raise InvalidInput("'messages' must be a non-empty list", code="invalid_messages")
-    messages: list[dict[str, str]] = []
+    messages: list[dict[str, Any]] = []
     total = 0
     for i, msg in enumerate(raw):
         if not isinstance(msg, dict):
@@ -95,15 +104,25 @@ def parse_chat_request(data: dict[str, Any], *, max_chars: int) -> ChatRequest:
             raise InvalidInput(f"messages[{i}].role {msg.get('role')!r} is not supported")
         text = _content(msg.get("content"), i)
         total += len(text)
-        messages.append({"role": role, "content": text})
+        entry: dict[str, Any] = {"role": role, "content": text}
+        # tool shapes go on as they are; the engine's check_messages validates them
+        if role == "assistant" and msg.get("tool_calls"):
+            entry["tool_calls"] = msg["tool_calls"]
+            total += len(str(msg["tool_calls"]))
+        if role == "tool":
+            entry["tool_call_id"] = msg.get("tool_call_id")
+            if isinstance(msg.get("name"), str):
+                entry["name"] = msg["name"]
+        messages.append(entry)
     if total > max_chars:
         raise PayloadTooLarge(f"the messages hold {total} characters; the limit is {max_chars}")
     model = data.get("model")
     if model is not None and not isinstance(model, str):
         raise InvalidInput("'model' must be a string")
-    for unsupported in ("tools", "functions"):
-        if data.get(unsupported):
-            raise InvalidInput(f"{unsupported!r} are not supported by this server", code="unsupported")
+    structured = Structured.from_openai(data)  # 400 for a bad schema or an unknown tool_choice
+    parallel = data.get("parallel_tool_calls")
+    if parallel is not None and not isinstance(parallel, bool):
+        raise InvalidInput("'parallel_tool_calls' must be true or false")  # we make one call a turn
     if data.get("logprobs"):
         raise InvalidInput("'logprobs' is not supported by this server", code="unsupported")
     n = _int(data, "n", 1, 1)  # only one choice
@@ -141,8 +160,18 @@ def parse_chat_request(data: dict[str, Any], *, max_chars: int) -> ChatRequest:
         if stop:
             params["stop"] = stop
     return ChatRequest(
-        messages=messages, params=params, model=model, stream=stream, include_usage=include_usage
+        messages=messages,
+        params=params,
+        model=model,
+        stream=stream,
+        include_usage=include_usage,
+        structured=structured,
     )
+
+
+def tool_call_deltas(tool_calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """The stream delta that carries whole tool calls (OpenAI's shape, with their index)."""
+    return {"tool_calls": [{"index": i, **call} for i, call in enumerate(tool_calls)]}
 
 
 def usage(metrics: dict[str, Any]) -> dict[str, int]:
@@ -151,7 +180,17 @@ def usage(metrics: dict[str, Any]) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-def completion(req: ChatRequest, model: str, text: str, finish_reason: Any, metrics: dict[str, Any]) -> dict:
+def completion(
+    req: ChatRequest,
+    model: str,
+    text: str,
+    finish_reason: Any,
+    metrics: dict[str, Any],
+    tool_calls: list[dict[str, Any]] | None = None,
+) -> dict:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if tool_calls:  # OpenAI: content is null when the answer is only a call
+        message = {"role": "assistant", "content": text or None, "tool_calls": tool_calls}
     return {
         "id": req.id,
         "object": "chat.completion",
@@ -161,7 +200,7 @@ def completion(req: ChatRequest, model: str, text: str, finish_reason: Any, metr
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": text},
+                "message": message,
                 "logprobs": None,
                 "finish_reason": FINISH_MAP.get(str(finish_reason), "stop"),
             }

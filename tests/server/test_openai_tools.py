@@ -1,0 +1,200 @@
+"""Tool calls and structured output through /chat-ext/v1 with the official openai client.
+
+The packaged 135M model on the llama.cpp backend, grammar-constrained: over 20 seeds at temperature
+0.8 every tool call's arguments and every json_schema answer parse and validate (jsonschema).
+Requests of one test run together, so the decode loop batches them (the file stays well under 60 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import jsonschema
+import openai
+import pytest
+from server_testlib import on_jp_loop
+
+MODEL = "smollm2-135m-instruct"
+SEEDS = range(20)
+
+WEATHER = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string", "maxLength": 40},
+        "unit": {"enum": ["celsius", "fahrenheit"]},
+    },
+    "required": ["city", "unit"],
+}
+ADD = {
+    "type": "object",
+    "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+    "required": ["a", "b"],
+}
+TOOLS = [
+    {
+        "type": "function",
+        "function": {"name": "get_weather", "description": "Weather in a city", "parameters": WEATHER},
+    },
+    {"type": "function", "function": {"name": "add", "description": "Add two integers", "parameters": ADD}},
+]
+PARAMS = {"get_weather": WEATHER, "add": ADD}
+PERSON = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 30},
+        "age": {"type": "integer", "minimum": 0, "maximum": 150},
+        "languages": {"type": "array", "items": {"enum": ["python", "rust", "c"]}, "maxItems": 3},
+    },
+    "required": ["name", "age", "languages"],
+}
+ASK = [{"role": "user", "content": "What is the weather in Paris, in celsius?"}]
+
+
+@pytest.fixture
+def chat_ext_overrides() -> dict[str, object]:
+    # one llama.cpp thread: two threads spin against each other when the machine is busy (CI runs
+    # several servers at once); the grammar is what this file tests, not the thread count
+    return {"backend": "llamacpp", "n_threads": 1}
+
+
+@pytest.fixture
+def client(jp_serverapp, http_server, jp_http_port, jp_base_url):
+    token = jp_serverapp.identity_provider.token
+    return openai.AsyncOpenAI(
+        base_url=f"http://127.0.0.1:{jp_http_port}{jp_base_url}chat-ext/v1",
+        api_key=token,
+        max_retries=0,
+        timeout=120,
+    )
+
+
+@on_jp_loop
+async def test_required_tool_calls_validate_over_20_seeds(client):
+    async def one(seed: int):
+        return await client.chat.completions.create(
+            model=MODEL,
+            messages=ASK,
+            tools=TOOLS,
+            tool_choice="required",
+            temperature=0.8,
+            seed=seed,
+            max_tokens=48,
+        )
+
+    answers = await asyncio.gather(*(one(s) for s in SEEDS))
+    for resp in answers:
+        choice = resp.choices[0]
+        assert choice.finish_reason == "tool_calls", choice
+        assert not choice.message.content  # the call is not text
+        (call,) = choice.message.tool_calls
+        assert call.type == "function" and call.id.startswith("call_")
+        jsonschema.validate(json.loads(call.function.arguments), PARAMS[call.function.name])
+    # seeded: the same seed gives the same call
+    again = await one(SEEDS[3])
+    assert (
+        again.choices[0].message.tool_calls[0].function
+        == answers[3].choices[0].message.tool_calls[0].function
+    )
+
+
+@on_jp_loop
+async def test_json_schema_answers_validate_over_20_seeds(client):
+    fmt = {"type": "json_schema", "json_schema": {"name": "person", "schema": PERSON, "strict": True}}
+    messages = [{"role": "user", "content": "Describe a programmer as JSON."}]
+    answers = await asyncio.gather(
+        *(
+            client.chat.completions.create(
+                model=MODEL, messages=messages, response_format=fmt, temperature=0.8, seed=s, max_tokens=48
+            )
+            for s in SEEDS
+        )
+    )
+    for resp in answers:
+        assert resp.choices[0].finish_reason == "stop"
+        jsonschema.validate(json.loads(resp.choices[0].message.content), PERSON)
+
+    obj = await client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Reply with a JSON object whose key 'colour' names a colour."}],
+        response_format={"type": "json_object"},
+        temperature=0,
+        max_tokens=24,
+    )
+    assert obj.choices[0].finish_reason == "stop"
+    assert isinstance(json.loads(obj.choices[0].message.content), dict)
+
+
+@on_jp_loop
+async def test_streamed_named_call_and_a_tool_result_turn(client):
+    named = {"type": "function", "function": {"name": "add"}}
+    stream = await client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Add 2 and 3."}],
+        tools=TOOLS,
+        tool_choice=named,
+        temperature=0,
+        max_tokens=32,
+        stream=True,
+    )
+    content, calls, finish = "", [], None
+    async for chunk in stream:
+        for choice in chunk.choices:
+            content += choice.delta.content or ""
+            calls += choice.delta.tool_calls or []
+            finish = choice.finish_reason or finish
+    assert content == "" and finish == "tool_calls"  # no token of the call's JSON reached the text
+    (call,) = calls
+    assert call.index == 0 and call.function.name == "add"
+    args = json.loads(call.function.arguments)
+    jsonschema.validate(args, ADD)
+
+    # the call and its result go back as history (OpenAI shapes); the model answers in text
+    follow = await client.chat.completions.create(
+        model=MODEL,
+        messages=[
+            {"role": "user", "content": "Add 2 and 3."},
+            {"role": "assistant", "content": None, "tool_calls": [call.model_dump(exclude={"index"})]},
+            {"role": "tool", "tool_call_id": call.id, "content": str(args["a"] + args["b"])},
+        ],
+        tools=TOOLS,
+        tool_choice="none",
+        temperature=0,
+        max_tokens=12,
+    )
+    assert follow.choices[0].finish_reason in ("stop", "length") and follow.choices[0].message.content
+    assert not follow.choices[0].message.tool_calls
+
+
+@on_jp_loop
+async def test_bad_schemas_and_tool_choices_are_400(client):
+    bad = [
+        (
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "x", "schema": {"type": "nope"}},
+                }
+            },
+            "invalid_schema",
+        ),
+        (
+            {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": 3}}}]},
+            "invalid_schema",
+        ),
+        (
+            {"tools": TOOLS, "tool_choice": {"type": "function", "function": {"name": "nope"}}},
+            "invalid_tool_choice",
+        ),
+        ({"tool_choice": "required"}, "invalid_tool_choice"),
+        ({"response_format": {"type": "xml"}}, "invalid_value"),
+    ]
+    for extra, code in bad:
+        with pytest.raises(openai.BadRequestError) as info:
+            await client.chat.completions.create(model=MODEL, messages=ASK, max_tokens=4, **extra)
+        assert info.value.body["code"] == code, (extra, info.value.body)
+    # a tool message must name the call it answers
+    with pytest.raises(openai.BadRequestError):
+        await client.chat.completions.create(
+            model=MODEL, messages=[*ASK, {"role": "tool", "content": "12"}], max_tokens=4
+        )
