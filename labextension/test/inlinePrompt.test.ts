@@ -1,4 +1,4 @@
-import { assembleEditorPrompt, assemblePrompt, CellSource, cellAsCode, clipLines, keepHead, keepTail } from '../src/inline/prompt';
+import { assembleEditorPrompt, assemblePrompt, CellSource, cellAsCode, clipLines, fitToLine, keepHead, keepTail } from '../src/inline/prompt';
 
 const code = (source: string): CellSource => ({ type: 'code', source });
 
@@ -58,5 +58,12 @@ describe('editor prompt and clipping', () => {
     expect(clipLines('a\nb\nc', 2)).toBe('a\nb');
     expect(clipLines('a\nb', 2)).toBe('a\nb');
     expect(clipLines('a\nb\nc', 0)).toBe('a\nb\nc');
+  });
+
+  it('completes only the rest of the line mid-line, without the closing text again', () => {
+    expect(fitToLine('10, 20)\nprint(total)', ')\nmore')).toBe('10, 20');
+    expect(fitToLine('10, 20\nprint(x)', ')')).toBe('10, 20');
+    expect(fitToLine('x = 1\ny = 2', '')).toBe('x = 1\ny = 2');
+    expect(fitToLine('a\nb', '\nnext line')).toBe('a\nb');
   });
 });

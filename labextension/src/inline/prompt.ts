@@ -114,3 +114,17 @@ export function clipLines(text: string, maxLines: number): string {
   const lines = text.split('\n');
   return lines.length <= maxLines ? text : lines.slice(0, maxLines).join('\n');
 }
+
+/**
+ * Fit a completion to text left on the cursor's line (often a bracket the editor closed itself):
+ * mid-line, only the rest of that line is completed, and the closing text the model wrote again
+ * is dropped (`add(` + `)`: "10, 20)" becomes "10, 20").
+ */
+export function fitToLine(completion: string, suffix: string): string {
+  const rest = suffix.split('\n')[0].trim();
+  if (!rest) {
+    return completion;
+  }
+  const first = completion.split('\n')[0].trimEnd();
+  return first.endsWith(rest) ? first.slice(0, first.length - rest.length) : first;
+}

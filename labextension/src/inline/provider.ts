@@ -21,7 +21,7 @@ import { ApiError, ChatApi } from '../api';
 import { chatIcon } from '../icons';
 import { readChatEvents } from '../sse';
 import { CompletionFeed } from './feed';
-import { assembleEditorPrompt, assemblePrompt, CellSource, clipLines } from './prompt';
+import { assembleEditorPrompt, assemblePrompt, CellSource, clipLines, fitToLine } from './prompt';
 import { INLINE_DEFAULTS, InlineSettings } from './settings';
 
 export const INLINE_PROVIDER_ID = 'jupyter-chat-ext:inline';
@@ -68,6 +68,7 @@ export class ChatInlineProvider implements IInlineCompletionProvider {
     }
     const token = `chat-ext-${generation}`;
     this._feeds.set(token, this.start(body));
+    this._lineRest.set(token, request.text.slice(request.offset).split('\n')[0]);
     return { items: [{ insertText: '', isIncomplete: true, token }] };
   }
 
@@ -77,9 +78,11 @@ export class ChatInlineProvider implements IInlineCompletionProvider {
       return;
     }
     const maxLines = this.settings.maxLines;
+    const lineRest = this._lineRest.get(token) ?? '';
     try {
       for await (const s of feed.updates()) {
-        const item: IInlineCompletionItem = { insertText: clipLines(s.text, maxLines), isIncomplete: !s.done, token: s.done ? undefined : token };
+        const text = fitToLine(clipLines(s.text, maxLines), lineRest);
+        const item: IInlineCompletionItem = { insertText: text, isIncomplete: !s.done, token: s.done ? undefined : token };
         if (s.error) {
           item.error = { message: s.error };
         }
@@ -87,6 +90,7 @@ export class ChatInlineProvider implements IInlineCompletionProvider {
       }
     } finally {
       this._feeds.delete(token);
+      this._lineRest.delete(token);
     }
   }
 
@@ -99,6 +103,7 @@ export class ChatInlineProvider implements IInlineCompletionProvider {
       feed.finish();
     }
     this._feeds.clear();
+    this._lineRest.clear();
   }
 
   /** Prefix and suffix: the cells around the cursor in a notebook, the text around it elsewhere. */
@@ -165,4 +170,6 @@ export class ChatInlineProvider implements IInlineCompletionProvider {
   private _generation = 0;
   private _controller: AbortController | null = null;
   private _feeds = new Map<string, CompletionFeed>();
+  /** per token: the text after the cursor on its line */
+  private _lineRest = new Map<string, string>();
 }
