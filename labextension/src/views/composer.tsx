@@ -1,4 +1,4 @@
-import { stopIcon } from '@jupyterlab/ui-components';
+import { buildIcon, stopIcon } from '@jupyterlab/ui-components';
 import React, { useEffect, useRef } from 'react';
 
 import { ContextKind } from '../context';
@@ -131,7 +131,8 @@ export function Composer(props: {
             }
             onClick={() => props.onToolsOn?.(!props.toolsOn)}
           >
-            🔧 Tools
+            <buildIcon.react tag="span" className="jp-ChatExt-icon" />
+            Tools
           </button>
         ) : null}
         <span className="jp-ChatExt-spacer" />

@@ -4,6 +4,7 @@
  * Live calls come from the tools slice; stored ones from the assistant row's
  * `metadata.tool_calls` and the "tool" rows that hold their results.
  */
+import { buildIcon } from '@jupyterlab/ui-components';
 import React from 'react';
 
 import type { Decision, LiveCall } from '../store/tools';
@@ -112,6 +113,7 @@ export function ToolCallRow(props: {
     <div className="jp-ChatExt-toolCall" data-call-id={call.id} data-tool={name} data-state={state}>
       <details>
         <summary>
+          <buildIcon.react tag="span" className="jp-ChatExt-icon" />
           <span className="jp-ChatExt-toolName">{name}</span>
           <span className="jp-ChatExt-toolArgs">{argumentsPreview(args)}</span>
           <span className={`jp-ChatExt-toolState jp-ChatExt-toolState-${state}`}>

@@ -1,0 +1,127 @@
+"""Agent turns in the sidebar, in a real JupyterLab + chromium against the real server and model:
+with Tools on, the model's `edit_cell` call on the open notebook shows an approval card; Deny
+leaves the cell as it was and the thread shows the denial, Approve once changes the cell (the
+sidebar runs the notebook tool and sends its result back to the agent loop).
+
+The packaged 135M model seldom picks a tool from a plain question, so the test forces the first
+step's call as a client could: the chat body's `tools.tool_choice` names `edit_cell` (added to
+the sidebar's request on its way out). The arguments are the model's own, grammar-constrained.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from conftest import ARTIFACTS
+from sidebar import PANEL, open_lab, open_sidebar, send
+from test_sidebar import wait_answer, wait_ready
+
+pytestmark = pytest.mark.browser
+
+NOTEBOOK = "tools_demo.ipynb"
+FORCE_EDIT = {"type": "function", "function": {"name": "edit_cell"}}
+CELL = ".jp-Notebook .jp-Cell .jp-InputArea-editor .cm-content"
+#: the sidebar's chat requests (ServerConnection adds a cache-busting query)
+CHAT_URL = re.compile(r".*/chat-ext/sessions/([^/?]+)/chat(\?.*)?$")
+
+
+SOURCES = ["x = 1", "y = 1", "z = 1"]
+
+
+def make_notebook(lab: Any) -> None:
+    cells = [
+        {"cell_type": "code", "metadata": {}, "source": src, "outputs": [], "execution_count": None}
+        for src in SOURCES
+    ]
+    notebook = {
+        "cells": cells,
+        "metadata": {"language_info": {"name": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    lab.api("PUT", f"api/contents/{NOTEBOOK}", {"type": "notebook", "format": "json", "content": notebook})
+
+
+def force_edit_cell(page: Any, sent: list[tuple[str, dict]]) -> None:
+    """Every chat request of the page names edit_cell as the first step's tool; `sent` keeps
+    (session id, body) of each."""
+
+    def route(r: Any) -> None:
+        body = json.loads(r.request.post_data or "{}")
+        if "tools" in body:
+            body["tools"]["tool_choice"] = FORCE_EDIT
+            body["params"] = {**body.get("params", {}), "max_tokens": 32}
+        sent.append((CHAT_URL.match(r.request.url).group(1), body))  # type: ignore[union-attr]
+        r.continue_(post_data=json.dumps(body))
+
+    page.route(CHAT_URL, route)
+
+
+def card_turn(page: Any, button: str) -> Any:
+    """Wait for the approval card of the streaming turn, press `button`, wait for the turn's end."""
+    card = page.locator(f"{PANEL} .jp-ChatExt-approval")
+    card.wait_for(timeout=120_000)
+    assert "edit_cell" in card.inner_text()
+    call = page.locator(f"{PANEL} .jp-ChatExt-toolCall").last
+    assert call.get_attribute("data-state") == "asking"
+    card.locator(f"button:has-text('{button}')").click()
+    card.wait_for(state="detached")
+    wait_answer(page)
+    return call
+
+
+def tool_rows(lab: Any, session_id: str) -> list[dict]:
+    messages = lab.api("GET", f"chat-ext/sessions/{session_id}/messages")["messages"]
+    return [m for m in messages if m["role"] == "tool"]
+
+
+def test_approve_and_deny_a_cell_edit(page: Any, lab: Any) -> None:
+    make_notebook(lab)
+    sent: list[tuple[str, dict]] = []
+    force_edit_cell(page, sent)
+    open_lab(page, lab, f"lab/tree/{NOTEBOOK}")
+    page.locator(CELL).first.wait_for()
+    open_sidebar(page)
+    wait_ready(page)
+    page.locator(f"{PANEL} button[aria-label='New chat']").click()
+    toggle = page.locator(f"{PANEL} button[aria-label='Tools']")
+    assert toggle.get_attribute("aria-pressed") == "false"  # off by default
+    toggle.click()
+    assert toggle.get_attribute("aria-pressed") == "true"
+
+    # Deny: the cell stays, the model is told, the row says so
+    send(page, "Use edit_cell to change cell 0 to: x = 2")
+    call = card_turn(page, "Deny")
+    assert call.get_attribute("data-state") == "denied"
+    assert page.locator(CELL).all_inner_texts() == SOURCES
+    session_id, body = sent[0]
+    assert body["tools"]["client"] == ["list_cells", "read_cell", "insert_cell", "edit_cell", "run_cell"]
+    denied = tool_rows(lab, session_id)
+    assert [(r["metadata"]["name"], r["metadata"]["approval"]) for r in denied] == [("edit_cell", "denied")]
+
+    # Approve once: the sidebar edits the cell and sends the result back
+    send(page, "Use edit_cell to change cell 0 to: x = 2")
+    call = card_turn(page, "Approve once")
+    assert call.get_attribute("data-state") == "done"
+    rows = tool_rows(lab, session_id)
+    assert [(r["metadata"]["name"], r["metadata"]["approval"]) for r in rows] == [
+        ("edit_cell", "denied"),
+        ("edit_cell", "approved"),
+    ]
+    # the model picks the cell (greedy: the same pick every run); the notebook has it
+    args = json.loads(rows[1]["metadata"]["arguments"])
+    assert 0 <= args["index"] < len(SOURCES), f"the model chose a cell the notebook lacks: {args}"
+    assert rows[1]["metadata"]["is_error"] is False, rows[1]
+    assert rows[1]["content"].startswith(f"Cell {args['index']} (code) now has"), rows[1]
+    want = [args["source"] if i == args["index"] else src for i, src in enumerate(SOURCES)]
+    assert page.locator(CELL).all_inner_texts() == want
+
+    # the rows fold: a click shows the arguments and the result the model read
+    call.locator("summary").click()
+    assert rows[1]["content"][:20] in call.locator(".jp-ChatExt-toolResult").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "sidebar-tools.png"))
+    assert page.page_errors == []
