@@ -100,6 +100,11 @@ class Settings:
             self.root_dir = Path(self.root_dir).expanduser()
         self.mcp_servers = dict(self.mcp_servers or {})
         self.tool_allowlist = [str(name) for name in self.tool_allowlist or []]
+        for name in ("tool_timeout_s", "approval_timeout_s"):
+            if not float(getattr(self, name)) > 0:
+                raise ValueError(f"{name} must be a positive number of seconds")
+        if self.agent_max_steps < 1 or self.max_tool_result_chars < 1:
+            raise ValueError("agent_max_steps and max_tool_result_chars must be at least 1")
 
     @property
     def db_path(self) -> Path:

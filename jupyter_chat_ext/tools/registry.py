@@ -124,8 +124,8 @@ class ToolRegistry:
     # -- calling ---------------------------------------------------------------------------------
     async def call(self, name: str, arguments: Any, *, timeout_s: float | None = None) -> ToolResult:
         """Run a tool. ``arguments``: an object, or the JSON text of one (what a model writes)."""
-        if name not in self._local and name not in self._mcp and self._may_be_mcp(name):
-            await self.list()  # a server not started yet: its tools are known after a listing
+        if name not in self._local and name not in self._mcp:
+            await self._list_server_of(name)  # a server not started yet: a listing names its tools
         spec = self.get(name)
         if spec.source == "notebook":
             raise InvalidInput(f"{name!r} runs in the notebook client, not in the server", code="unsupported")
@@ -163,8 +163,12 @@ class ToolRegistry:
         except asyncio.TimeoutError:
             return ToolResult.error(f"the tool {name!r} timed out after {timeout:g} s")
 
-    def _may_be_mcp(self, name: str) -> bool:
-        return any(name.startswith(exposed_name(server, "")) for server in self._servers)
+    async def _list_server_of(self, name: str) -> None:
+        """List (starting it) the one server whose prefix ``name`` carries, if it is not running."""
+        for conn in self._servers.values():
+            if name.startswith(exposed_name(conn.name, "")) and conn.state != "running":
+                entries = await self._loop.run(self._list_one(conn))
+                self._mcp = {**self._mcp, **dict(entries)}
 
     # -- shutdown --------------------------------------------------------------------------------
     def close(self) -> None:

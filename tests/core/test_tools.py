@@ -60,6 +60,13 @@ CALC = textwrap.dedent(
 
 #: a "server" that writes lines that are not JSON-RPC to stdout, then goes away
 NOISE = "import sys\nprint('hello, I am not JSON-RPC')\nprint('{broken')\nsys.stderr.write('noise: bye\\n')\n"
+#: one that writes garbage and then hangs without ever answering (killed after its start timeout)
+MUTE = (
+    "import os, sys, time\n"
+    "open(sys.argv[1], 'w').write(str(os.getpid()))\n"
+    "print('garbage', flush=True)\n"
+    "time.sleep(120)\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +87,7 @@ def files(tmp_path_factory):
     scripts = tmp_path_factory.mktemp("scripts")
     (scripts / "calc.py").write_text(CALC)
     (scripts / "noise.py").write_text(NOISE)
+    (scripts / "mute.py").write_text(MUTE)
     outside = tmp_path_factory.mktemp("outside") / "secret.txt"
     outside.write_text("outside the root")
     return {"root": root, "scripts": scripts, "outside": outside, "logs": tmp_path_factory.mktemp("logs")}
@@ -95,6 +103,11 @@ def registry(files):
             "ghost": {"command": "/no/such/mcp-server-binary", "args": []},
             "noise": {"command": py, "args": [str(files["scripts"] / "noise.py")], "start_timeout_s": 20},
             "broken": {"args": ["neither command nor url"]},
+            "mute": {
+                "command": py,
+                "args": [str(files["scripts"] / "mute.py"), str(files["scripts"] / "mute.pid")],
+                "start_timeout_s": 1,
+            },
         },
         timeout_s=30,
         max_result_chars=2000,
@@ -104,7 +117,7 @@ def registry(files):
     reg.close()
 
 
-async def test_lists_builtin_notebook_and_mcp_tools_and_reports_dead_servers(registry):
+async def test_lists_builtin_notebook_and_mcp_tools_and_reports_dead_servers(registry, files):
     tools = {t.name: t for t in await registry.list()}
     assert {"read_file", "list_cells", "read_cell", "insert_cell", "edit_cell", "run_cell"} <= set(tools)
     assert tools["read_file"].source == "builtin" and tools["read_file"].effect == "read"
@@ -124,7 +137,10 @@ async def test_lists_builtin_notebook_and_mcp_tools_and_reports_dead_servers(reg
     assert status["noise"]["state"] == "failed" and status["noise"]["error"]
     assert "noise: bye" in status["noise"]["error"]  # the tail of its stderr says what it did
     assert status["broken"]["state"] == "failed" and "either 'command'" in status["broken"]["error"]
-    assert not any(name.startswith(("ghost__", "noise__", "broken__")) for name in tools)
+    assert status["mute"]["state"] == "failed" and "no answer within 1 s" in status["mute"]["error"]
+    mute_pid = int((files["scripts"] / "mute.pid").read_text())
+    await _gone(mute_pid)  # the hung server was stopped, not left behind
+    assert not any(name.startswith(("ghost__", "noise__", "broken__", "mute__")) for name in tools)
 
 
 async def test_calls_an_mcp_tool(registry):
@@ -210,10 +226,14 @@ async def test_a_crashed_server_is_reported_then_restarted(registry):
     assert new_pid != old_pid
     await registry.aclose()  # stops the server process
     assert all(s["state"] != "running" for s in registry.status())
+    await _gone(new_pid)
+
+
+async def _gone(pid: int) -> None:
     deadline = time.monotonic() + 10
-    while _alive(new_pid) and time.monotonic() < deadline:
+    while _alive(pid) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-    assert not _alive(new_pid)
+    assert not _alive(pid), f"process {pid} is still running"
 
 
 def _alive(pid: int) -> bool:
