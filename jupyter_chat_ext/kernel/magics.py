@@ -76,6 +76,8 @@ class ChatMagics(Magics):
             return commands.run_line(self, line)
         args = spec.parse_cell_line(line)
         check_out_name(args.out)
+        if args.tool_choice and not args.tools:
+            raise UsageError("--tool-choice goes with --tools")
         prompt = interpolate(cell, self.shell.user_ns if self.shell is not None else {}).strip()
         if not prompt:
             raise UsageError("%%chat needs a prompt in the cell body")
@@ -99,7 +101,7 @@ class ChatMagics(Magics):
             session = client.update_session(session["id"], **fields)
         show_model_load(client, session)
         rag = {"collection": args.rag} if args.rag else None
-        tools = dict(KERNEL_TOOLS) if args.tools else None
+        tools = {**KERNEL_TOOLS, "tool_choice": args.tool_choice or "auto"} if args.tools else None
         extra: dict[str, Any] = {"tools": tools} if tools is not None else {}
         if items:
             extra["context"] = items

@@ -97,6 +97,11 @@ OPTIONS: tuple[Option, ...] = (
         switch=True,
     ),
     Option(
+        ("--tool-choice",),
+        "with --tools: 'required' makes the model call a tool first (small models rarely do unasked)",
+        choices=("auto", "required"),
+    ),
+    Option(
         ("--cell",),
         "attach In[N] of this kernel (and Out[N]) as context; repeatable",
         type=int,

@@ -1,0 +1,42 @@
+"""``%%chat --tools`` in a real kernel (core in-process): the model calls a server tool, the call
+and its result show in the cell output and are stored as rows; bad option combinations are usage
+errors before anything is written."""
+
+from __future__ import annotations
+
+from kernel_harness import Kernel
+
+SETUP = (
+    "from jupyter_chat_ext.kernel.connection import get_client as _gc\n"
+    "_magics = get_ipython().magics_manager.registry['ChatMagics']\n"
+)
+
+
+def test_tools_call_shows_in_the_output_and_is_stored(local_kernel: Kernel) -> None:
+    # the kernel's folder is the tools' root (read_file is a read tool: it runs unasked)
+    res = local_kernel.execute("open('notes.txt', 'w').write('the secret word is PAPAYA\\n')")
+    assert res.status == "ok", res.error_text
+    res = local_kernel.execute(
+        "%%chat --tools --tool-choice required --seed 0 --max-tokens 48 --format text --out answer\n"
+        "Read the file notes.txt and tell me the secret word."
+    )
+    assert res.status == "ok", res.error_text
+    out = res.stdout
+    assert "🔧 `read_file(path=" in out and "`read_file` →" in out, out
+    local_kernel.execute(SETUP)
+    rows = local_kernel.value("_gc().list_messages(_magics.default_session_id)")
+    assert [m["role"] for m in rows][:3] == ["user", "assistant", "tool"]
+    call = rows[1]["metadata"]["tool_calls"][0]
+    assert call["function"]["name"] == "read_file"
+    assert rows[2]["metadata"]["tool_call_id"] == call["id"] and rows[2]["metadata"]["approval"] == "auto"
+    assert rows[2]["content"] in out or rows[2]["content"][:100] in out  # the result is shown
+    last = local_kernel.value("_magics.last")
+    assert last["status"] == "complete" and last["steps"] >= 1
+
+
+def test_tool_choice_without_tools_is_a_usage_error(local_kernel: Kernel) -> None:
+    local_kernel.execute(SETUP)
+    before = local_kernel.value("len(_gc().list_sessions())")
+    res = local_kernel.execute("%%chat --tool-choice required\nhello")
+    assert res.status == "error" and "--tool-choice goes with --tools" in res.stderr + res.error_text
+    assert local_kernel.value("len(_gc().list_sessions())") == before
