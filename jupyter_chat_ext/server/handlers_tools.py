@@ -4,6 +4,8 @@ and RAG as an MCP server: ``mcp_server.py``), both behind Jupyter auth and the a
 
 from __future__ import annotations
 
+import importlib
+
 from .asgi_bridge import serve_asgi
 from .base import READ, ChatExtHandler, requires
 
@@ -34,12 +36,12 @@ class McpHandler(ChatExtHandler):
 
     async def _serve(self) -> None:
         app = self.chat_app
-        endpoint = getattr(app, "mcp_endpoint", None)
-        if endpoint is None:
-            from .mcp_server import McpEndpoint
-
-            endpoint = app.mcp_endpoint = McpEndpoint(app)
-        await serve_asgi(self, endpoint.handle, self.body_bytes(), path="/mcp")
+        if app.mcp_endpoint is None:
+            # importing the SDK's server side (starlette, pydantic models) takes seconds: not on the loop
+            module = await self.blocking(importlib.import_module, "jupyter_chat_ext.server.mcp_server")
+            if app.mcp_endpoint is None:  # another request may have made it meanwhile
+                app.mcp_endpoint = module.McpEndpoint(app)
+        await serve_asgi(self, app.mcp_endpoint.handle, self.body_bytes(), path="/mcp")
 
     def gone(self) -> bool:
         return self._gone or self._finished

@@ -1,5 +1,7 @@
 """Our chat history and RAG collections served as an MCP server at ``/chat-ext/mcp``.
 
+Imports the SDK at module level: the handler imports this module on a worker thread (seconds).
+
 Other agents (Claude Desktop, another Jupyter extension, a notebook with the ``mcp`` SDK) can
 search what is stored here: ``search_history``, ``get_session``, ``search_collection`` and
 ``list_collections``, all read-only. The protocol is the official SDK's: its low-level ``Server``
@@ -17,6 +19,10 @@ import json
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+import mcp.types as types
+from mcp.server.lowlevel import Server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 from jupyter_chat_ext.errors import ChatExtError, InvalidInput, Unavailable
 from jupyter_chat_ext.tools.limits import argument_errors
@@ -117,9 +123,6 @@ class StoreTools:
 
 def build_server(tools: StoreTools) -> Any:
     """The SDK's low-level Server with our four tools (the SDK validates the protocol, we the args)."""
-    import mcp.types as types
-    from mcp.server.lowlevel import Server
-
     from jupyter_chat_ext import __version__
 
     listing = [
@@ -167,8 +170,6 @@ class McpEndpoint:
     """The SDK's session manager, run for the server's life by one task on the server's loop."""
 
     def __init__(self, app: ChatExtApp) -> None:
-        from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-
         # stateless + JSON: every POST is one JSON-RPC exchange, nothing to keep between requests
         self.manager = StreamableHTTPSessionManager(
             app=build_server(StoreTools(app)), json_response=True, stateless=True

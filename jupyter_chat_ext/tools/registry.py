@@ -62,6 +62,7 @@ class ToolRegistry:
         #: exposed MCP tool name -> (server, the tool's own name, spec), from the last listing
         self._mcp: dict[str, tuple[str, str, ToolSpec]] = {}
         self._loop = LoopThread("chat-ext-mcp")
+        import jsonschema  # noqa: F401  (here, off the event loop: build_core runs on a worker thread)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ToolRegistry:
