@@ -1,11 +1,12 @@
 """Agent turns in the sidebar, in a real JupyterLab + chromium against the real server and model:
 with Tools on, the model's `edit_cell` call on the open notebook shows an approval card; Deny
 leaves the cell as it was and the thread shows the denial, Approve once changes the cell (the
-sidebar runs the notebook tool and sends its result back to the agent loop).
+sidebar runs the notebook tool and sends its result back to the agent loop); an approved
+`run_cell` runs the cell in the notebook's kernel.
 
 The packaged 135M model seldom picks a tool from a plain question, so the test forces the first
-step's call as a client could: the chat body's `tools.tool_choice` names `edit_cell` (added to
-the sidebar's request on its way out). The arguments are the model's own, grammar-constrained.
+step's call as a client could: the chat body's `tools.tool_choice` names the tool (added to the
+sidebar's request on its way out). The arguments are the model's own, grammar-constrained.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from test_sidebar import wait_answer, wait_ready
 pytestmark = pytest.mark.browser
 
 NOTEBOOK = "tools_demo.ipynb"
-FORCE_EDIT = {"type": "function", "function": {"name": "edit_cell"}}
 CELL = ".jp-Notebook .jp-Cell .jp-InputArea-editor .cm-content"
 #: the sidebar's chat requests (ServerConnection adds a cache-busting query)
 CHAT_URL = re.compile(r".*/chat-ext/sessions/([^/?]+)/chat(\?.*)?$")
@@ -45,14 +45,14 @@ def make_notebook(lab: Any) -> None:
     lab.api("PUT", f"api/contents/{NOTEBOOK}", {"type": "notebook", "format": "json", "content": notebook})
 
 
-def force_edit_cell(page: Any, sent: list[tuple[str, dict]]) -> None:
-    """Every chat request of the page names edit_cell as the first step's tool; `sent` keeps
-    (session id, body) of each."""
+def force_tool(page: Any, forced: dict, sent: list[tuple[str, dict]]) -> None:
+    """Every chat request of the page names `forced["name"]` as the first step's tool; `sent`
+    keeps (session id, body) of each."""
 
     def route(r: Any) -> None:
         body = json.loads(r.request.post_data or "{}")
         if "tools" in body:
-            body["tools"]["tool_choice"] = FORCE_EDIT
+            body["tools"]["tool_choice"] = {"type": "function", "function": {"name": forced["name"]}}
             body["params"] = {**body.get("params", {}), "max_tokens": 32}
         sent.append((CHAT_URL.match(r.request.url).group(1), body))  # type: ignore[union-attr]
         r.continue_(post_data=json.dumps(body))
@@ -60,11 +60,11 @@ def force_edit_cell(page: Any, sent: list[tuple[str, dict]]) -> None:
     page.route(CHAT_URL, route)
 
 
-def card_turn(page: Any, button: str) -> Any:
+def card_turn(page: Any, tool: str, button: str) -> Any:
     """Wait for the approval card of the streaming turn, press `button`, wait for the turn's end."""
     card = page.locator(f"{PANEL} .jp-ChatExt-approval")
     card.wait_for(timeout=120_000)
-    assert "edit_cell" in card.inner_text()
+    assert tool in card.inner_text()
     call = page.locator(f"{PANEL} .jp-ChatExt-toolCall").last
     assert call.get_attribute("data-state") == "asking"
     card.locator(f"button:has-text('{button}')").click()
@@ -81,7 +81,8 @@ def tool_rows(lab: Any, session_id: str) -> list[dict]:
 def test_approve_and_deny_a_cell_edit(page: Any, lab: Any) -> None:
     make_notebook(lab)
     sent: list[tuple[str, dict]] = []
-    force_edit_cell(page, sent)
+    forced = {"name": "edit_cell"}
+    force_tool(page, forced, sent)
     open_lab(page, lab, f"lab/tree/{NOTEBOOK}")
     page.locator(CELL).first.wait_for()
     open_sidebar(page)
@@ -94,7 +95,7 @@ def test_approve_and_deny_a_cell_edit(page: Any, lab: Any) -> None:
 
     # Deny: the cell stays, the model is told, the row says so
     send(page, "Use edit_cell to change cell 0 to: x = 2")
-    call = card_turn(page, "Deny")
+    call = card_turn(page, "edit_cell", "Deny")
     assert call.get_attribute("data-state") == "denied"
     assert page.locator(CELL).all_inner_texts() == SOURCES
     session_id, body = sent[0]
@@ -104,7 +105,7 @@ def test_approve_and_deny_a_cell_edit(page: Any, lab: Any) -> None:
 
     # Approve once: the sidebar edits the cell and sends the result back
     send(page, "Use edit_cell to change cell 0 to: x = 2")
-    call = card_turn(page, "Approve once")
+    call = card_turn(page, "edit_cell", "Approve once")
     assert call.get_attribute("data-state") == "done"
     rows = tool_rows(lab, session_id)
     assert [(r["metadata"]["name"], r["metadata"]["approval"]) for r in rows] == [
@@ -122,6 +123,17 @@ def test_approve_and_deny_a_cell_edit(page: Any, lab: Any) -> None:
     # the rows fold: a click shows the arguments and the result the model read
     call.locator("summary").click()
     assert rows[1]["content"][:20] in call.locator(".jp-ChatExt-toolResult").inner_text()
+
+    # run_cell: approved, the cell runs in the notebook's kernel and its outputs go back as text
+    forced["name"] = "run_cell"
+    send(page, "Use run_cell to run cell 0")
+    card_turn(page, "run_cell", "Approve once")
+    ran = tool_rows(lab, session_id)[2]
+    assert (ran["metadata"]["name"], ran["metadata"]["approval"]) == ("run_cell", "approved")
+    index = json.loads(ran["metadata"]["arguments"])["index"]
+    assert ran["content"].startswith(f"Ran cell {index} [1]"), ran
+    prompt = page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").nth(index)
+    assert "[1]" in prompt.inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "sidebar-tools.png"))
     assert page.page_errors == []
