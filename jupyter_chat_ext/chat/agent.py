@@ -26,7 +26,7 @@ from ..errors import InvalidInput
 from ..settings import Settings
 from . import inputs
 from .agent_calls import CallContext, CallResult, run_call
-from .agent_prompt import fit_messages, history_messages, select_tools, tools_request
+from .agent_prompt import fit_messages, history_messages, select_tools, shrink_results, tools_request
 from .answer import stream_answer
 from .approvals import ApprovalBroker
 from .turn import Event, Turn
@@ -127,6 +127,18 @@ class Agent:
             budget=ctx - reserve,
         )
 
+    def _fit_results(
+        self, turn: Turn, messages: list[dict[str, Any]], results: int, structured: Any
+    ) -> list[dict[str, Any]]:
+        """This step's tool results cut until the next prompt leaves room for the answer."""
+        ctx = self.engine.context_length(turn.model_id)
+        reserve = min(turn.opts.max_tokens or self.settings.default_max_tokens, ctx // 2)
+
+        def count(msgs: list[dict[str, Any]]) -> int:
+            return len(self.engine.prompt_ids(turn.model_id, msgs, structured=structured))
+
+        return shrink_results(messages, results, count, ctx - reserve)
+
     def _step_row(self, turn: Turn, parent_id: int) -> Any:
         return self.store.add_message(
             turn.session_id,
@@ -180,9 +192,9 @@ class Agent:
             # the next step answers with the calls and their results in view
             called = {"role": "assistant", "content": done["text"] or None, "tool_calls": calls}
             messages = [*(turn.messages or []), called, *(r.message for r in results)]
-            turn = _next_turn(
-                turn, messages, Structured.from_openai({"tools": offered, "tool_choice": "auto"})
-            )
+            structured = Structured.from_openai({"tools": offered, "tool_choice": "auto"})
+            messages = await asyncio.to_thread(self._fit_results, turn, messages, len(results), structured)
+            turn = _next_turn(turn, messages, structured)
             begin, undo = self._next_writes(turn, step["id"])
 
     def _next_writes(self, turn: Turn, parent_id: int) -> tuple[Any, Any]:

@@ -178,6 +178,35 @@ def fit_messages(
     return [*head, *body, {"role": "user", "content": user}], user_tokens
 
 
+#: shown to the model where a tool result was cut to fit its context (the stored row keeps it all)
+CUT_NOTE = "\n\n[cut to fit the model's context: showing {shown:,} of {total:,} characters]"
+
+
+def shrink_results(
+    messages: list[dict[str, Any]],
+    results: int,
+    count_prompt: Callable[[list[dict[str, Any]]], int],
+    budget: int,
+) -> list[dict[str, Any]]:
+    """``messages`` whose last ``results`` tool messages are cut (longest first, by halves) until
+    the prompt fits ``budget`` tokens (blocking: a thread). A 20 000-character file read by a
+    model with a 2 048-token context would otherwise end the turn with 413 at the next step."""
+    out = list(messages)
+    first = len(out) - results
+    shown = {i: len(out[i]["content"]) for i in range(first, len(out))}
+    for _ in range(24):
+        if not shown or count_prompt(out) <= budget:
+            break
+        longest = max(shown, key=lambda i: shown[i])
+        shown[longest] //= 2
+        if shown[longest] < 64:
+            break  # nothing left worth cutting: the engine answers 413 with the real figures
+        full = messages[longest]["content"]
+        cut = full[: shown[longest]] + CUT_NOTE.format(shown=shown[longest], total=len(full))
+        out[longest] = {**messages[longest], "content": cut}
+    return out
+
+
 def _cost(m: dict[str, Any], count_text: Callable[[str], int]) -> int:
     tokens = m.get("_tokens")
     if tokens is None:

@@ -308,13 +308,16 @@ class Engine:
         ``stream_text`` to constrain the answer.
         """
         rt = self.runtime(model_id)
-        return rt.render(*self._prompt(rt, messages, structured))
+        msgs, tools = self._prompt(rt, messages, structured)
+        # only runtimes whose template takes tools get them (the remote one takes messages only)
+        return rt.render(msgs, tools) if tools else rt.render(msgs)
 
     def prompt_ids(
         self, model_id: str | None, messages: Messages, *, structured: Structured | None = None
     ) -> list[int]:
         rt = self.runtime(model_id)
-        return rt.prompt_ids(*self._prompt(rt, messages, structured))
+        msgs, tools = self._prompt(rt, messages, structured)
+        return rt.prompt_ids(msgs, tools) if tools else rt.prompt_ids(msgs)
 
     @staticmethod
     def _prompt(

@@ -328,3 +328,33 @@ async def test_model_mistakes_become_results(make_service, registry) -> None:
     # one retry, then stop
     assert _stop_reason(1, 8, 1) is None and _stop_reason(2, 8, 2) == "invalid_tool_call"
     assert _stop_reason(8, 8, 0) == "max_steps"
+
+
+def test_a_long_result_is_cut_to_fit_the_next_prompt(engine) -> None:
+    """A tool result larger than the model's context is cut (with a note) for the next step; the
+    stored row keeps it whole. Tokenizes only: no generation."""
+    from jupyter_chat_ext.chat.agent_prompt import shrink_results
+    from jupyter_chat_ext.engine.structured import Structured
+
+    model = engine.resolve(None)
+    spec = {"name": "calc__add", "description": "Add", "parameters": {"type": "object"}}
+    structured = Structured.from_openai({"tools": [{"type": "function", "function": spec}]})
+    call = fn_call("call_x", "calc__add", "{}")
+    big = "word " * 20_000
+    messages = [
+        {"role": "user", "content": "add them"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_x", "content": big},
+    ]
+
+    def count(msgs: list[dict[str, Any]]) -> int:
+        return len(engine.prompt_ids(model, msgs, structured=structured))
+
+    budget = engine.context_length(model) - 256
+    out = shrink_results(messages, 1, count, budget)
+    assert count(out) <= budget < count(messages)
+    assert out[:2] == messages[:2] and messages[2]["content"] == big
+    assert (
+        out[2]["content"].startswith("word word")
+        and "[cut to fit the model's context: showing" in out[2]["content"]
+    )

@@ -84,7 +84,8 @@ class RemoteRuntime:
 
     def prompt_ids(self, messages: Messages) -> list[int]:
         """Placeholder ids of the estimated prompt length (4 tokens of template per message)."""
-        return [0] * sum(_estimate(m["content"]) + 4 for m in messages)
+        # an assistant message that only called tools has content None
+        return [0] * sum(_estimate(m.get("content") or "") + 4 for m in messages)
 
     def tokenize(self, text: str, *, special: bool = False) -> list[int]:
         return [0] * _estimate(text) if text else []
