@@ -13,6 +13,7 @@ from typing import Any
 
 from ...errors import ModelError
 from .. import grammar
+from ..fim import psm_layout
 from ..registry import ModelInfo
 from ..structured_run import StructuredRun
 from . import llamacpp_native as native
@@ -154,8 +155,10 @@ class LlamaCppRuntime:
     def fim_ids(self, prefix: str, suffix: str) -> list[int] | None:
         if self._fim is None:
             return None
-        pre, suf, mid = self._fim
-        return [pre, *self.tokenize(prefix), suf, *self.tokenize(suffix), mid]
+        # PSM as llama-server lays it out: BOS first when the model wants one; plain-text prefix
+        # and suffix (code holding "<|im_end|>" stays text)
+        bos = self.vocab.special("bos") if self.vocab.add_bos else None
+        return psm_layout(self._fim, self.tokenize(prefix), self.tokenize(suffix), bos)
 
     def submit(self, req: GenRequest) -> GenRequest:
         return self.loop.submit(req)

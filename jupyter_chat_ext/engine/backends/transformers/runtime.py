@@ -10,17 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from ... import grammar
+from ...fim import fim_ids_from_gguf, fim_ids_from_vocab, psm_layout
 from ...registry import ModelInfo
 from ...structured_run import StructuredRun
 from ..base import GenRequest, Messages, Progress, capabilities
 from .batcher import Batcher
 from .loader import LoadedModel, load_chat_model
-
-#: FIM token spellings in the vocabularies we know (StarCoder/SmolLM-style, then Qwen/CodeLlama-style)
-_FIM_SPELLINGS = (
-    ("<fim_prefix>", "<fim_suffix>", "<fim_middle>"),
-    ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
-)
 
 
 class TransformersRuntime:
@@ -51,7 +46,10 @@ class TransformersRuntime:
         )
         self.max_queue = self.batcher.max_queue
         vocab = self.tokenizer.get_vocab()
-        self._fim = next((s for s in _FIM_SPELLINGS if all(t in vocab for t in s)), None)
+        # FIM tokens: a GGUF declares them in its metadata, an HF vocabulary by their spellings
+        info = loaded.info
+        self._fim = fim_ids_from_gguf(info.path) if info.format == "gguf" else None
+        self._fim = self._fim or fim_ids_from_vocab(vocab)
         # a template that mentions tools renders them itself; others get the fallback system block
         self.template_tools = "tools" in str(self.tokenizer.chat_template or "")
         # the logits row may be wider than the tokenizer (padded embeddings): masks cover all of it
@@ -114,8 +112,14 @@ class TransformersRuntime:
     def fim_ids(self, prefix: str, suffix: str) -> list[int] | None:
         if self._fim is None:
             return None
-        pre, suf, mid = self._fim
-        return self.tokenize(f"{pre}{prefix}{suf}{suffix}{mid}")
+        tok = self.tokenizer
+
+        def plain(text: str) -> list[int]:  # user code: never parsed into control tokens
+            ids = tok(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+            return [int(i) for i in ids]
+
+        bos = tok.bos_token_id if getattr(tok, "add_bos_token", False) else None
+        return psm_layout(self._fim, plain(prefix), plain(suffix), bos)
 
     def submit(self, req: GenRequest) -> GenRequest:
         return self.batcher.submit(req)
