@@ -19,6 +19,20 @@ export const MAX_OUTPUT_CHARS = 4000;
 /** Most characters of a cell's first line in `list_cells`. */
 const PREVIEW_CHARS = 80;
 
+/**
+ * The arguments each tool takes, as its JSON schema on the server says (tools/notebook.py, no
+ * additional properties). Checked here too: the server refuses a call that breaks its schema
+ * without waiting for this page, so this page must refuse the same calls (an allow-listed tool
+ * would otherwise run a call the model was told is invalid).
+ */
+const ARGUMENTS: Record<string, readonly string[]> = {
+  list_cells: [],
+  read_cell: ['index'],
+  insert_cell: ['index', 'source', 'cell_type'],
+  edit_cell: ['index', 'source'],
+  run_cell: ['index']
+};
+
 export interface ToolOutcome {
   content: string;
   is_error: boolean;
@@ -135,6 +149,10 @@ export class NotebookTools implements ToolExecutor {
   async run(name: string, args: string): Promise<ToolOutcome> {
     try {
       const a = parseArgs(args);
+      const unknown = Object.keys(a).filter(k => !(ARGUMENTS[name] ?? Object.keys(a)).includes(k));
+      if (unknown.length) {
+        throw new ToolInputError(`${name} takes no ${unknown.map(k => `"${k}"`).join(', ')} (its arguments: ${ARGUMENTS[name].join(', ') || 'none'})`);
+      }
       switch (name) {
         case 'list_cells':
           return ok(this.listCells());
@@ -194,7 +212,7 @@ export class NotebookTools implements ToolExecutor {
   private insertCell(a: Record<string, unknown>): string {
     const i = this.index(a, true);
     const source = str(a, 'source');
-    const type = a.cell_type ?? 'code';
+    const type = a.cell_type;
     if (type !== 'code' && type !== 'markdown') {
       throw new ToolInputError('"cell_type" must be "code" or "markdown"');
     }

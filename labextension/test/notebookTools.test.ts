@@ -94,8 +94,11 @@ describe('notebook tools', () => {
       ['read_cell', '{}', '"index" must be an integer'],
       ['edit_cell', '{"index": 0}', '"source" must be a string'],
       ['edit_cell', '{"index": 0, "source": 5}', '"source" must be a string'],
-      ['insert_cell', '{"index": 4, "source": "z"}', 'use 0 to 3'],
+      ['insert_cell', '{"index": 4, "source": "z", "cell_type": "code"}', 'use 0 to 3'],
       ['insert_cell', '{"index": 0, "source": "z", "cell_type": "raw"}', '"cell_type" must be "code" or "markdown"'],
+      ['insert_cell', '{"index": 0, "source": "z"}', '"cell_type" must be "code" or "markdown"'],
+      ['edit_cell', '{"index": 0, "source": "z", "extra": 1}', 'edit_cell takes no "extra" (its arguments: index, source)'],
+      ['list_cells', '{"all": true}', 'list_cells takes no "all" (its arguments: none)'],
       ['edit_cell', '{not json', 'the arguments are not JSON'],
       ['edit_cell', '[1]', 'must be a JSON object'],
       ['delete_cell', '{}', 'delete_cell is not a notebook tool']

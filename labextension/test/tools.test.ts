@@ -2,10 +2,9 @@ import { ApiError } from '../src/api';
 import { CellOutput, NotebookDoc, NotebookTools } from '../src/notebookTools';
 import { toChatEvent } from '../src/sse';
 import { ChatStore } from '../src/store';
-import { LiveCall } from '../src/store/tools';
+import { callState, claimedCalls, LiveCall, resultsByCall } from '../src/store/tools';
 import { Message } from '../src/types';
 import { threadItems } from '../src/versions';
-import { callState, claimedCalls, resultsByCall } from '../src/views/toolCall';
 import { MemoryServer, ScriptedCall } from './support/memoryServer';
 
 /** A two-cell notebook model with the shared-model API the tools use. */
@@ -165,6 +164,15 @@ describe('tools slice', () => {
     expect(sources()[0]).toBe('x = 1');
     const row = store.getState().conversation.messages[2];
     expect(callState(row, Object.values(store.getState().toolCalls)[0])).toBe('error');
+  });
+
+  it('an allow-listed tool still refuses a call that breaks its schema (the server refused it too)', async () => {
+    const bad: ScriptedCall = { ...EDIT, arguments: '{"index": 0, "source": "x = 3", "extra": 1}', approval: 'auto' };
+    const { store, server, sources } = await setup([bad]);
+    store.tools.setAllowlist(['edit_cell']);
+    await store.send('set x to 3');
+    expect(sources()[0]).toBe('x = 1');
+    expect(server.replies[0].reply).toEqual({ decision: 'always', result: { content: expect.stringContaining('edit_cell takes no "extra"'), is_error: true } });
   });
 
   it('a notebook tool with no notebook open is an error result, not a hang', async () => {

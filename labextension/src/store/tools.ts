@@ -12,7 +12,7 @@
 import { ChatApi, ToolReply } from '../api';
 import { ToolExecutor, ToolOutcome } from '../notebookTools';
 import { errorMessage } from './catalog';
-import { ChatEvent, ToolCallEvent, ToolsRequest } from '../types';
+import { ChatEvent, Message, ToolCallEvent, ToolsRequest } from '../types';
 import { SliceDeps, ToolsState } from './state';
 
 export type ToolsApi = Pick<ChatApi, 'replyToolCall'>;
@@ -188,4 +188,58 @@ export class ToolsSlice {
   }
 
   private _executor: ToolExecutor | null = null;
+}
+
+// --- what the thread shows (pure) ------------------------------------------------------------
+
+export type CallState = 'asking' | 'running' | 'done' | 'error' | 'denied' | 'timeout' | 'failed' | 'stopped' | 'none';
+
+/** Where a call stands: its stored result decides; else the live call; else it never finished. */
+export function callState(result: Message | undefined, live: LiveCall | undefined): CallState {
+  if (result) {
+    const approval = result.metadata?.approval;
+    if (approval === 'denied') {
+      return 'denied';
+    }
+    if (approval === 'timeout') {
+      return 'timeout';
+    }
+    return result.metadata?.is_error ? 'error' : 'done';
+  }
+  switch (live?.phase) {
+    case 'asking':
+      return 'asking';
+    case 'running':
+    case 'replied':
+    case 'done':
+      return 'running';
+    case 'failed':
+      return 'failed';
+    case 'cancelled':
+      return 'stopped';
+  }
+  return 'none';
+}
+
+/** The results in a thread by call id (a "tool" row's `metadata.tool_call_id`). */
+export function resultsByCall(messages: readonly Message[]): Map<string, Message> {
+  const out = new Map<string, Message>();
+  for (const m of messages) {
+    const id = m.role === 'tool' ? m.metadata?.tool_call_id : undefined;
+    if (typeof id === 'string') {
+      out.set(id, m);
+    }
+  }
+  return out;
+}
+
+/** The call ids that assistant rows of the thread carry (their results are shown with them). */
+export function claimedCalls(messages: readonly Message[]): Set<string> {
+  const out = new Set<string>();
+  for (const m of messages) {
+    for (const c of m.metadata?.tool_calls ?? []) {
+      out.add(c.id);
+    }
+  }
+  return out;
 }

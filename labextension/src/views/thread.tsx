@@ -3,13 +3,13 @@ import React, { useEffect, useMemo, useState } from 'react';
 
 import { chatIcon } from '../icons';
 import { ChatState } from '../store';
+import { claimedCalls, resultsByCall } from '../store/tools';
 import { threadItems } from '../versions';
 import { Composer } from './composer';
 import { ChatHeader, ModelBar } from './header';
 import { MessageList } from './messages';
 import { NoticeBar } from './notice';
 import { OptionsPanel } from './options';
-import { claimedCalls, resultsByCall } from './toolCall';
 import type { PanelServices } from './panel';
 
 const EMPTY = (

@@ -7,7 +7,7 @@
 import { buildIcon } from '@jupyterlab/ui-components';
 import React from 'react';
 
-import type { Decision, LiveCall } from '../store/tools';
+import { callState, CallState, Decision, LiveCall } from '../store/tools';
 import { Message, ToolCall } from '../types';
 
 /** Arguments as indented JSON when they parse, else as sent. */
@@ -25,8 +25,6 @@ function argumentsPreview(args: string): string {
   return flat.length > 60 ? `${flat.slice(0, 60)}…` : flat;
 }
 
-export type CallState = 'asking' | 'running' | 'done' | 'error' | 'denied' | 'timeout' | 'failed' | 'stopped' | 'none';
-
 const LABELS: Record<CallState, string> = {
   asking: 'Needs approval',
   running: 'Running…',
@@ -38,33 +36,6 @@ const LABELS: Record<CallState, string> = {
   stopped: 'Stopped',
   none: 'No result'
 };
-
-/** Where a call stands: its stored result decides; else the live call; else it never finished. */
-export function callState(result: Message | undefined, live: LiveCall | undefined): CallState {
-  if (result) {
-    const approval = result.metadata?.approval;
-    if (approval === 'denied') {
-      return 'denied';
-    }
-    if (approval === 'timeout') {
-      return 'timeout';
-    }
-    return result.metadata?.is_error ? 'error' : 'done';
-  }
-  switch (live?.phase) {
-    case 'asking':
-      return 'asking';
-    case 'running':
-    case 'replied':
-    case 'done':
-      return 'running';
-    case 'failed':
-      return 'failed';
-    case 'cancelled':
-      return 'stopped';
-  }
-  return 'none';
-}
 
 const EFFECTS: Record<string, string> = {
   write: 'change',
@@ -145,27 +116,4 @@ export function ToolResultRow(props: { message: Message }): JSX.Element {
   const args = typeof m.metadata?.arguments === 'string' ? m.metadata.arguments : '';
   const id = typeof m.metadata?.tool_call_id === 'string' ? m.metadata.tool_call_id : String(m.id);
   return <ToolCallRow call={{ id, type: 'function', function: { name, arguments: args } }} result={m} onDecide={() => undefined} />;
-}
-
-/** The results in a thread by call id (a "tool" row's `metadata.tool_call_id`). */
-export function resultsByCall(messages: readonly Message[]): Map<string, Message> {
-  const out = new Map<string, Message>();
-  for (const m of messages) {
-    const id = m.role === 'tool' ? m.metadata?.tool_call_id : undefined;
-    if (typeof id === 'string') {
-      out.set(id, m);
-    }
-  }
-  return out;
-}
-
-/** The call ids that assistant rows of the thread carry (their results are shown with them). */
-export function claimedCalls(messages: readonly Message[]): Set<string> {
-  const out = new Set<string>();
-  for (const m of messages) {
-    for (const c of m.metadata?.tool_calls ?? []) {
-      out.add(c.id);
-    }
-  }
-  return out;
 }
