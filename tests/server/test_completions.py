@@ -22,7 +22,7 @@ CODE = "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n"
 
 @pytest.fixture
 def chat_ext_overrides() -> dict[str, object]:
-    return {"inline_budget_tokens": 256}  # a short prompt: this CPU evaluates it quickly
+    return {"inline_budget_tokens": 128}  # a short prompt: this CPU evaluates it quickly
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ async def test_inline_budget_max_lines_and_nothing_to_do(jp_serverapp, http_serv
     assert done["type"] == "done" and all(e["type"] == "token" for e in tokens)
     assert "".join(e["text"] for e in tokens) == done["text"]  # streamed ghost text == final text
     metrics = done["metrics"]
-    assert metrics["dropped_prefix_chars"] > 39_000 and 128 < metrics["prefix_tokens"] <= 256
+    assert metrics["dropped_prefix_chars"] > 39_000 and 64 < metrics["prefix_tokens"] <= 128
     assert metrics["fim"] is False  # SmolLM2 has no FIM tokens: prefix continuation
     assert len([ln for ln in done["text"].split("\n") if ln.strip()]) <= 1
 
@@ -166,10 +166,45 @@ async def test_inline_budget_max_lines_and_nothing_to_do(jp_serverapp, http_serv
     assert len([ln for ln in done["text"].split("\n") if ln.strip()]) <= 2
     assert "```" not in done["text"]
 
-    # malformed bodies are 400s naming the field
+    # malformed bodies are 400s naming the field; an unknown model a 404, before any stream
     for body, word in (({"prefix": 5}, "prefix"), ({"prefix": "x", "max_lines": 0}, "max_lines")):
         status, (err,) = await inline(base, token, body)
         assert status == 400 and word in err["error"]["message"]
+    status, (err,) = await inline(base, token, {"prefix": "x = 1\n", "model": "no-such-model"})
+    assert status == 404 and err["error"]["code"] == "model_not_found"
+
+    # the editor types on: closing the stream cancels the engine request
+    before = engine.cancelled_requests
+    body = {"prefix": "# a long list\nitems = [\n", "language": "python", "max_lines": 50}
+    async with httpx.AsyncClient(timeout=120) as http:
+        headers = {"Authorization": f"token {token}"}
+        async with http.stream("POST", f"{base}/inline", json=body, headers=headers) as resp:
+            assert resp.status_code == 200
+            async for line in resp.aiter_lines():
+                if line.startswith("data: ") and json.loads(line[6:])["type"] == "token":
+                    break  # leave after the first ghost token
+    assert await wait_until(lambda: engine.cancelled_requests > before)
+    assert await wait_until(lambda: engine.stats()[MODEL]["active"] == 0)
+
+
+@on_jp_loop
+async def test_chat_body_context_is_stored_with_the_message(api):
+    session = await api.new_session()
+    items = [{"kind": "file", "label": "notes.md", "text": "The launch code is 1234."}]
+    reply = await api.chat(session["id"], "What is the code?", params={"max_tokens": 2}, context=items)
+    assert reply.code == 200, reply.body
+    user = (await api.get("sessions", session["id"], "messages")).json["messages"][0]
+    assert user["content"] == "What is the code?" and user["metadata"]["context"] == items
+    bad = await api.post(
+        "sessions",
+        session["id"],
+        "chat",
+        body={"content": "q", "context": [{"kind": "url", "label": "x", "text": ""}]},
+    )
+    assert_error(bad, 400)
+    assert (
+        len((await api.get("sessions", session["id"], "messages")).json["messages"]) == 2
+    )  # nothing written
 
 
 @on_jp_loop
