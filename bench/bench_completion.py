@@ -1,0 +1,185 @@
+#!/usr/bin/env python
+"""Inline completion benchmark (prints JSON): ghost-text latency and typing cancellation.
+
+A real `jupyter server` with the llama.cpp backend and the packaged model; requests go to
+``POST /chat-ext/inline`` (SSE) exactly as the JupyterLab provider sends them.
+
+1. Latency: ``--requests`` completions of one line (``max_lines`` 1) for a 1k-character and a
+   4k-character prefix of real Python source (the standard library's own files, each request at
+   another place, so no request reuses another's cached prompt). Time to the first ghost token and
+   to the done event, p50/p95. Goal: p50 first token <= 300 ms for 1k characters.
+2. Typing: one line typed character by character, a new request every ``--keystroke-ms`` (80 ms)
+   that closes the previous one if it is still in flight (what the provider does on a keystroke).
+   Reports how many requests were cancelled in flight, how many completed, the first-token times of
+   the completed ones (the prompt prefix stays cached across keystrokes), and whether the engine's
+   slots were all free afterwards (cancellation reached the engine).
+
+Usage: .venv/bin/python bench/bench_completion.py [--requests 30] [--keystroke-ms 80]
+The CPU may be shared: load averages are recorded with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_server import MODEL, JupyterServer
+
+
+def source_corpus() -> str:
+    """A few thousand lines of real Python (standard library modules shipped with this Python)."""
+    import argparse as a
+    import inspect as i
+    import json.decoder as d
+    import textwrap as t
+
+    return "\n".join(Path(m.__file__).read_text(encoding="utf-8") for m in (i, a, t, d) if m.__file__)
+
+
+def prefixes(corpus: str, size: int, n: int, seed: int) -> list[str]:
+    """``n`` prefixes of ``size`` characters ending at a line end inside an indented block."""
+    rng = random.Random(seed)
+    ends = [
+        i + 1 for i, ch in enumerate(corpus) if ch == "\n" and i > size and corpus[i + 1 : i + 5] == "    "
+    ]
+    return [corpus[e - size : e] for e in rng.sample(ends, n)]
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000, 1)
+
+
+async def one(http: Any, base: str, prefix: str, suffix: str = "") -> dict[str, Any]:
+    """One inline request, read to its done event; times in seconds from the request."""
+    body = {"prefix": prefix, "suffix": suffix, "language": "python", "max_lines": 1}
+    t0 = time.perf_counter()
+    first = None
+    done: dict[str, Any] = {}
+    async with http.stream("POST", f"{base}/chat-ext/inline", json=body) as resp:
+        resp.raise_for_status()
+        async for line in resp.aiter_lines():
+            if not line.startswith("data: "):
+                continue
+            event = json.loads(line[6:])
+            if event["type"] == "token" and first is None:
+                first = time.perf_counter() - t0
+            elif event["type"] in ("done", "error"):
+                done = event
+    return {"first_s": first, "total_s": time.perf_counter() - t0, "done": done}
+
+
+async def latency(http: Any, base: str, corpus: str, size: int, n: int) -> dict[str, Any]:
+    results = [await one(http, base, p) for p in prefixes(corpus, size, n, seed=size)]
+    firsts = [r["first_s"] for r in results if r["first_s"] is not None]
+    totals = [r["total_s"] for r in results]
+    metrics = [r["done"].get("metrics") or {} for r in results]
+    return {
+        "prefix_chars": size,
+        "requests": n,
+        "with_text": len(firsts),
+        "first_token_ms": {"p50": pct(firsts, 0.5), "p95": pct(firsts, 0.95)},
+        "full_line_ms": {"p50": pct(totals, 0.5), "p95": pct(totals, 0.95)},
+        "prompt_tokens_median": statistics.median(m.get("prefix_tokens", 0) for m in metrics),
+        "sample": results[0]["done"].get("text"),
+    }
+
+
+async def typing(http: Any, base: str, corpus: str, keystroke_s: float) -> dict[str, Any]:
+    """Type one line a character at a time; each keystroke closes the request in flight."""
+    prefix = prefixes(corpus, 1000, 1, seed=7)[0]
+    end = corpus.index(prefix) + len(prefix)
+    line = corpus[end : corpus.index("\n", end)] or "    return value"
+    tasks: list[asyncio.Task[dict[str, Any]]] = []
+    cancelled = 0
+    for i in range(len(line) + 1):
+        if tasks and not tasks[-1].done():
+            tasks[-1].cancel()  # closes the HTTP stream: the server cancels the engine request
+            cancelled += 1
+        tasks.append(asyncio.ensure_future(one(http, base, prefix + line[:i])))
+        await asyncio.sleep(keystroke_s)
+    finished = await asyncio.gather(tasks[-1], return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    completed = [t.result() for t in tasks if not t.cancelled() and t.exception() is None]
+    firsts = [r["first_s"] for r in completed if r["first_s"] is not None]
+    return {
+        "keystrokes": len(tasks),
+        "keystroke_ms": round(keystroke_s * 1000),
+        "cancelled_in_flight": cancelled,
+        "completed": len(completed),
+        "completed_first_token_ms": {"p50": pct(firsts, 0.5), "p95": pct(firsts, 0.95)},
+        "last_completion": finished[0]["done"].get("text") if isinstance(finished[0], dict) else None,
+    }
+
+
+async def engine_idle(http: Any, base: str, timeout: float = 30.0) -> dict[str, Any]:
+    """The model's slots once the typing stopped: all free means every cancel reached the engine."""
+    deadline = time.monotonic() + timeout
+    info: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        info = (await http.get(f"{base}/chat-ext/models/{MODEL}")).json()
+        if not info.get("active") and not info.get("queue_depth"):
+            break
+        await asyncio.sleep(0.1)
+    return {
+        "active": info.get("active"),
+        "queue_depth": info.get("queue_depth"),
+        "backend": info.get("backend"),
+    }
+
+
+async def run(server: JupyterServer, args: argparse.Namespace) -> dict[str, Any]:
+    import httpx
+
+    corpus = source_corpus()
+    async with httpx.AsyncClient(headers=server.headers, timeout=300) as http:
+        await one(http, server.base, "import os\n")  # warm-up: the model's first request
+        out: dict[str, Any] = {"latency": []}
+        for size in (1000, 4000):
+            out["latency"].append(await latency(http, server.base, corpus, size, args.requests))
+        out["typing"] = await typing(http, server.base, corpus, args.keystroke_ms / 1000)
+        out["engine_after_typing"] = await engine_idle(http, server.base)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--keystroke-ms", type=float, default=80.0)
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        server = JupyterServer(Path(tmp), "--ChatExtApp.backend=llamacpp")
+        try:
+            server.wait_ready()
+            server.wait_model()
+            started = time.perf_counter()
+            result = asyncio.run(run(server, args))
+        finally:
+            server.stop()
+    first_1k = result["latency"][0]["first_token_ms"]["p50"]
+    result.update(
+        goal={"first_token_p50_ms_1k": 300, "met": first_1k is not None and first_1k <= 300},
+        wall_s=round(time.perf_counter() - started, 1),
+        load_avg_before=[round(x, 2) for x in load_before],
+        load_avg_after=[round(x, 2) for x in os.getloadavg()],
+        cpus=os.cpu_count(),
+    )
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
