@@ -16,9 +16,9 @@ from typing import Any
 
 from .inline import Fitted, InlineCleaner, InlineRequest, fit_budget
 
-#: prompt tokens for prefix + suffix: a cursor's neighbourhood, and short enough that the first
-#: ghost token comes quickly on a laptop CPU (prompt evaluation dominates the latency)
-DEFAULT_BUDGET_TOKENS = 1024
+#: prompt tokens for prefix + suffix: a cursor's neighbourhood (~1-1.5k characters of code), short
+#: enough that the first ghost token comes quickly on a laptop CPU (prompt evaluation dominates)
+DEFAULT_BUDGET_TOKENS = 512
 #: tokens generated per requested line (a line of code is rarely longer), and the cap
 TOKENS_PER_LINE = 32
 MAX_NEW_TOKENS = 256

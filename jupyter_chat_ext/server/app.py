@@ -191,9 +191,10 @@ class ChatExtApp(ExtensionApp):
         default("max_content_chars"), help="Longest chat message accepted, in characters."
     ).tag(config=True)
     inline_budget_tokens = Int(
-        1024,
+        512,
         help="Prompt tokens (prefix + suffix) of an inline completion; the prefix is trimmed from "
-        "its far end to fit. Smaller answers sooner on a CPU.",
+        "its far end to fit. Prompt evaluation sets the first ghost token's delay on a CPU "
+        "(~1.5-3 characters of code a token): raise it on a GPU.",
     ).tag(config=True)
     max_body_bytes = Int(
         1_048_576,
