@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
+from ..engine.structured import Structured  # the engine's seam for tools and tool-call grammars
 from ..errors import InvalidInput
 from ..settings import Settings
 from . import inputs
@@ -29,15 +30,11 @@ from .agent_calls import CallContext, CallResult, run_call
 from .agent_prompt import fit_messages, history_messages, select_tools, shrink_results, tools_request
 from .answer import stream_answer
 from .approvals import ApprovalBroker
+from .context import fold as fold_context
 from .turn import Event, Turn
 
 #: the newest stored messages considered for the prompt (as for plain turns)
 HISTORY_LIMIT = 1000
-
-
-def _setting(settings: Settings, name: str, default: Any) -> Any:
-    # the tool settings arrived with the tools registry; an older Settings object lacks them
-    return getattr(settings, name, default)
 
 
 class Agent:
@@ -52,11 +49,21 @@ class Agent:
         self.checkpoint_interval: float | None = None
 
     async def chat(
-        self, session_id: str, content: Any, params: Any = None, tools: Any = None, rag: Any = None
+        self,
+        session_id: str,
+        content: Any,
+        params: Any = None,
+        tools: Any = None,
+        rag: Any = None,
+        context: Any = None,
     ) -> AsyncIterator[Event]:
-        """Validate everything (typed errors before any event or write), then run the loop."""
+        """Validate everything (typed errors before any event or write), then run the loop.
+
+        ``context``: attached items (chat/context.py), stored in the user row's metadata and
+        folded in front of the message the model reads, as in a plain turn."""
         content = inputs.content(content, self.settings.max_content_chars)
-        req = tools_request(tools, int(_setting(self.settings, "agent_max_steps", 8)))
+        items = inputs.context(context, self.settings.max_content_chars, used=len(content))
+        req = tools_request(tools, self.settings.agent_max_steps)
         if rag is not None:
             raise InvalidInput("rag and tools in one turn are not supported; ask the tools or the collection")
         if self.registry is None:
@@ -70,10 +77,8 @@ class Agent:
         offered = [s.openai() for s in specs]
         history = await asyncio.to_thread(self.store.list_messages, session_id, limit=HISTORY_LIMIT)
         messages, user_tokens = await asyncio.to_thread(
-            self._fit, session, opts, model_id, history, content, offered
+            self._fit, session, opts, model_id, history, fold_context(content, items), offered
         )
-
-        from ..engine.structured import Structured  # the engine's seam for tools and grammars
 
         turn = Turn(session, model_id, opts, content, messages=messages)
         # the engine's own check of the tools (names, schemas) before anything is written
@@ -87,15 +92,21 @@ class Agent:
             session_id=session_id,
             model_id=model_id,
             specs={s.name: s for s in specs},
-            allowlist=frozenset(_setting(self.settings, "tool_allowlist", ()) or ()),
-            timeout_s=float(_setting(self.settings, "tool_timeout_s", 60.0)),
-            approval_timeout_s=float(_setting(self.settings, "approval_timeout_s", 300.0)),
-            max_result_chars=int(_setting(self.settings, "max_tool_result_chars", 20_000)),
+            allowlist=frozenset(self.settings.tool_allowlist),
+            timeout_s=float(self.settings.tool_timeout_s),
+            approval_timeout_s=float(self.settings.approval_timeout_s),
+            max_result_chars=int(self.settings.max_tool_result_chars),
         )
 
         def begin() -> None:
             turn.user = self.store.add_message(
-                session_id, "user", content, model=model_id, params=opts.to_dict(), tokens=turn.user_tokens
+                session_id,
+                "user",
+                content,
+                model=model_id,
+                params=opts.to_dict(),
+                metadata={"context": items} if items else None,
+                tokens=turn.user_tokens,
             )
             turn.answer = self._step_row(turn, turn.user["id"])
 
@@ -153,8 +164,6 @@ class Agent:
     async def _loop(
         self, turn: Turn, begin: Any, undo: Any, ctx: CallContext, max_steps: int, offered: list[Any]
     ) -> AsyncIterator[Event]:
-        from ..engine.structured import Structured
-
         steps = invalid = 0
         while True:
             steps += 1

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidInput, PayloadTooLarge
+from .context import fold
+from .context import stored as stored_context
 
 #: the text a model sees for a call whose turn was stopped before it ran (each call needs a result)
 NOT_RUN = "the call was not run: the turn was stopped"
@@ -117,9 +119,9 @@ def history_messages(stored: list[dict[str, Any]]) -> list[list[dict[str, Any]]]
             continue
         if groups:
             flush()
-        if role == "user":
+        if role == "user":  # with its attached context in front, as the model read it then
             kept.add(m["id"])
-            groups.append([_msg("user", m)])
+            groups.append([_msg("user", m, content=fold(m.get("content", ""), stored_context(m)))])
         elif role == "assistant" and groups:
             if parent is not None and (parent not in kept or newest[parent] != m["id"]):
                 continue

@@ -103,12 +103,7 @@ class ChatService:
         call tools in a loop (chat/agent.py). ``context``: attached files, cells, variables,
         errors ([{kind, label, text}], chat/context.py), stored in the user message's metadata."""
         if tools is not None:
-            if context:  # the agent loop stores no context metadata yet: the model still reads it
-                from .context import fold
-
-                items = inputs.context(context, self.settings.max_content_chars, used=len(content or ""))
-                content = fold(content, items) if isinstance(content, str) else content
-            return self.agent.chat(session_id, content, params, tools, rag)
+            return self.agent.chat(session_id, content, params, tools, rag, context)
         return self.turns.chat(session_id, content, params, rag, context)
 
     def reply_tool_call(

@@ -73,11 +73,13 @@ def make_service(tmp_path, engine, registry) -> Iterator[Any]:
         svc.close(close_engine=False)
 
 
-async def run_turn(svc: ChatService, tools: dict[str, Any], reply: Any = None) -> list[dict[str, Any]]:
+async def run_turn(
+    svc: ChatService, tools: dict[str, Any], reply: Any = None, **extra: Any
+) -> list[dict[str, Any]]:
     """All events of one agent turn; ``reply(event)`` answers each tool_call (or None: no answer)."""
     s = svc.create_session()
     events = []
-    async with aclosing(svc.chat(s["id"], QUESTION, PARAMS, tools=tools)) as stream:
+    async with aclosing(svc.chat(s["id"], QUESTION, PARAMS, tools=tools, **extra)) as stream:
         async for event in stream:
             events.append(event)
             if event["type"] == "tool_call" and reply is not None:
@@ -156,13 +158,19 @@ async def test_denied_call_is_a_result_the_model_sees(make_service) -> None:
 
 async def test_allow_listed_tool_runs_without_asking_and_max_steps_ends_the_loop(make_service) -> None:
     svc = make_service(tool_allowlist=["calc__add"])
-    events = await run_turn(svc, {"names": None, "tool_choice": ADD, "max_steps": 1})
+    context = [{"kind": "var", "label": "numbers", "text": "[2, 3]"}]
+    events = await run_turn(svc, {"names": None, "tool_choice": ADD, "max_steps": 1}, context=context)
     call, result = by_type(events, "tool_call")[0], by_type(events, "tool_result")[0]
     assert call["approval"] == "auto" and result["approval"] == "auto"
     assert result["content"] == expected_sum(call)
     # names null = every enabled server tool; the notebook tools need a client that runs them
     assert events[-1]["finish_reason"] == "max_steps" and events[-1]["steps"] == 1
     assert not by_type(events, "step")
+    # attached context: kept with the user row (chips in the sidebar), folded in for the model
+    user = svc.list_messages(events[0]["session_id"])[0]
+    assert user["content"] == QUESTION and user["metadata"]["context"] == context
+    (group,) = history_messages(svc.list_messages(events[0]["session_id"]))
+    assert group[0]["content"].startswith("Variable: numbers") and group[0]["content"].endswith(QUESTION)
 
 
 async def test_stopping_while_waiting_keeps_the_rows(make_service) -> None:
