@@ -66,27 +66,34 @@ async function optionsFor(token: AtToken, attachments: Attachments): Promise<Opt
 /** The menu state of a textarea: feed it the text and cursor, let it take keys first. */
 export function useMentions(attachments: Attachments | undefined, text: string, onText: (t: string) => void, ref: React.RefObject<HTMLTextAreaElement>) {
   const [cursor, setCursor] = useState(0);
-  const [options, setOptions] = useState<Option[]>([]);
+  // options belong to the token they were made for (a stale list must not take a key)
+  const [listed, setListed] = useState<{ key: string; options: Option[] }>({ key: '', options: [] });
   const [active, setActive] = useState(0);
   const [closedAt, setClosedAt] = useState<number | null>(null);
   const token = attachments ? tokenAt(text, cursor) : null;
   const open = !!token && closedAt !== token.start;
   const tokenKey = token ? `${token.start}:${token.kind}:${token.arg}` : '';
+  const options = open && listed.key === tokenKey ? listed.options : [];
   const ask = useRef(0);
   useEffect(() => {
+    if (!token && closedAt !== null) {
+      setClosedAt(null); // Escape closes the menu of one reference, not of the next one
+    }
+  }, [tokenKey]);
+  useEffect(() => {
     if (!token || !attachments || !open) {
-      setOptions([]);
       return;
     }
     const n = ++ask.current;
+    const key = tokenKey;
     optionsFor(token, attachments)
       .then(opts => {
         if (n === ask.current) {
-          setOptions(opts);
+          setListed({ key, options: opts });
           setActive(0);
         }
       })
-      .catch(err => n === ask.current && setOptions([{ key: 'err', label: String((err as Error)?.message ?? err), disabled: true }]));
+      .catch(err => n === ask.current && setListed({ key, options: [{ key: 'err', label: String((err as Error)?.message ?? err), disabled: true }] }));
   }, [tokenKey, open]);
 
   const place = (value: string, at: number) => {
@@ -137,12 +144,9 @@ export function useMentions(attachments: Attachments | undefined, text: string, 
       return true;
     }
     if (e.key === 'Enter' || e.key === 'Tab') {
-      const pick = options[active];
-      if (!pick && !parseRef(text.slice(token.start, token.end))) {
-        return false;
-      }
+      // never sends while a reference is being typed (its options may still be loading)
       e.preventDefault();
-      choose(pick);
+      choose(options[active]);
       return true;
     }
     if (e.key === 'Escape') {
