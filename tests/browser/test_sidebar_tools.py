@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import ARTIFACTS
-from sidebar import PANEL, open_lab, open_sidebar, send
+from sidebar import PANEL, open_lab, open_session, open_sidebar, send, switch_tab
 from test_sidebar import wait_answer, wait_ready
 
 pytestmark = pytest.mark.browser
@@ -137,3 +137,15 @@ def test_approve_and_deny_a_cell_edit(page: Any, lab: Any) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "sidebar-tools.png"))
     assert page.page_errors == []
+
+    # reopened later, the chat shows its calls from the stored rows
+    page.reload()
+    open_sidebar(page)
+    wait_ready(page)
+    switch_tab(page, "History")
+    open_session(page, session_id)
+    calls = page.locator(f"{PANEL} .jp-ChatExt-toolCall")
+    calls.nth(2).wait_for()
+    states = [calls.nth(i).get_attribute("data-state") for i in range(calls.count())]
+    assert states == ["denied", "done", "error" if ran["metadata"]["is_error"] else "done"]
+    assert page.locator(f"{PANEL} .jp-ChatExt-approval").count() == 0
