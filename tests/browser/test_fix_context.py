@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from conftest import ARTIFACTS
 from sidebar import PANEL, open_lab, open_sidebar
 from test_sidebar import wait_answer, wait_ready
 
@@ -147,9 +148,10 @@ def test_fix_error_apply_undo_and_context_chips(page: Any, lab: Any) -> None:
     missing.wait_for()
     assert "no such variable" in missing.inner_text()
     attach(page, "@file:", option="demo.ipynb")
-    page.locator(
-        f"{PANEL} .jp-ChatExt-chips .jp-ChatExt-chip[data-kind='file'][data-state='ready']"
-    ).wait_for()
+    chips = page.locator(f"{PANEL} .jp-ChatExt-chips")
+    chips.locator(".jp-ChatExt-chip[data-kind='file'][data-state='ready']").wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "fix-context-chips.png"))
 
     # sent: only the ready items, shown folded on the message and stored with it
     box = page.locator(COMPOSER)
@@ -160,11 +162,10 @@ def test_fix_error_apply_undo_and_context_chips(page: Any, lab: Any) -> None:
     user = page.locator(f"{PANEL} .jp-ChatExt-message-user").last
     user.locator(".jp-ChatExt-chip[data-kind='var']").wait_for()
     assert page.locator(f"{PANEL} .jp-ChatExt-chips").count() == 0
-    # the user message is stored when the turn starts: no need to wait for this answer
-    page.locator(
-        f"{PANEL} .jp-ChatExt-message-user[data-message-id]:not([data-message-id^='-'])"
-    ).last.wait_for()
-    page.locator(f"{PANEL} button[aria-label='Stop generating']").click()
+    # the user message is stored when the turn starts: no need to wait for this answer (the
+    # stream closes with the page, which stops it on the server)
+    saved = ".jp-ChatExt-message-user[data-message-id]:not([data-message-id^='-'])"
+    page.locator(f"{PANEL} {saved}").last.wait_for()
     sessions = lab.api("GET", "chat-ext/sessions?q=What%20is%20in%20df")["sessions"]
     stored = lab.api("GET", f"chat-ext/sessions/{sessions[0]['id']}/messages")["messages"]
     question = next(m for m in stored if m["content"] == "What is in df?")
