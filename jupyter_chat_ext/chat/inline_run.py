@@ -14,7 +14,8 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .inline import Fitted, InlineCleaner, InlineRequest, fit_budget
+from .inline import Fitted, InlineRequest, fit_budget
+from .inline_clean import InlineCleaner
 
 #: prompt tokens for prefix + suffix: a cursor's neighbourhood (~1-1.5k characters of code), short
 #: enough that the first ghost token comes quickly on a laptop CPU (prompt evaluation dominates)
