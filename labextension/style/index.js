@@ -1,2 +1,3 @@
 import './base.css';
 import './tools.css';
+import './context.css';
