@@ -124,27 +124,38 @@ class Guide:
         self._bits = np.full((1, (n_vocab + 31) // 32), -1, dtype=np.int32)
         self.failed: str | None = None
 
-    def allowed(self) -> Any:
-        """A bool numpy array over the vocabulary: the tokens the grammar allows next."""
+    def forbidden(self) -> Any:
+        """A bool numpy array over the vocabulary: True where the grammar forbids the token next."""
         import numpy as np
 
         row = self._bits[0]
         self.matcher.unsafe_compute_mask_ptr(row.ctypes.data, row.nbytes)
-        return np.unpackbits(self._bits.view(np.uint8), bitorder="little")[: self.n_vocab].view(bool)
+        return np.unpackbits(~self._bits.view(np.uint8), bitorder="little")[: self.n_vocab].view(bool)
 
     def mask_numpy(self, logits: Any) -> None:
-        """Set the logits of forbidden tokens to -inf, in place (a float32 array of n_vocab)."""
-        logits[~self.allowed()] = float("-inf")
+        """Set the logits of forbidden tokens to -inf, in place (a float32 array of n_vocab).
+
+        ``putmask`` on the unpacked bits: ~0.7 ms for 49k logits on a busy 2-core machine, where
+        ``tensor.masked_fill_`` took ~17 ms (torch's intra-op threads fight the other work)."""
+        import numpy as np
+
+        np.putmask(logits, self.forbidden(), -np.inf)
 
     def mask_torch(self, logits: Any) -> Any:
         """The same on a (1, vocab) torch tensor (vocab may be padded past the tokenizer's)."""
         import torch
 
-        allowed = torch.from_numpy(self.allowed())
         width = logits.shape[-1]
+        if logits.device.type == "cpu" and logits.dtype == torch.float32:
+            # the batcher hands a strided row of the model's output: copy it once, mask the copy
+            logits = logits if logits.is_contiguous() else logits.contiguous()
         if width > self.n_vocab:
             logits[..., self.n_vocab :] = float("-inf")
-        logits[..., : self.n_vocab].masked_fill_(~allowed[:width], float("-inf"))
+        if logits.device.type == "cpu" and logits.dtype == torch.float32:
+            self.mask_numpy(logits.numpy().reshape(-1)[: self.n_vocab])  # a view: masks in place
+            return logits
+        forbidden = torch.from_numpy(self.forbidden()[:width]).to(logits.device)
+        logits[..., : self.n_vocab].masked_fill_(forbidden, float("-inf"))
         return logits
 
     def accept(self, token: int) -> bool:

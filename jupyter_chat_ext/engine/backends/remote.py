@@ -22,6 +22,7 @@ from typing import Any
 
 from ...errors import Busy, ChatExtError, InvalidInput, NotFound, Unavailable
 from ..registry import ModelInfo
+from ..structured_run import StructuredRun, new_call_id
 from .base import GenRequest, Messages, Progress, capabilities, error_event
 from .remote_pool import Endpoint, RemotePool
 
@@ -76,7 +77,12 @@ class RemoteRuntime:
         return self._inflight
 
     def capabilities(self) -> dict[str, Any]:
-        return capabilities(self.backend, batching=True)
+        # response_format / tools go through to the endpoint, which honours them or answers 400
+        return capabilities(self.backend, batching=True, grammar=True, tools=True)
+
+    def structured_run(self, spec: Any) -> StructuredRun:
+        """No grammar here: the endpoint constrains; ``spec`` rides along in the request body."""
+        return StructuredRun(spec)
 
     def render(self, messages: Messages) -> str:
         # the endpoint applies its own chat template; this transcript is only for display/counting
@@ -144,6 +150,8 @@ class RemoteRuntime:
             body["top_k"] = o.top_k  # an extension that vLLM, llama.cpp and Ollama accept
         if o.repetition_penalty != 1.0:
             body["repetition_penalty"] = o.repetition_penalty
+        if req.structured is not None:
+            body.update(req.structured.spec.to_openai())
         if req.messages is not None:
             body["messages"] = req.messages
             return "/chat/completions", body
@@ -214,6 +222,7 @@ class RemoteRuntime:
         from httpx_sse import EventSource, SSEError
 
         text, chunks, usage, finish = "", 0, None, "stop"
+        calls: dict[int, dict[str, Any]] = {}  # streamed tool calls by index, arguments concatenated
         t_first: float | None = None
         emit = req.sink
         where = f"remote endpoint '{self.endpoint.name}'"
@@ -259,8 +268,13 @@ class RemoteRuntime:
                             text += piece
                             chunks += 1
                             emit({"type": "token", "text": piece})
+                        if isinstance(delta, dict) and delta.get("tool_calls"):
+                            t_first = t_first or time.perf_counter()
+                            chunks += 1
+                            _merge_tool_calls(calls, delta["tool_calls"])
                         if choice.get("finish_reason"):
-                            finish = "length" if choice["finish_reason"] == "length" else "stop"
+                            reason = choice["finish_reason"]
+                            finish = reason if reason in ("length", "tool_calls") else "stop"
             finally:
                 await cm.__aexit__(None, None, None)
         except asyncio.CancelledError:
@@ -280,7 +294,10 @@ class RemoteRuntime:
             error = Unavailable(f"{where} {why} after {chunks} tokens", code="endpoint_unavailable")
             emit(error_event(error) | {"text": text})
             return
-        emit(self._done(req, finish, text, chunks, usage, t_first))
+        done = self._done(req, finish, text, chunks, usage, t_first)
+        if calls:
+            done.update(finish_reason="tool_calls", tool_calls=[calls[i] for i in sorted(calls)])
+        emit(done)
 
     def _done(
         self, req: GenRequest, reason: str, text: str, chunks: int, usage: Any, t_first: float | None
@@ -306,6 +323,24 @@ class RemoteRuntime:
                 "seed": req.options.seed,
             },
         }
+
+
+def _merge_tool_calls(calls: dict[int, dict[str, Any]], deltas: Any) -> None:
+    """OpenAI streams a call as pieces: id and name first, then arguments in fragments."""
+    for d in deltas if isinstance(deltas, list) else []:
+        if not isinstance(d, dict):
+            continue
+        index = d.get("index") if isinstance(d.get("index"), int) else len(calls)
+        call = calls.setdefault(
+            index, {"id": new_call_id(), "type": "function", "function": {"name": "", "arguments": ""}}
+        )
+        if isinstance(d.get("id"), str) and d["id"]:
+            call["id"] = d["id"]
+        fn = d.get("function") if isinstance(d.get("function"), dict) else {}
+        if isinstance(fn.get("name"), str):
+            call["function"]["name"] += fn["name"]
+        if isinstance(fn.get("arguments"), str):
+            call["function"]["arguments"] += fn["arguments"]
 
 
 class RemoteBackend:
