@@ -11,13 +11,8 @@ from typing import Any
 import pytest
 
 from jupyter_chat_ext.chat.context import fold
-from jupyter_chat_ext.chat.inline import (
-    InlineCleaner,
-    canonical_language,
-    fit_budget,
-    parse_inline,
-    trim_prefix,
-)
+from jupyter_chat_ext.chat.inline import canonical_language, fit_budget, parse_inline, trim_prefix
+from jupyter_chat_ext.chat.inline_clean import InlineCleaner
 from jupyter_chat_ext.errors import InvalidInput, PayloadTooLarge
 
 CODE = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(1400))  # ~40k characters
