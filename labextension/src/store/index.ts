@@ -237,11 +237,13 @@ export class ChatStore {
 
   /** A turn with context in hand ("fix this error"); false while another turn streams. */
   sendWithContext(question: string, context: WireContext[]): boolean {
-    if (this.streaming) {
+    // `streaming` turns true only once the session exists: a second click must not slip in
+    if (this.streaming || this._contextTurn) {
       return false;
     }
     this.setView('chat');
-    void this.thread.send(question, context);
+    this._contextTurn = true;
+    void this.thread.send(question, context).finally(() => (this._contextTurn = false));
     return true;
   }
 
@@ -258,4 +260,5 @@ export class ChatStore {
   private _cell: Cell<ChatState>;
   private _defaults: ChatDefaults;
   private _lastChat: LastChat | null;
+  private _contextTurn = false;
 }
