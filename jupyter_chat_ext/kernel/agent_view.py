@@ -73,7 +73,7 @@ class ToolCallView:
         except ChatExtError:  # the turn ended meanwhile (stopped, timed out): nothing to deny
             return
         effect = event.get("effect") or "write"
-        self._show("⛔ " + DENIED_NOTE.format(name=event.get("name", "?"), effect=effect.rstrip("e")))
+        self._show("⛔ " + DENIED_NOTE.format(name=event.get("name", "?"), effect=effect))
 
 
 def _compact(arguments: str) -> str:

@@ -40,3 +40,43 @@ def test_tool_choice_without_tools_is_a_usage_error(local_kernel: Kernel) -> Non
     res = local_kernel.execute("%%chat --tool-choice required\nhello")
     assert res.status == "error" and "--tool-choice goes with --tools" in res.stderr + res.error_text
     assert local_kernel.value("len(_gc().list_sessions())") == before
+
+
+CALC = '''
+from mcp.server.mcpserver import MCPServer
+
+app = MCPServer("calc")
+
+
+@app.tool()
+def add(a: int, b: int) -> int:
+    """Add two integers and return the sum."""
+    return a + b
+
+
+app.run()
+'''
+
+
+def test_a_tool_that_needs_approval_is_denied_with_a_note(local_kernel: Kernel) -> None:
+    # the in-process core gets a real stdio MCP server (the kernel has no server config to read)
+    setup = (
+        f"open('calc.py', 'w').write({CALC!r})\n"
+        "import sys\n"
+        "from jupyter_chat_ext.tools import ToolRegistry\n"
+        "_svc = _gc().service\n"
+        "_svc.agent.registry = ToolRegistry(root='.', log_dir='mcp-logs', mcp_servers={'calc': "
+        "{'command': sys.executable, 'args': ['calc.py']}})\n"
+    )
+    res = local_kernel.execute(SETUP + setup)
+    assert res.status == "ok", res.error_text
+    res = local_kernel.execute(
+        "%%chat --tools --tool-choice required --seed 0 --max-tokens 48 --format text --no-history\n"
+        "What is 2 + 3? Use the add tool."
+    )
+    assert res.status == "ok", res.error_text
+    out = res.stdout
+    assert "🔧 `calc__add(a=" in out, out
+    assert "⛔ `calc__add` executes and needs approval: denied" in out and "tool_allowlist" in out
+    assert "⚠️ `calc__add` → the user denied this call" in out
+    local_kernel.execute("_svc.agent.registry.close()")
