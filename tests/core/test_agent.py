@@ -142,20 +142,6 @@ async def test_approved_call_is_stored_and_the_answer_follows(make_service) -> N
     assert group[1]["tool_calls"][0]["id"] == group[2]["tool_call_id"] == call["call_id"]
 
 
-async def test_denied_call_is_a_result_the_model_sees(make_service) -> None:
-    svc = make_service()
-    events = await run_turn(
-        svc,
-        {"names": ["calc__add"], "tool_choice": ADD, "max_steps": 1},
-        reply=lambda e: svc.reply_tool_call(e["call_id"], "deny"),
-    )
-    result = by_type(events, "tool_result")[0]
-    assert (result["content"], result["is_error"], result["approval"]) == (DENIED, True, "denied")
-    assert events[-1]["finish_reason"] == "max_steps" and events[-1]["steps"] == 1
-    tool = next(m for m in svc.list_messages(events[0]["session_id"]) if m["role"] == "tool")
-    assert tool["metadata"]["approval"] == "denied" and tool["content"] == DENIED
-
-
 async def test_allow_listed_tool_runs_without_asking_and_max_steps_ends_the_loop(make_service) -> None:
     svc = make_service(tool_allowlist=["calc__add"])
     context = [{"kind": "var", "label": "numbers", "text": "[2, 3]"}]
@@ -237,7 +223,7 @@ def fn_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
-async def test_no_answer_in_time_is_a_timeout(make_service, registry) -> None:
+async def test_no_answer_in_time_is_a_timeout_and_a_denial_a_result(make_service, registry) -> None:
     svc = make_service()
     ctx, step = await synthetic(svc, registry, {"calc__add"}, approval_timeout_s=0.2)
     out: list[Any] = []
@@ -247,6 +233,20 @@ async def test_no_answer_in_time_is_a_timeout(make_service, registry) -> None:
     assert result["approval"] == "timeout" and result["is_error"] and "did not answer" in result["content"]
     with pytest.raises(NotFound):  # the call is finished: a late reply finds nothing
         svc.reply_tool_call("call_t", "approve")
+    # denied: the result the model reads next, stored like any other (the HTTP test denies one
+    # the model made; the kernel test shows the model answering the denial)
+    events = await call_events(
+        ctx,
+        step,
+        fn_call("call_d", "calc__add", '{"a": 1, "b": 2}'),
+        out,
+        lambda e: svc.reply_tool_call(e["call_id"], "deny"),
+    )
+    result = events[-1]
+    assert (result["content"], result["is_error"], result["approval"]) == (DENIED, True, "denied")
+    tool = next(m for m in svc.list_messages(ctx.session_id) if m["metadata"].get("tool_call_id") == "call_d")
+    assert tool["metadata"]["approval"] == "denied" and tool["content"] == DENIED
+    assert [r.invalid for r in out] == [False, False]  # a "no" is not the model's mistake
 
 
 async def test_client_tool_waits_for_the_clients_result(make_service, registry) -> None:
