@@ -58,16 +58,22 @@ def _grammar(schema_json: str) -> str:
 
 def compile_schema(schema: dict[str, Any]) -> str:
     """llguidance grammar text for a JSON schema (cached); InvalidInput 400 for what it cannot do."""
-    return _grammar(json.dumps(closed(schema), sort_keys=True))
+    # key order is kept: llguidance writes properties in schema order (a call's name before its
+    # arguments, so the model picks the tool first)
+    return _grammar(json.dumps(closed(schema)))
 
 
 _SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _SUBSCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")
 
 
+#: integers without bounds stay within JSON's interoperable range (RFC 8259: +-(2**53 - 1))
+SAFE_INTEGER = 2**53 - 1
+
+
 def closed(schema: Any) -> Any:
     """The schema with ``additionalProperties: false`` wherever an object lists its properties and
-    says nothing about others.
+    says nothing about others, and integers without bounds kept to ``SAFE_INTEGER``.
 
     Every answer of the closed schema is valid against the original one, and it is what OpenAI's
     strict mode demands; without it the packaged 135M model padded tool arguments with invented
@@ -89,6 +95,9 @@ def closed(schema: Any) -> Any:
             out[key] = closed(out[key])
     if isinstance(out.get("properties"), dict) and "additionalProperties" not in out:
         out["additionalProperties"] = False
+    if out.get("type") == "integer":  # unbounded, the 135M model once wrote 40 digits until cut off
+        out.setdefault("minimum", -SAFE_INTEGER)
+        out.setdefault("maximum", SAFE_INTEGER)
     return out
 
 
