@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ChatExtError
 from ..tools.limits import argument_errors, limited
 from ..tools.spec import ToolResult
 from .approvals import ApprovalBroker, Pending, Reply
@@ -85,7 +86,7 @@ async def run_call(
             result, approval = await _ask_client(ctx, pending, needs, json.loads(arguments or "{}"))
         else:
             args = json.loads(arguments or "{}")
-            result, approval = await ctx.registry.call(name, args, timeout_s=ctx.timeout_s), "auto"
+            result, approval = await _run_server_tool(ctx, name, args), "auto"
     finally:
         if pending is not None:  # answered, timed out or the turn stopped: a late reply gets 404
             ctx.approvals.close(call_id)
@@ -122,6 +123,15 @@ async def run_call(
     }
 
 
+async def _run_server_tool(ctx: CallContext, name: str, arguments: dict[str, Any]) -> ToolResult:
+    """The registry's result; a tool that vanished meanwhile (its MCP server died and came back
+    without it) is a result the model reads too, not the end of the turn."""
+    try:
+        return await ctx.registry.call(name, arguments, timeout_s=ctx.timeout_s)
+    except ChatExtError as exc:
+        return ToolResult.error(f"{name} could not run: {exc.message}")
+
+
 def _allowed(ctx: CallContext, name: str) -> bool:
     return name in ctx.allowlist or ctx.approvals.always_allowed(ctx.session_id, name)
 
@@ -156,4 +166,4 @@ async def _ask_client(
     if pending.executor == "client":
         result = ToolResult(reply.content or "", is_error=reply.is_error)
         return limited(result, ctx.max_result_chars), approval
-    return await ctx.registry.call(pending.name, arguments, timeout_s=ctx.timeout_s), approval
+    return await _run_server_tool(ctx, pending.name, arguments), approval

@@ -333,6 +333,14 @@ async def test_model_mistakes_become_results(make_service, registry) -> None:
     assert [r.invalid for r in out] == [True, True, True]
     rows = [m for m in svc.list_messages(ctx.session_id) if m["role"] == "tool"]
     assert [m["metadata"]["tool_call_id"] for m in rows] == ["call_a", "call_b", "call_c"]
+    # a tool offered at the start of the turn that its server no longer has: a result, not a crash
+    from jupyter_chat_ext.tools.spec import ToolSpec
+
+    gone = ToolSpec("calc__gone", "gone", {"type": "object"}, source="mcp:calc", effect="read")
+    ctx.specs["calc__gone"] = gone
+    events = await call_events(ctx, step, fn_call("call_g", "calc__gone", "{}"), out)
+    assert events[-1]["is_error"] and events[-1]["content"].startswith("calc__gone could not run:")
+    assert not out[-1].invalid
     # one retry, then stop
     assert _stop_reason(1, 8, 1) is None and _stop_reason(2, 8, 2) == "invalid_tool_call"
     assert _stop_reason(8, 8, 0) == "max_steps"
