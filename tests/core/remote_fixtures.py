@@ -72,7 +72,7 @@ def llama_server(alias: str = "smollm2") -> Iterator[tuple[str, subprocess.Popen
 
 
 class _Faulty(BaseHTTPRequestHandler):
-    """Path prefix = behaviour: /garbage, /error, /gone, /slow, /badsse, then /v1/..."""
+    """Path prefix = behaviour: /garbage, /error, /gone, /slow, /badsse, /toolcall, then /v1/..."""
 
     def log_message(self, *args: object) -> None:  # keep test output clean
         pass
@@ -96,7 +96,7 @@ class _Faulty(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         mode = self.path.split("/")[1]
         length = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(length)
+        self.server.bodies.append(self.rfile.read(length))  # type: ignore[attr-defined]
         if mode == "garbage":
             self._send(200, b"<html>this is not JSON</html>", "text/html")
         elif mode == "error":
@@ -106,6 +106,23 @@ class _Faulty(BaseHTTPRequestHandler):
         elif mode == "slow":
             time.sleep(3)
             self._send(200, b"{}", "application/json")
+        elif mode == "toolcall":  # OpenAI's way: id + name first, the arguments in fragments
+            pieces = [
+                {
+                    "index": 0,
+                    "id": "call_up1",
+                    "type": "function",
+                    "function": {"name": "add", "arguments": ""},
+                },
+                {"index": 0, "function": {"arguments": '{"a":2,'}},
+                {"index": 0, "function": {"arguments": '"b":3}'}},
+            ]
+            events = [{"choices": [{"delta": {"tool_calls": [p]}}]} for p in pieces]
+            events.append({"choices": [{"delta": {}, "finish_reason": "tool_calls"}]})
+            body = (
+                b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+            )
+            self._send(200, body, "text/event-stream")
         elif mode == "badsse":
             body = b'data: {"choices": [{"delta": {"content": "Hi"}}]}\n\ndata: {not json\n\n'
             self._send(200, body, "text/event-stream")
@@ -118,6 +135,7 @@ def faulty_server() -> Iterator[tuple[str, ThreadingHTTPServer]]:
     """Yields (root URL, server); endpoints are ``<root>/<mode>/v1``."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Faulty)
     server.auth_seen = []  # type: ignore[attr-defined]
+    server.bodies = []  # type: ignore[attr-defined]
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -240,3 +240,39 @@ def test_transformers_masks_logits_for_json_and_calls(tengine: Engine) -> None:
     )
     assert streamed == "" and done["finish_reason"] == "tool_calls"
     jsonschema.validate(json.loads(done["tool_calls"][0]["function"]["arguments"]), ADD)
+
+
+# -- remote: the fields go through, the streamed call comes back whole -----------------------------
+def test_remote_passes_the_fields_on_and_gathers_the_streamed_call(tmp_path) -> None:
+    import asyncio
+
+    from remote_fixtures import faulty_server
+
+    spec = Structured.from_openai({"tools": TOOLS, "tool_choice": "required"})
+    history = check_messages(FEW_SHOT)
+    with faulty_server() as (root, server):  # a scripted endpoint: this test is about the wire shapes
+        eng = Engine(
+            Settings(
+                data_dir=tmp_path / "d",
+                scan_hf_cache=False,
+                remote_endpoints=[{"name": "up", "base_url": f"{root}/toolcall/v1"}],
+            )
+        )
+        try:
+            assert eng.capabilities("up/m")["tools"]
+
+            async def collect() -> list[dict]:
+                return [e async for e in eng.stream("up/m", FEW_SHOT, {"max_tokens": 16}, structured=spec)]
+
+            events = asyncio.run(collect())
+        finally:
+            eng.close()
+    sent = json.loads(server.bodies[-1])
+    assert sent["tools"] == spec.tools and sent["tool_choice"] == "required"
+    assert sent["messages"] == history  # OpenAI shapes as they came: the endpoint renders them
+    assert [e["type"] for e in events] == ["done"]
+    done = events[-1]
+    assert done["finish_reason"] == "tool_calls"
+    assert done["tool_calls"] == [
+        {"id": "call_up1", "type": "function", "function": {"name": "add", "arguments": '{"a":2,"b":3}'}}
+    ]
