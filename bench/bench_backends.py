@@ -22,6 +22,7 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "core"))
 
-from bench_server import MODEL, TOKEN, JupyterServer
+from bench_server import MODEL, TOKEN, JupyterServer, stop_process
 from remote_fixtures import llama_server, packaged_gguf
 
 PROMPTS = [
@@ -89,9 +90,70 @@ async def openai_round(client: Any, model: str, n: int, tokens: int, offset: int
     return {"tok_s": sum(counts) / wall, "tokens": sum(counts)}
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def find_llama_server(explicit: str | None) -> Path | None:
+    """llama.cpp's own server binary: --llama-server, $LLAMA_SERVER, or .cache/llama-server/."""
+    for cand in (explicit, os.environ.get("LLAMA_SERVER"), ".cache/llama-server/llama-server"):
+        if cand and Path(cand).is_file() and os.access(cand, os.X_OK):
+            return Path(cand)
+    return None
+
+
+class LlamaServerAnchor:
+    """``llama-server -np 8 -c 8192 -t N`` on the packaged GGUF: the concurrency anchor."""
+
+    def __init__(self, binary: Path, tmp: Path, n_threads: int) -> None:
+        from bench_server import free_port
+
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}/v1"
+        self.log = open(tmp / "llama-server.log", "ab")  # noqa: SIM115 - closed in stop()
+        cmd = [
+            str(binary), "-m", str(packaged_gguf()), "-np", "8", "-c", "8192", "-t", str(n_threads),
+            "-a", MODEL, "--host", "127.0.0.1", "--port", str(self.port),
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"llama-server exited with {self.proc.returncode}")
+            try:
+                if httpx.get(self.base.removesuffix("/v1") + "/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("llama-server did not start")
+
+    def stop(self) -> None:
+        stop_process(self.proc, self.log)
+
+
 def through_server(
-    backend: str, tmp: Path, tokens: int, rounds: int, levels: list[int], n_threads: int
+    backend: str,
+    tmp: Path,
+    tokens: int,
+    rounds: int,
+    levels: list[int],
+    n_threads: int,
+    anchor_binary: Path | None = None,
 ) -> dict[str, Any]:
+    """1/4/8 concurrent chats through our server; with ``anchor_binary``, llama-server too.
+
+    The two servers run side by side (an idle one costs nothing) and every round alternates
+    between them, so both see the same machine load and their ratio comes from one run. CPU
+    seconds per completion token (the server process, all its threads) show where time goes
+    even when the machine is shared.
+    """
     from openai import AsyncOpenAI
 
     server = JupyterServer(
@@ -100,6 +162,7 @@ def through_server(
         "--ChatExtApp.max_batch_size=8",
         f"--ChatExtApp.n_threads={n_threads}",
     )
+    anchor = None
     try:
         server.wait_ready()
         t0 = time.perf_counter()
@@ -113,22 +176,44 @@ def through_server(
             "load_wall_s": round(time.perf_counter() - t0, 2),
             "rss_after_load_mb": rss_mb(server.proc.pid),
         }
-        client = AsyncOpenAI(base_url=f"{server.base}/chat-ext/v1", api_key=TOKEN, timeout=600)
+        ours = AsyncOpenAI(base_url=f"{server.base}/chat-ext/v1", api_key=TOKEN, timeout=600)
+        targets = {"ours": (ours, server.proc.pid)}
+        if anchor_binary is not None:
+            anchor = LlamaServerAnchor(anchor_binary, tmp, n_threads or os.cpu_count() or 2)
+            anchor.wait_ready()
+            theirs = AsyncOpenAI(base_url=anchor.base, api_key="none", timeout=600)
+            targets["llama_server"] = (theirs, anchor.proc.pid)
 
-        async def run() -> dict[str, float]:
-            await openai_round(client, MODEL, 1, 8, 0)  # warm-up
-            res = {}
+        async def run() -> dict[str, dict[str, Any]]:
+            for client, _pid in targets.values():
+                await openai_round(client, MODEL, 1, 8, 0)  # warm-up
+            res: dict[str, dict[str, Any]] = {name: {"tok_s": {}, "cpu_ms_per_token": {}} for name in targets}
             for n in levels:
-                rates = [(await openai_round(client, MODEL, n, tokens, r))["tok_s"] for r in range(rounds)]
-                res[str(n)] = round(statistics.median(rates), 1)
-            await client.close()
+                rates: dict[str, list[float]] = {name: [] for name in targets}
+                cpu: dict[str, list[float]] = {name: [] for name in targets}
+                for r in range(rounds):
+                    for name, (client, pid) in targets.items():
+                        c0 = cpu_s(pid)
+                        got = await openai_round(client, MODEL, n, tokens, r)
+                        rates[name].append(got["tok_s"])
+                        cpu[name].append(1000 * (cpu_s(pid) - c0) / max(got["tokens"], 1))
+                for name in targets:
+                    res[name]["tok_s"][str(n)] = round(statistics.median(rates[name]), 1)
+                    res[name]["cpu_ms_per_token"][str(n)] = round(statistics.median(cpu[name]), 2)
+            for client, _pid in targets.values():
+                await client.close()
             return res
 
-        out["tok_s"] = asyncio.run(run())
+        res = asyncio.run(run())
+        out.update(res["ours"])
+        if "llama_server" in res:
+            out["llama_server_same_run"] = res["llama_server"]
         out["rss_after_runs_mb"] = rss_mb(server.proc.pid)
         return out
     finally:
         server.stop()
+        if anchor is not None:
+            anchor.stop()
 
 
 async def stream_once(client: Any, model: str, tokens: int, prompt: str) -> tuple[float, float]:
@@ -200,18 +285,26 @@ def main() -> None:
     ap.add_argument("--skip", default="", help="comma list of: bare,llamacpp,transformers,remote")
     ap.add_argument("--n-threads", type=int, default=0, help="llama.cpp threads (0: all cores)")
     ap.add_argument("--quick", action="store_true", help="16 tokens, 1 round, levels 1,4")
+    ap.add_argument(
+        "--llama-server",
+        default=None,
+        help="llama.cpp's llama-server binary, measured in the same run (else $LLAMA_SERVER or "
+        ".cache/llama-server/llama-server; without one the ratios use the reference figures)",
+    )
     args = ap.parse_args()
     if args.quick:
         args.tokens, args.rounds, args.levels = 16, 1, "1,4"
     levels = [int(x) for x in args.levels.split(",")]
     skip = set(filter(None, args.skip.split(",")))
     out: dict[str, Any] = {"tokens": args.tokens, "rounds": args.rounds, "load_before": os.getloadavg()}
+    anchor = find_llama_server(args.llama_server)
+    out["llama_server_binary"] = str(anchor) if anchor else None
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         stages = {
             "bare_llama_cpp": lambda: bare_llama(args.tokens, max(3, args.rounds)),
             "llamacpp": lambda: through_server(
-                "llamacpp", tmp, args.tokens, args.rounds, levels, args.n_threads
+                "llamacpp", tmp, args.tokens, args.rounds, levels, args.n_threads, anchor
             ),
             "remote": lambda: remote_vs_direct(tmp, args.tokens, max(3, args.rounds)),
             "transformers": lambda: through_server("transformers", tmp, args.tokens, args.rounds, levels, 0),
@@ -229,6 +322,11 @@ def main() -> None:
     if lc:
         ratios["llamacpp_vs_llama_server_ref"] = {
             k: round(v / REF_LLAMA_SERVER[k], 3) for k, v in lc["tok_s"].items() if k in REF_LLAMA_SERVER
+        }
+    if lc and lc.get("llama_server_same_run"):
+        same = lc["llama_server_same_run"]["tok_s"]
+        ratios["llamacpp_vs_llama_server_same_run"] = {
+            k: round(v / same[k], 3) for k, v in lc["tok_s"].items() if same.get(k)
         }
     if lc and tf:
         ratios["llamacpp_vs_transformers"] = {k: round(v / tf["tok_s"][k], 2) for k, v in lc["tok_s"].items()}
