@@ -1,6 +1,6 @@
-"""``%%chat --tools`` in a real kernel (core in-process): the model calls a server tool, the call
-and its result show in the cell output and are stored as rows; bad option combinations are usage
-errors before anything is written."""
+"""``%%chat --tools`` in a real kernel (core in-process): the model calls a server tool that needs
+approval, the kernel denies it with a note, the call, its result and the answer show in the cell
+output and are stored as rows; bad option combinations are usage errors before any write."""
 
 from __future__ import annotations
 
@@ -10,28 +10,6 @@ SETUP = (
     "from jupyter_chat_ext.kernel.connection import get_client as _gc\n"
     "_magics = get_ipython().magics_manager.registry['ChatMagics']\n"
 )
-
-
-def test_tools_call_shows_in_the_output_and_is_stored(local_kernel: Kernel) -> None:
-    # the kernel's folder is the tools' root (read_file is a read tool: it runs unasked)
-    res = local_kernel.execute("open('notes.txt', 'w').write('the secret word is PAPAYA\\n')")
-    assert res.status == "ok", res.error_text
-    res = local_kernel.execute(
-        "%%chat --tools --tool-choice required --seed 0 --max-tokens 48 --format text --out answer\n"
-        "Read the file notes.txt and tell me the secret word."
-    )
-    assert res.status == "ok", res.error_text
-    out = res.stdout
-    assert "🔧 `read_file(path=" in out and "`read_file` →" in out, out
-    local_kernel.execute(SETUP)
-    rows = local_kernel.value("_gc().list_messages(_magics.default_session_id)")
-    assert [m["role"] for m in rows][:3] == ["user", "assistant", "tool"]
-    call = rows[1]["metadata"]["tool_calls"][0]
-    assert call["function"]["name"] == "read_file"
-    assert rows[2]["metadata"]["tool_call_id"] == call["id"] and rows[2]["metadata"]["approval"] == "auto"
-    assert rows[2]["content"] in out or rows[2]["content"][:100] in out  # the result is shown
-    last = local_kernel.value("_magics.last")
-    assert last["status"] == "complete" and last["steps"] >= 1
 
 
 def test_tool_choice_without_tools_is_a_usage_error(local_kernel: Kernel) -> None:
@@ -79,4 +57,12 @@ def test_a_tool_that_needs_approval_is_denied_with_a_note(local_kernel: Kernel) 
     assert "🔧 `calc__add(a=" in out, out
     assert "⛔ `calc__add` executes and needs approval: denied" in out and "tool_allowlist" in out
     assert "⚠️ `calc__add` → the user denied this call" in out
+    # stored as rows: the call, its (denied) result, then the model's answer to the denial
+    last = local_kernel.value("_magics.last")
+    assert last["status"] == "complete" and last["steps"] == 2
+    rows = local_kernel.value(f"_gc().list_messages({last['session_id']!r})")
+    assert [m["role"] for m in rows] == ["user", "assistant", "tool", "assistant"]
+    call = rows[1]["metadata"]["tool_calls"][0]
+    assert rows[2]["metadata"]["tool_call_id"] == call["id"] and rows[2]["metadata"]["approval"] == "denied"
+    assert rows[3]["content"] == last["text"] and rows[3]["content"] in out
     local_kernel.execute("_svc.agent.registry.close()")
