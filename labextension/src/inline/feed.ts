@@ -36,10 +36,13 @@ export class CompletionFeed {
     for (;;) {
       if (this._version !== seen) {
         seen = this._version;
-        yield { ...this.state };
-        if (this.state.done) {
+        // decide on the snapshot sent: the live state may have ended while the consumer held it
+        const snapshot = { ...this.state };
+        yield snapshot;
+        if (snapshot.done) {
           return;
         }
+        continue; // something may have come while the consumer held the snapshot
       }
       await new Promise<void>(resolve => this._waiters.push(resolve));
     }

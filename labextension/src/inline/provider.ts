@@ -25,6 +25,8 @@ import { assembleEditorPrompt, assemblePrompt, CellSource, clipLines, fitToLine 
 import { INLINE_DEFAULTS, InlineSettings } from './settings';
 
 export const INLINE_PROVIDER_ID = 'jupyter-chat-ext:inline';
+/** how long completion stays off after the chat server could not be reached */
+const QUIET_MS = 30000;
 
 const EXT_LANGUAGE: Record<string, string> = { py: 'python', r: 'r', jl: 'julia', js: 'javascript', ts: 'typescript', sh: 'bash', sql: 'sql', md: 'markdown' };
 
@@ -53,8 +55,12 @@ export class ChatInlineProvider implements IInlineCompletionProvider {
     const generation = ++this._generation;
     this.cancel();
     const settings = this.settings;
-    if (!settings.enabled) {
+    if (!settings.enabled || Date.now() < this._quietUntil) {
       return { items: [] };
+    }
+    const widget = context.widget;
+    if (widget instanceof NotebookPanel && widget.content.activeCell?.model.type !== 'code') {
+      return { items: [] }; // prose in markdown cells is not ours to complete
     }
     if (context.triggerKind === InlineCompletionTriggerKind.Automatic && settings.debounceMs > 0) {
       await new Promise(r => setTimeout(r, settings.debounceMs));
@@ -156,6 +162,12 @@ export class ChatInlineProvider implements IInlineCompletionProvider {
         });
         feed.finish();
       } catch (err) {
+        if (err instanceof ApiError && (err.missing || err.offline)) {
+          // no chat server (yet): stay quiet a while rather than flag every keystroke
+          this._quietUntil = Date.now() + QUIET_MS;
+          feed.finish('');
+          return;
+        }
         // aborted by a keystroke: end quietly (the ghost text is gone already)
         feed.finish(undefined, controller.signal.aborted ? undefined : String((err as Error)?.message ?? err));
       } finally {
@@ -168,6 +180,7 @@ export class ChatInlineProvider implements IInlineCompletionProvider {
   }
 
   private _generation = 0;
+  private _quietUntil = 0;
   private _controller: AbortController | null = null;
   private _feeds = new Map<string, CompletionFeed>();
   /** per token: the text after the cursor on its line */

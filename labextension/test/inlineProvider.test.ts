@@ -1,0 +1,104 @@
+
+import { ApiError, ChatApi } from '../src/api';
+import { ChatInlineProvider } from '../src/inline/provider';
+import { INLINE_DEFAULTS } from '../src/inline/settings';
+
+// JupyterLab's packages are ES modules jest does not load: the two values the provider uses.
+jest.mock('@jupyterlab/completer', () => ({ InlineCompletionTriggerKind: { Invoke: 0, Automatic: 1 } }));
+jest.mock('@jupyterlab/notebook', () => ({ NotebookPanel: class NotebookPanel {} }));
+jest.mock('../src/icons', () => ({ chatIcon: { bindprops: () => ({}) } }));
+const InlineCompletionTriggerKind = { Invoke: 0, Automatic: 1 } as const;
+
+// Streaming mechanics only: a scripted event stream stands in for the server's SSE route.
+function sse(events: Record<string, unknown>[], signal?: AbortSignal, gapMs = 5): Response {
+  const enc = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      for (const e of events) {
+        if (signal?.aborted) {
+          controller.error(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+          return;
+        }
+        controller.enqueue(enc.encode(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`));
+        await new Promise(r => setTimeout(r, gapMs));
+      }
+      controller.close();
+    }
+  });
+  return new Response(body, { headers: { 'Content-Type': 'text/event-stream' } });
+}
+
+class ScriptedApi {
+  bodies: Record<string, unknown>[] = [];
+  signals: AbortSignal[] = [];
+  constructor(private readonly answer: (n: number, signal: AbortSignal) => Promise<Response>) {}
+  async fetch(path: string, init: RequestInit): Promise<Response> {
+    expect(path).toBe('inline');
+    this.bodies.push(JSON.parse(String(init.body)));
+    this.signals.push(init.signal!);
+    return this.answer(this.bodies.length, init.signal!);
+  }
+}
+
+const request = { text: 'def f(x):\n    return ', offset: 21 };
+const context = { widget: {} as any, triggerKind: InlineCompletionTriggerKind.Invoke as any };
+
+async function collect(provider: ChatInlineProvider, token: string): Promise<{ text: string; incomplete: boolean; error?: string }[]> {
+  const out = [];
+  for await (const { response } of provider.stream(token)) {
+    out.push({ text: response.insertText, incomplete: !!response.isIncomplete, error: response.error?.message });
+  }
+  return out;
+}
+
+describe('inline provider', () => {
+  it('streams the growing text, then the server’s clean completion', async () => {
+    const api = new ScriptedApi(async (_n, signal) =>
+      sse([{ type: 'token', text: 'x ' }, { type: 'token', text: '* 2\n```' }, { type: 'done', text: 'x * 2' }], signal)
+    );
+    const provider = new ChatInlineProvider(api as unknown as ChatApi);
+    provider.settings = { ...INLINE_DEFAULTS, maxLines: 3 };
+    const list = await provider.fetch(request, context);
+    expect(list.items).toHaveLength(1);
+    const item = list.items[0];
+    expect(item).toMatchObject({ insertText: '', isIncomplete: true });
+    const updates = await collect(provider, item.token!);
+    expect(updates[updates.length - 1]).toEqual({ text: 'x * 2', incomplete: false, error: undefined });
+    expect(updates.some(u => u.incomplete && u.text.startsWith('x'))).toBe(true);
+    expect(api.bodies[0]).toEqual({ prefix: 'def f(x):\n    return ', suffix: '', language: 'text', max_lines: 3 });
+  });
+
+  it('a new request aborts the one in flight; a disabled provider asks nothing', async () => {
+    const api = new ScriptedApi(async (_n, signal) => sse(Array.from({ length: 50 }, () => ({ type: 'token', text: 'a' })), signal, 20));
+    const provider = new ChatInlineProvider(api as unknown as ChatApi);
+    const first = await provider.fetch(request, context);
+    const streaming = collect(provider, first.items[0].token!);
+    await new Promise(r => setTimeout(r, 50));
+    await provider.fetch(request, context);
+    expect(api.signals[0].aborted).toBe(true);
+    expect(api.signals[1].aborted).toBe(false);
+    const updates = await streaming;
+    expect(updates[updates.length - 1].incomplete).toBe(false);
+    expect(updates[updates.length - 1].error).toBeUndefined(); // cancelled quietly
+    provider.cancel();
+    provider.settings = { ...INLINE_DEFAULTS, enabled: false };
+    expect((await provider.fetch(request, context)).items).toEqual([]);
+    expect(api.bodies).toHaveLength(2);
+  });
+
+  it('debounces typing, and stays quiet for a while when the chat server is missing', async () => {
+    const api = new ScriptedApi(async () => {
+      throw new ApiError(404, 'not_found_route', 'Not Found');
+    });
+    const provider = new ChatInlineProvider(api as unknown as ChatApi);
+    provider.settings = { ...INLINE_DEFAULTS, debounceMs: 30 };
+    const typing = { ...context, triggerKind: InlineCompletionTriggerKind.Automatic as any };
+    const [a, b] = await Promise.all([provider.fetch(request, typing), provider.fetch(request, typing)]);
+    expect(a.items).toEqual([]); // superseded by the next keystroke before its delay ran out
+    expect(b.items).toHaveLength(1);
+    const got = await collect(provider, b.items[0].token!);
+    expect(got[got.length - 1]).toEqual({ text: '', incomplete: false, error: undefined });
+    expect((await provider.fetch(request, typing)).items).toEqual([]);
+    expect(api.bodies).toHaveLength(1);
+  });
+});
