@@ -112,7 +112,13 @@ class GrammarTokenizers:
     def get(self) -> Any:
         with self._lock:
             if self._value is None:
-                self._value = self._build()
+                try:
+                    self._value = self._build()
+                except Exception as exc:  # e.g. a slow (Python) HF tokenizer llguidance cannot read
+                    raise InvalidInput(
+                        f"this model's tokenizer cannot drive constrained decoding: {exc}",
+                        code="unsupported_feature",
+                    ) from None
             return self._value
 
 
