@@ -26,6 +26,9 @@ from .base import ChatExtHandler, dumps
 
 #: how long (from the request) a start event may be held back while waiting for the first token
 PREFETCH_S = 1.0
+#: an SSE comment goes out after this long without an event (an agent turn waiting for the user's
+#: approval, a slow model load): proxies and browsers drop connections that stay silent for minutes
+KEEPALIVE_S = 15.0
 
 Event = dict[str, Any]
 
@@ -108,6 +111,9 @@ class StreamingHandler(ChatExtHandler):
                     done, _ = await asyncio.wait({step}, timeout=max(left, 0.0))
                     if not done:
                         await commit()
+                if committed and not hold and self._is_sse():
+                    while not (await asyncio.wait({step}, timeout=KEEPALIVE_S))[0]:
+                        await self.write_keepalive()
                 try:
                     event = await step
                 except StopAsyncIteration:
@@ -166,6 +172,16 @@ class StreamingHandler(ChatExtHandler):
                 await events.aclose()  # type: ignore[attr-defined]
             except Exception:
                 self.log.debug("jupyter_chat_ext: closing a stream failed", exc_info=True)
+
+    def _is_sse(self) -> bool:
+        return str(self._headers.get("Content-Type", "")).startswith("text/event-stream")
+
+    async def write_keepalive(self) -> None:
+        """An SSE comment line: clients ignore it, idle-connection timeouts see traffic."""
+        if self._gone:
+            raise StreamClosedError()
+        self.write(": keepalive\n\n")
+        await self.flush()
 
     async def write_sse(self, event: Event) -> None:
         """Write one named event and push it to the client now (one flush per token)."""

@@ -24,10 +24,11 @@ def on_jp_loop(fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any
 
 
 def parse_sse(text: str) -> list[tuple[str, dict[str, Any]]]:
-    """``event: <type>\\ndata: <json>\\n\\n`` frames as (type, data) pairs."""
+    """``event: <type>\\ndata: <json>\\n\\n`` frames as (type, data) pairs; ``: comment`` frames
+    (the server's keepalives) are skipped, as every SSE client skips them."""
     events = []
     for frame in text.split("\n\n"):
-        if not frame.strip():
+        if not frame.strip() or all(line.startswith(":") for line in frame.split("\n")):
             continue
         kind, data = "message", None
         for line in frame.split("\n"):

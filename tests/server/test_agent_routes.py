@@ -84,7 +84,10 @@ class Stream:
 
 
 @on_jp_loop
-async def test_stream_waits_for_the_users_decision(api):
+async def test_stream_waits_for_the_users_decision(api, monkeypatch):
+    from jupyter_chat_ext.server import streaming
+
+    monkeypatch.setattr(streaming, "KEEPALIVE_S", 0.1)  # a silent wait sends SSE comments
     sid = (await api.new_session())["id"]
     stream = Stream(
         api, sid, {"content": "What is 2 + 3? Use the add tool.", "params": PARAMS, "tools": TOOLS}
@@ -93,6 +96,7 @@ async def test_stream_waits_for_the_users_decision(api):
     assert (call["name"], call["approval"], call["executor"]) == ("calc__add", "required", "server")
     await asyncio.sleep(0.5)  # nothing runs while the user has not answered
     assert [k for k, _ in stream.events()][-1] == "tool_call"
+    assert b": keepalive\n\n" in b"".join(stream.chunks)  # ... but the connection is not silent
 
     cid = call["call_id"]
     assert_error(await api.post("tool-calls", cid, body={"decision": "maybe"}), 400)
