@@ -69,7 +69,17 @@ describe('inline provider', () => {
   });
 
   it('a new request aborts the one in flight; a disabled provider asks nothing', async () => {
-    const api = new ScriptedApi(async (_n, signal) => sse(Array.from({ length: 50 }, () => ({ type: 'token', text: 'a' })), signal, 20));
+    // aborted the way the lab reports it: as an "offline" error (ServerConnection.NetworkError)
+    const api = new ScriptedApi(async (_n, signal) => {
+      const response = sse(Array.from({ length: 50 }, () => ({ type: 'token', text: 'a' })), undefined, 20);
+      return new Response(
+        response.body!.pipeThrough(
+          new TransformStream({
+            transform: (chunk, c) => (signal.aborted ? c.error(new ApiError(0, 'offline', 'Failed to fetch')) : c.enqueue(chunk))
+          })
+        )
+      );
+    });
     const provider = new ChatInlineProvider(api as unknown as ChatApi);
     const first = await provider.fetch(request, context);
     const streaming = collect(provider, first.items[0].token!);
@@ -80,10 +90,15 @@ describe('inline provider', () => {
     const updates = await streaming;
     expect(updates[updates.length - 1].incomplete).toBe(false);
     expect(updates[updates.length - 1].error).toBeUndefined(); // cancelled quietly
+    // ...which is not taken for a missing server: the next request goes out
+    provider.cancel();
+    await new Promise(r => setTimeout(r, 100)); // the aborted stream has failed by now
+    expect((await provider.fetch(request, context)).items).toHaveLength(1);
+    expect(api.bodies).toHaveLength(3);
     provider.cancel();
     provider.settings = { ...INLINE_DEFAULTS, enabled: false };
     expect((await provider.fetch(request, context)).items).toEqual([]);
-    expect(api.bodies).toHaveLength(2);
+    expect(api.bodies).toHaveLength(3);
   });
 
   it('debounces typing, and stays quiet for a while when the chat server is missing', async () => {

@@ -162,14 +162,17 @@ export class ChatInlineProvider implements IInlineCompletionProvider {
         });
         feed.finish();
       } catch (err) {
+        if (controller.signal.aborted) {
+          feed.finish(); // a keystroke cancelled it (the lab reports the abort as a network error)
+          return;
+        }
         if (err instanceof ApiError && (err.missing || err.offline)) {
           // no chat server (yet): stay quiet a while rather than flag every keystroke
           this._quietUntil = Date.now() + QUIET_MS;
           feed.finish('');
           return;
         }
-        // aborted by a keystroke: end quietly (the ghost text is gone already)
-        feed.finish(undefined, controller.signal.aborted ? undefined : String((err as Error)?.message ?? err));
+        feed.finish(undefined, String((err as Error)?.message ?? err));
       } finally {
         if (this._controller === controller) {
           this._controller = null;
