@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import ARTIFACTS
-from sidebar import PANEL, open_lab, open_sidebar
+from sidebar import PANEL, open_sidebar
 from test_sidebar import wait_answer, wait_ready
 
 pytestmark = pytest.mark.browser
@@ -85,7 +85,8 @@ def attach(page: Any, ref: str, option: str | None = None) -> None:
 
 def test_fix_error_apply_undo_and_context_chips(page: Any, lab: Any) -> None:
     lab.api("PUT", "api/contents/fix.ipynb", {"type": "notebook", "format": "json", "content": NOTEBOOK})
-    open_lab(page, lab, "lab/tree/fix.ipynb")
+    # a fresh workspace: notebooks other tests opened would be restored behind this one
+    page.goto(lab.lab("lab/tree/fix.ipynb") + "&reset")
     cell(page, 1).wait_for()
     page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)
     run_cell(page, 0)

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from conftest import TEST_SETTINGS
-from sidebar import open_lab
 
 pytestmark = pytest.mark.browser
 
@@ -49,7 +48,8 @@ def test_ghost_text_streams_tab_accepts_typing_cancels(page: Any, inline_lab: An
     inline = "/chat-ext/inline?"  # ServerConnection adds a cache-busting query
     page.on("request", lambda r: requests.append(r.url) if inline in r.url else None)
     page.on("requestfailed", lambda r: aborted.append(r.failure or "") if inline in r.url else None)
-    open_lab(page, inline_lab, "lab/tree/inline.ipynb")
+    # a fresh workspace: notebooks other tests opened would be restored behind this one
+    page.goto(inline_lab.lab("lab/tree/inline.ipynb") + "&reset")
     editor = page.locator(CELL_EDITOR)
     editor.wait_for()
     editor.click()
