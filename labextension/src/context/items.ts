@@ -41,8 +41,6 @@ export function contextOf(metadata: Record<string, unknown> | null | undefined):
   );
 }
 
-export const KIND_ICON: Record<ItemKind, string> = { file: '📄', cell: '▦', var: '𝑥', error: '⚠' };
-
 // --- cells -----------------------------------------------------------------------------------
 
 /** An nbformat output, loosely typed (what `cell.model.outputs.toJSON()` returns). */

@@ -2,10 +2,11 @@
  * @-context in the composer: the menu that opens while an `@` reference is typed, and the chips
  * of the attached items. Keys while the menu is open: ↑/↓ choose, Enter/Tab take, Escape closes.
  */
+import { bugIcon, codeIcon, fileIcon, LabIcon, variableIcon } from '@jupyterlab/ui-components';
 import React, { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 
 import { Attachments } from './attachments';
-import { ContextItem, KIND_ICON, WireContext } from './items';
+import { ContextItem, ItemKind, WireContext } from './items';
 import { AtToken, matchingKinds, parseRef, replaceToken, splitPath, tokenAt } from './tokens';
 
 interface Option {
@@ -20,6 +21,9 @@ interface Option {
 }
 
 const MAX_OPTIONS = 30;
+
+/** JupyterLab's icons (an emoji may have no glyph in the fonts at hand) */
+const KIND_ICON: Record<ItemKind, LabIcon> = { file: fileIcon, cell: codeIcon, var: variableIcon, error: bugIcon };
 
 async function optionsFor(token: AtToken, attachments: Attachments): Promise<Option[]> {
   if (token.kind === null) {
@@ -188,7 +192,7 @@ function Chip(props: { item: ContextItem; onRemove?: () => void }): JSX.Element 
   const title = item.state === 'error' ? `${item.label}: ${item.note}` : item.state === 'loading' ? `Fetching ${item.label}…` : `${item.label}${item.note ? ` (${item.note})` : ''}\n\n${item.text.slice(0, 600)}`;
   return (
     <span className="jp-ChatExt-chip" data-kind={item.kind} data-state={item.state} title={title}>
-      <span aria-hidden="true">{KIND_ICON[item.kind] ?? '@'}</span>
+      {KIND_ICON[item.kind] ? React.createElement(KIND_ICON[item.kind].react, { tag: 'span', className: 'jp-ChatExt-chipIcon' }) : null}
       <span className="jp-ChatExt-chipLabel">{item.label}</span>
       {item.state === 'loading' ? <span className="jp-ChatExt-chipNote">…</span> : null}
       {item.state === 'error' ? <span className="jp-ChatExt-chipNote">{item.note}</span> : null}
