@@ -11,6 +11,10 @@ versions of one answer, so steps must not share one). The loop ends at a plain a
 (``"invalid_tool_call"``: one retry, then stop). Closing the stream stops it; every row written
 so far stays.
 
+With ``rag`` the collection is searched once before the first step (``agent_rag``): the passages
+join the system message every step reads, and the citations end on the row the final ``done``
+names (a step that called tools is not the answer, so its row keeps none).
+
 Events: ``start``, ``token``..., per call ``tool_call`` + ``tool_result``, then ``step`` (the next
 row) and its tokens, ..., finally ``done`` (``steps``: how many model calls ran).
 """
@@ -28,6 +32,7 @@ from ..settings import Settings
 from . import inputs
 from .agent_calls import CallContext, CallResult, run_call
 from .agent_prompt import fit_messages, history_messages, select_tools, shrink_results, tools_request
+from .agent_rag import check_collection, retrieve
 from .answer import stream_answer
 from .approvals import ApprovalBroker
 from .context import fold as fold_context
@@ -39,13 +44,20 @@ HISTORY_LIMIT = 1000
 
 class Agent:
     def __init__(
-        self, store: Any, engine: Any, settings: Settings, approvals: ApprovalBroker, registry: Any = None
+        self,
+        store: Any,
+        engine: Any,
+        settings: Settings,
+        approvals: ApprovalBroker,
+        registry: Any = None,
+        rag: Any = None,
     ) -> None:
         self.store = store
         self.engine = engine
         self.settings = settings
         self.approvals = approvals
         self.registry = registry
+        self.rag = rag  # the RagService a turn with ``rag`` searches (None: retrieval unavailable)
         self.checkpoint_interval: float | None = None
 
     async def chat(
@@ -64,23 +76,37 @@ class Agent:
         content = inputs.content(content, self.settings.max_content_chars)
         items = inputs.context(context, self.settings.max_content_chars, used=len(content))
         req = tools_request(tools, self.settings.agent_max_steps)
-        if rag is not None:
-            raise InvalidInput("rag and tools in one turn are not supported; ask the tools or the collection")
+        spec = inputs.rag(rag, self.rag is not None)
         if self.registry is None:
             raise InvalidInput("tools are not available in this service", code="unsupported")
         session = await asyncio.to_thread(self.store.get_session, session_id)
+        await check_collection(self.rag, spec)
         opts = inputs.options(session.get("params"), params)
         model_id = self.engine.resolve(session.get("model"))
         await asyncio.to_thread(inputs.model, self.engine, model_id)
         model_id = await self.engine.ensure_loaded(model_id)
         specs = select_tools(self.registry, await self.registry.list(), req)
         offered = [s.openai() for s in specs]
+        system, citations = session.get("system_prompt") or None, []
+        if spec is not None:
+            system, citations = await retrieve(
+                self.rag,
+                self.engine,
+                self.settings,
+                spec,
+                model_id=model_id,
+                max_tokens=opts.max_tokens,
+                question=content,
+                system=system,
+                offered=offered,
+            )
         history = await asyncio.to_thread(self.store.list_messages, session_id, limit=HISTORY_LIMIT)
         messages, user_tokens = await asyncio.to_thread(
-            self._fit, session, opts, model_id, history, fold_context(content, items), offered
+            self._fit, system, opts, model_id, history, fold_context(content, items), offered
         )
 
-        turn = Turn(session, model_id, opts, content, messages=messages)
+        turn = Turn(session, model_id, opts, content, rag=spec, messages=messages)
+        turn.citations = citations
         # the engine's own check of the tools (names, schemas) before anything is written
         turn.structured = Structured.from_openai({"tools": offered, "tool_choice": req.tool_choice})
         turn.user_tokens = user_tokens
@@ -98,6 +124,10 @@ class Agent:
             max_result_chars=int(self.settings.max_tool_result_chars),
         )
 
+        metadata: dict[str, Any] = {"rag": spec.to_dict()} if spec else {}
+        if items:
+            metadata["context"] = items
+
         def begin() -> None:
             turn.user = self.store.add_message(
                 session_id,
@@ -105,7 +135,7 @@ class Agent:
                 content,
                 model=model_id,
                 params=opts.to_dict(),
-                metadata={"context": items} if items else None,
+                metadata=metadata or None,
                 tokens=turn.user_tokens,
             )
             turn.answer = self._step_row(turn, turn.user["id"])
@@ -120,7 +150,13 @@ class Agent:
                 yield event
 
     def _fit(
-        self, session: Any, opts: Any, model_id: str, history: list[Any], content: str, offered: list[Any]
+        self,
+        system: str | None,
+        opts: Any,
+        model_id: str,
+        history: list[Any],
+        content: str,
+        offered: list[Any],
     ) -> tuple[list[dict[str, Any]], int]:
         ctx = self.engine.context_length(model_id)
         if opts.max_tokens is not None and opts.max_tokens >= ctx:
@@ -130,7 +166,7 @@ class Agent:
             )
         reserve = min(opts.max_tokens or self.settings.default_max_tokens, ctx // 2)
         return fit_messages(
-            system=session.get("system_prompt") or None,
+            system=system,
             groups=history_messages(history),
             user=content,
             tools=offered,
@@ -196,6 +232,8 @@ class Agent:
             invalid += any(r.invalid for r in results)
             stop = _stop_reason(steps, max_steps, invalid)
             if stop is not None:
+                if turn.citations:  # the turn ends on this row: it is the answer the sources go with
+                    await asyncio.to_thread(self._cite, step["id"], turn.citations)
                 yield {**done, "finish_reason": stop, "steps": steps}
                 return
             # the next step answers with the calls and their results in view
@@ -205,6 +243,10 @@ class Agent:
             messages = await asyncio.to_thread(self._fit_results, turn, messages, len(results), structured)
             turn = _next_turn(turn, messages, structured)
             begin, undo = self._next_writes(turn, step["id"])
+
+    def _cite(self, message_id: int, citations: list[dict[str, Any]]) -> None:
+        meta = self.store.get_message(message_id).get("metadata") or {}
+        self.store.update_message(message_id, metadata={**meta, "citations": citations})
 
     def _next_writes(self, turn: Turn, parent_id: int) -> tuple[Any, Any]:
         def begin() -> None:
@@ -226,8 +268,10 @@ def _stop_reason(steps: int, max_steps: int, invalid: int) -> str | None:
 
 
 def _next_turn(prev: Turn, messages: list[dict[str, Any]], structured: Any) -> Turn:
-    turn = Turn(prev.session, prev.model_id, prev.opts, prev.content, user=prev.user, messages=messages)
-    turn.structured = structured
+    turn = Turn(
+        prev.session, prev.model_id, prev.opts, prev.content, user=prev.user, rag=prev.rag, messages=messages
+    )
+    turn.structured, turn.citations = structured, prev.citations
     return turn
 
 

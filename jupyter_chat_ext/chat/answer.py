@@ -115,6 +115,7 @@ async def _finish(store: Any, engine: Any, turn: Turn, event: Event, ckpt: Check
     meta = {**turn.metadata(), "finish_reason": reason, "seed": metrics.get("seed")}
     if event.get("tool_calls"):  # an agent step that called tools: the calls belong to its row
         meta["tool_calls"] = event["tool_calls"]
+        meta.pop("citations", None)  # ... and the sources go with the answer that follows
     answer_id, session, user_text = turn.answer["id"], turn.session, turn.user["content"]
     text = turn.text
 

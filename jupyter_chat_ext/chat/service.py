@@ -42,7 +42,7 @@ class ChatService:
         self.turns = Turns(store, engine, settings, rag)
         #: the user's replies to agent tool calls (POST /chat-ext/tool-calls/{id}, the kernel)
         self.approvals = ApprovalBroker()
-        self.agent = Agent(store, engine, settings, self.approvals, tools)
+        self.agent = Agent(store, engine, settings, self.approvals, tools, rag)
 
     # -- sessions & messages (synchronous; doors call them on worker threads) -----------------
     def create_session(

@@ -21,7 +21,9 @@ from jupyter_chat_ext.chat.agent import _stop_reason
 from jupyter_chat_ext.chat.agent_calls import DENIED, CallContext, run_call
 from jupyter_chat_ext.chat.agent_prompt import NOT_RUN, history_messages
 from jupyter_chat_ext.chat.service import ChatService
+from jupyter_chat_ext.engine.structured import Structured
 from jupyter_chat_ext.errors import Conflict, InvalidInput, NotFound
+from jupyter_chat_ext.rag.service import RagService
 from jupyter_chat_ext.settings import Settings
 from jupyter_chat_ext.store.store import Store
 from jupyter_chat_ext.tools import ToolRegistry
@@ -350,7 +352,6 @@ def test_a_long_result_is_cut_to_fit_the_next_prompt(engine) -> None:
     """A tool result larger than the model's context is cut (with a note) for the next step; the
     stored row keeps it whole. Tokenizes only: no generation."""
     from jupyter_chat_ext.chat.agent_prompt import shrink_results
-    from jupyter_chat_ext.engine.structured import Structured
 
     model = engine.resolve(None)
     spec = {"name": "calc__add", "description": "Add", "parameters": {"type": "object"}}
@@ -374,3 +375,53 @@ def test_a_long_result_is_cut_to_fit_the_next_prompt(engine) -> None:
         out[2]["content"].startswith("word word")
         and "[cut to fit the model's context: showing" in out[2]["content"]
     )
+
+
+async def test_tools_with_a_rag_collection_in_one_turn(tmp_path, engine, registry) -> None:
+    """A sidebar user with a default collection and Tools on: retrieval once before the first step,
+    the passages in the prompt every step reads, the citations on the row the turn ends on."""
+    settings = Settings(data_dir=tmp_path / "data", tool_allowlist=["calc__add"])
+    svc = ChatService(
+        Store(settings.db_path), engine, settings, rag=RagService(settings, engine.embedder), tools=registry
+    )
+    try:
+        docs = tmp_path / "docs"
+        docs.mkdir()
+        (docs / "zorblax.md").write_text("# Zorblax\n\nThe planet Zorblax has three purple moons.\n")
+        (docs / "bread.md").write_text("# Bread\n\nBread is baked from flour, water, salt and yeast.\n")
+        svc.rag.create_collection("notes")
+        assert svc.rag.ingest("notes", [str(docs)]).files_done == 2
+        question = "How many moons does Zorblax have? Add 1 + 2 with the add tool too."
+        s = svc.create_session()
+        rag = {"collection": "notes", "k": 1}
+        tools = {"names": ["calc__add"], "tool_choice": ADD, "max_steps": 2}
+        async with aclosing(svc.chat(s["id"], question, PARAMS, tools=tools, rag=rag)) as stream:
+            events = [event async for event in stream]
+        call, result, done = by_type(events, "tool_call")[0], by_type(events, "tool_result")[0], events[-1]
+        assert call["approval"] == "auto" and result["content"] == expected_sum(call)
+        assert done["type"] == "done" and done["steps"] == 2
+        assert [c["source"] for c in done["citations"]] == [str(docs / "zorblax.md")]
+        rows = svc.list_messages(s["id"])
+        user, first, tool = rows[:3]
+        assert tool["role"] == "tool" and tool["parent_id"] == first["id"]
+        assert user["metadata"]["rag"] == {"collection": "notes", "k": 1, "mode": "hybrid"}
+        # the sources sit on the row the turn ended on (a plain answer, or the last call at
+        # max_steps), never on a step that called tools and was followed by another step
+        cited = [m["id"] for m in rows if m["role"] == "assistant" and "citations" in m["metadata"]]
+        assert cited == [done["message_id"]] and rows[-1]["id"] >= done["message_id"]
+        final = next(m for m in rows if m["id"] == done["message_id"])
+        assert final["metadata"]["citations"] == done["citations"] and first["metadata"]["tool_calls"]
+        # the passage was in the first step's prompt: it outgrew the same prompt without it
+        model = engine.resolve(None)
+        spec = registry.get("calc__add").openai()
+        structured = Structured.from_openai({"tools": [spec], "tool_choice": ADD})
+        bare = engine.prompt_ids(model, [{"role": "user", "content": question}], structured=structured)
+        passage = engine.count_tokens(model, "The planet Zorblax has three purple moons.")
+        assert first["metrics"]["prompt_tokens"] >= len(bare) + passage
+        # bad input: an unknown collection is 404 before anything is written
+        before = len(svc.list_messages(s["id"]))
+        with pytest.raises(NotFound):
+            await svc.chat(s["id"], question, PARAMS, tools=tools, rag={"collection": "nope"}).__anext__()
+        assert len(svc.list_messages(s["id"])) == before
+    finally:
+        svc.close(close_engine=False)
