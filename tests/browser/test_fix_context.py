@@ -165,11 +165,14 @@ def test_fix_error_apply_undo_and_context_chips(page: Any, lab: Any) -> None:
     assert page.locator(f"{PANEL} .jp-ChatExt-chips").count() == 0
     # the user message is stored when the turn starts: no need to wait for this answer (the
     # stream closes with the page, which stops it on the server)
-    saved = ".jp-ChatExt-message-user[data-message-id]:not([data-message-id^='-'])"
-    page.locator(f"{PANEL} {saved}").last.wait_for()
-    sessions = lab.api("GET", "chat-ext/sessions?q=What%20is%20in%20df")["sessions"]
-    stored = lab.api("GET", f"chat-ext/sessions/{sessions[0]['id']}/messages")["messages"]
-    question = next(m for m in stored if m["content"] == "What is in df?")
+    last_user = f"[...document.querySelectorAll('{PANEL} .jp-ChatExt-message-user')].pop()"
+    page.wait_for_function(f"Number({last_user}.dataset.messageId) > 0")
+    message_id = int(user.get_attribute("data-message-id") or 0)
+    # the chat of the fix turn, the one changed last
+    session = lab.api("GET", "chat-ext/sessions?limit=1")["sessions"][0]
+    stored = lab.api("GET", f"chat-ext/sessions/{session['id']}/messages")["messages"]
+    question = next(m for m in stored if m["id"] == message_id)
+    assert question["content"] == "What is in df?"
     context = question["metadata"]["context"]
     assert [c["kind"] for c in context] == ["var", "file"]
     assert "shape (3, 2)" in context[0]["text"] and context[1]["label"] == "demo.ipynb"
