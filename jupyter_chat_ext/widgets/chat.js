@@ -88,7 +88,7 @@ function render({ model, el }) {
     fold.open = opened.has(call.id);
     fold.addEventListener("toggle", () => (fold.open ? opened.add(call.id) : opened.delete(call.id)));
     const summary = h("summary", "jce-tool-summary");
-    summary.append(h("span", "jce-tool-name", `🔧 ${call.name}`), h("span", "jce-tool-state", callState(call, pending)));
+    summary.append(h("span", "jce-tool-name", call.name), h("span", "jce-tool-state", callState(call, pending)));
     if (call.is_error) box.classList.add("jce-tool-error");
     fold.append(summary, h("div", "jce-label", "Arguments"), h("pre", "jce-tool-args", call.arguments));
     if (call.result !== null && call.result !== undefined) {
@@ -117,7 +117,9 @@ function render({ model, el }) {
       log.appendChild(bubble(m.role, m.content, m.status, m.blocks, m.calls));
     }
     const partial = model.get("partial");
-    if (model.get("busy")) {
+    // while a call waits for the user, the buttons are what happens next: no "…" bubble below
+    const asking = Object.values(model.get("pending_calls") || {}).some((c) => c.approval === "required" && !c.decision);
+    if (model.get("busy") && !asking) {
       const live = bubble("assistant", partial || "…", "", partial ? model.get("partial_blocks") : null);
       live.classList.add("jce-streaming");
       log.appendChild(live);

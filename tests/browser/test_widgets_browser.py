@@ -50,12 +50,15 @@ def test_chat_widget_answers_in_the_browser(fresh_lab: Any, page: Any) -> None:
         [
             "%load_ext jupyter_chat_ext\n%chat status",
             "from jupyter_chat_ext.widgets import ChatWidget\nw = ChatWidget(max_tokens=16)\nw",
+            # an agent turn of one step: the model must call read_file (a read tool: no approval)
+            "READ = {'type': 'function', 'function': {'name': 'read_file'}}\n"
+            "ChatWidget(max_tokens=48, tools=['read_file'], tool_choice=READ, max_steps=1)",
         ],
     )
     open_and_run_all(page, lab, "chat.ipynb")
     # the kernel found the server by itself (runtime files), not the in-process fallback
     page.get_by_text("mode: server").wait_for(timeout=120_000)
-    chat = page.locator(".jce-chat")
+    chat = page.locator(".jce-chat").first
     chat.wait_for(timeout=120_000)
     chat.locator("textarea").fill("Say hello to <b>Jupyter</b>.")
     chat.locator("textarea").press("Enter")
@@ -81,3 +84,12 @@ def test_chat_widget_answers_in_the_browser(fresh_lab: Any, page: Any) -> None:
     # the session picker lists the new session
     options = chat.locator("select option")
     assert options.count() >= 2
+    # the tools widget: its call shows folded in the thread, unfolding shows the arguments
+    agent = page.locator(".jce-chat").nth(1)
+    assert agent.locator(".jce-tools-toggle").is_checked()
+    agent.locator("textarea").fill("Read the file notes.txt.")
+    agent.locator("textarea").press("Enter")
+    summary = agent.locator(".jce-tool-call summary", has_text="read_file")
+    summary.wait_for(timeout=120_000)
+    summary.click()
+    assert '"path"' in (agent.locator(".jce-tool-args").first.text_content() or "")
