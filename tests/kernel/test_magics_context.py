@@ -1,7 +1,7 @@
 """Notebook context from the kernel side, in a real kernel: ``--cell N``, ``--var NAME``, ``%chat fix``.
 
 Each asks the real packaged model for a few tokens; what the test checks is what the turn carried:
-the user message's ``metadata.context`` as stored (the same items the sidebar's chips send).
+the user message's ``metadata.context`` as the server stored it (the items the sidebar's chips send).
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ def _last_context():
 
 
 @pytest.fixture(scope="module")
-def kernel(local_kernel: Kernel) -> Kernel:
-    res = local_kernel.execute(LAST_CONTEXT)
+def kernel(server_kernel: Kernel) -> Kernel:
+    """A kernel of the shared test server (the server's core and model are built once per run)."""
+    res = server_kernel.execute(LAST_CONTEXT)
     assert res.status == "ok", res.error_text
-    return local_kernel
+    return server_kernel
 
 
 def last_context(kernel: Kernel) -> dict[str, Any]:
