@@ -15,6 +15,7 @@ A real `jupyter server` with the llama.cpp backend and the packaged model; reque
    slots were all free afterwards (cancellation reached the engine).
 
 Usage: .venv/bin/python bench/bench_completion.py [--requests 30] [--keystroke-ms 80]
+       [--server-arg=--ChatExtApp.n_threads=1 ...]
 The CPU may be shared: load averages are recorded with the figures.
 """
 
@@ -159,10 +160,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--keystroke-ms", type=float, default=80.0)
+    parser.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        help="extra jupyter server option, e.g. --ChatExtApp.n_threads=1",
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        server = JupyterServer(Path(tmp), "--ChatExtApp.backend=llamacpp")
+        server = JupyterServer(Path(tmp), "--ChatExtApp.backend=llamacpp", *args.server_arg)
         try:
             server.wait_ready()
             server.wait_model()
@@ -177,6 +184,7 @@ def main() -> None:
         load_avg_before=[round(x, 2) for x in load_before],
         load_avg_after=[round(x, 2) for x in os.getloadavg()],
         cpus=os.cpu_count(),
+        server_args=args.server_arg,
     )
     print(json.dumps(result, indent=2))
 
