@@ -144,7 +144,10 @@ class ChatWidget(ClientWidget):
         self._stop.set()
         for call_id, call in dict(self.pending_calls).items():
             if call.get("approval") == "required" and not call.get("decision"):
-                self.decide(call_id, "deny")
+                try:
+                    self.decide(call_id, "deny")
+                except InvalidInput:  # its result came in meanwhile: nothing waits any more
+                    pass
 
     def tools_request(self) -> dict[str, Any] | None:
         """The chat body's ``tools`` field for the next turn (None: a plain turn)."""
