@@ -155,3 +155,29 @@ def test_allow_listed_tools_run_unasked_when_the_browser_turns_tools_on(calc_ser
     call = w.messages[-1]["calls"][0]
     args = json.loads(call["arguments"])
     assert (call["result"], call["approval"]) == (str(args["a"] + args["b"]), "auto")
+
+
+def test_thread_view_folds_tool_rows_and_keeps_orphans() -> None:
+    """Rows as the store returns them (no model): a call folds its result, a long result is
+    clipped for the browser, a result whose call is older than the rows loaded shows on its own."""
+    from jupyter_chat_ext.widgets.thread import SHOWN_RESULT_CHARS, thread_view
+
+    def tool(row_id: int, call_id: str, content: str, parent: int) -> dict[str, Any]:
+        meta = {"tool_call_id": call_id, "name": "read_file", "arguments": '{"path": "a.txt"}'}
+        return {"id": row_id, "role": "tool", "content": content, "parent_id": parent, "metadata": meta}
+
+    call = {"id": "call_1", "type": "function", "function": {"name": "read_file", "arguments": '{"path":'}}
+    rows = [
+        tool(1, "call_0", "older", 0),
+        {"id": 2, "role": "user", "content": "read it", "metadata": {}},
+        {"id": 3, "role": "assistant", "content": "", "metadata": {"tool_calls": [call]}},
+        tool(4, "call_1", "x" * (SHOWN_RESULT_CHARS + 10), 3),
+        {"id": 5, "role": "assistant", "content": "", "status": "streaming", "metadata": {}},
+    ]
+    views = thread_view(rows)
+    assert [v["role"] for v in views] == ["tool", "user", "assistant", "assistant"]
+    assert views[0]["calls"][0]["result"] == "older" and views[0]["content"] == ""
+    folded = views[2]["calls"][0]
+    assert folded["arguments"] == '{"path":'  # not JSON: shown as the model wrote it
+    assert folded["result"].endswith(f"({SHOWN_RESULT_CHARS + 10:,} characters in all)")
+    assert len(thread_view(rows, live=True)) == 3  # the streaming row is the live bubble's
