@@ -53,30 +53,16 @@ def wait_for(predicate: Callable[[], bool], timeout: float) -> None:
 
 
 @pytest.fixture(scope="module")
-def calc_services(tmp_path_factory, engine) -> Iterator[Callable[..., LocalService]]:
-    """LocalServices over the shared engine whose settings name the calc MCP server (the path a
-    user's config takes); ``allow=True`` puts calc__add in ``tool_allowlist``."""
+def calc_service(tmp_path_factory, engine) -> Iterator[LocalService]:
+    """A LocalService over the shared engine whose settings name the calc MCP server (the path a
+    user's config takes). One for the module: each one more starts its own MCP server."""
     tmp = tmp_path_factory.mktemp("widget-tools")
     script = tmp / "calc.py"
     script.write_text(CALC, encoding="utf-8")
-    made: dict[bool, LocalService] = {}
-
-    def get(allow: bool = False) -> LocalService:
-        if allow not in made:
-            made[allow] = LocalService(
-                Settings(
-                    data_dir=tmp / f"data-{allow}",
-                    root_dir=tmp,
-                    mcp_servers={"calc": {"command": sys.executable, "args": [str(script)]}},
-                    tool_allowlist=["calc__add"] if allow else [],
-                ),
-                engine=engine,
-            )
-        return made[allow]
-
-    yield get
-    for service in made.values():
-        service.close()
+    calc = {"calc": {"command": sys.executable, "args": [str(script)]}}
+    service = LocalService(Settings(data_dir=tmp / "data", root_dir=tmp, mcp_servers=calc), engine=engine)
+    yield service
+    service.close()
 
 
 def widget(client: LocalService, **kwargs: Any) -> ChatWidget:
@@ -92,8 +78,8 @@ def waiting_call(w: ChatWidget) -> str:
     return call_id
 
 
-def test_a_call_waits_for_approve_and_the_stored_call_reopens(calc_services) -> None:
-    service = calc_services()
+def test_a_call_waits_for_approve_and_the_stored_call_reopens(calc_service) -> None:
+    service = calc_service
     w = widget(service, tools=["calc__add"])
     browser_message(w, {"type": "send", "content": QUESTION})
     call_id = waiting_call(w)
@@ -128,8 +114,8 @@ def test_a_call_waits_for_approve_and_the_stored_call_reopens(calc_services) -> 
     assert "not waiting" in w.error
 
 
-def test_stop_denies_the_waiting_call_and_ends_the_turn(calc_services) -> None:
-    service = calc_services()
+def test_stop_denies_the_waiting_call_and_ends_the_turn(calc_service) -> None:
+    service = calc_service
     w = widget(service, tools=True)  # every enabled server tool: read_file and calc__add
     w.send(QUESTION)
     waiting_call(w)
@@ -141,14 +127,19 @@ def test_stop_denies_the_waiting_call_and_ends_the_turn(calc_services) -> None:
     assert service.list_messages(w.session_id)[-1]["metadata"]["approval"] == "denied"
 
 
-def test_allow_listed_tools_run_unasked_when_the_browser_turns_tools_on(calc_services) -> None:
-    service = calc_services(allow=True)
-    w = widget(service)
+def test_allow_listed_tools_run_unasked_when_the_browser_turns_tools_on(calc_service) -> None:
+    w = widget(calc_service)
     assert w.tools_request() is None  # off: a plain turn
     pending: list[dict[str, Any]] = []
     w.observe(lambda change: pending.append(dict(change["new"])), names="pending_calls")
     w.tools = True  # what ticking the Tools box does (model.set + save_changes)
-    w.send(QUESTION, wait=True, timeout=120)
+    # what c.ChatExtApp.tool_allowlist sets; the agent reads it at each turn
+    allowlist = calc_service.settings.tool_allowlist
+    allowlist.append("calc__add")
+    try:
+        w.send(QUESTION, wait=True, timeout=120)
+    finally:
+        allowlist.remove("calc__add")
     assert w.error == ""
     seen = [c for p in pending for c in p.values()]
     assert seen and all(c["approval"] == "auto" for c in seen)  # never any buttons
