@@ -61,6 +61,12 @@ class Settings:
     n_threads: int | None = None
     #: layers the llama.cpp backend offloads to the GPU in CUDA/Metal builds (-1: all, 0: none)
     n_gpu_layers: int = 0
+    #: llama.cpp KV layout. True: one pool of ``context_budget or 4096`` cells shared by all parallel
+    #: chats, so any one chat may use all of it. False: llama-server's layout, each of the
+    #: ``max_batch_size`` chats owns ``(context_budget or 8192) // max_batch_size`` cells; attention
+    #: then reads only a chat's own cells (measured: +26 % aggregate tok/s at 8 concurrent chats
+    #: on the packaged model) but each chat's context is that slice (1024 tokens by default)
+    kv_unified: bool = True
     #: OpenAI-compatible endpoints: {"name", "base_url", "api_key_env"?, "api_key"?, "models"?,
     #: "timeout_s"?}; their models are listed as "<name>/<model>" (engine/backends/remote_pool.py)
     remote_endpoints: list[dict] = field(default_factory=list)

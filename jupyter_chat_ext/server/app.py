@@ -102,6 +102,13 @@ class ChatExtApp(ExtensionApp):
         default("n_gpu_layers"),
         help="Layers the llama.cpp backend offloads to the GPU in CUDA builds (-1: all, 0: none).",
     ).tag(config=True)
+    kv_unified = Bool(
+        default("kv_unified"),
+        help="llama.cpp KV layout: True (default) shares context_budget (4096) cells among the "
+        "parallel chats, so one chat may use all; False gives each of max_batch_size chats its own "
+        "(context_budget or 8192) // max_batch_size cells, as llama-server -np does: faster with "
+        "many concurrent chats, shorter context per chat.",
+    ).tag(config=True)
     remote_endpoints = List(
         default_value=[],
         help='OpenAI-compatible endpoints, e.g. [{"name": "gpu", "base_url": "http://host:8000/v1", '

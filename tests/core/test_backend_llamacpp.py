@@ -147,6 +147,33 @@ def test_prompt_too_long_is_refused(lengine: Engine) -> None:
         lengine.generate(None, [{"role": "user", "content": "word " * 9000}], {"max_tokens": 2})
 
 
+async def test_split_kv_gives_each_chat_its_own_slice(shared_settings: Settings) -> None:
+    """``kv_unified=False``: llama-server's layout, each of the slots owns budget / slots cells."""
+    settings = dataclasses.replace(
+        shared_settings,
+        backend="llamacpp",
+        n_threads=1,
+        kv_unified=False,
+        max_batch_size=2,
+        context_budget=1024,
+    )
+    eng = Engine(settings)
+    try:
+        eng.load(PACKAGED_CHAT_ID)
+        assert eng.context_length(None) == 512  # 1024 cells, 2 chats
+        assert eng.stats()[PACKAGED_CHAT_ID]["kv_unified"] is False
+
+        async def run(m: list[dict[str, str]]) -> dict:
+            return [ev async for ev in eng.stream(None, m, {"max_tokens": 8})][-1]
+
+        done = await asyncio.gather(run(Q), run([{"role": "user", "content": "Say hello in French."}]))
+        assert "Paris" in done[0]["text"] and "Bonjour" in done[1]["text"]
+        with pytest.raises(PayloadTooLarge):  # over one chat's slice, though the pool has room
+            eng.generate(None, [{"role": "user", "content": "word " * 600}], {"max_tokens": 2})
+    finally:
+        eng.close()
+
+
 def test_truncated_and_non_gguf_files_are_clear_errors(shared_settings: Settings, tmp_path: Path) -> None:
     folder = tmp_path / "models"
     folder.mkdir()

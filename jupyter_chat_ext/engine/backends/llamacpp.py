@@ -25,6 +25,11 @@ from .llamacpp_loop import DecodeLoop
 #: ~ 187 MB (measured: the Jupyter server with the model was 515 MB RSS at 8192). A chat may use
 #: all the cells.
 DEFAULT_KV_CELLS = 4096
+#: with ``kv_unified=False`` (Settings): cells split evenly among the slots, as llama-server's
+#: ``-np 8 -c 8192`` does (1024 a chat). Attention then reads a chat's own cells only, where the
+#: shared pool makes every token attend over (masked) cells of every chat: at 8 concurrent chats
+#: on the packaged model that was 13.3 vs 16.8 CPU ms a token (bench/bench_backends.py)
+SPLIT_KV_CELLS = 8192
 N_BATCH = 512
 
 
@@ -52,20 +57,28 @@ class LlamaCppRuntime:
         self.model = native.load_model(info.path, self.n_gpu_layers if gpu else 0)
         try:
             train_ctx = int(ll.llama_model_n_ctx_train(self.model)) or info.context_length or 2048
-            self.context_length = min(train_ctx, settings.context_budget or DEFAULT_KV_CELLS)
+            self.n_threads = native.default_threads(settings.n_threads)
+            self.n_slots = max(1, int(settings.max_batch_size))
+            self.kv_unified = bool(getattr(settings, "kv_unified", True))
+            if self.kv_unified:
+                cells = min(train_ctx, settings.context_budget or DEFAULT_KV_CELLS)
+                self.context_length = cells
+            else:  # each slot owns an equal slice (llama-server -np N -c cells)
+                cells = settings.context_budget or SPLIT_KV_CELLS
+                self.context_length = min(train_ctx, max(256, cells // self.n_slots))
+                cells = self.context_length * self.n_slots
             if self.context_length < train_ctx and not settings.context_budget:
                 self.notes.append(
                     f"context {self.context_length} of the model's {train_ctx} tokens, to keep KV memory "
                     "small; set context_budget to use more"
                 )
-            self.n_threads = native.default_threads(settings.n_threads)
-            self.n_slots = max(1, int(settings.max_batch_size))
             self.ctx = native.new_context(
                 self.model,
-                n_ctx=self.context_length,
+                n_ctx=cells,
                 n_seq=self.n_slots,
                 n_batch=N_BATCH,
                 n_threads=self.n_threads,
+                unified=self.kv_unified,
             )
         except Exception:
             ll.llama_model_free(self.model)
@@ -170,6 +183,7 @@ class LlamaCppRuntime:
             "tokens_reused": lp.tokens_reused,
             "prompt_tokens_evaluated": lp.prompt_tokens_evaluated,
             "slots": self.n_slots,
+            "kv_unified": self.kv_unified,
             "n_threads": self.n_threads,
         }
 

@@ -51,7 +51,9 @@ def load_model(path: str, n_gpu_layers: int) -> Any:
     return model
 
 
-def new_context(model: Any, *, n_ctx: int, n_seq: int, n_batch: int, n_threads: int) -> Any:
+def new_context(
+    model: Any, *, n_ctx: int, n_seq: int, n_batch: int, n_threads: int, unified: bool = True
+) -> Any:
     ll = lib()
     params = ll.llama_context_default_params()
     params.n_ctx = n_ctx
@@ -61,9 +63,9 @@ def new_context(model: Any, *, n_ctx: int, n_seq: int, n_batch: int, n_threads: 
     params.n_threads = n_threads
     params.n_threads_batch = n_threads
     if hasattr(params, "kv_unified"):
-        # one KV pool shared by all sequences: a long chat may use the whole context while the
-        # others are short (a split cache would give each only n_ctx / n_seq cells)
-        params.kv_unified = True
+        # unified: one KV pool shared by all sequences, so a long chat may use the whole context
+        # while the others are short; split: each sequence owns n_ctx / n_seq cells
+        params.kv_unified = unified
     if hasattr(params, "no_perf"):
         params.no_perf = True
     # KV stays f16: a q8_0 cache (+ flash attention) halves its memory but changed the packaged
