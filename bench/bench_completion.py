@@ -8,7 +8,9 @@ A real `jupyter server` with the llama.cpp backend and the packaged model; reque
    4k-character prefix of real Python source (the standard library's own files, each request at
    another place, so no request reuses another's cached prompt). Time to the first ghost token and
    to the done event, p50/p95. Goal: p50 first token <= 300 ms for 1k characters.
-2. Typing: one line typed character by character, a new request every ``--keystroke-ms`` (80 ms)
+2. Warm: typing with pauses (each request extends the last one's prefix by 3 characters and
+   starts when it is done): the engine reuses the cached prompt, the steady state while editing.
+3. Typing: one line typed character by character, a new request every ``--keystroke-ms`` (80 ms)
    that closes the previous one if it is still in flight (what the provider does on a keystroke).
    Reports how many requests were cancelled in flight, how many completed, the first-token times of
    the completed ones (the prompt prefix stays cached across keystrokes), and whether the engine's
@@ -99,6 +101,27 @@ async def latency(http: Any, base: str, corpus: str, size: int, n: int) -> dict[
     }
 
 
+async def warm(http: Any, base: str, corpus: str, n: int) -> dict[str, Any]:
+    """Typing with pauses: each request extends the previous prefix by the next few characters of
+    the file and starts once the previous one is done (the provider after its debounce). The prompt
+    shares all but its last tokens with the previous one: the engine's slot cache evaluates only those.
+    """
+    prefix = prefixes(corpus, 1000, 1, seed=11)[0]
+    end = corpus.index(prefix) + len(prefix)
+    results = []
+    for i in range(n):
+        results.append(await one(http, base, corpus[end - 1000 : end + 3 * (i + 1)]))
+    firsts = [r["first_s"] for r in results if r["first_s"] is not None]
+    totals = [r["total_s"] for r in results]
+    return {
+        "prefix_chars": 1000,
+        "requests": n,
+        "with_text": len(firsts),
+        "first_token_ms": {"p50": pct(firsts, 0.5), "p95": pct(firsts, 0.95)},
+        "full_line_ms": {"p50": pct(totals, 0.5), "p95": pct(totals, 0.95)},
+    }
+
+
 async def typing(http: Any, base: str, corpus: str, keystroke_s: float) -> dict[str, Any]:
     """Type one line a character at a time; each keystroke closes the request in flight."""
     prefix = prefixes(corpus, 1000, 1, seed=7)[0]
@@ -148,11 +171,16 @@ async def run(server: JupyterServer, args: argparse.Namespace) -> dict[str, Any]
     corpus = source_corpus()
     async with httpx.AsyncClient(headers=server.headers, timeout=300) as http:
         await one(http, server.base, "import os\n")  # warm-up: the model's first request
-        out: dict[str, Any] = {"latency": []}
-        for size in (1000, 4000):
-            out["latency"].append(await latency(http, server.base, corpus, size, args.requests))
-        out["typing"] = await typing(http, server.base, corpus, args.keystroke_ms / 1000)
-        out["engine_after_typing"] = await engine_idle(http, server.base)
+        out: dict[str, Any] = {}
+        if "cold" in args.modes:
+            out["latency"] = [
+                await latency(http, server.base, corpus, n, args.requests) for n in (1000, 4000)
+            ]
+        if "warm" in args.modes:
+            out["warm_typing_with_pauses"] = await warm(http, server.base, corpus, args.requests)
+        if "typing" in args.modes:
+            out["typing"] = await typing(http, server.base, corpus, args.keystroke_ms / 1000)
+            out["engine_after_typing"] = await engine_idle(http, server.base)
     return out
 
 
@@ -160,6 +188,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--keystroke-ms", type=float, default=80.0)
+    parser.add_argument("--modes", default="cold,warm,typing", help="which parts to run (comma-separated)")
     parser.add_argument(
         "--server-arg",
         action="append",
@@ -177,9 +206,14 @@ def main() -> None:
             result = asyncio.run(run(server, args))
         finally:
             server.stop()
-    first_1k = result["latency"][0]["first_token_ms"]["p50"]
+    cold = result.get("latency", [{}])[0].get("first_token_ms", {}).get("p50")
+    cached = result.get("warm_typing_with_pauses", {}).get("first_token_ms", {}).get("p50")
     result.update(
-        goal={"first_token_p50_ms_1k": 300, "met": first_1k is not None and first_1k <= 300},
+        goal={
+            "first_token_p50_ms_1k": 300,
+            "met_cold": cold is not None and cold <= 300,
+            "met_cached_prefix": cached is not None and cached <= 300,
+        },
         wall_s=round(time.perf_counter() - started, 1),
         load_avg_before=[round(x, 2) for x in load_before],
         load_avg_after=[round(x, 2) for x in os.getloadavg()],
