@@ -18,6 +18,7 @@ SAMPLES = {
     "job_id": "j1",
     "rest": "no/such/route",
     "key": "k1",
+    "call_id": "call_1",
 }
 
 
