@@ -88,6 +88,8 @@ class StreamingHandler(ChatExtHandler):
         buffered: list[Event] = []
         committed = False
         started = time.monotonic()
+        written = [0]  # events written so far (the keepalive task watches it)
+        keepalive: asyncio.Future[None] | None = None
 
         async def commit() -> None:
             nonlocal committed
@@ -111,9 +113,8 @@ class StreamingHandler(ChatExtHandler):
                     done, _ = await asyncio.wait({step}, timeout=max(left, 0.0))
                     if not done:
                         await commit()
-                if committed and not hold and self._is_sse():
-                    while not (await asyncio.wait({step}, timeout=KEEPALIVE_S))[0]:
-                        await self.write_keepalive()
+                if committed and not hold and keepalive is None and self._is_sse():
+                    keepalive = asyncio.ensure_future(self._keepalive(written))
                 try:
                     event = await step
                 except StopAsyncIteration:
@@ -155,11 +156,14 @@ class StreamingHandler(ChatExtHandler):
                         continue
                     await commit()
                 await write(event)
+                written[0] += 1
         except StreamClosedError:
             self._gone = True
             return False
         finally:
             metrics.stream_finished()
+            if keepalive is not None:
+                keepalive.cancel()
             pending = self._pending
             if pending is not None and not pending.done():
                 pending.cancel()
@@ -172,6 +176,19 @@ class StreamingHandler(ChatExtHandler):
                 await events.aclose()  # type: ignore[attr-defined]
             except Exception:
                 self.log.debug("jupyter_chat_ext: closing a stream failed", exc_info=True)
+
+    async def _keepalive(self, written: list[int]) -> None:
+        """One task a stream (not a timer per event): a comment when no event went out lately."""
+        seen = written[0]
+        while not self._gone:
+            await asyncio.sleep(KEEPALIVE_S)
+            now = written[0]
+            if now == seen:
+                try:
+                    await self.write_keepalive()
+                except StreamClosedError:
+                    return
+            seen = now
 
     def _is_sse(self) -> bool:
         return str(self._headers.get("Content-Type", "")).startswith("text/event-stream")
