@@ -253,10 +253,15 @@ def remote_vs_direct(tmp: Path, tokens: int, rounds: int) -> dict[str, Any]:
                 await stream_once(proxy, "lc/smollm2", 4, PROMPTS[0])  # warm-up both paths
                 await stream_once(direct, "smollm2", 4, PROMPTS[0])
                 res: dict[str, list[tuple[float, float]]] = {"direct": [], "proxy": []}
-                for r in range(rounds * 2):  # alternate so both see the same machine load
-                    prompt = PROMPTS[r % len(PROMPTS)]
-                    res["direct"].append(await stream_once(direct, "smollm2", tokens, prompt))
-                    res["proxy"].append(await stream_once(proxy, "lc/smollm2", tokens, prompt))
+                paths = [("direct", direct, "smollm2"), ("proxy", proxy, "lc/smollm2")]
+                for r in range(rounds * 2):
+                    # a new prompt each round, put in the endpoint's prompt cache first, so both
+                    # measured requests find it cached (llama_cpp.server keeps the last prompt) and
+                    # the TTFT difference is the proxy's own; the order alternates against drift
+                    prompt = f"{PROMPTS[r % len(PROMPTS)]} (round {r})"
+                    await stream_once(direct, "smollm2", 1, prompt)
+                    for name, client, model in paths if r % 2 == 0 else paths[::-1]:
+                        res[name].append(await stream_once(client, model, tokens, prompt))
                 await direct.close()
                 await proxy.close()
                 return res
