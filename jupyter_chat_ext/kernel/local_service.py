@@ -71,12 +71,17 @@ class LocalService(ChatClient):
             except BaseException as exc:
                 events.put(exc)
             finally:
-                aclose = getattr(agen, "aclose", None)
-                if aclose is not None:
-                    await aclose()
-                events.put(_END)
+                try:
+                    aclose = getattr(agen, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
+                finally:  # even when stop() cancels us inside aclose: stop() waits for _END
+                    events.put(_END)
 
         future: Future[None] = asyncio.run_coroutine_threadsafe(pump(), self._loop)
+
+        ended = threading.Event()  # the consumer has seen the turn's done/error event
+        drained = threading.Event()  # ... and the end marker: nothing is left to wait for
 
         def iterate() -> Iterator[dict[str, Any]]:
             while True:
@@ -86,15 +91,21 @@ class LocalService(ChatClient):
                 except queue.Empty:
                     continue
                 if item is _END:
+                    drained.set()
                     return
                 if isinstance(item, BaseException):
                     raise item
+                if isinstance(item, dict) and item.get("type") in ("done", "error"):
+                    ended.set()
                 yield item
 
         def stop() -> None:
-            if future.done():
-                return
-            future.cancel()  # cancels the task on the loop: ChatService keeps the partial answer
+            if future.done() or drained.is_set():
+                return  # (waiting for an _END already taken by iterate() cost 30 s a turn)
+            if not ended.is_set():
+                # cancels the task on the loop: ChatService keeps the partial answer. After a
+                # done event the turn is finishing its own writes: let it, do not cut them short
+                future.cancel()
             while True:  # wait until the turn is stored as interrupted
                 try:
                     if events.get(timeout=30) is _END:
