@@ -16,6 +16,18 @@ from jupyter_chat_ext.settings import Settings
 from jupyter_chat_ext.store.store import Store
 
 
+@pytest.fixture(scope="module")
+def engine(shared_settings: Settings):
+    """This module's own engine. Its greedy answers are asserted, and they must not depend on
+    which prompts other modules left in the llama.cpp KV cache: a reused prefix evaluates the rest
+    of the prompt in another batch shape, which shifts float sums enough to flip the 135M model
+    between "Paris" and "Le Grand Château" (llama-server's prompt cache does the same)."""
+    eng = Engine(shared_settings)
+    eng.load(shared_settings.default_model)
+    yield eng
+    eng.close()
+
+
 async def collect(gen: Any) -> list[dict[str, Any]]:
     return [event async for event in gen]
 
