@@ -221,8 +221,8 @@ class ChatWidget(ClientWidget):
                     text = self._tool_event(event)
                 elif kind in ("done", "error"):
                     done = event
-                if self._stop.is_set():
-                    break
+                if self._stop.is_set() and not self._reply_in_flight():
+                    break  # (a denial stop() just sent is read first: its row is the record)
         finally:
             stream.close()
             self.pending_calls = {}
@@ -241,6 +241,11 @@ class ChatWidget(ClientWidget):
         )
         self._load_messages()
         self.refresh_sessions()
+
+    def _reply_in_flight(self) -> bool:
+        """A decision was sent for a call whose result has not come back yet."""
+        with self._calls_lock:
+            return any(c.get("decision") for c in self.pending_calls.values())
 
     def _tool_event(self, event: dict[str, Any]) -> list[str]:
         """A call, its result or the next step: the thread is reloaded from the store (the step
