@@ -52,7 +52,8 @@ def tools_request(value: Any, default_max_steps: int) -> ToolsRequest:
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS_LIMIT:
         raise InvalidInput(f"tools.max_steps must be an integer between 1 and {MAX_STEPS_LIMIT}")
     choice = value.get("tool_choice", "auto")
-    named = isinstance(choice, dict) and isinstance((choice.get("function") or {}).get("name"), str)
+    function = choice.get("function") if isinstance(choice, dict) else None
+    named = isinstance(function, dict) and isinstance(function.get("name"), str)
     if choice not in ("auto", "required", "none") and not named:
         raise InvalidInput(
             'tools.tool_choice must be "auto", "required", "none" or {"type": "function", ...}'

@@ -48,4 +48,12 @@ class McpHandler(ChatExtHandler):
 
     @requires(READ)
     async def post(self) -> None:
+        # the SDK answers a missing/odd Content-Type with a plain-text 400: ours are JSON errors
+        if self.request.headers.get("Content-Type", "").split(";")[0].strip().lower() != "application/json":
+            self.send_error_json(
+                415,
+                "unsupported_media_type",
+                "MCP requests are JSON-RPC: Content-Type must be application/json",
+            )
+            return
         await self._serve()

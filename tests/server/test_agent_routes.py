@@ -144,6 +144,7 @@ async def test_bad_tools_field_is_a_json_error_before_the_stream(api):
     for tools, status, code in (
         ({"names": "calc__add"}, 400, None),
         ({"max_steps": 99}, 400, None),
+        ({"tool_choice": {"type": "function", "function": "calc__add"}}, 400, None),  # was a 500
         ({"names": ["no_such_tool"]}, 404, "unknown_tool"),
         ({"names": ["edit_cell"]}, 400, None),  # a notebook tool this client did not offer to run
     ):
