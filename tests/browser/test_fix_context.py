@@ -86,7 +86,7 @@ def attach(page: Any, ref: str, option: str | None = None) -> None:
 def test_fix_error_apply_undo_and_context_chips(page: Any, lab: Any) -> None:
     lab.api("PUT", "api/contents/fix.ipynb", {"type": "notebook", "format": "json", "content": NOTEBOOK})
     # a fresh workspace: notebooks other tests opened would be restored behind this one
-    page.goto(lab.lab("lab/tree/fix.ipynb") + "&reset")
+    page.goto(lab.lab("lab/workspaces/fix-context/tree/fix.ipynb"))  # not the shared default one
     cell(page, 1).wait_for()
     page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)
     run_cell(page, 0)

@@ -49,7 +49,7 @@ def test_ghost_text_streams_tab_accepts_typing_cancels(page: Any, inline_lab: An
     page.on("request", lambda r: requests.append(r.url) if inline in r.url else None)
     page.on("requestfailed", lambda r: aborted.append(r.failure or "") if inline in r.url else None)
     # a fresh workspace: notebooks other tests opened would be restored behind this one
-    page.goto(inline_lab.lab("lab/tree/inline.ipynb") + "&reset")
+    page.goto(inline_lab.lab("lab/workspaces/inline/tree/inline.ipynb"))  # its own workspace
     editor = page.locator(CELL_EDITOR)
     editor.wait_for()
     editor.click()

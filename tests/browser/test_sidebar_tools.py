@@ -83,7 +83,7 @@ def test_approve_and_deny_a_cell_edit(page: Any, lab: Any) -> None:
     sent: list[tuple[str, dict]] = []
     forced = {"name": "edit_cell"}
     force_tool(page, forced, sent)
-    open_lab(page, lab, f"lab/tree/{NOTEBOOK}")
+    open_lab(page, lab, f"lab/workspaces/tools/tree/{NOTEBOOK}")  # not the shared default one
     page.locator(CELL).first.wait_for()
     open_sidebar(page)
     wait_ready(page)
