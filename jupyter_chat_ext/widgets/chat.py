@@ -252,15 +252,16 @@ class ChatWidget(ClientWidget):
         that called is stored by now, its text included, and so is each result), so a live turn
         looks exactly like the same session reopened. Returns the text the next tokens add to."""
         kind, call_id = event.get("type"), str(event.get("call_id") or "")
+        self.partial = ""
+        if kind != "step":  # a step only starts a new answer row: nothing new is stored yet
+            # the thread first: whoever sees a call waiting finds it drawn already
+            self._load_messages(live=True)
         with self._calls_lock:
             if kind == "tool_call":
                 call = {"name": event.get("name"), "approval": event.get("approval"), "decision": None}
                 self.pending_calls = {**self.pending_calls, call_id: call}
             elif kind == "tool_result":
                 self.pending_calls = {k: v for k, v in self.pending_calls.items() if k != call_id}
-        if kind != "step":  # a step only starts a new answer row: nothing new is stored yet
-            self._load_messages(live=True)
-        self.partial = ""
         return []
 
     # -- messages from the browser -----------------------------------------------------------------
