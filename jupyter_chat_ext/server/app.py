@@ -109,6 +109,12 @@ class ChatExtApp(ExtensionApp):
         "(context_budget or 8192) // max_batch_size cells, as llama-server -np does: faster with "
         "many concurrent chats, shorter context per chat.",
     ).tag(config=True)
+    cpu_requant = Bool(
+        default("cpu_requant"),
+        help="llama.cpp on the CPU: run GGUF weights of a type with no fast CPU kernel (Q4_1, Q5_0, "
+        "Q5_1, as the packaged model) from a Q8_0 copy made once in model_cache_dir: prompt "
+        "processing ~1.6x faster, output near identical. False keeps the file as it is.",
+    ).tag(config=True)
     remote_endpoints = List(
         default_value=[],
         help='OpenAI-compatible endpoints, e.g. [{"name": "gpu", "base_url": "http://host:8000/v1", '

@@ -26,9 +26,10 @@ pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed"
 )
 
-# the Q4_1 weights answer this phrasing correctly (and "What is the capital of France?" wrongly,
-# in bare llama-cpp-python too): the quantized model is not the bf16 one
-Q = [{"role": "user", "content": "Which city is the capital of France?"}]
+# the 135M model answers this phrasing correctly as Q4_1 and as its Q8_0 CPU copy (and "What is
+# the capital of France?" wrongly, in bare llama-cpp-python too): greedy answers of a model this
+# small flip with the encoding of its weights, so a phrasing is kept that both get right
+Q = [{"role": "user", "content": "Name the capital of France."}]
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,8 @@ def stats(eng: Engine) -> dict:
 def test_loads_with_llamacpp_and_answers(lengine: Engine) -> None:
     info = lengine.get_model(PACKAGED_CHAT_ID)
     assert info["backend"] == "llamacpp" and info["state"] == "loaded" and info["device"] == "cpu"
-    assert info["context_length"] == 4096 and "context 4096 of the model's 8192" in info["notes"][0]
+    assert info["context_length"] == 4096
+    assert any("context 4096 of the model's 8192" in n for n in info["notes"])
     caps = lengine.capabilities(None)
     assert caps["backend"] == "llamacpp" and caps["batching"] is True and caps["fim"] is False
     done = lengine.generate(None, Q, {"max_tokens": 16})
@@ -118,8 +120,8 @@ async def test_concurrent_chats_decode_together(lengine: Engine) -> None:
     assert seqs / max(1, steps) > 1.5  # several chats per decode step, not one after another
     # each answer is its own (batched kernels may round differently from solo ones, so greedy
     # texts can drift late; what each answer is about may not)
-    for word, s, t in zip(["fruit", "Snow", "4", "Bonjour"], solo, together, strict=True):
-        assert word in s["text"] and word in t["text"]
+    for word, s, t in zip(["fruit", "snow", "4", "bonjour"], solo, together, strict=True):
+        assert word in s["text"].lower() and word in t["text"].lower()
     assert len({t["text"] for t in together}) == 4
 
 

@@ -9,6 +9,7 @@ Generation runs in ``llamacpp_loop.DecodeLoop`` (parallel slots in one batch).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from ...errors import ModelError
@@ -17,6 +18,7 @@ from ..fim import psm_layout
 from ..registry import ModelInfo
 from ..structured_run import StructuredRun
 from . import llamacpp_native as native
+from . import llamacpp_requant as requant
 from .base import GenRequest, Messages, Progress, capabilities
 from .llamacpp_loop import DecodeLoop
 
@@ -53,8 +55,9 @@ class LlamaCppRuntime:
             )
         self.device = "cuda" if (self.n_gpu_layers and gpu) else "cpu"
         self.dtype: str | None = str((info.extra or {}).get("file_type") or "gguf")
+        self.weights = self._cpu_weights(info, settings, progress)
         progress(0.1, "loading GGUF with llama.cpp")
-        self.model = native.load_model(info.path, self.n_gpu_layers if gpu else 0)
+        self.model = native.load_model(self.weights, self.n_gpu_layers if gpu else 0)
         try:
             train_ctx = int(ll.llama_model_n_ctx_train(self.model)) or info.context_length or 2048
             self.n_threads = native.default_threads(settings.n_threads)
@@ -100,6 +103,27 @@ class LlamaCppRuntime:
         )
         self.load_s = time.perf_counter() - started
         progress(1.0, "loaded")
+
+    def _cpu_weights(self, info: ModelInfo, settings: Any, progress: Progress) -> str:
+        """The file llama.cpp loads: the model's own, or its cached Q8_0 copy (llamacpp_requant)."""
+        file_type = (info.extra or {}).get("file_type")
+        enabled = bool(getattr(settings, "cpu_requant", True))
+        if not requant.wanted(file_type, info.path, enabled=enabled, on_cpu=self.device == "cpu"):
+            return info.path
+        progress(0.05, f"re-encoding {requant.SLOW_CPU_TYPES[file_type]} weights as Q8_0 for the CPU (once)")
+        cache = Path(settings.model_cache_dir)
+        try:
+            path, spent = requant.q8_copy(self.ll, info.path, info.fingerprint, cache)
+        except (OSError, ModelError) as exc:  # a read-only or full cache: serve the original
+            self.notes.append(f"kept the {requant.SLOW_CPU_TYPES[file_type]} weights: {exc}")
+            return info.path
+        self.dtype = f"q8_0 (from {requant.SLOW_CPU_TYPES[file_type].lower()})"
+        self.from_cache = not spent
+        self.notes.append(
+            f"{requant.SLOW_CPU_TYPES[file_type]} weights run as a cached Q8_0 copy (faster on the CPU; "
+            "set cpu_requant False to keep them)" + (f"; made in {spent:.1f} s" if spent else "")
+        )
+        return str(path)
 
     def _compile_template(self, source: str | None) -> Any:
         if not source:

@@ -1,0 +1,86 @@
+"""The Q8_0 CPU copy of Q4_1 weights (engine/backends/llamacpp_requant.py), on the packaged GGUF.
+
+Made once in the model cache and reused by the next load; off by setting, on a GPU, for fast types;
+a cache that cannot be written keeps the original weights with a note instead of failing the load.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from remote_fixtures import packaged_gguf
+
+from jupyter_chat_ext.engine.backends import llamacpp_requant as requant
+from jupyter_chat_ext.engine.engine import Engine
+from jupyter_chat_ext.engine.registry import PACKAGED_CHAT_ID
+from jupyter_chat_ext.settings import Settings
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed"
+)
+Q = [{"role": "user", "content": "Name the capital of France."}]
+
+
+def load(settings: Settings) -> tuple[Engine, dict]:
+    eng = Engine(settings)
+    eng.load(PACKAGED_CHAT_ID)
+    return eng, eng.get_model(PACKAGED_CHAT_ID)
+
+
+def settings_in(tmp_path: Path, cache: Path, **kw: object) -> Settings:
+    return Settings(data_dir=tmp_path / "data", model_cache_dir=cache, backend="llamacpp", n_threads=1, **kw)
+
+
+def test_the_copy_is_made_once_and_answers(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    eng, info = load(settings_in(tmp_path, cache))
+    try:
+        copies = list(cache.glob("*.q8_0.gguf"))
+        assert len(copies) == 1 and info["dtype"] == "q8_0 (from q4_1)" and info["from_cache"] is False
+        assert any("cached Q8_0 copy" in n and "made in" in n for n in info["notes"])
+        assert "Paris" in eng.generate(None, Q, {"max_tokens": 12})["text"]
+    finally:
+        eng.close()
+    made = copies[0].stat().st_mtime_ns
+    eng, info = load(settings_in(tmp_path, cache))
+    try:  # the second load reads the same file and makes nothing
+        assert info["from_cache"] is True and not any("made in" in n for n in info["notes"])
+        assert list(cache.glob("*.q8_0.gguf")) == copies and copies[0].stat().st_mtime_ns == made
+        assert not list(cache.glob(".*.tmp"))
+    finally:
+        eng.close()
+
+
+def test_off_by_setting_keeps_the_file(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    eng, info = load(settings_in(tmp_path, cache, cpu_requant=False))
+    try:
+        assert info["dtype"] == "3" and not cache.exists()  # general.file_type 3: Q4_1
+        assert "Paris" in eng.generate(None, Q, {"max_tokens": 12})["text"]
+    finally:
+        eng.close()
+
+
+def test_an_unwritable_cache_keeps_the_original_weights(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.write_text("a file where the cache folder should be")
+    eng, info = load(settings_in(tmp_path, cache))
+    try:
+        assert info["state"] == "loaded" and info["dtype"] == "3"
+        assert any(n.startswith("kept the Q4_1 weights") for n in info["notes"])
+        assert eng.generate(None, Q, {"max_tokens": 4})["metrics"]["completion_tokens"] >= 1
+    finally:
+        eng.close()
+
+
+def test_only_slow_types_on_the_cpu() -> None:
+    gguf = str(packaged_gguf())
+    assert requant.wanted(3, gguf, enabled=True, on_cpu=True)
+    assert not requant.wanted(3, gguf, enabled=False, on_cpu=True)
+    assert not requant.wanted(3, gguf, enabled=True, on_cpu=False)  # GPU kernels handle Q4_1
+    for fast in (0, 1, 2, 7, 15):  # F32, F16, Q4_0, Q8_0, Q4_K_M
+        assert not requant.wanted(fast, gguf, enabled=True, on_cpu=True)
+    assert not requant.wanted(None, gguf, enabled=True, on_cpu=True)
+    assert not requant.wanted(3, "/no/such/file.gguf", enabled=True, on_cpu=True)
