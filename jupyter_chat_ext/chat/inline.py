@@ -74,6 +74,9 @@ class InlineRequest:
     model: str | None
     #: why no completion is attempted (unsupported language, binary text), None when it is
     skip_reason: str | None = None
+    #: only evaluate the prompt (no ghost text): the editor sends it when a cell gets the cursor,
+    #: so the engine holds the context in its prompt cache before the first keystroke asks
+    warm: bool = False
 
 
 def _text_field(body: dict[str, Any], key: str, *, required: bool = False) -> str:
@@ -117,6 +120,9 @@ def parse_inline(body: dict[str, Any]) -> InlineRequest:
     model = body.get("model")
     if model is not None and (not isinstance(model, str) or not model):
         raise InvalidInput("'model' must be a non-empty string", code="invalid_type")
+    warm = body.get("warm", False)
+    if not isinstance(warm, bool):
+        raise InvalidInput("'warm' must be a boolean", code="invalid_type")
     language = canonical_language(raw_language, path)
     reason = None
     if language not in SUPPORTED_LANGUAGES:
@@ -125,7 +131,7 @@ def parse_inline(body: dict[str, Any]) -> InlineRequest:
         reason = "the text looks binary (it holds NUL characters)"
     elif not prefix.strip() and not suffix.strip():
         reason = "nothing to complete: the prefix and suffix are empty"
-    return InlineRequest(prefix, suffix, language, path, max_lines, model, reason)
+    return InlineRequest(prefix, suffix, language, path, max_lines, model, reason, warm)
 
 
 # -- the budget -------------------------------------------------------------------------------------

@@ -62,6 +62,13 @@ async def inline_events(
         yield _done("", "skipped", info, reason="no prefix to continue (the model has no FIM tokens)")
         return
 
+    if req.warm:  # evaluate the prompt into the engine's prompt cache; nothing to show
+        event = await _warm(engine, model, fitted, fim)
+        if event.get("type") == "error":
+            yield event
+        else:
+            yield _done("", "warm", {**(event.get("metrics") or {}), **info, "total_s": _since(started)})
+        return
     options = {"max_tokens": max_new, "temperature": 0.0}  # greedy: the same context, the same hint
     stream = engine.stream_text(model, fitted.prefix, options, suffix=fitted.suffix if fim else None)
     cleaner = InlineCleaner(req.suffix, req.max_lines)
@@ -91,3 +98,24 @@ async def inline_events(
     metrics["total_s"] = round(time.perf_counter() - started, 4)
     reason = cleaner.reason or str(engine_done.get("finish_reason") or "stop")
     yield _done(text, reason, metrics)
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 4)
+
+
+async def _warm(engine: Any, model: str, fitted: Fitted, fim: bool) -> dict[str, Any]:
+    """Run the prompt with one new token (the least an engine request decodes) and drop the token;
+    returns the engine's last event. The llama.cpp slots keep the evaluated prompt, so the next
+    request that starts with the same text evaluates only what was typed since (bench/
+    bench_completion.py --modes focus)."""
+    stream = engine.stream_text(
+        model, fitted.prefix, {"max_tokens": 1, "temperature": 0.0}, suffix=fitted.suffix if fim else None
+    )
+    last: dict[str, Any] = {}
+    try:
+        async for event in stream:
+            last = event
+    finally:
+        await stream.aclose()
+    return last

@@ -102,6 +102,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const fixTargets = new FixTargets(notebooks);
     const inline = new ChatInlineProvider(api);
     completionManager?.registerInlineProvider(inline);
+    if (completionManager && notebooks) {
+      // the engine reads a cell's context when it gets the cursor, before the first keystroke
+      let warmTimer = 0;
+      notebooks.activeCellChanged.connect(() => {
+        window.clearTimeout(warmTimer);
+        warmTimer = window.setTimeout(() => {
+          const panel = notebooks.currentWidget;
+          if (panel) {
+            inline.warm(panel);
+          }
+        }, 150);
+      });
+    }
     // Tools: the notebook tools act on the notebook open when a turn starts; "always" is kept in
     // the settings' allow-list (read back below, so the Settings Editor can take tools off it).
     let pluginSettings: ISettingRegistry.ISettings | null = null;

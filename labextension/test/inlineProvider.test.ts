@@ -6,6 +6,8 @@ import { INLINE_DEFAULTS } from '../src/inline/settings';
 // JupyterLab's packages are ES modules jest does not load: the two values the provider uses.
 jest.mock('@jupyterlab/completer', () => ({ InlineCompletionTriggerKind: { Invoke: 0, Automatic: 1 } }));
 jest.mock('@jupyterlab/notebook', () => ({ NotebookPanel: class NotebookPanel {} }));
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { NotebookPanel: MockPanel } = require('@jupyterlab/notebook');
 jest.mock('../src/icons', () => ({ chatIcon: { bindprops: () => ({}) } }));
 const InlineCompletionTriggerKind = { Invoke: 0, Automatic: 1 } as const;
 
@@ -115,5 +117,55 @@ describe('inline provider', () => {
     expect(got[got.length - 1]).toEqual({ text: '', incomplete: false, error: undefined });
     expect((await provider.fetch(request, typing)).items).toEqual([]);
     expect(api.bodies).toHaveLength(1);
+  });
+
+  it('warms the active cell once, and the first keystroke waits for it', async () => {
+    const order: string[] = [];
+    const api = new ScriptedApi(async n => {
+      const body = api.bodies[n - 1];
+      order.push(body.warm ? 'warm sent' : 'completion sent');
+      if (body.warm) {
+        await new Promise(r => setTimeout(r, 80)); // evaluating the context
+        order.push('warm done');
+        return sse([{ type: 'done', text: '', finish_reason: 'warm' }]);
+      }
+      return sse([{ type: 'done', text: '1' }]);
+    });
+    const provider = new ChatInlineProvider(api as unknown as ChatApi);
+    const source = 'total = ';
+    const cells = [
+      { cell_type: 'code', getSource: () => 'import math' },
+      { cell_type: 'code', getSource: () => source }
+    ];
+    const panel = Object.assign(new MockPanel(), {
+      context: { path: 'work/a.ipynb' },
+      content: {
+        activeCellIndex: 1,
+        activeCell: {
+          model: { type: 'code', sharedModel: { getSource: () => source } },
+          editor: { getCursorPosition: () => ({ line: 0, column: 8 }), getOffsetAt: () => 8 }
+        },
+        model: { sharedModel: { cells, getMetadata: () => ({ name: 'python' }) } }
+      }
+    });
+    provider.warm(panel);
+    provider.warm(panel); // the same context: asked once
+    const list = await provider.fetch({ text: source + '1', offset: 9 }, { ...context, widget: panel });
+    expect(api.bodies[0]).toEqual({
+      prefix: 'import math\n\ntotal = ',
+      suffix: '',
+      language: 'python',
+      path: 'work/a.ipynb',
+      max_lines: 4,
+      warm: true
+    });
+    await collect(provider, list.items[0].token!);
+    expect(order).toEqual(['warm sent', 'warm done', 'completion sent']);
+    expect(api.bodies[1]).toMatchObject({ prefix: 'import math\n\ntotal = 1' });
+    expect(api.bodies[1].warm).toBeUndefined();
+    provider.settings = { ...INLINE_DEFAULTS, warm: false };
+    panel.content.activeCellIndex = 0;
+    provider.warm(panel);
+    expect(api.bodies).toHaveLength(2); // switched off in the settings
   });
 });

@@ -188,6 +188,32 @@ async def test_inline_budget_max_lines_and_nothing_to_do(jp_serverapp, http_serv
 
 
 @on_jp_loop
+async def test_a_warm_request_caches_the_prompt_for_the_first_keystroke(
+    jp_serverapp, http_server, base, chat_app
+):
+    """The provider warms when a cell gets the cursor; the request typed next evaluates only the
+    new characters (the warmed prompt is the start of its own)."""
+    token = jp_serverapp.identity_provider.token
+    engine = (await chat_app.core()).engine
+    prefix = "".join(f"def scale_{i}(xs):\n    return [x * {i} for x in xs]\n\n" for i in (7, 8, 9, 10))
+    status, events = await inline(base, token, {"prefix": prefix, "language": "python", "warm": True})
+    assert status == 200 and len(events) == 1, events
+    (done,) = events
+    assert (done["type"], done["text"], done["finish_reason"]) == ("done", "", "warm")
+    warmed = done["metrics"]["prompt_tokens"]
+    assert warmed == done["metrics"]["prefix_tokens"] > 50
+    reused = engine.stats()[MODEL]["tokens_reused"]
+    status, events = await inline(base, token, {"prefix": prefix + "def scale_11(", "max_lines": 1})
+    done = events[-1]
+    assert status == 200 and done["type"] == "done" and done["finish_reason"] != "warm"
+    assert done["metrics"]["prefix_tokens"] > warmed
+    # all the warmed prompt but the re-tokenized seam came from the cache
+    assert engine.stats()[MODEL]["tokens_reused"] - reused >= warmed - 2
+    status, (err,) = await inline(base, token, {"prefix": prefix, "warm": "yes"})
+    assert status == 400 and "warm" in err["error"]["message"]
+
+
+@on_jp_loop
 async def test_chat_body_context_is_stored_with_the_message(api):
     session = await api.new_session()
     items = [{"kind": "file", "label": "notes.md", "text": "The launch code is 1234."}]

@@ -6,6 +6,9 @@
  * Every call of `fetch` aborts the request before it: a new keystroke cancels the completion in
  * flight, and the server cancels the engine request when the client goes. Debounce and limits
  * come from our settings; JupyterLab's own debouncer for this provider defaults to 0.
+ *
+ * `warm` runs when a code cell gets the cursor: the server evaluates that cell's prompt into the
+ * engine's prompt cache, so the first keystroke's request evaluates only what was typed since.
  */
 import {
   CompletionHandler,
@@ -27,6 +30,8 @@ import { INLINE_DEFAULTS, InlineSettings } from './settings';
 export const INLINE_PROVIDER_ID = 'jupyter-chat-ext:inline';
 /** how long completion stays off after the chat server could not be reached */
 const QUIET_MS = 30000;
+/** a request waits at most this long for the warm request still evaluating its context */
+const WARM_WAIT_MS = 3000;
 
 const EXT_LANGUAGE: Record<string, string> = { py: 'python', r: 'r', jl: 'julia', js: 'javascript', ts: 'typescript', sh: 'bash', sql: 'sql', md: 'markdown' };
 
@@ -38,6 +43,8 @@ export interface InlineRequest {
   path?: string;
   max_lines: number;
   model?: string;
+  /** evaluate the prompt only (no ghost text) */
+  warm?: boolean;
 }
 
 export class ChatInlineProvider implements IInlineCompletionProvider {
@@ -71,6 +78,15 @@ export class ChatInlineProvider implements IInlineCompletionProvider {
     const body = this.requestBody(request, context, settings);
     if (!body.prefix.trim() && !body.suffix.trim()) {
       return { items: [] };
+    }
+    if (this._warming) {
+      // the context is being evaluated for this cell: its cache makes this request quick
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([this._warming, new Promise(r => (timer = setTimeout(r, WARM_WAIT_MS)))]);
+      clearTimeout(timer);
+      if (generation !== this._generation) {
+        return { items: [] };
+      }
     }
     const token = `chat-ext-${generation}`;
     this._feeds.set(token, this.start(body));
@@ -115,25 +131,72 @@ export class ChatInlineProvider implements IInlineCompletionProvider {
   /** Prefix and suffix: the cells around the cursor in a notebook, the text around it elsewhere. */
   requestBody(request: CompletionHandler.IRequest, context: IInlineCompletionContext, settings: InlineSettings): InlineRequest {
     const widget = context.widget;
-    let prompt: { prefix: string; suffix: string };
-    let language = 'python';
-    let path: string | undefined;
     if (widget instanceof NotebookPanel && widget.content.model) {
-      const meta = widget.content.model.sharedModel.getMetadata('language_info') as { name?: string } | undefined;
-      language = meta?.name ?? 'python';
-      path = widget.context.path;
-      const cells: CellSource[] = widget.content.model.sharedModel.cells.map(c => ({
-        type: c.cell_type as CellSource['type'],
-        source: c.getSource()
-      }));
-      prompt = assemblePrompt(cells, widget.content.activeCellIndex, request.text, request.offset, language, settings.budget);
-    } else {
-      path = (widget as any)?.context?.path;
-      const ext = path?.split('.').pop()?.toLowerCase() ?? '';
-      language = EXT_LANGUAGE[ext] ?? (ext || (request.mimeType ?? 'text'));
-      prompt = assembleEditorPrompt(request.text, request.offset, settings.budget);
+      return this.notebookBody(widget, request.text, request.offset, settings);
     }
+    const path: string | undefined = (widget as any)?.context?.path;
+    const ext = path?.split('.').pop()?.toLowerCase() ?? '';
+    const language = EXT_LANGUAGE[ext] ?? (ext || (request.mimeType ?? 'text'));
+    const prompt = assembleEditorPrompt(request.text, request.offset, settings.budget);
     return { ...prompt, language, path, max_lines: settings.maxLines, ...(settings.model ? { model: settings.model } : {}) };
+  }
+
+  /** The body for the active cell of `panel`, its editor's text `text` with the cursor at `offset`. */
+  notebookBody(panel: NotebookPanel, text: string, offset: number, settings: InlineSettings): InlineRequest {
+    const model = panel.content.model;
+    const meta = model?.sharedModel.getMetadata('language_info') as { name?: string } | undefined;
+    const language = meta?.name ?? 'python';
+    const cells: CellSource[] = (model?.sharedModel.cells ?? []).map(c => ({
+      type: c.cell_type as CellSource['type'],
+      source: c.getSource()
+    }));
+    const prompt = assemblePrompt(cells, panel.content.activeCellIndex, text, offset, language, settings.budget);
+    const extra = settings.model ? { model: settings.model } : {};
+    return { ...prompt, language, path: panel.context.path, max_lines: settings.maxLines, ...extra };
+  }
+
+  /**
+   * Evaluate the active cell's prompt (the cursor where it stands) into the engine's prompt cache:
+   * called when a code cell gets the cursor. A cold 1k-character context takes ~1 s to evaluate
+   * on a laptop CPU; the first keystroke's request then waits for this one and evaluates only
+   * what was typed (bench/bench_completion.py --modes focus). Once per distinct prompt.
+   */
+  warm(panel: NotebookPanel): void {
+    const settings = this.settings;
+    const cell = panel.content.activeCell;
+    if (!settings.enabled || !settings.warm || Date.now() < this._quietUntil || !cell || cell.model.type !== 'code') {
+      return;
+    }
+    const text = cell.model.sharedModel.getSource();
+    const editor = cell.editor;
+    const offset = editor ? editor.getOffsetAt(editor.getCursorPosition()) : text.length;
+    const body: InlineRequest = { ...this.notebookBody(panel, text, offset, settings), warm: true };
+    if (!body.prefix.trim() || body.prefix === this._warmedPrefix) {
+      return;
+    }
+    this._warmedPrefix = body.prefix;
+    this._warmController?.abort(); // the cursor moved on: only the newest context is worth reading
+    const controller = new AbortController();
+    this._warmController = controller;
+    const done = (async () => {
+      try {
+        const response = await this.api.fetch('inline', {
+          method: 'POST',
+          body: JSON.stringify(body),
+          headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
+          signal: controller.signal
+        });
+        await response.text(); // one done event; what matters is the cache it leaves
+      } catch {
+        // aborted, or no server: a warm-up is only ever a head start
+      } finally {
+        if (this._warmController === controller) {
+          this._warmController = null;
+          this._warming = null;
+        }
+      }
+    })();
+    this._warming = done;
   }
 
   private start(body: InlineRequest): CompletionFeed {
@@ -183,6 +246,9 @@ export class ChatInlineProvider implements IInlineCompletionProvider {
   }
 
   private _generation = 0;
+  private _warming: Promise<void> | null = null;
+  private _warmController: AbortController | null = null;
+  private _warmedPrefix = '';
   private _quietUntil = 0;
   private _controller: AbortController | null = null;
   private _feeds = new Map<string, CompletionFeed>();
