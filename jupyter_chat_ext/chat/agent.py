@@ -36,7 +36,7 @@ from .agent_rag import check_collection, retrieve
 from .answer import stream_answer
 from .approvals import ApprovalBroker
 from .context import fold as fold_context
-from .turn import Event, Turn
+from .turn import Event, Turn, new_message_writes
 
 #: the newest stored messages considered for the prompt (as for plain turns)
 HISTORY_LIMIT = 1000
@@ -105,7 +105,8 @@ class Agent:
             self._fit, system, opts, model_id, history, fold_context(content, items), offered
         )
 
-        turn = Turn(session, model_id, opts, content, rag=spec, messages=messages)
+        # (context: stored with the message; the prompt above has it folded in already)
+        turn = Turn(session, model_id, opts, content, rag=spec, context=items, messages=messages)
         turn.citations = citations
         # the engine's own check of the tools (names, schemas) before anything is written
         turn.structured = Structured.from_openai({"tools": offered, "tool_choice": req.tool_choice})
@@ -124,27 +125,7 @@ class Agent:
             max_result_chars=int(self.settings.max_tool_result_chars),
         )
 
-        metadata: dict[str, Any] = {"rag": spec.to_dict()} if spec else {}
-        if items:
-            metadata["context"] = items
-
-        def begin() -> None:
-            turn.user = self.store.add_message(
-                session_id,
-                "user",
-                content,
-                model=model_id,
-                params=opts.to_dict(),
-                metadata=metadata or None,
-                tokens=turn.user_tokens,
-            )
-            turn.answer = self._step_row(turn, turn.user["id"])
-
-        def undo() -> None:
-            assert turn.user is not None and turn.answer is not None
-            self.store.delete_message(turn.answer["id"])
-            self.store.delete_message(turn.user["id"])
-
+        begin, undo = new_message_writes(self.store, turn, lambda: self._step_row(turn, turn.user["id"]))
         async with aclosing(self._loop(turn, begin, undo, ctx, req.max_steps, offered)) as events:
             async for event in events:
                 yield event

@@ -8,6 +8,7 @@ step fills in what it learned (the rendered prompt, the stored rows, the streame
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,3 +100,36 @@ class Turn:
             "metrics": metrics,
             "citations": self.citations,
         }
+
+
+def new_message_writes(
+    store: Any, turn: Turn, answer_row: Callable[[], Message]
+) -> tuple[Callable[[], None], Callable[[], None]]:
+    """The writes of a turn that starts with a new user message (a plain chat and an agent turn).
+
+    ``begin`` stores the message (its RAG request and attached context items in its metadata: the
+    sidebar shows them as chips, prompts fold them in) and then the answer's row from
+    ``answer_row``; ``undo`` deletes both, so a turn refused after ``begin`` writes nothing.
+    """
+    metadata: dict[str, Any] = {"rag": turn.rag.to_dict()} if turn.rag else {}
+    if turn.context:
+        metadata["context"] = turn.context
+
+    def begin() -> None:
+        turn.user = store.add_message(
+            turn.session_id,
+            "user",
+            turn.content,
+            model=turn.model_id,
+            params=turn.opts.to_dict(),
+            metadata=metadata or None,
+            tokens=turn.user_tokens,
+        )
+        turn.answer = answer_row()
+
+    def undo() -> None:
+        assert turn.user is not None and turn.answer is not None
+        store.delete_message(turn.answer["id"])
+        store.delete_message(turn.user["id"])
+
+    return begin, undo

@@ -28,7 +28,7 @@ from .context import fold as fold_context
 from .context import stored as stored_context
 from .inputs import RagSpec
 from .prompt import build_prompt, history_items
-from .turn import Event, Turn
+from .turn import Event, Turn, new_message_writes
 
 log = logging.getLogger(__name__)
 
@@ -71,27 +71,7 @@ class Turns:
         history = await _off(self.store.list_messages, session_id, limit=HISTORY_LIMIT)
         turn = Turn(session, model_id, opts, content, rag=spec, context=items)
         await self._prepare(turn, history)
-        metadata: dict[str, Any] = {"rag": spec.to_dict()} if spec else {}
-        if items:
-            metadata["context"] = items  # the sidebar shows them as chips; prompts fold them in
-
-        def begin() -> None:
-            turn.user = self.store.add_message(
-                session_id,
-                "user",
-                content,
-                model=model_id,
-                params=opts.to_dict(),
-                metadata=metadata or None,
-                tokens=turn.user_tokens,
-            )
-            turn.answer = self._placeholder(turn)
-
-        def undo() -> None:
-            assert turn.user is not None and turn.answer is not None
-            self.store.delete_message(turn.answer["id"])
-            self.store.delete_message(turn.user["id"])
-
+        begin, undo = new_message_writes(self.store, turn, lambda: self._placeholder(turn))
         async with aclosing(self._answer(turn, begin, undo)) as events:
             async for event in events:
                 yield event

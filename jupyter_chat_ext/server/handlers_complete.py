@@ -13,21 +13,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from tornado.iostream import StreamClosedError
-
 from jupyter_chat_ext.chat.context_file import parse_context_file, read_context_file
 from jupyter_chat_ext.chat.inline import parse_inline
 from jupyter_chat_ext.chat.inline_run import inline_events
-from jupyter_chat_ext.errors import ChatExtError, event_status
 
-from . import openai_compat as oa
 from . import openai_legacy as ol
-from .base import EXECUTE, READ, ChatExtHandler, dumps, requires
-from .handlers_openai import OpenAIErrors
+from .base import EXECUTE, READ, ChatExtHandler, requires
+from .handlers_openai import OpenAIStreaming
 from .streaming import Event, StreamingHandler
 
 
-class V1CompletionsHandler(OpenAIErrors, StreamingHandler):
+class V1CompletionsHandler(OpenAIStreaming):
     @requires(EXECUTE)
     async def post(self) -> None:
         req = ol.parse_completion_request(self.json_body(), max_chars=self.chat_app.max_content_chars)
@@ -56,47 +52,18 @@ class V1CompletionsHandler(OpenAIErrors, StreamingHandler):
         self.send_json(ol.completion(req, model, "".join(parts), final.get("finish_reason"), metrics))
 
     async def _stream(self, req: ol.CompletionRequest, model: str, events: Any) -> None:
-        async def send(data: Any) -> None:
-            if self._gone:
-                raise StreamClosedError()
-            self.write(f"data: {data if isinstance(data, str) else dumps(data)}\n\n")
-            await self.flush()
-
         async def write(event: Event) -> None:
             kind = event.get("type")
             if kind == "token":
-                await send(ol.chunk(req, model, str(event.get("text", ""))))
+                await self.send_data(ol.chunk(req, model, str(event.get("text", ""))))
             elif kind == "done":
-                await send(ol.chunk(req, model, "", event.get("finish_reason") or "stop"))
-                if req.include_usage:
-                    last = ol.chunk(req, model, None)
-                    last["usage"] = oa.usage(event.get("metrics") or {})
-                    await send(last)
-                await send("[DONE]")
-            elif kind == "error":  # after the commit: in the stream, with the status the core gave
-                code = str(event.get("code") or "error")
-                await send(oa.error_body(event_status(event), code, str(event.get("message") or "failed")))
+                finish = ol.chunk(req, model, "", event.get("finish_reason") or "stop")
+                usage = ol.chunk(req, model, None) if req.include_usage else None
+                await self.send_finish(finish, usage, event)
+            elif kind == "error":
+                await self.send_error_frame(event)
 
-        async def on_error(exc: ChatExtError | None, raw: Exception) -> None:
-            status, code, message = (
-                (int(exc.status), exc.code, exc.message)
-                if exc
-                else (500, "internal_error", "internal server error (see the server log)")
-            )
-            try:
-                await send(oa.error_body(status, code, message))
-            except StreamClosedError:
-                pass
-
-        await self.pump(events, write, begin=self.begin_stream, on_error=on_error)
-        self._end()
-
-    def _end(self) -> None:
-        if not self._finished:
-            try:
-                self.finish()
-            except StreamClosedError:
-                pass
+        await self.stream_openai(events, write)
 
 
 class InlineHandler(StreamingHandler):
@@ -107,20 +74,7 @@ class InlineHandler(StreamingHandler):
         req = parse_inline(self.json_body())
         core = await self.core()
         events = inline_events(core.engine, req, budget_tokens=self.chat_app.inline_budget_tokens)
-
-        async def on_error(exc: ChatExtError | None, raw: Exception) -> None:
-            event = exc.to_event() if exc else {"type": "error", "code": "internal_error", "status": 500}
-            try:
-                await self.write_sse({**event, "message": event.get("message") or "inline completion failed"})
-            except StreamClosedError:
-                pass
-
-        await self.pump(events, self.write_sse, begin=self.begin_stream, on_error=on_error)
-        if not self._finished:
-            try:
-                self.finish()
-            except StreamClosedError:
-                pass
+        await self.stream_sse(events)
 
 
 class ContextFileHandler(ChatExtHandler):

@@ -25,6 +25,51 @@ class OpenAIErrors:
         return oa.error_body(status, code, message)
 
 
+class OpenAIStreaming(OpenAIErrors, StreamingHandler):
+    """OpenAI's streaming shape for /v1/chat/completions and /v1/completions: ``data: <json>``
+    frames, a finishing chunk, the usage chunk when asked, ``data: [DONE]``; a failure after the
+    commit is one error frame with the status the core gave."""
+
+    async def send_data(self, data: Any) -> None:
+        if self._gone:
+            raise StreamClosedError()
+        self.write(f"data: {data if isinstance(data, str) else dumps(data)}\n\n")
+        await self.flush()
+
+    async def send_finish(self, finish: dict[str, Any], usage: dict[str, Any] | None, event: Event) -> None:
+        """The chunk with ``finish_reason``, then ``usage`` (an empty chunk; None when the client
+        did not ask) filled from the done event's metrics, then ``[DONE]``."""
+        await self.send_data(finish)
+        if usage is not None:
+            usage["usage"] = oa.usage(event.get("metrics") or {})
+            await self.send_data(usage)
+        await self.send_data("[DONE]")
+
+    async def send_error_frame(self, event: Event) -> None:
+        """An error event after the commit: in the stream, with the status the core gave."""
+        code = str(event.get("code") or "error")
+        await self.send_data(
+            oa.error_body(event_status(event), code, str(event.get("message") or "generation failed"))
+        )
+
+    async def stream_openai(self, events: Any, write: Any) -> None:
+        """Pump ``events`` through ``write`` (an async callable per event) and end the response."""
+
+        async def on_error(exc: ChatExtError | None, raw: Exception) -> None:
+            status, code, message = (
+                (int(exc.status), exc.code, exc.message)
+                if exc
+                else (500, "internal_error", "internal server error (see the server log)")
+            )
+            try:
+                await self.send_data(oa.error_body(status, code, message))
+            except StreamClosedError:
+                pass
+
+        await self.pump(events, write, begin=self.begin_stream, on_error=on_error)
+        self.end_stream()
+
+
 class V1ModelsHandler(OpenAIErrors, ChatExtHandler):
     @requires(READ)
     async def get(self) -> None:
@@ -40,7 +85,7 @@ class V1ModelHandler(OpenAIErrors, ChatExtHandler):
         self.send_json(oa.model_entry(await self.blocking(core.engine.get_model, model_id)))
 
 
-class V1ChatCompletionsHandler(OpenAIErrors, StreamingHandler):
+class V1ChatCompletionsHandler(OpenAIStreaming):
     @requires(EXECUTE)
     async def post(self) -> None:
         req = oa.parse_chat_request(self.json_body(), max_chars=self.chat_app.max_content_chars)
@@ -79,12 +124,6 @@ class V1ChatCompletionsHandler(OpenAIErrors, StreamingHandler):
     async def _stream(self, req: oa.ChatRequest, model: str, events: Any) -> None:
         role_sent = False
 
-        async def send(data: Any) -> None:
-            if self._gone:
-                raise StreamClosedError()
-            self.write(f"data: {data if isinstance(data, str) else dumps(data)}\n\n")
-            await self.flush()
-
         async def write(event: Event) -> None:
             nonlocal model, role_sent
             kind = event.get("type")
@@ -92,40 +131,19 @@ class V1ChatCompletionsHandler(OpenAIErrors, StreamingHandler):
                 model = str(event.get("model") or model)
             if not role_sent and kind in ("start", "token", "done"):
                 role_sent = True
-                await send(oa.chunk(req, model, {"role": "assistant", "content": ""}))
+                await self.send_data(oa.chunk(req, model, {"role": "assistant", "content": ""}))
             if kind == "token":
-                await send(oa.chunk(req, model, {"content": str(event.get("text", ""))}))
+                await self.send_data(oa.chunk(req, model, {"content": str(event.get("text", ""))}))
             elif kind == "done":
                 if event.get("tool_calls"):  # the engine parses a call whole: one delta carries it
-                    await send(oa.chunk(req, model, oa.tool_call_deltas(event["tool_calls"])))
-                await send(oa.chunk(req, model, {}, event.get("finish_reason") or "stop"))
-                if req.include_usage:
-                    last = oa.chunk(req, model, None)
-                    last["usage"] = oa.usage(event.get("metrics") or {})
-                    await send(last)
-                await send("[DONE]")
-            elif kind == "error":  # after the commit: in the stream, with the status the core gave
-                code = str(event.get("code") or "error")
-                message = str(event.get("message") or "generation failed")
-                await send(oa.error_body(event_status(event), code, message))
+                    await self.send_data(oa.chunk(req, model, oa.tool_call_deltas(event["tool_calls"])))
+                finish = oa.chunk(req, model, {}, event.get("finish_reason") or "stop")
+                usage = oa.chunk(req, model, None) if req.include_usage else None
+                await self.send_finish(finish, usage, event)
+            elif kind == "error":
+                await self.send_error_frame(event)
 
-        async def on_error(exc: ChatExtError | None, raw: Exception) -> None:
-            status, code, message = (
-                (int(exc.status), exc.code, exc.message)
-                if exc
-                else (500, "internal_error", "internal server error (see the server log)")
-            )
-            try:
-                await send(oa.error_body(status, code, message))
-            except StreamClosedError:
-                pass
-
-        await self.pump(events, write, begin=self.begin_stream, on_error=on_error)
-        if not self._finished:
-            try:
-                self.finish()
-            except StreamClosedError:
-                pass
+        await self.stream_openai(events, write)
 
 
 class V1EmbeddingsHandler(OpenAIErrors, ChatExtHandler):

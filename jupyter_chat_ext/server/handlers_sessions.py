@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tornado.iostream import StreamClosedError
-
-from jupyter_chat_ext.errors import ChatExtError, InvalidInput, NotFound, Unavailable
+from jupyter_chat_ext.errors import InvalidInput, NotFound, Unavailable
 
 from .base import EXECUTE, READ, WRITE, ChatExtHandler, requires
 from .streaming import StreamingHandler
@@ -132,21 +130,7 @@ class MessageHandler(StreamingHandler):
 
 async def stream_turn(handler: StreamingHandler, events: Any) -> None:
     """Answer with the events of one turn as text/event-stream."""
-
-    async def on_error(exc: ChatExtError | None, raw: Exception) -> None:
-        fault = exc or ChatExtError("internal server error (see the server log)", code="internal_error")
-        event = fault.to_event(message_id=None)
-        try:
-            await handler.write_sse(event)
-        except StreamClosedError:
-            pass
-
-    await handler.pump(events, handler.write_sse, begin=handler.begin_stream, on_error=on_error)
-    if not handler._finished:
-        try:
-            handler.finish()
-        except StreamClosedError:
-            pass
+    await handler.stream_sse(events, message_id=None)
 
 
 class ChatHandler(StreamingHandler):

@@ -66,6 +66,28 @@ class StreamingHandler(ChatExtHandler):
             retry_after=retry_after_header(status, retry if isinstance(retry, (int, float)) else None),
         )
 
+    def end_stream(self) -> None:
+        """Finish the response unless it is finished (a client that left is no error)."""
+        if not self._finished:
+            try:
+                self.finish()
+            except StreamClosedError:
+                pass
+
+    async def stream_sse(self, events: AsyncIterator[Event], **error_extra: Any) -> None:
+        """Answer with ``events`` as text/event-stream and end the response. A failure after the
+        commit is one ``error`` event (``error_extra`` added to it); before, a JSON error answer."""
+
+        async def on_error(exc: ChatExtError | None, raw: Exception) -> None:
+            fault = exc or ChatExtError("internal server error (see the server log)", code="internal_error")
+            try:
+                await self.write_sse(fault.to_event(**error_extra))
+            except StreamClosedError:
+                pass
+
+        await self.pump(events, self.write_sse, begin=self.begin_stream, on_error=on_error)
+        self.end_stream()
+
     async def pump(
         self,
         events: AsyncIterator[Event],
