@@ -62,7 +62,8 @@ async def run_call(
     spec = ctx.specs.get(name)
     executor = "client" if spec is not None and spec.source == "notebook" else "server"
     problem = _problem(spec, name, arguments, ctx)
-    needs = problem is None and spec.needs_approval and not _allowed(ctx, name)
+    allowed = problem is None and spec.needs_approval and _allowed(ctx, name)
+    needs = problem is None and spec.needs_approval and not allowed
     # the call waits for the client from BEFORE its event goes out: a client that answers at once
     # (the kernel denies in the same breath) must find it waiting, not get a 404
     pending = None
@@ -78,6 +79,9 @@ async def run_call(
             "source": spec.source if spec is not None else "unknown",
             "effect": spec.effect if spec is not None else "unknown",
             "approval": "required" if needs else "auto",
+            # a write/execute tool the allow-list lets run unasked (a client runs it at once; a
+            # bad call is "auto" too, and is not allowed: its error result follows)
+            "allowed": bool(allowed),
             "executor": executor,
         }
         if problem is not None:

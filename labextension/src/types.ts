@@ -172,6 +172,8 @@ export interface ToolCallEvent {
   source: string;
   effect: 'read' | 'write' | 'execute' | string;
   approval: 'required' | 'auto';
+  /** a write/execute tool the server's allow-list lets run unasked */
+  allowed?: boolean;
   executor: 'server' | 'client';
 }
 export type ToolApproval = 'auto' | 'approved' | 'always' | 'denied' | 'timeout';

@@ -166,6 +166,17 @@ describe('tools slice', () => {
     expect(callState(row, Object.values(store.getState().toolCalls)[0])).toBe('error');
   });
 
+  it('a write tool the server\'s allow-list names runs without a card', async () => {
+    const listed: ScriptedCall = { ...EDIT, approval: 'auto', allowed: true };
+    const { store, server, sources } = await setup([listed]);
+    const seen: string[] = [];
+    store.subscribe(() => seen.push(...Object.values(store.getState().toolCalls).map(c => c.phase)));
+    await store.send('set x to 2');
+    expect(server.replies.map(r => r.reply.decision)).toEqual(['approve']);
+    expect(sources()[0]).toBe('x = 2');
+    expect(seen).not.toContain('failed');
+  });
+
   it('an allow-listed tool still refuses a call that breaks its schema (the server refused it too)', async () => {
     const bad: ScriptedCall = { ...EDIT, arguments: '{"index": 0, "source": "x = 3", "extra": 1}', approval: 'auto' };
     const { store, server, sources } = await setup([bad]);

@@ -150,6 +150,7 @@ async def test_allow_listed_tool_runs_without_asking_and_max_steps_ends_the_loop
     events = await run_turn(svc, {"names": None, "tool_choice": ADD, "max_steps": 1}, context=context)
     call, result = by_type(events, "tool_call")[0], by_type(events, "tool_result")[0]
     assert call["approval"] == "auto" and result["approval"] == "auto"
+    assert call["allowed"] is True  # a client would run such a call without a card
     assert result["content"] == expected_sum(call)
     # names null = every enabled server tool; the notebook tools need a client that runs them
     assert events[-1]["finish_reason"] == "max_steps" and events[-1]["steps"] == 1
@@ -230,7 +231,7 @@ async def test_no_answer_in_time_is_a_timeout_and_a_denial_a_result(make_service
     ctx, step = await synthetic(svc, registry, {"calc__add"}, approval_timeout_s=0.2)
     out: list[Any] = []
     events = await call_events(ctx, step, fn_call("call_t", "calc__add", '{"a": 1, "b": 2}'), out)
-    assert events[0]["approval"] == "required"
+    assert events[0]["approval"] == "required" and events[0]["allowed"] is False
     result = events[-1]
     assert result["approval"] == "timeout" and result["is_error"] and "did not answer" in result["content"]
     with pytest.raises(NotFound):  # the call is finished: a late reply finds nothing

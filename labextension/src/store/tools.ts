@@ -140,12 +140,12 @@ export class ToolsSlice {
     }
     if (this.allowed(call.name)) {
       void this.decide(call.callId, 'always');
-    } else if (call.executor === 'client' && call.effect === 'read' && call.approval === 'auto') {
-      void this.decide(call.callId, 'approve'); // a read tool of this page: run it now
+    } else if (call.executor === 'client' && call.approval === 'auto' && (call.effect === 'read' || ev.allowed)) {
+      void this.decide(call.callId, 'approve'); // a read tool of this page, or one the server's allow-list names: run it now
     }
-    // Else the card asks. A write/execute tool of this page is never run unasked, even when the
-    // server says "auto": that is also what a call the server refused (bad arguments) looks like,
-    // and its error result, arriving next, closes the card.
+    // Else the card asks. A write/execute tool of this page is never run unasked on a bare
+    // "auto": that is also what a call the server refused (bad arguments) looks like, and its
+    // error result, arriving next, closes the card.
   }
 
   /** The user's answer (or the allow-list's): run the tool here when it is ours, then reply. */

@@ -14,6 +14,8 @@ export interface ScriptedCall {
   effect: 'read' | 'write' | 'execute';
   executor: 'server' | 'client';
   approval: 'required' | 'auto';
+  /** a write/execute tool the server's allow-list names */
+  allowed?: boolean;
   /** the server refuses the call itself (bad arguments): this error is its result, at once */
   refused?: string;
 }
@@ -205,7 +207,7 @@ export class MemoryServer implements StoreApi {
     answer.metadata = { ...answer.metadata, tool_calls: calls.map(c => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })) };
     answer.status = 'complete';
     for (const c of calls) {
-      onEvent({ type: 'tool_call', message_id: answer.id, call_id: c.id, name: c.name, arguments: c.arguments, source: c.executor === 'client' ? 'notebook' : 'builtin', effect: c.effect, approval: c.approval, executor: c.executor });
+      onEvent({ type: 'tool_call', message_id: answer.id, call_id: c.id, name: c.name, arguments: c.arguments, source: c.executor === 'client' ? 'notebook' : 'builtin', effect: c.effect, approval: c.approval, allowed: !!c.allowed, executor: c.executor });
       let reply: ToolReply | null = null;
       if (!c.refused && (c.approval === 'required' || c.executor === 'client')) {
         const got = new Promise<ToolReply>(resolve => this.waiting.set(c.id, resolve));
