@@ -32,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "core"))
 
-from bench_server import MODEL, TOKEN, JupyterServer, stop_process
+from bench_server import MODEL, TOKEN, JupyterServer, served_weights, stop_process
 from remote_fixtures import llama_server, packaged_gguf
 
 PROMPTS = [
@@ -105,16 +105,16 @@ def find_llama_server(explicit: str | None) -> Path | None:
 
 
 class LlamaServerAnchor:
-    """``llama-server -np 8 -c 8192 -t N`` on the packaged GGUF: the concurrency anchor."""
+    """``llama-server -np 8 -c 8192 -t N`` on the weights our server runs: the concurrency anchor."""
 
-    def __init__(self, binary: Path, tmp: Path, n_threads: int) -> None:
+    def __init__(self, binary: Path, tmp: Path, n_threads: int, weights: Path) -> None:
         from bench_server import free_port
 
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}/v1"
         self.log = open(tmp / "llama-server.log", "ab")  # noqa: SIM115 - closed in stop()
         cmd = [
-            str(binary), "-m", str(packaged_gguf()), "-np", "8", "-c", "8192", "-t", str(n_threads),
+            str(binary), "-m", str(weights), "-np", "8", "-c", "8192", "-t", str(n_threads),
             "-a", MODEL, "--host", "127.0.0.1", "--port", str(self.port),
         ]  # fmt: skip
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
@@ -146,6 +146,8 @@ def through_server(
     levels: list[int],
     n_threads: int,
     anchor_binary: Path | None = None,
+    anchor_weights: Path | None = None,
+    server_args: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """1/4/8 concurrent chats through our server; with ``anchor_binary``, llama-server too.
 
@@ -161,6 +163,7 @@ def through_server(
         f"--ChatExtApp.backend={backend}",
         "--ChatExtApp.max_batch_size=8",
         f"--ChatExtApp.n_threads={n_threads}",
+        *server_args,
     )
     anchor = None
     try:
@@ -175,11 +178,14 @@ def through_server(
             "load_s": info.get("load_s"),
             "load_wall_s": round(time.perf_counter() - t0, 2),
             "rss_after_load_mb": rss_mb(server.proc.pid),
+            "weights": info.get("dtype"),
         }
         ours = AsyncOpenAI(base_url=f"{server.base}/chat-ext/v1", api_key=TOKEN, timeout=600)
         targets = {"ours": (ours, server.proc.pid)}
         if anchor_binary is not None:
-            anchor = LlamaServerAnchor(anchor_binary, tmp, n_threads or os.cpu_count() or 2)
+            weights = anchor_weights or packaged_gguf()
+            anchor = LlamaServerAnchor(anchor_binary, tmp, n_threads or os.cpu_count() or 2, weights)
+            out["llama_server_weights"] = Path(weights).name
             anchor.wait_ready()
             theirs = AsyncOpenAI(base_url=anchor.base, api_key="none", timeout=600)
             targets["llama_server"] = (theirs, anchor.proc.pid)
@@ -296,6 +302,14 @@ def main() -> None:
         help="llama.cpp's llama-server binary, measured in the same run (else $LLAMA_SERVER or "
         ".cache/llama-server/llama-server; without one the ratios use the reference figures)",
     )
+    ap.add_argument(
+        "--anchor-weights",
+        choices=("served", "file"),
+        default="served",
+        help="llama-server loads the weights our server runs (served: the Q8_0 CPU copy of the "
+        "packaged Q4_1) or the packaged file as shipped (file)",
+    )
+    ap.add_argument("--server-arg", action="append", default=[], help="extra option for our server")
     args = ap.parse_args()
     if args.quick:
         args.tokens, args.rounds, args.levels = 16, 1, "1,4"
@@ -309,7 +323,15 @@ def main() -> None:
         stages = {
             "bare_llama_cpp": lambda: bare_llama(args.tokens, max(3, args.rounds)),
             "llamacpp": lambda: through_server(
-                "llamacpp", tmp, args.tokens, args.rounds, levels, args.n_threads, anchor
+                "llamacpp",
+                tmp,
+                args.tokens,
+                args.rounds,
+                levels,
+                args.n_threads,
+                anchor,
+                served_weights(tmp) if args.anchor_weights == "served" else packaged_gguf(),
+                tuple(args.server_arg),
             ),
             "remote": lambda: remote_vs_direct(tmp, args.tokens, max(3, args.rounds)),
             "transformers": lambda: through_server("transformers", tmp, args.tokens, args.rounds, levels, 0),

@@ -45,8 +45,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "core"))
 
-from bench_server import MODEL, JupyterServer
+from bench_server import MODEL, JupyterServer, served_weights
 
 
 def source_corpus() -> str:
@@ -162,15 +163,10 @@ def llamacpp_threads() -> int:
 
 
 def floor_weights(tmp: Path) -> dict[str, str]:
-    """The packaged Q4_1 file and the Q8_0 copy the server runs (made here the way it makes it)."""
-    from jupyter_chat_ext.engine.backends import llamacpp_native, llamacpp_requant
-    from jupyter_chat_ext.engine.registry import ModelRegistry
-    from jupyter_chat_ext.settings import Settings
+    """The packaged Q4_1 file and the Q8_0 copy the server runs."""
+    from remote_fixtures import packaged_gguf
 
-    info = ModelRegistry(Settings(data_dir=tmp / "floor")).get(MODEL)
-    ll = llamacpp_native.lib()
-    copy, _ = llamacpp_requant.q8_copy(ll, info.path, info.fingerprint, tmp / "floor-cache")
-    return {"q4_1_file": info.path, "q8_0_copy": str(copy)}
+    return {"q4_1_file": str(packaged_gguf()), "q8_0_copy": str(served_weights(tmp))}
 
 
 async def warm(http: Any, base: str, corpus: str, n: int) -> dict[str, Any]:

@@ -38,6 +38,21 @@ TOKEN = "bench-token-0123456789"
 PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
 
 
+def served_weights(tmp: Path) -> Path:
+    """The file our llama.cpp backend runs for the packaged model on this CPU: its Q8_0 copy
+    (engine/backends/llamacpp_requant.py, made here the way the server makes it), or the packaged
+    file itself where no copy is wanted."""
+    from jupyter_chat_ext.engine.backends import llamacpp_native, llamacpp_requant
+    from jupyter_chat_ext.engine.registry import ModelRegistry
+    from jupyter_chat_ext.settings import Settings
+
+    info = ModelRegistry(Settings(data_dir=tmp / "weights")).get(MODEL)
+    if not llamacpp_requant.wanted(info.extra.get("file_type"), info.path, enabled=True, on_cpu=True):
+        return Path(info.path)
+    ll = llamacpp_native.lib()
+    return llamacpp_requant.q8_copy(ll, info.path, info.fingerprint, tmp / "weights-cache")[0]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
