@@ -44,15 +44,29 @@ def inline_lab(lab: Any) -> Any:
 
 def test_ghost_text_streams_tab_accepts_typing_cancels(page: Any, inline_lab: Any) -> None:
     requests: list[str] = []
+    bodies: list[dict[str, Any]] = []
     aborted: list[str] = []
     inline = "/chat-ext/inline?"  # ServerConnection adds a cache-busting query
-    page.on("request", lambda r: requests.append(r.url) if inline in r.url else None)
+
+    def sent(r: Any) -> None:
+        if inline in r.url:
+            requests.append(r.url)
+            bodies.append(json.loads(r.post_data or "{}"))
+
+    page.on("request", sent)
     page.on("requestfailed", lambda r: aborted.append(r.failure or "") if inline in r.url else None)
     # a fresh workspace: notebooks other tests opened would be restored behind this one
     page.goto(inline_lab.lab("lab/workspaces/inline/tree/inline.ipynb"))  # its own workspace
     editor = page.locator(CELL_EDITOR)
     editor.wait_for()
     editor.click()
+    # the cell got the cursor: the engine reads the cells above before anything is typed
+    for _ in range(100):  # the request handler runs while the page waits
+        if bodies:
+            break
+        page.wait_for_timeout(100)
+    assert bodies and bodies[0]["warm"] is True, bodies
+    assert bodies[0]["prefix"] == "def add(a, b):\n    return a + b\n\n"
 
     # typing on: each keystroke asks again and aborts the completion still streaming (the editor
     # closes the bracket itself: the completion is fitted to the ")" left on the line)
@@ -61,7 +75,9 @@ def test_ghost_text_streams_tab_accepts_typing_cancels(page: Any, inline_lab: An
     ghost.wait_for(timeout=60_000)
     has_text = f"(document.querySelector('{GHOST}')?.textContent ?? '').trim().length > 0"
     page.wait_for_function(has_text, timeout=120_000)
-    assert len(requests) >= 2, requests
+    assert len(requests) >= 3, requests
+    typed = [b for b in bodies if not b.get("warm")]
+    assert typed and all(b["prefix"].startswith(bodies[0]["prefix"]) for b in typed)  # its cache serves them
     assert aborted and all("ABORTED" in f.upper() for f in aborted), aborted
 
     # the completion ends (the streaming indicator goes), then Tab puts it into the cell

@@ -35,7 +35,7 @@ async def collect(gen: Any) -> list[dict[str, Any]]:
 async def test_a_turn_streams_and_is_stored(chat_service: ChatService) -> None:
     s = chat_service.create_session()
     events = await collect(
-        chat_service.chat(s["id"], "Which city is the capital of France?", {"max_tokens": 16})
+        chat_service.chat(s["id"], "Name the capital of France.", {"max_tokens": 16})
     )
     assert events[0]["type"] == "start" and events[-1]["type"] == "done"
     tokens = [e["text"] for e in events if e["type"] == "token"]
@@ -45,14 +45,14 @@ async def test_a_turn_streams_and_is_stored(chat_service: ChatService) -> None:
     msgs = chat_service.list_messages(s["id"])
     assert [m["role"] for m in msgs] == ["user", "assistant"]
     user, answer = msgs
-    assert user["content"] == "Which city is the capital of France?"
+    assert user["content"] == "Name the capital of France."
     assert answer["id"] == done["message_id"] == events[0]["assistant_message_id"]
     assert answer["status"] == "complete" and answer["parent_id"] == user["id"]
     assert answer["content"] == done["text"]
     assert answer["metrics"]["completion_tokens"] == done["metrics"]["completion_tokens"] > 0
     assert answer["metrics"]["device"] == "cpu" and answer["metrics"]["ttft_s"] > 0
     session = chat_service.get_session(s["id"])
-    assert session["title"] == "Which city is the capital of France?"
+    assert session["title"] == "Name the capital of France"  # the full stop goes
     assert session["message_count"] == 2 and session["completion_tokens"] > 0
 
 
