@@ -36,7 +36,7 @@ from .agent_rag import check_collection, retrieve
 from .answer import stream_answer
 from .approvals import ApprovalBroker
 from .context import fold as fold_context
-from .turn import Event, Turn, new_message_writes
+from .turn import Event, Turn, new_message_writes, streaming_answer
 
 #: the newest stored messages considered for the prompt (as for plain turns)
 HISTORY_LIMIT = 1000
@@ -168,15 +168,7 @@ class Agent:
         return shrink_results(messages, results, count, ctx - reserve)
 
     def _step_row(self, turn: Turn, parent_id: int) -> Any:
-        return self.store.add_message(
-            turn.session_id,
-            "assistant",
-            "",
-            model=turn.model_id,
-            params=turn.opts.to_dict(),
-            parent_id=parent_id,
-            status="streaming",
-        )
+        return streaming_answer(self.store, turn, parent_id)
 
     async def _loop(
         self, turn: Turn, begin: Any, undo: Any, ctx: CallContext, max_steps: int, offered: list[Any]

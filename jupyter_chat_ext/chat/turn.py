@@ -102,6 +102,23 @@ class Turn:
         }
 
 
+def streaming_answer(
+    store: Any, turn: Turn, parent_id: int, metadata: dict[str, Any] | None = None
+) -> Message:
+    """A new, empty assistant row in status ``streaming``: checkpoints go to it until the stream
+    ends, and a crash before that is recovered as an interrupted answer."""
+    return store.add_message(
+        turn.session_id,
+        "assistant",
+        "",
+        model=turn.model_id,
+        params=turn.opts.to_dict(),
+        parent_id=parent_id,
+        status="streaming",
+        metadata=metadata,
+    )
+
+
 def new_message_writes(
     store: Any, turn: Turn, answer_row: Callable[[], Message]
 ) -> tuple[Callable[[], None], Callable[[], None]]:

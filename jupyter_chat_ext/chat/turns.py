@@ -28,7 +28,7 @@ from .context import fold as fold_context
 from .context import stored as stored_context
 from .inputs import RagSpec
 from .prompt import build_prompt, history_items
-from .turn import Event, Turn, new_message_writes
+from .turn import Event, Turn, new_message_writes, streaming_answer
 
 log = logging.getLogger(__name__)
 
@@ -213,16 +213,7 @@ class Turns:
 
     def _placeholder(self, turn: Turn) -> Message:
         assert turn.user is not None
-        return self.store.add_message(
-            turn.session_id,
-            "assistant",
-            "",
-            model=turn.model_id,
-            params=turn.opts.to_dict(),
-            parent_id=turn.user["id"],
-            status="streaming",  # until the stream ends: checkpoints go here; a crash is recovered
-            metadata=turn.metadata(),
-        )
+        return streaming_answer(self.store, turn, turn.user["id"], turn.metadata())
 
     async def _prepare(self, turn: Turn, history: list[Message]) -> None:
         """Retrieve (RAG) and build the prompt within the context budget (on worker threads)."""

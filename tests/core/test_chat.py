@@ -34,9 +34,7 @@ async def collect(gen: Any) -> list[dict[str, Any]]:
 
 async def test_a_turn_streams_and_is_stored(chat_service: ChatService) -> None:
     s = chat_service.create_session()
-    events = await collect(
-        chat_service.chat(s["id"], "Name the capital of France.", {"max_tokens": 16})
-    )
+    events = await collect(chat_service.chat(s["id"], "Name the capital of France.", {"max_tokens": 16}))
     assert events[0]["type"] == "start" and events[-1]["type"] == "done"
     tokens = [e["text"] for e in events if e["type"] == "token"]
     assert len(tokens) >= 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import openai
 import pytest
 from pytest_jupyter.jupyter_server import *  # noqa: F403
 from server_testlib import Api
@@ -47,3 +48,16 @@ def chat_app(jp_serverapp):
 @pytest.fixture
 def api(jp_fetch, jp_serverapp) -> Api:
     return Api(jp_fetch, token=jp_serverapp.identity_provider.token)
+
+
+@pytest.fixture
+def base(jp_http_port, jp_base_url) -> str:
+    """The extension's URL prefix on the test server."""
+    return f"http://127.0.0.1:{jp_http_port}{jp_base_url}chat-ext"
+
+
+@pytest.fixture
+def client(jp_serverapp, http_server, base) -> openai.AsyncOpenAI:
+    """The official ``openai`` client against our ``/v1`` routes, with the server's token."""
+    token = jp_serverapp.identity_provider.token
+    return openai.AsyncOpenAI(base_url=f"{base}/v1", api_key=token, max_retries=0, timeout=120)

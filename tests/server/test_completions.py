@@ -25,17 +25,6 @@ def chat_ext_overrides() -> dict[str, object]:
     return {"inline_budget_tokens": 128}  # a short prompt: this CPU evaluates it quickly
 
 
-@pytest.fixture
-def base(jp_http_port, jp_base_url) -> str:
-    return f"http://127.0.0.1:{jp_http_port}{jp_base_url}chat-ext"
-
-
-@pytest.fixture
-def client(jp_serverapp, http_server, base):
-    token = jp_serverapp.identity_provider.token
-    return openai.AsyncOpenAI(base_url=f"{base}/v1", api_key=token, max_retries=0, timeout=120)
-
-
 async def wait_until(check, timeout: float = 20.0) -> bool:
     """Poll ``check()`` (a state, not a speed: the deadline only keeps a broken build from hanging)."""
     for _ in range(int(timeout / 0.05)):

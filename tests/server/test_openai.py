@@ -9,18 +9,6 @@ import openai
 import pytest
 from server_testlib import on_jp_loop
 
-
-@pytest.fixture
-def client(jp_serverapp, http_server, jp_http_port, jp_base_url):
-    token = jp_serverapp.identity_provider.token
-    return openai.AsyncOpenAI(
-        base_url=f"http://127.0.0.1:{jp_http_port}{jp_base_url}chat-ext/v1",
-        api_key=token,
-        max_retries=0,
-        timeout=120,
-    )
-
-
 MODEL = "smollm2-135m-instruct"
 MESSAGES = [
     {"role": "system", "content": "You are terse."},

@@ -58,17 +58,6 @@ def chat_ext_overrides() -> dict[str, object]:
     return {"backend": "llamacpp", "n_threads": 1}
 
 
-@pytest.fixture
-def client(jp_serverapp, http_server, jp_http_port, jp_base_url):
-    token = jp_serverapp.identity_provider.token
-    return openai.AsyncOpenAI(
-        base_url=f"http://127.0.0.1:{jp_http_port}{jp_base_url}chat-ext/v1",
-        api_key=token,
-        max_retries=0,
-        timeout=120,
-    )
-
-
 @on_jp_loop
 async def test_required_tool_calls_validate_over_20_seeds(client):
     async def one(seed: int):
