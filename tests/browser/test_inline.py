@@ -48,12 +48,20 @@ def test_ghost_text_streams_tab_accepts_typing_cancels(page: Any, inline_lab: An
     aborted: list[str] = []
     inline = "/chat-ext/inline?"  # ServerConnection adds a cache-busting query
 
+    finished: list[dict[str, Any]] = []
+
     def sent(r: Any) -> None:
         if inline in r.url:
             requests.append(r.url)
             bodies.append(json.loads(r.post_data or "{}"))
 
     page.on("request", sent)
+
+    def done(r: Any) -> None:
+        if inline in r.url:
+            finished.append(json.loads(r.post_data or "{}"))
+
+    page.on("requestfinished", done)
     page.on("requestfailed", lambda r: aborted.append(r.failure or "") if inline in r.url else None)
     # a fresh workspace: notebooks other tests opened would be restored behind this one
     page.goto(inline_lab.lab("lab/workspaces/inline/tree/inline.ipynb"))  # its own workspace
@@ -61,12 +69,13 @@ def test_ghost_text_streams_tab_accepts_typing_cancels(page: Any, inline_lab: An
     editor.wait_for()
     editor.click()
     # the cell got the cursor: the engine reads the cells above before anything is typed
-    for _ in range(100):  # the request handler runs while the page waits
-        if bodies:
+    for _ in range(600):  # the handlers run while the page waits; the first warm loads the model
+        if finished:
             break
         page.wait_for_timeout(100)
     assert bodies and bodies[0]["warm"] is True, bodies
     assert bodies[0]["prefix"] == "def add(a, b):\n    return a + b\n\n"
+    assert finished == bodies[:1]  # warmed: the keystrokes below each ask, nothing waits
 
     # typing on: each keystroke asks again and aborts the completion still streaming (the editor
     # closes the bracket itself: the completion is fitted to the ")" left on the line)
