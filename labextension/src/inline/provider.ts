@@ -180,12 +180,7 @@ export class ChatInlineProvider implements IInlineCompletionProvider {
     this._warmController = controller;
     const done = (async () => {
       try {
-        const response = await this.api.fetch('inline', {
-          method: 'POST',
-          body: JSON.stringify(body),
-          headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
-          signal: controller.signal
-        });
+        const response = await this.post(body, controller.signal);
         await response.text(); // one done event; what matters is the cache it leaves
       } catch {
         // aborted, or no server: a warm-up is only ever a head start
@@ -199,18 +194,23 @@ export class ChatInlineProvider implements IInlineCompletionProvider {
     this._warming = done;
   }
 
+  /** `POST chat-ext/inline` (an SSE stream), abortable. */
+  private post(body: InlineRequest, signal: AbortSignal): Promise<Response> {
+    return this.api.fetch('inline', {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
+      signal
+    });
+  }
+
   private start(body: InlineRequest): CompletionFeed {
     const feed = new CompletionFeed();
     const controller = new AbortController();
     this._controller = controller;
     void (async () => {
       try {
-        const response = await this.api.fetch('inline', {
-          method: 'POST',
-          body: JSON.stringify(body),
-          headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
-          signal: controller.signal
-        });
+        const response = await this.post(body, controller.signal);
         if (!response.body) {
           throw new ApiError(response.status, 'bad_stream', 'The server answered without a stream.');
         }
