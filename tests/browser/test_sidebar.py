@@ -11,7 +11,16 @@ from typing import Any
 import pytest
 from conftest import ARTIFACTS, start_lab, stop_lab
 from playwright.sync_api import expect
-from sidebar import PANEL, last_answer, open_lab, open_session, open_sidebar, send, switch_tab
+from sidebar import (
+    PANEL,
+    last_answer,
+    open_lab,
+    open_session,
+    open_sidebar,
+    run_from_palette,
+    send,
+    switch_tab,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -357,16 +366,7 @@ def test_commands_shortcuts_and_notebook_context(page: Any, lab: Any) -> None:
     # the notebook moves focus to the cell a frame after the click; a palette opened before that
     # loses focus and hides itself, so wait for the cell to hold the focus first
     page.wait_for_function("document.activeElement && document.activeElement.classList.contains('jp-Cell')")
-    palette = page.locator(".lm-CommandPalette-input")
-    for _ in range(3):  # JupyterLab's palette hides itself when the lab moves the focus late
-        page.keyboard.press("Control+Shift+C")
-        palette.wait_for(state="visible")
-        page.wait_for_timeout(200)
-        if palette.is_visible():
-            break
-    palette.fill("Explain This Cell")
-    page.locator(".lm-CommandPalette-item.lm-mod-active", has_text="Explain This Cell").wait_for()
-    palette.press("Enter")
+    run_from_palette(page, "Explain This Cell")
     user = page.locator(f"{PANEL} .jp-ChatExt-message-user").last
     user.wait_for()
     assert "Explain what this python cell does" in user.inner_text()
