@@ -8,6 +8,9 @@
    openai client (non-streamed, ``max_tokens`` 64), aggregate completion tok/s; server RSS.
    Reference at 4/8 chats: llama.cpp's own ``llama-server -np 8 -t 2`` measured on this machine
    kind, 113 / 153 / 172 tok/s at 1/4/8 (TOOLCHAIN.md; not rebuilt here: ~8 min of both cores).
+   With ``--llama-server PATH`` it runs in the same run, side by side: ``--anchor-kv split`` is its
+   default layout for ``-np 8`` (8192 KV cells, 1024 a chat), ``--anchor-kv unified`` is ours (one
+   4096-cell pool any chat may fill). Our ``--ChatExtApp.kv_unified=False`` is the split layout.
 3. Remote: ``python -m llama_cpp.server`` on the same GGUF, hit directly and through our server
    as a remote endpoint (streamed, one client): tok/s ratio and TTFT delta. Goals: >= 0.95x, <= +20 ms.
 
@@ -104,17 +107,23 @@ def find_llama_server(explicit: str | None) -> Path | None:
     return None
 
 
+#: llama-server's KV layouts: its default for ``-np 8`` on this model (8192 cells, 1024 a slot, each
+#: slot attends only to its own cells) and ours (one unified pool of 4096 cells, so one chat may
+#: use all of it; every sequence's attention spans the pool's used range)
+ANCHOR_KV = {"split": ["-c", "8192"], "unified": ["-c", "4096", "-kvu"]}
+
+
 class LlamaServerAnchor:
     """``llama-server -np 8 -c 8192 -t N`` on the weights our server runs: the concurrency anchor."""
 
-    def __init__(self, binary: Path, tmp: Path, n_threads: int, weights: Path) -> None:
+    def __init__(self, binary: Path, tmp: Path, n_threads: int, weights: Path, kv: str = "split") -> None:
         from bench_server import free_port
 
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}/v1"
         self.log = open(tmp / "llama-server.log", "ab")  # noqa: SIM115 - closed in stop()
         cmd = [
-            str(binary), "-m", str(weights), "-np", "8", "-c", "8192", "-t", str(n_threads),
+            str(binary), "-m", str(weights), "-np", "8", *ANCHOR_KV[kv], "-t", str(n_threads),
             "-a", MODEL, "--host", "127.0.0.1", "--port", str(self.port),
         ]  # fmt: skip
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
@@ -148,6 +157,7 @@ def through_server(
     anchor_binary: Path | None = None,
     anchor_weights: Path | None = None,
     server_args: tuple[str, ...] = (),
+    anchor_kv: str = "split",
 ) -> dict[str, Any]:
     """1/4/8 concurrent chats through our server; with ``anchor_binary``, llama-server too.
 
@@ -184,8 +194,10 @@ def through_server(
         targets = {"ours": (ours, server.proc.pid)}
         if anchor_binary is not None:
             weights = anchor_weights or packaged_gguf()
-            anchor = LlamaServerAnchor(anchor_binary, tmp, n_threads or os.cpu_count() or 2, weights)
+            threads = n_threads or os.cpu_count() or 2
+            anchor = LlamaServerAnchor(anchor_binary, tmp, threads, weights, anchor_kv)
             out["llama_server_weights"] = Path(weights).name
+            out["llama_server_kv"] = " ".join(ANCHOR_KV[anchor_kv])
             anchor.wait_ready()
             theirs = AsyncOpenAI(base_url=anchor.base, api_key="none", timeout=600)
             targets["llama_server"] = (theirs, anchor.proc.pid)
@@ -309,6 +321,13 @@ def main() -> None:
         help="llama-server loads the weights our server runs (served: the Q8_0 CPU copy of the "
         "packaged Q4_1) or the packaged file as shipped (file)",
     )
+    ap.add_argument(
+        "--anchor-kv",
+        choices=tuple(ANCHOR_KV),
+        default="split",
+        help="llama-server's KV layout: its default for -np 8 (split: 8192 cells, 1024 a chat) or "
+        "ours (unified: one 4096-cell pool)",
+    )
     ap.add_argument("--server-arg", action="append", default=[], help="extra option for our server")
     args = ap.parse_args()
     if args.quick:
@@ -332,6 +351,7 @@ def main() -> None:
                 anchor,
                 served_weights(tmp) if args.anchor_weights == "served" else packaged_gguf(),
                 tuple(args.server_arg),
+                args.anchor_kv,
             ),
             "remote": lambda: remote_vs_direct(tmp, args.tokens, max(3, args.rounds)),
             "transformers": lambda: through_server("transformers", tmp, args.tokens, args.rounds, levels, 0),

@@ -3,7 +3,7 @@
 llama.cpp's CPU prompt processing goes through tinyBLAS (llamafile sgemm) or a repacked kernel for
 F16/BF16, Q8_0, Q4_0, Q4_K and IQ4_NL; the legacy "with offset" types Q4_1, Q5_0 and Q5_1 fall
 back to one dot product per row and column. The packaged SmolLM2 is Q4_1. Measured on its file,
-2 AVX2 cores, 321/219/224-token prompts (bench/bench_requant.py):
+2 AVX2 cores, 321/219/224-token prompts (rerun: bench/bench_requant.py):
 
 - prefill 1892/1194/1153 ms as Q4_1, 1159/673/706 ms as Q8_0 (1.6x), decode 68 -> 79 tok/s;
 - a Q4_1 block is ``d*q + m`` with 16 levels and Q8_0 keeps 255 levels of the same block of 32,
