@@ -40,6 +40,8 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	@# fatal: GGUF models then go through transformers and their notes say why.
 	$(PY) -c "import llama_cpp" 2>/dev/null || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
 	  $(PIP) install -q "$(LLAMA_SPEC)" || echo "llama-cpp-python did not build: GGUF models will use transformers"
+	@# one-time work on the default model (its Q8_0 CPU copy), so the server's first start skips it
+	-HF_HUB_OFFLINE=1 $(PY) -m jupyter_chat_ext.prepare
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed

@@ -84,3 +84,31 @@ def test_only_slow_types_on_the_cpu() -> None:
         assert not requant.wanted(fast, gguf, enabled=True, on_cpu=True)
     assert not requant.wanted(None, gguf, enabled=True, on_cpu=True)
     assert not requant.wanted(3, "/no/such/file.gguf", enabled=True, on_cpu=True)
+
+
+def test_prepare_at_install_makes_the_copy_the_first_load_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m jupyter_chat_ext.prepare`` (run by ``make install``) writes the copy where a
+    server with default settings looks, so that server's first load makes nothing."""
+    from jupyter_chat_ext import prepare
+    from jupyter_chat_ext.engine.backends import llamacpp_native
+
+    if llamacpp_native.lib().llama_supports_gpu_offload():
+        pytest.skip("a GPU build offloads the layers: no CPU copy is made")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter-data"))
+    monkeypatch.setenv("JUPYTER_CHAT_EXT_MODEL_CACHE", str(cache))
+    assert prepare.main([]) == 0
+    assert "made in" in capsys.readouterr().out
+    copies = list(cache.glob("*.q8_0.gguf"))
+    assert len(copies) == 1
+    assert prepare.main([]) == 0 and "already there" in capsys.readouterr().out
+    assert prepare.main(["--model", "no-such-model"]) == 0
+    assert "nothing to prepare" in capsys.readouterr().out
+    eng, info = load(settings_in(tmp_path, cache))
+    try:
+        assert info["dtype"] == "q8_0 (from q4_1)" and info["from_cache"] is True
+        assert list(cache.glob("*.q8_0.gguf")) == copies
+    finally:
+        eng.close()
