@@ -2,13 +2,15 @@
 
 llama.cpp's CPU prompt processing goes through tinyBLAS (llamafile sgemm) or a repacked kernel for
 F16/BF16, Q8_0, Q4_0, Q4_K and IQ4_NL; the legacy "with offset" types Q4_1, Q5_0 and Q5_1 fall
-back to one dot product per row and column. The packaged SmolLM2 is Q4_1. Measured on its file,
-2 AVX2 cores, 321/219/224-token prompts (rerun: bench/bench_requant.py):
+back to one dot product per row and column. The packaged SmolLM2 is Q4_1 (its token embedding,
+also the tied output matrix, is Q8_0 already). Measured on its file, 2 AVX2 cores, prompts of
+153/320/320 tokens (rerun: bench/bench_requant.py):
 
-- prefill 1892/1194/1153 ms as Q4_1, 1159/673/706 ms as Q8_0 (1.6x), decode 68 -> 79 tok/s;
+- prefill 838/1792/1937 ms as Q4_1, 467/1061/1041 ms as Q8_0 (1.7-1.9x); decode 72 -> 75 tok/s
+  (another run, other prompts: 68 -> 79);
 - a Q4_1 block is ``d*q + m`` with 16 levels and Q8_0 keeps 255 levels of the same block of 32,
-  so the copy is near lossless: mean KL to the Q4_1 logits 0.006 nats a token, perplexity equal
-  to three digits (Q4_0, also fast, costs +24 % perplexity and is not offered).
+  so the copy is near lossless: mean KL to the Q4_1 logits 0.006-0.008 nats a token, perplexity
+  within 1 % (Q4_0, also fast, costs 0.26-0.40 nats of KL and +5-30 % perplexity: not offered).
 
 Only on the CPU (offloaded layers use the GPU's own kernels) and only for files up to
 ``MAX_SOURCE_BYTES``: the copy is ~1.5x the Q4_1 file. The copy lives in
