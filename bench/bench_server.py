@@ -42,15 +42,11 @@ def served_weights(tmp: Path) -> Path:
     """The file our llama.cpp backend runs for the packaged model on this CPU: its Q8_0 copy
     (engine/backends/llamacpp_requant.py, made here the way the server makes it), or the packaged
     file itself where no copy is wanted."""
-    from jupyter_chat_ext.engine.backends import llamacpp_native, llamacpp_requant
-    from jupyter_chat_ext.engine.registry import ModelRegistry
+    from jupyter_chat_ext.prepare import cpu_weights
     from jupyter_chat_ext.settings import Settings
 
-    info = ModelRegistry(Settings(data_dir=tmp / "weights")).get(MODEL)
-    if not llamacpp_requant.wanted(info.extra.get("file_type"), info.path, enabled=True, on_cpu=True):
-        return Path(info.path)
-    ll = llamacpp_native.lib()
-    return llamacpp_requant.q8_copy(ll, info.path, info.fingerprint, tmp / "weights-cache")[0]
+    settings = Settings(data_dir=tmp / "weights", model_cache_dir=tmp / "weights-cache")
+    return cpu_weights(settings, MODEL, on_cpu=True)[0]
 
 
 def free_port() -> int:

@@ -20,8 +20,21 @@ from pathlib import Path
 from .engine.backends import llama_cpp_problem
 from .engine.backends import llamacpp_requant as requant
 from .engine.registry import ModelRegistry
-from .errors import ChatExtError
+from .errors import ChatExtError, NotFound
 from .settings import Settings
+
+
+def cpu_weights(settings: Settings, model_id: str, *, on_cpu: bool) -> tuple[Path, float | None]:
+    """The file llama.cpp runs ``model_id`` from under ``settings``: its Q8_0 CPU copy (made now when
+    missing) and the seconds spent making it (0.0: it was there), or the model's own file and None
+    where no copy is wanted. The benchmarks use it to give llama-server the weights we serve."""
+    info = ModelRegistry(settings).get(model_id)
+    file_type = (info.extra or {}).get("file_type")
+    if not requant.wanted(file_type, info.path, enabled=settings.cpu_requant, on_cpu=on_cpu):
+        return Path(info.path), None
+    from .engine.backends import llamacpp_native as native
+
+    return requant.q8_copy(native.lib(), info.path, info.fingerprint, Path(settings.model_cache_dir))
 
 
 def prepare(settings: Settings, model_id: str) -> str:
@@ -29,18 +42,15 @@ def prepare(settings: Settings, model_id: str) -> str:
     problem = llama_cpp_problem()
     if problem:
         return f"nothing to prepare: {problem}"
-    try:
-        info = ModelRegistry(settings).get(model_id)
-    except ChatExtError as exc:
-        return f"nothing to prepare: {exc}"
     from .engine.backends import llamacpp_native as native
 
-    ll = native.lib()
-    on_cpu = not bool(ll.llama_supports_gpu_offload())
-    file_type = (info.extra or {}).get("file_type")
-    if not requant.wanted(file_type, info.path, enabled=settings.cpu_requant, on_cpu=on_cpu):
+    on_cpu = not bool(native.lib().llama_supports_gpu_offload())
+    try:
+        path, spent = cpu_weights(settings, model_id, on_cpu=on_cpu)
+    except NotFound as exc:
+        return f"nothing to prepare: {exc}"
+    if spent is None:
         return f"nothing to prepare for {model_id}: its weights run as they are"
-    path, spent = requant.q8_copy(ll, info.path, info.fingerprint, Path(settings.model_cache_dir))
     made = f"made in {spent:.1f} s" if spent else "already there"
     return f"{model_id}: Q8_0 CPU copy {path} ({made})"
 
