@@ -20,6 +20,8 @@ import { applyWithPreview, FixTargets } from './fix/apply';
 import { FIX_COMMAND, registerFixCommand } from './fix/command';
 import { chatIcon } from './icons';
 import { ChatInlineProvider } from './inline/provider';
+import { modelsApi } from './models/api';
+import { ModelsStore } from './models/store';
 import { inlineSettingsFrom } from './inline/settings';
 import { defaultsFromSettings } from './params';
 import { ChatStore } from './store';
@@ -39,6 +41,7 @@ export namespace CommandIDs {
   export const explainCell = 'chat-ext:explain-cell';
   export const stop = 'chat-ext:stop';
   export const addToCollection = 'chat-ext:add-to-collection';
+  export const openModels = 'chat-ext:open-models';
 }
 
 async function copyText(text: string): Promise<void> {
@@ -160,7 +163,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
         void workspace.openCitation(c).catch(err => notify(`Cannot open ${c.source}: ${(err as Error).message}`, 'error'))
     };
 
+    // the Models tab: pulls, roles and providers change what the model picker offers
+    const models = new ModelsStore(modelsApi(api), {
+      onModelsChanged: () => {
+        void store.catalog.refreshModels();
+        void store.checkHealth();
+      }
+    });
     const panel = new ChatPanel({
+      models,
       store,
       rendermime,
       actions,
@@ -185,6 +196,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     panel.disposed.connect(() => {
       clearInterval(timer);
       store.dispose();
+      models.dispose();
     });
 
     if (settingRegistry) {
@@ -232,6 +244,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
         store.newChat();
         show();
         store.requestFocus();
+      }
+    });
+    commands.addCommand(CommandIDs.openModels, {
+      label: 'Models and Providers',
+      caption: 'Find, pull and choose models; add OpenAI-compatible providers',
+      execute: args => {
+        store.setView('models');
+        const section = String(args.section ?? '');
+        if (section === 'installed' || section === 'catalog' || section === 'search' || section === 'providers') {
+          models.setSection(section);
+        }
+        show();
       }
     });
     commands.addCommand(CommandIDs.focus, {
@@ -346,7 +370,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     if (palette) {
       const category = 'Chat';
-      for (const command of [CommandIDs.newChat, CommandIDs.focus, CommandIDs.sendSelection, CommandIDs.explainCell, CommandIDs.stop, FIX_COMMAND]) {
+      for (const command of [CommandIDs.newChat, CommandIDs.focus, CommandIDs.sendSelection, CommandIDs.explainCell, CommandIDs.stop, CommandIDs.openModels, FIX_COMMAND]) {
         palette.addItem({ command, category });
       }
     }

@@ -1,3 +1,4 @@
 import './base.css';
 import './tools.css';
 import './context.css';
+import './models.css';

@@ -9,7 +9,7 @@ import { Collection, GenerationParams, IngestJob, ModelInfo, Session } from '../
 import type { LiveCall } from './tools';
 
 export type HealthState = 'checking' | 'ok' | 'missing' | 'offline' | 'error';
-export type View = 'chat' | 'history' | 'collections';
+export type View = 'chat' | 'history' | 'collections' | 'models';
 
 export interface Notice {
   kind: 'error' | 'info';

@@ -26,7 +26,8 @@ export function Banner(props: { state: ChatState; store: ChatStore }): JSX.Eleme
 const TABS: [View, string][] = [
   ['chat', 'Chat'],
   ['history', 'History'],
-  ['collections', 'Documents']
+  ['collections', 'Documents'],
+  ['models', 'Models']
 ];
 
 export function Tabs(props: { view: View; onView: (v: View) => void; onNew: () => void }): JSX.Element {

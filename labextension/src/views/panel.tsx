@@ -5,11 +5,13 @@ import { Message } from '@lumino/messaging';
 import React, { useSyncExternalStore } from 'react';
 
 import { chatIcon } from '../icons';
+import { ModelsStore } from '../models/store';
 import { ChatStore } from '../store';
 import { CollectionsView } from './collections';
 import { Banner, Tabs } from './header';
 import { HistoryView } from './history';
 import { MessageActions } from './messages';
+import { ModelsView } from './models';
 import { Download } from './sessionActions';
 import { ChatView } from './thread';
 
@@ -19,6 +21,8 @@ export interface PanelServices {
   actions: MessageActions;
   download: Download;
   openSettings(): void;
+  /** the Models tab (model hub, roles, providers); absent in tests that do not need it */
+  models?: ModelsStore;
 }
 
 function ChatApp(props: { services: PanelServices }): JSX.Element {
@@ -31,6 +35,7 @@ function ChatApp(props: { services: PanelServices }): JSX.Element {
       {state.view === 'chat' ? <ChatView state={state} services={props.services} /> : null}
       {state.view === 'history' ? <HistoryView state={state} services={props.services} /> : null}
       {state.view === 'collections' ? <CollectionsView state={state} services={props.services} /> : null}
+      {state.view === 'models' && props.services.models ? <ModelsView store={props.services.models} /> : null}
     </div>
   );
 }
