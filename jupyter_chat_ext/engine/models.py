@@ -295,7 +295,14 @@ class ModelSlots:
                 if info is not None and info.source != "packaged":
                     kwargs["model_dir"] = info.path
                     kwargs["model_id"] = info.id
-                self._embedder = Embedder(**kwargs)
+                if info is not None and info.format == "gguf":  # llama.cpp's embedding mode
+                    from .embeddings_llamacpp import LlamaCppEmbedder
+
+                    self._embedder = LlamaCppEmbedder(
+                        info.path, model_id=info.id, n_threads=self.settings.n_threads
+                    )
+                else:
+                    self._embedder = Embedder(**kwargs)
             return self._embedder
 
     def embed(self, texts: list[str], model_id: str | None = None) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 from jupyter_chat_ext.chat.context_file import parse_context_file, read_context_file
 from jupyter_chat_ext.chat.inline import parse_inline
 from jupyter_chat_ext.chat.inline_run import inline_events
+from jupyter_chat_ext.hub.roles import inline_model
 
 from . import openai_legacy as ol
 from .base import EXECUTE, READ, ChatExtHandler, requires
@@ -73,6 +74,8 @@ class InlineHandler(StreamingHandler):
     async def post(self) -> None:
         req = parse_inline(self.json_body())
         core = await self.core()
+        if req.model is None:  # the inline role: a pulled FIM code model, else the chat model
+            req.model = await self.blocking(inline_model, core.engine)
         events = inline_events(core.engine, req, budget_tokens=self.chat_app.inline_budget_tokens)
         await self.stream_sse(events)
 

@@ -19,9 +19,18 @@ function render({ model, el }) {
   table.append(thead, tbody);
 
   const progress = progressRow();
+  const pullRow = h("div", "jce-row");
+  const pullInput = h("input", "jce-input");
+  pullInput.placeholder = "owner/name:file.gguf or a catalog id";
+  const pullButton = h("button", "jce-button", "Pull");
+  pullRow.append(pullInput, pullButton);
+  pullButton.addEventListener("click", () => {
+    const target = pullInput.value.trim();
+    if (target) model.send({ type: "pull", target });
+  });
 
   const error = errorLine();
-  root.append(header, table, progress.row, error);
+  root.append(header, table, pullRow, progress.row, error);
   el.appendChild(root);
 
   function renderTable() {
@@ -56,9 +65,11 @@ function render({ model, el }) {
 
   function renderProgress() {
     const loading = model.get("loading");
-    progress.show(loading ? `Loading ${loading}` : "", model.get("progress"));
+    const label = model.get("progress_label") || (loading ? `Loading ${loading}` : "");
+    progress.show(label, model.get("progress"));
     showError(error, model.get("error"));
     refresh.disabled = model.get("busy");
+    pullButton.disabled = model.get("busy");
   }
 
   refresh.addEventListener("click", () => model.send({ type: "refresh" }));
@@ -74,6 +85,7 @@ function render({ model, el }) {
     "change:busy": onProgress,
     "change:loading": onProgress,
     "change:progress": onProgress,
+    "change:progress_label": onProgress,
     "change:error": onProgress,
   });
 }

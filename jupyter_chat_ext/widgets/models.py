@@ -1,4 +1,4 @@
-"""ModelPanel: the models the engine knows, their size and state, load/unload with progress."""
+"""ModelPanel: the models the engine knows, their size and state, load/unload and Hub pulls with progress."""
 
 from __future__ import annotations
 
@@ -39,6 +39,10 @@ class ModelPanel(ClientWidget):
     #: the model being loaded ("" when none) and its progress 0..1
     loading = traitlets.Unicode("").tag(sync=True)
     progress = traitlets.Float(0.0).tag(sync=True)
+    #: what the progress bar shows ("Loading x", "Pulling owner/name:file 120/400 MB")
+    progress_label = traitlets.Unicode("").tag(sync=True)
+    #: the last pull job (kernel/hub_door.py: the server's job record)
+    pull_job = traitlets.Dict().tag(sync=True)
 
     def __init__(self, client: ChatClient | None = None, *, poll_s: float = 0.25, **kwargs: Any) -> None:
         super().__init__(client=client, **kwargs)
@@ -80,6 +84,40 @@ class ModelPanel(ClientWidget):
         self._start(work)
         if wait:
             self.wait(timeout)
+
+    def pull(self, target: str, wait: bool = False, timeout: float | None = None) -> None:
+        """Pull ``owner/name[:file]`` or a catalog id from the Hub on a worker thread (a progress bar)."""
+        from ..kernel import hub_door
+
+        def work() -> None:
+            entries = hub_door.catalog(self.client)["entries"] if "/" not in target else None
+            body = hub_door.parse_target(target, entries)
+            label = body["repo"] + (f":{body['file']}" if body.get("file") else "")
+            self.progress, self.progress_label = 0.0, f"Pulling {label}"
+
+            def show(job: dict[str, Any]) -> None:
+                done, total = int(job.get("bytes_done") or 0), int(job.get("bytes_total") or 0)
+                self.pull_job = job
+                self.progress = done / total if total else 0.0
+                self.progress_label = (
+                    f"Pulling {label}: {done / 2**20:.0f}/{total / 2**20:.0f} MB ({job.get('state')})"
+                )
+
+            try:
+                job = hub_door.pull(self.client, body, show, poll_s=self._poll_s)
+                if job.get("state") != "done":
+                    message = (job.get("error") or {}).get("message") or job.get("state")
+                    self.error = f"pull of {label} {job.get('state')}: {message}"
+            finally:
+                self.progress_label = ""
+                self.refresh()
+
+        self._start(work)
+        if wait:
+            self.wait(timeout)
+
+    def on_pull(self, content: dict[str, Any]) -> None:
+        self.pull(str(content.get("target", "")).strip())
 
     def on_load(self, content: dict[str, Any]) -> None:
         self.load(str(content.get("id", "")))

@@ -149,11 +149,11 @@ class Kernel:
 class JupyterServer:
     """``jupyter server`` in a subprocess on a free port, with a token and its own data dir."""
 
-    def __init__(self, tmp: Path, root: Path) -> None:
+    def __init__(self, tmp: Path, root: Path, extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.token = secrets.token_hex(16)
         self.root = root
-        self.env = base_env(tmp, JUPYTER_CHAT_EXT_DATA_DIR=str(tmp / "server-data"))
+        self.env = base_env(tmp, JUPYTER_CHAT_EXT_DATA_DIR=str(tmp / "server-data"), **(extra_env or {}))
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = tmp / "server.log"
         self._log = self.log_path.open("wb")
