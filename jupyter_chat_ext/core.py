@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from jupyter_chat_ext.chat.service import ChatService
     from jupyter_chat_ext.engine.engine import Engine
+    from jupyter_chat_ext.providers import ProviderService
     from jupyter_chat_ext.rag.service import RagService
     from jupyter_chat_ext.settings import Settings
     from jupyter_chat_ext.store.store import Store
@@ -43,6 +44,8 @@ class Core:
     owns_engine: bool = True
     #: the tools an agent turn may call (built-in, notebook, MCP servers); MCP starts lazily
     tools: ToolRegistry | None = None
+    #: OpenAI-compatible providers added at run time (jupyter_chat_ext/providers/)
+    providers: ProviderService | None = None
 
     def health(self) -> dict[str, Any]:
         """``{status, version, engine, store, rag}``: blocking (reads the store), call it in a thread."""
@@ -93,6 +96,7 @@ def build_core(settings: Settings, *, engine: Engine | None = None) -> Core:
     t0 = time.perf_counter()
     from jupyter_chat_ext.chat.service import ChatService
     from jupyter_chat_ext.engine.engine import Engine
+    from jupyter_chat_ext.providers import ProviderService
     from jupyter_chat_ext.store.store import Store
     from jupyter_chat_ext.tools.registry import ToolRegistry
 
@@ -106,6 +110,8 @@ def build_core(settings: Settings, *, engine: Engine | None = None) -> Core:
         rag, rag_error = _build_rag(settings, engine)
         tools = ToolRegistry.from_settings(settings)  # cheap: no MCP server starts before first use
         chat = ChatService(store, engine, settings, rag=rag, tools=tools)  # agent turns call them
+        # the saved providers join the configured endpoints (a bad one is reported, not fatal)
+        providers = ProviderService(settings, engine).start()
     except BaseException:
         _close_quietly(rag, engine if owns_engine else None, store)
         raise
@@ -119,6 +125,7 @@ def build_core(settings: Settings, *, engine: Engine | None = None) -> Core:
         built_s=time.perf_counter() - t0,
         owns_engine=owns_engine,
         tools=tools,
+        providers=providers,
     )
 
 

@@ -74,6 +74,9 @@ class Settings:
     #: OpenAI-compatible endpoints: {"name", "base_url", "api_key_env"?, "api_key"?, "models"?,
     #: "timeout_s"?}; their models are listed as "<name>/<model>" (engine/backends/remote_pool.py)
     remote_endpoints: list[dict] = field(default_factory=list)
+    #: providers added at run time (the sidebar, ``%chat provider add``): their config file; None:
+    #: $JUPYTER_CHAT_EXT_PROVIDERS_FILE or <jupyter config dir>/chat_ext/providers.json (no keys in it)
+    providers_file: Path | None = None
     #: cap on a prompt + answer in tokens (None: the model's own context length)
     context_budget: int | None = None
     #: default max_new_tokens when a request names none

@@ -70,6 +70,17 @@ class ModelSlots:
         #: requests whose consumer left before the end (bench_completion counts typing's cancels)
         self.cancelled_requests = 0
 
+    @property
+    def remote_pool(self) -> Any:
+        """The remote endpoints' pool, made on first use: providers added at run time need one."""
+        with self._lock:
+            if self._remote is None:
+                from .backends.remote_pool import RemotePool
+
+                self._remote = RemotePool([])
+                self.registry.remote = self._remote
+            return self._remote
+
     # -- models -----------------------------------------------------------------------------
     def resolve(self, model_id: str | None) -> str:
         return model_id or self.settings.default_model

@@ -138,6 +138,13 @@ class ChatExtApp(ExtensionApp):
             raise TraitError("remote_endpoints: each endpoint must be a JSON object")
         return out
 
+    providers_file = Unicode(
+        "",
+        help="Where providers added from the sidebar or %chat provider are saved (no keys: those go "
+        "to the OS keyring). Empty: $JUPYTER_CHAT_EXT_PROVIDERS_FILE or "
+        "<jupyter config dir>/chat_ext/providers.json.",
+    ).tag(config=True)
+
     # -- tools and MCP (jupyter_chat_ext/tools) --------------------------------------------------
     mcp_servers = Union(
         [Dict(), Unicode()],

@@ -8,6 +8,7 @@ from . import handlers_agent as ha
 from . import handlers_complete as hc
 from . import handlers_models as hm
 from . import handlers_openai as ho
+from . import handlers_providers as hp
 from . import handlers_rag as hr
 from . import handlers_sessions as hs
 from . import handlers_store as hst
@@ -59,6 +60,9 @@ ROUTES: list[tuple[str, type]] = [
     ("context/file", hc.ContextFileHandler),
     ("tools", ht.ToolsHandler),
     ("mcp", ht.McpHandler),  # our store + RAG as an MCP server (server/mcp_server.py)
+    ("providers", hp.ProvidersHandler),
+    (f"providers/{SEG.format('name')}", hp.ProviderHandler),
+    (f"providers/{SEG.format('name')}/test", hp.ProviderTestHandler),
     ("openapi.json", OpenApiHandler),  # the description of every route above (server/openapi.yaml)
     (r"(?P<rest>.*)", hm.UnknownRouteHandler),  # last: a JSON 404 for anything else
 ]

@@ -84,7 +84,9 @@ def _wait_until_up(server: LabServer, proc: subprocess.Popen, timeout: float = 9
     raise RuntimeError(f"jupyter lab did not answer in {timeout} s:\n{server.log.read_text()[-3000:]}")
 
 
-def start_lab(tmp: Path, *, chat_extension: bool = True) -> tuple[LabServer, subprocess.Popen]:
+def start_lab(
+    tmp: Path, *, chat_extension: bool = True, env_extra: dict[str, str] | None = None
+) -> tuple[LabServer, subprocess.Popen]:
     if not (LABEXTENSION / "static" / "style.js").exists():
         pytest.fail(f"the labextension is not built ({LABEXTENSION}): run `jlpm install && jlpm build` there")
     root, data, ext_path = tmp / "root", tmp / "data", tmp / "labextensions"
@@ -106,6 +108,7 @@ def start_lab(tmp: Path, *, chat_extension: bool = True) -> tuple[LabServer, sub
         JUPYTERLAB_SETTINGS_DIR=str(tmp / "lab-settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(tmp / "lab-workspaces"),
     )
+    env.update(env_extra or {})  # e.g. a stand-in Hub (HF_ENDPOINT) or a test keyring
     cmd = [
         sys.executable,
         "-m",

@@ -23,7 +23,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...errors import InvalidInput, Unavailable
+from ...errors import Conflict, InvalidInput, Unavailable
 from ..registry import ModelInfo
 from .circuit import CircuitBreaker
 
@@ -192,6 +192,24 @@ class RemotePool:
         ep = self.endpoints[name]
         entry = ep.models(wait=True).get(model)
         return ep.info(model, entry) if entry is not None else None
+
+    # -- run-time changes (providers added from the UI: jupyter_chat_ext/providers/) ------------
+    def add_endpoint(self, raw: dict[str, Any]) -> None:
+        """Serve one more endpoint (validated like a configured one; 400 if bad, 409 if taken)."""
+        cfg = EndpointConfig.from_dict(raw)
+        with self._start_lock:
+            if cfg.name in self.endpoints:
+                raise Conflict(f"a remote endpoint is already named '{cfg.name}'")
+            # copy on write: model_infos() iterates the dict on other threads without a lock
+            self.endpoints = {**self.endpoints, cfg.name: Endpoint(cfg)}
+
+    def remove_endpoint(self, name: str) -> bool:
+        """Stop serving ``name`` (False if unknown); its loaded runtimes keep their own reference."""
+        with self._start_lock:
+            if name not in self.endpoints:
+                return False
+            self.endpoints = {k: v for k, v in self.endpoints.items() if k != name}
+            return True
 
     # -- the I/O loop ---------------------------------------------------------------------------
     def run(self, coro: Any) -> Future[Any]:
