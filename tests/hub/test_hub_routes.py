@@ -4,30 +4,12 @@ roles, tools_hint."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
-
-import pytest
-from pytest_jupyter.jupyter_server import *  # noqa: F403
-from server_testlib import Api, on_jp_loop
+from server_testlib import on_jp_loop
 from standin_hub import GGUF_FILE, GGUF_REPO
-from traitlets.config import Config
 
 CHAT = "smollm2-135m-instruct"
 EMBED = "all-minilm-l6-v2"
-
-
-@pytest.fixture
-def jp_server_config(tmp_path: Path) -> Config:
-    settings = {"data_dir": str(tmp_path / "chat-data"), "preload_default_model": False}
-    return Config({"ServerApp": {"jpserver_extensions": {"jupyter_chat_ext": True}}, "ChatExtApp": settings})
-
-
-@pytest.fixture
-def api(jp_fetch, jp_serverapp) -> Api:
-    return Api(jp_fetch, token=jp_serverapp.identity_provider.token)
 
 
 @on_jp_loop
