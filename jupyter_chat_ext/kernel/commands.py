@@ -17,6 +17,7 @@ from IPython.display import Markdown, display
 from ..errors import ChatExtError
 from . import spec
 from .client import ChatClient
+from .commands_providers import PROVIDER_HANDLERS
 from .feedback import ChatMagicError, explain
 from .tables import hits_frame, messages_frame, models_frame, sessions_frame, sql_frame
 from .turns import check_out_name, generation_params, show_model_load, stream_answer
@@ -223,6 +224,7 @@ HANDLERS: dict[str, Handler] = {
     "search": cmd_search,
     "export": cmd_export,
     "help": cmd_help,
+    **PROVIDER_HANDLERS,  # provider add|list|edit|remove|test (commands_providers.py)
 }
 # every declared command has a handler and nothing else does (checked at import, not at first use)
 if set(HANDLERS) != set(spec.COMMANDS_BY_NAME):  # pragma: no cover - a programming error

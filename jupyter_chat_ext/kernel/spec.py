@@ -144,6 +144,12 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("search", "retrieve passages -> DataFrame", (Arg("COLLECTION"), Arg("QUERY", rest=True))),
     Command("export", "write a session as .md or .json", (Arg("SESSION"), Arg("PATH"))),
+    Command(
+        "provider",
+        "OpenAI-compatible providers: list | add NAME [URL] [--preset P] [--key | --key-env VAR] "
+        "[--models a,b] | edit NAME ... | test NAME | remove NAME",
+        (Arg("ACTION"), Arg("ARGS", optional=True, many=True)),
+    ),
     Command("help", "this text"),
 )
 COMMANDS_BY_NAME = {c.name: c for c in COMMANDS}
