@@ -17,10 +17,12 @@ Sections:
   committed before the kill, the most chunks the child ever held uncommitted (what a kill can lose:
   at most one batch), the chunks the resume embedded, the committed chunks embedded twice (goal 0)
   and whether the final table equals a clean run's.
-- quality: the Lee corpus (50 news documents, 50x50 human similarity ratings; Lee, Pincombe &
-  Welsh 2005), shipped in the ``gensim`` wheel. Each document queries the other 49; graded
-  relevance = human similarity: nDCG@10, and recall@10 of the humans' 10 most similar documents,
-  for vector, text and hybrid, with a random-order baseline.
+- quality (``--quality`` runs only this): the dev set (bench/ragset: 185 questions over Python's
+  docs and code) - recall@5, MRR@10, nDCG@10 per set for vector-only, BM25-only, RRF, the former
+  fusion, the service's hybrid search, and + reranker with ``--rerank-model``; and the Lee corpus
+  (50 news documents, 50x50 human similarity ratings; Lee, Pincombe & Welsh 2005, shipped in the
+  ``gensim`` wheel): each document queries the other 49, nDCG@10 graded by human similarity.
+  bench/bench_rag_quality.py has the details and ``--sweep`` (every fusion tried).
 
 The Lee data comes from the gensim wheel without importing gensim (no scipy needed):
     .venv/bin/pip install --no-deps gensim
@@ -48,10 +50,13 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from bench_rag_quality import bench_lee, bench_ragset
+
 from jupyter_chat_ext.engine.embeddings import Embedder
 from jupyter_chat_ext.rag import index as rag_index
-from jupyter_chat_ext.rag.fusion import linear_fuse
+from jupyter_chat_ext.rag.fusion import minmax_fuse, vector_weight_for
 from jupyter_chat_ext.rag.ingest import BATCH_CHUNKS
+from jupyter_chat_ext.rag.rerank import make_reranker
 from jupyter_chat_ext.rag.service import RagService
 from jupyter_chat_ext.settings import Settings
 
@@ -216,9 +221,10 @@ def index_only_latency(rag: RagService, queries: list[str], qvecs: np.ndarray) -
     runs = {
         "vector": lambda i: rag.index.vector_search("syn", qvecs[i], 10, None),
         "text": lambda i: rag.index.text_search("syn", queries[i], 10, None),
-        "hybrid": lambda i: linear_fuse(
+        "hybrid": lambda i: minmax_fuse(
             rag.index.vector_search("syn", qvecs[i], 40, None),
             rag.index.text_search("syn", queries[i], 40, None),
+            vector_weight=vector_weight_for(queries[i]),
             limit=10,
         ),
     }
@@ -297,58 +303,15 @@ def bench_latency(
     return out
 
 
-# -- quality -----------------------------------------------------------------------------------
-def ndcg_at(ranked: list[int], gains: dict[int, float], k: int = 10) -> float:
-    dcg = sum(gains.get(d, 0.0) / np.log2(r + 2) for r, d in enumerate(ranked[:k]))
-    ideal = sorted(gains.values(), reverse=True)[:k]
-    idcg = sum(g / np.log2(r + 2) for r, g in enumerate(ideal))
-    return dcg / idcg if idcg else 0.0
-
-
-def bench_quality(work: Path, embedder: Embedder, lee: Path) -> dict[str, Any]:
-    docs = read_lines(lee / "lee.cor")
-    sims = np.array([[float(x) for x in ln.split()] for ln in read_lines(lee / "similarities0-1.txt")])
-    sims = np.maximum(sims, sims.T)  # the file holds the upper triangle
-    n = len(docs)
-    folder = work / "lee"
-    folder.mkdir()
-    for i, text in enumerate(docs):
-        (folder / f"doc{i:02d}.txt").write_text(text)
-    rag = RagService(Settings(data_dir=work / "lee-data"), embedder)
-    rag.create_collection("lee")
-    report = rag.ingest("lee", [folder], root=work)
-    out: dict[str, Any] = {"documents": n, "chunks": report.chunks, "hybrid_fusion": rag.fusion}
-    rrf = RagService(Settings(data_dir=work / "lee-data"), embedder, fusion="rrf")
-    rng = np.random.default_rng(0)
-    for mode in ("vector", "text", "hybrid", "hybrid_rrf", "random"):
-        ndcgs, recalls = [], []
-        for i in range(n):
-            gains = {j: float(sims[i, j]) for j in range(n) if j != i}
-            top_human = set(sorted(gains, key=lambda j: -gains[j])[:10])
-            if mode == "random":
-                ranked = [int(j) for j in rng.permutation([j for j in range(n) if j != i])]
-            else:
-                svc, m = (rrf, "hybrid") if mode == "hybrid_rrf" else (rag, mode)
-                hits = svc.search("lee", docs[i][:3000], k=40, mode=m)
-                ranked = []
-                for h in hits:
-                    d = int(Path(h["source"]).stem[3:])
-                    if d != i and d not in ranked:
-                        ranked.append(d)
-            ndcgs.append(ndcg_at(ranked, gains))
-            recalls.append(len(top_human & set(ranked[:10])) / 10)
-        out[mode] = {
-            "ndcg@10": round(float(np.mean(ndcgs)), 4),
-            "recall@10": round(float(np.mean(recalls)), 4),
-        }
-    rrf.close()
-    rag.close()
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small corpus, 10k-chunk latency only")
+    ap.add_argument(
+        "--quality",
+        action="store_true",
+        help="only the quality sections (dev set + Lee)",
+    )
+    ap.add_argument("--rerank-model", default=None, help="also score search + this reranker (rerank_model)")
     ap.add_argument("--sizes", default=None, help="comma-separated table sizes (default 10000,100000)")
     ap.add_argument("--queries", type=int, default=None, help="queries per latency measurement")
     ap.add_argument(
@@ -370,6 +333,8 @@ def main() -> None:
     )
     n_queries = args.queries or (20 if args.quick else 50)
     skip = set(filter(None, args.skip.split(",")))
+    if args.quality:
+        skip |= {"embedder", "ingest", "resume", "latency"}
     lee = lee_dir(args.lee_dir)
     import torch
 
@@ -407,8 +372,11 @@ def main() -> None:
             )
         if "latency" not in skip:
             result["latency"] = bench_latency(work, embedder, sizes, background, n_queries)
-        if "quality" not in skip and lee is not None:
-            result["quality_lee"] = bench_quality(work, embedder, lee)
+        if "quality" not in skip:
+            reranker = make_reranker(args.rerank_model, Settings()) if args.rerank_model else None
+            result["quality_ragset"] = bench_ragset(work, embedder, reranker=reranker)
+            if lee is not None:
+                result["quality_lee"] = bench_lee(work, embedder, lee)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(result, indent=1))

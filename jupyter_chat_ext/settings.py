@@ -44,6 +44,12 @@ class Settings:
     default_model: str = "smollm2-135m-instruct"
     #: the embedding model for RAG and /v1/embeddings
     embedding_model: str = "all-minilm-l6-v2"
+    #: the cross-encoder RAG search reranks its top fused hits with (None: no reranking): a reranker
+    #: .gguf path (llama.cpp rank pooling) or "<endpoint>/<model>" on a remote endpoint's /rerank
+    rerank_model: str | None = None
+    #: inline completion's model when a request names none (None: a pulled code model with
+    #: fill-in-the-middle tokens, else default_model; see hub/roles.py)
+    inline_model: str | None = None
     #: "auto", "cpu", "cuda", "cuda:1", "mps"
     device: str = "auto"
     #: "auto", "bfloat16", "float16", "float32"

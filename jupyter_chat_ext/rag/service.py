@@ -10,24 +10,26 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import Conflict, InvalidInput, NotFound, Unavailable
+from ..errors import Conflict, InvalidInput, ModelError, NotFound, Unavailable
 from .chunkers import Chunker
 from .context import format_context
-from .fusion import linear_fuse, rrf_fuse
+from .fusion import linear_fuse, minmax_fuse, rrf_fuse, vector_weight_for
 from .index import LanceIndex, build_where, now_iso, validate_name
 from .ingest import BATCH_CHUNKS, Ingestor, IngestReport, OnCommit
 from .jobs import JobRunner
 from .loaders import discover
-from .rerank import Reranker
+from .rerank import RERANK_CANDIDATES, Reranker, make_reranker
 from .service_jobs import JobsMixin
 
 MODES = ("hybrid", "vector", "text")
-#: hybrid fusion: "linear" (convex combination of cosine and normalised BM25) or "rrf"
-FUSIONS = ("linear", "rrf")
+#: hybrid fusion: "minmax" (convex combination of min-max scaled scores: the default, see
+#: rag/fusion.py for the figures), "linear" (raw cosine + BM25 / max, the former default) or "rrf"
+FUSIONS = ("minmax", "linear", "rrf")
 MAX_K = 100
 MAX_QUERY_CHARS = 4000
 #: each retriever of a hybrid query returns this many times k candidates for the fusion
@@ -45,7 +47,7 @@ class RagService(JobsMixin):
         reranker: Reranker | None = None,
         chunk_tokens: int = 200,
         overlap_tokens: int = 32,
-        fusion: str = "linear",
+        fusion: str = "minmax",
         batch_chunks: int = BATCH_CHUNKS,
         auto_resume: bool = False,
     ) -> None:
@@ -57,7 +59,11 @@ class RagService(JobsMixin):
         self.fusion = fusion
         self.settings = settings
         self.embedder = embedder
+        #: a reranker given here wins over ``settings.rerank_model`` (tests, benches)
         self.reranker = reranker
+        self._rerank_spec: str | None = None
+        self._rerank_made: Reranker | None = None
+        self._rerank_spec_error: str | None = None
         self.index = LanceIndex(settings.lance_dir)
         budget = min(chunk_tokens, int(getattr(embedder, "max_tokens", 256)) - 16)
         self.chunker = Chunker(
@@ -245,6 +251,19 @@ class RagService(JobsMixin):
         mode: str = "hybrid",
         filters: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
+        """The best ``k`` hits (see ``search_detailed`` for the reranker's part)."""
+        return self.search_detailed(name, query, k=k, mode=mode, filters=filters)["results"]
+
+    def search_detailed(
+        self,
+        name: str,
+        query: str,
+        k: int = 5,
+        mode: str = "hybrid",
+        filters: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """``{"results", "reranker", "rerank_ms"[, "rerank_error"]}``: the hits, and what reranking
+        the first ``RERANK_CANDIDATES`` fused hits cost (None when no reranker is set)."""
         self._check_open()
         validate_name(name)
         if not isinstance(query, str) or not query.strip():
@@ -257,7 +276,10 @@ class RagService(JobsMixin):
             raise InvalidInput(f"mode must be one of {', '.join(MODES)}")
         where = build_where(filters)
         self._check_model(name)
-        depth = k * HYBRID_DEPTH if (mode == "hybrid" or self.reranker is not None) else k
+        reranker, rerank_error = self._reranker()
+        depth = k * HYBRID_DEPTH if (mode == "hybrid" or reranker is not None) else k
+        if reranker is not None:
+            depth = max(depth, RERANK_CANDIDATES)
         if mode == "vector":
             hits = self._vector(name, query, depth, where)
         elif mode == "text":
@@ -267,11 +289,40 @@ class RagService(JobsMixin):
             text_hits = self.index.text_search(name, query, depth, where)
             if self.fusion == "rrf":
                 hits = rrf_fuse([vec_hits, text_hits], names=["vector", "text"])
-            else:
+            elif self.fusion == "linear":
                 hits = linear_fuse(vec_hits, text_hits)
+            else:
+                hits = minmax_fuse(vec_hits, text_hits, vector_weight=vector_weight_for(query))
+        out: dict[str, Any] = {"reranker": getattr(reranker, "name", None), "rerank_ms": None}
+        if reranker is not None and hits:
+            head, tail = hits[: max(k, RERANK_CANDIDATES)], hits[max(k, RERANK_CANDIDATES) :]
+            t0 = time.perf_counter()
+            try:
+                hits = reranker.rerank(query, head) + tail
+            except (Unavailable, ModelError, InvalidInput) as exc:  # the fused order still answers
+                rerank_error = exc.message
+            out["rerank_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        if rerank_error:
+            out["rerank_error"] = rerank_error
+        out["results"] = [self._hit(h) for h in hits[:k]]
+        return out
+
+    def _reranker(self) -> tuple[Reranker | None, str | None]:
+        """The reranker given to the service, else the one ``settings.rerank_model`` names (read at
+        each search, so a change of the setting at run time applies to the next query)."""
         if self.reranker is not None:
-            hits = self.reranker.rerank(query, hits)
-        return [self._hit(h) for h in hits[:k]]
+            return self.reranker, None
+        spec = getattr(self.settings, "rerank_model", None)
+        if not spec:
+            return None, None
+        with self._lock:
+            if self._rerank_spec != spec:
+                try:
+                    self._rerank_made, self._rerank_spec_error = make_reranker(spec, self.settings), None
+                except InvalidInput as exc:
+                    self._rerank_made, self._rerank_spec_error = None, exc.message
+                self._rerank_spec = spec
+            return self._rerank_made, self._rerank_spec_error
 
     def _vector(self, name: str, query: str, k: int, where: str | None) -> list[dict[str, Any]]:
         vector = self.embedder.embed([query])[0]
@@ -302,5 +353,9 @@ class RagService(JobsMixin):
         if self._closed:
             return
         self._closed = True
+        closer = getattr(self._rerank_made, "close", None)
+        if closer is not None:
+            closer()
+        # a shared runner goes on with other kinds (pulls); only the ingest lane stops here
         self.jobs.close(wait=True)
         self.index.close()

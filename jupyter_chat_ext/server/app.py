@@ -79,6 +79,12 @@ class ChatExtApp(ExtensionApp):
     embedding_model = Unicode(
         default("embedding_model"), help="The embedding model for RAG collections and /v1/embeddings."
     ).tag(config=True)
+    rerank_model = Unicode(
+        "",
+        help="Cross-encoder that reranks RAG search's top hits: a reranker .gguf path (llama.cpp rank "
+        'pooling) or "<endpoint>/<model>" on a remote_endpoints entry (POST <base_url>/rerank). '
+        "Empty: no reranking.",
+    ).tag(config=True)
     device = Unicode(default("device"), help='Where models run: "auto", "cpu", "cuda", "cuda:1", "mps".').tag(
         config=True
     )

@@ -115,8 +115,10 @@ class CollectionSearchHandler(RagHandler):
             key: value for key in ("path_glob", "file_type") if (value := self.query_str(key, max_len=1000))
         }
         rag = await self.rag()
-        hits = await self.blocking(lambda: rag.search(name, q, k=k, mode=mode, filters=filters or None))
-        self.send_json({"results": hits})
+        found = await self.blocking(
+            lambda: rag.search_detailed(name, q, k=k, mode=mode, filters=filters or None)
+        )
+        self.send_json(found)
 
 
 class UploadHandler(RagHandler):
