@@ -17,6 +17,7 @@ from IPython.display import Markdown, display
 from ..errors import ChatExtError
 from . import spec
 from .client import ChatClient
+from .commands_hub import HUB_HANDLERS
 from .commands_providers import PROVIDER_HANDLERS
 from .feedback import ChatMagicError, explain
 from .tables import hits_frame, messages_frame, models_frame, sessions_frame, sql_frame
@@ -225,6 +226,7 @@ HANDLERS: dict[str, Handler] = {
     "export": cmd_export,
     "help": cmd_help,
     **PROVIDER_HANDLERS,  # provider add|list|edit|remove|test (commands_providers.py)
+    **HUB_HANDLERS,  # pull, hardware, catalog, roles (commands_hub.py)
 }
 # every declared command has a handler and nothing else does (checked at import, not at first use)
 if set(HANDLERS) != set(spec.COMMANDS_BY_NAME):  # pragma: no cover - a programming error

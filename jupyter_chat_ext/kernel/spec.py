@@ -145,6 +145,19 @@ COMMANDS: tuple[Command, ...] = (
     Command("search", "retrieve passages -> DataFrame", (Arg("COLLECTION"), Arg("QUERY", rest=True))),
     Command("export", "write a session as .md or .json", (Arg("SESSION"), Arg("PATH"))),
     Command(
+        "pull",
+        "download a model from the Hugging Face Hub (progress bar): owner/name:file.gguf, "
+        "owner/name (a transformers folder) or a catalog id",
+        (Arg("TARGET"),),
+    ),
+    Command("hardware", "this machine: CPU, RAM, disk, GPUs, Jetson, the llama.cpp build"),
+    Command("catalog", "recommended models by role -> DataFrame (fits here, suggested, installed)"),
+    Command(
+        "roles",
+        "which model chats, completes inline, embeds, reranks; ROLE MODEL chooses one",
+        (Arg("ROLE", True), Arg("MODEL", True)),
+    ),
+    Command(
         "provider",
         "OpenAI-compatible providers: list | add NAME [URL] [--preset P] [--key | --key-env VAR] "
         "[--models a,b] | edit NAME ... | test NAME | remove NAME",

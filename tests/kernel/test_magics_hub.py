@@ -1,0 +1,119 @@
+"""%chat pull | hardware | catalog | roles in real kernels: against a real Jupyter server that pulls from
+the stand-in Hub (tests/hub/standin_hub.py, 127.0.0.1), and in-process (no server)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kernel_harness import JupyterServer, Kernel, base_env
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hub"))
+from standin_hub import GGUF_FILE, GGUF_REPO, StandinHub
+
+PULLED_ID = f"{GGUF_REPO.lower()}:{GGUF_FILE[: -len('.gguf')].lower()}"
+
+
+def hub_env(hub: StandinHub, tmp: Path) -> dict[str, str]:
+    """The stand-in Hub for a child process: online, no token, its own HF_HOME."""
+    return {
+        "HF_ENDPOINT": hub.url,
+        "HF_HUB_OFFLINE": "0",
+        "TRANSFORMERS_OFFLINE": "0",
+        "HF_HOME": str(tmp / "hf-home"),
+        "HF_TOKEN": "",
+    }
+
+
+@pytest.fixture(scope="module")
+def hub() -> Iterator[StandinHub]:
+    with StandinHub() as standin:
+        standin.add_packaged()
+        yield standin
+
+
+@pytest.fixture(scope="module")
+def hub_server(hub: StandinHub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
+    tmp = tmp_path_factory.mktemp("hub-server")
+    root = tmp / "root"
+    root.mkdir()
+    server = JupyterServer(tmp, root, extra_env=hub_env(hub, tmp))
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def hub_kernel(hub_server: JupyterServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
+    tmp = tmp_path_factory.mktemp("hub-kernel")
+    env = base_env(
+        tmp,
+        JUPYTER_CHAT_EXT_URL=hub_server.url,
+        JUPYTER_CHAT_EXT_TOKEN=hub_server.token,
+        JUPYTER_CHAT_EXT_MODE="server",
+    )
+    kernel = Kernel(env, cwd=hub_server.root)
+    try:
+        res = kernel.execute("%load_ext jupyter_chat_ext")
+        assert res.status == "ok", res.error_text
+        yield kernel
+    finally:
+        kernel.shutdown()
+
+
+def test_pull_in_a_kernel_lists_and_answers(hub_kernel: Kernel, hub_server: JupyterServer) -> None:
+    res = hub_kernel.execute(f"%chat pull {GGUF_REPO}:{GGUF_FILE}", timeout=300)
+    assert res.status == "ok", res.error_text + res.stderr
+    assert f"as model '{PULLED_ID}'" in res.stdout
+    models = {m["id"]: m for m in hub_server.get("models").json()["models"]}
+    assert models[PULLED_ID]["source"] == "hub"
+    # the pulled model is the chat role now, and answers a %%chat cell
+    res = hub_kernel.execute(f"%chat roles chat {PULLED_ID}")
+    assert res.status == "ok", res.error_text
+    assert f"chat      {PULLED_ID}" in res.stdout
+    res = hub_kernel.execute("%%chat --max-tokens 8 --seed 1 --no-history\nSay hi.", timeout=240)
+    assert res.status == "ok", res.error_text
+    assert hub_server.get("roles").json()["chat"] == PULLED_ID
+
+
+def test_pull_refusals_are_one_red_line(hub_kernel: Kernel) -> None:
+    res = hub_kernel.execute("%chat pull standin/no-such-repo:x.gguf")
+    assert res.status == "error" and "no repository standin/no-such-repo" in res.error_text
+    res = hub_kernel.execute("%chat pull not-a-catalog-id")
+    assert res.status == "error" and "catalog id" in res.error_text
+
+
+def test_hardware_catalog_and_roles(hub_kernel: Kernel) -> None:
+    res = hub_kernel.execute("%chat hardware")
+    assert res.status == "ok", res.error_text
+    assert "CPU:" in res.stdout and "RAM:" in res.stdout and "llama.cpp" in res.stdout
+    res = hub_kernel.execute(
+        "_cat = %chat catalog\nprint(sorted(_cat.columns)); print(_cat['role'].unique().tolist())"
+    )
+    assert res.status == "ok", res.error_text
+    assert "'fits'" in res.stdout and "'suggested'" in res.stdout and "'installed'" in res.stdout
+    assert "'code'" in res.stdout and "'embedding'" in res.stdout
+    res = hub_kernel.execute("%chat roles")
+    assert res.status == "ok", res.error_text
+    assert "inline" in res.stdout and "embedding" in res.stdout
+    res = hub_kernel.execute("%chat roles embedding smollm2-135m-instruct")
+    assert res.status == "error" and "embedding role takes" in res.error_text
+
+
+def test_pull_in_process_without_a_server(hub: StandinHub, tmp_path: Path) -> None:
+    env = base_env(tmp_path, JUPYTER_CHAT_EXT_MODE="local", **hub_env(hub, tmp_path))
+    kernel = Kernel(env, cwd=tmp_path)
+    try:
+        res = kernel.execute("%load_ext jupyter_chat_ext")
+        assert res.status == "ok", res.error_text
+        res = kernel.execute(f"%chat pull {GGUF_REPO}:{GGUF_FILE}", timeout=300)
+        assert res.status == "ok", res.error_text + res.stderr
+        assert PULLED_ID in res.stdout
+        res = kernel.execute("_m = %chat models\nprint(_m[_m['source'] == 'hub']['id'].tolist())")
+        assert res.status == "ok" and PULLED_ID in res.stdout, res.all_text()
+    finally:
+        kernel.shutdown()
