@@ -155,6 +155,14 @@ def roles_view(engine: Any) -> dict[str, Any]:
     return {**configured, "effective": effective, "saved": read_saved(s)}
 
 
+def with_roles(models: list[dict[str, Any]], engine: Any) -> list[dict[str, Any]]:
+    """``list_models`` entries with ``roles``: the roles each model serves now (e.g. ["chat", "inline"])."""
+    effective = roles_view(engine)["effective"]
+    for m in models:
+        m["roles"] = [role for role in ROLE_FIELDS if effective.get(role) and effective[role] == m.get("id")]
+    return models
+
+
 def _check(engine: Any, role: str, model_id: Any) -> None:
     if model_id is None:
         if role not in NULLABLE:

@@ -106,3 +106,4 @@ async def test_models_carry_a_tools_hint(api):
     assert hint["likely"] is False and hint["reason"]  # 135M parameters (or a template without tools)
     embedder = next(m for m in r.json["models"] if m["id"] == EMBED)
     assert "tools_hint" not in embedder
+    assert packaged["roles"] == ["chat", "inline"] and embedder["roles"] == ["embedding"]
