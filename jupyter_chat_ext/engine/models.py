@@ -89,7 +89,7 @@ class ModelSlots:
         data = info.to_dict()
         slot = self._slots.get(info.id)
         backend, notes = backends.choose(info, self.settings) if info.kind == "chat" else ("", [])
-        data.update(state="unloaded", progress=0.0, device=None, dtype=None, error=None)
+        data.update(state="unloaded", progress=0.0, device=None, gpu_layers=None, dtype=None, error=None)
         data.update(backend=backend or None, notes=notes)
         emb = self._embedder
         is_default_embedder = info.kind == "embedding" and info.id == self.settings.embedding_model
@@ -103,6 +103,8 @@ class ModelSlots:
                 data.update(
                     backend=rt.backend,
                     device=rt.device,
+                    # llama.cpp: layers on the GPU (-1 all, 0 none); other backends run whole
+                    gpu_layers=getattr(rt, "n_gpu_layers", None),
                     dtype=rt.dtype,
                     notes=[*slot.notes, *rt.notes],
                     load_s=round(rt.load_s, 3),

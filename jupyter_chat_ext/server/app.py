@@ -104,9 +104,12 @@ class ChatExtApp(ExtensionApp):
     n_threads = Int(0, help="CPU threads of the llama.cpp backend; 0 means the machine's cores.").tag(
         config=True
     )
-    n_gpu_layers = Int(
-        default("n_gpu_layers"),
-        help="Layers the llama.cpp backend offloads to the GPU in CUDA builds (-1: all, 0: none).",
+    n_gpu_layers = Union(
+        [Int(), Unicode()],
+        default_value=default("n_gpu_layers"),
+        help='Layers the llama.cpp backend offloads to the GPU in CUDA builds (-1: all, 0: none); '
+        '"auto" (default): all when the model and its KV cache fit in free VRAM, as many as fit '
+        "otherwise, none on a CPU build.",
     ).tag(config=True)
     kv_unified = Bool(
         default("kv_unified"),

@@ -47,8 +47,9 @@ def stats(eng: Engine) -> dict:
 def test_loads_with_llamacpp_and_answers(lengine: Engine) -> None:
     info = lengine.get_model(PACKAGED_CHAT_ID)
     assert info["backend"] == "llamacpp" and info["state"] == "loaded" and info["device"] == "cpu"
-    assert info["context_length"] == 4096
-    assert any("context 4096 of the model's 8192" in n for n in info["notes"])
+    # one context length, loading or loaded: the model's own (the KV pool grows to it on demand)
+    assert info["context_length"] == 8192 == lengine.registry.get(PACKAGED_CHAT_ID).context_length
+    assert info["gpu_layers"] == 0  # n_gpu_layers "auto" on this CPU build: nothing offloaded
     caps = lengine.capabilities(None)
     assert caps["backend"] == "llamacpp" and caps["batching"] is True and caps["fim"] is False
     done = lengine.generate(None, Q, {"max_tokens": 16})
@@ -147,6 +148,25 @@ async def test_raw_completion_and_suffix_without_fim(lengine: Engine) -> None:
 def test_prompt_too_long_is_refused(lengine: Engine) -> None:
     with pytest.raises(PayloadTooLarge):
         lengine.generate(None, [{"role": "user", "content": "word " * 9000}], {"max_tokens": 2})
+
+
+def test_kv_pool_grows_for_a_prompt_longer_than_it(shared_settings: Settings, monkeypatch) -> None:
+    """One request may use the model's whole context: the pool is rebuilt bigger when it needs it."""
+    from jupyter_chat_ext.engine.backends import llamacpp
+
+    monkeypatch.setattr(llamacpp, "DEFAULT_KV_CELLS", 256)  # a small start, so a short prompt outgrows it
+    eng = Engine(dataclasses.replace(shared_settings, backend="llamacpp", n_threads=1))
+    try:
+        eng.load(PACKAGED_CHAT_ID)
+        assert eng.context_length(None) == 8192 and stats(eng)["kv_cells"] == 256
+        assert "Paris" in eng.generate(None, Q, {"max_tokens": 8})["text"]
+        long = [{"role": "user", "content": "Some words to read first. " * 50 + Q[0]["content"]}]
+        done = eng.generate(None, long, {"max_tokens": 8})
+        assert done["metrics"]["prompt_tokens"] > 256 and done["metrics"]["completion_tokens"] >= 1
+        assert stats(eng)["kv_cells"] == 1024  # at least doubled, in steps of 1024
+        assert "Paris" in eng.generate(None, Q, {"max_tokens": 8})["text"]  # still serving after the rebuild
+    finally:
+        eng.close()
 
 
 async def test_split_kv_gives_each_chat_its_own_slice(shared_settings: Settings) -> None:

@@ -15,17 +15,19 @@ from typing import Any
 from ...errors import ModelError
 from .. import grammar
 from ..fim import psm_layout
+from ..gguf_header import read_gguf_header
 from ..registry import ModelInfo
 from ..structured_run import StructuredRun
 from . import llamacpp_native as native
+from . import llamacpp_offload as offload
 from . import llamacpp_requant as requant
 from .base import GenRequest, Messages, Progress, capabilities
 from .llamacpp_loop import DecodeLoop
 
-#: KV cells (shared by all slots) unless Settings.context_budget names another size. f16 KV of the
-#: packaged model costs ~23 KB a cell (30 layers x 2 x 192 x 2 bytes): 4096 cells ~ 94 MB, 8192
-#: ~ 187 MB (measured: the Jupyter server with the model was 515 MB RSS at 8192). A chat may use
-#: all the cells.
+#: KV cells the shared pool starts with, unless Settings.context_budget names a size. A request
+#: may still use the model's whole context (the one context length /v1/models reports): the pool
+#: is rebuilt bigger when one needs more (DecodeLoop._grow). f16 KV of the packaged model costs
+#: ~23 KB a cell (30 layers x 2 x 192 x 2 bytes): 4096 cells ~ 94 MB, 8192 ~ 187 MB.
 DEFAULT_KV_CELLS = 4096
 #: with ``kv_unified=False`` (Settings): cells split evenly among the slots, as llama-server's
 #: ``-np 8 -c 8192`` does (1024 a chat). Attention then reads a chat's own cells only, where the
@@ -46,43 +48,47 @@ class LlamaCppRuntime:
         self.model_id = info.id
         self.notes: list[str] = []
         self.from_cache = False
-        self.n_gpu_layers = int(settings.n_gpu_layers or 0)
         gpu = bool(ll.llama_supports_gpu_offload())
-        if self.n_gpu_layers and not gpu:
-            self.notes.append(
-                f"n_gpu_layers={self.n_gpu_layers} asked for, but this llama-cpp-python build has no GPU "
-                "support (rebuild it with CMAKE_ARGS=-DGGML_CUDA=on); running on the CPU"
-            )
-        self.device = "cuda" if (self.n_gpu_layers and gpu) else "cpu"
         self.dtype: str | None = str((info.extra or {}).get("file_type") or "gguf")
+        header = read_gguf_header(Path(info.path))
+        train_ctx = int(header.context_length or info.context_length or 2048)
+        self.n_threads = native.default_threads(settings.n_threads)
+        self.n_slots = max(1, int(settings.max_batch_size))
+        self.kv_unified = bool(getattr(settings, "kv_unified", True))
+        budget = settings.context_budget or None
+        if self.kv_unified:
+            # one request may use the model's whole context (or the budget); the pool starts
+            # smaller and grows when a request needs more (DecodeLoop._grow)
+            self.context_length = min(train_ctx, budget) if budget else train_ctx
+            cells = self.context_length if budget else min(train_ctx, DEFAULT_KV_CELLS)
+        else:  # each slot owns an equal slice (llama-server -np N -c cells)
+            cells = budget or SPLIT_KV_CELLS
+            self.context_length = min(train_ctx, max(256, cells // self.n_slots))
+            cells = self.context_length * self.n_slots
+        self.kv_cell_bytes = offload.kv_bytes_per_cell(header)
+        arch = header.architecture
+        wanted_layers = offload.parse_setting(getattr(settings, "n_gpu_layers", "auto"))
+        plan = offload.plan_layers(
+            wanted_layers,
+            gpu_offload=gpu,
+            n_layers=int(header.get(f"{arch}.block_count") or 0) if arch else 0,
+            weights_bytes=int(info.size_bytes or 0),
+            kv_bytes=self.kv_cell_bytes * self.context_length,
+            vram_free=offload.free_vram() if gpu and wanted_layers == "auto" else None,
+        )
+        self.n_gpu_layers, self.device = plan.n_gpu_layers, plan.device.split()[0]
+        self.gpu_placement = plan.device
+        if plan.note:
+            self.notes.append(plan.note)
         self.weights = self._cpu_weights(info, settings, progress)
         progress(0.1, "loading GGUF with llama.cpp")
-        self.model = native.load_model(self.weights, self.n_gpu_layers if gpu else 0)
+        self.model = native.load_model(self.weights, self.n_gpu_layers)
         try:
-            train_ctx = int(ll.llama_model_n_ctx_train(self.model)) or info.context_length or 2048
-            self.n_threads = native.default_threads(settings.n_threads)
-            self.n_slots = max(1, int(settings.max_batch_size))
-            self.kv_unified = bool(getattr(settings, "kv_unified", True))
-            if self.kv_unified:
-                cells = min(train_ctx, settings.context_budget or DEFAULT_KV_CELLS)
-                self.context_length = cells
-            else:  # each slot owns an equal slice (llama-server -np N -c cells)
-                cells = settings.context_budget or SPLIT_KV_CELLS
-                self.context_length = min(train_ctx, max(256, cells // self.n_slots))
-                cells = self.context_length * self.n_slots
-            if self.context_length < train_ctx and not settings.context_budget:
-                self.notes.append(
-                    f"context {self.context_length} of the model's {train_ctx} tokens, to keep KV memory "
-                    "small; set context_budget to use more"
-                )
-            self.ctx = native.new_context(
-                self.model,
-                n_ctx=cells,
-                n_seq=self.n_slots,
-                n_batch=N_BATCH,
-                n_threads=self.n_threads,
-                unified=self.kv_unified,
-            )
+            n_train = int(ll.llama_model_n_ctx_train(self.model))
+            if n_train and n_train < self.context_length:  # the header lied: trust llama.cpp
+                self.context_length = n_train
+                cells = min(cells, n_train * (1 if self.kv_unified else self.n_slots))
+            self.ctx = self._new_context(cells)
         except Exception:
             ll.llama_model_free(self.model)
             raise
@@ -100,9 +106,23 @@ class LlamaCppRuntime:
             n_batch=N_BATCH,
             context_length=self.context_length,
             max_queue=settings.max_queue,
+            n_cells=cells,
+            new_context=self._new_context if self.kv_unified else None,
+            free_context=ll.llama_free,
+            kv_cell_bytes=self.kv_cell_bytes,
         )
         self.load_s = time.perf_counter() - started
         progress(1.0, "loaded")
+
+    def _new_context(self, cells: int) -> Any:
+        return native.new_context(
+            self.model,
+            n_ctx=cells,
+            n_seq=self.n_slots,
+            n_batch=N_BATCH,
+            n_threads=self.n_threads,
+            unified=self.kv_unified,
+        )
 
     def _cpu_weights(self, info: ModelInfo, settings: Any, progress: Progress) -> str:
         """The file llama.cpp loads: the model's own, or its cached Q8_0 copy (llamacpp_requant)."""
@@ -208,12 +228,14 @@ class LlamaCppRuntime:
             "prompt_tokens_evaluated": lp.prompt_tokens_evaluated,
             "slots": self.n_slots,
             "kv_unified": self.kv_unified,
+            "kv_cells": lp.n_cells,
+            "gpu_layers": self.n_gpu_layers,
             "n_threads": self.n_threads,
         }
 
     def close(self) -> None:
         self.loop.close()
-        self.ll.llama_free(self.ctx)
+        self.ll.llama_free(self.loop.ctx)
         self.ll.llama_model_free(self.model)
 
 

@@ -20,13 +20,25 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...errors import Busy, ModelError
+from ...errors import Busy, ModelError, PayloadTooLarge
 from . import llamacpp_native as native
 from .base import GenRequest, error_event
 from .textstream import TokenStream
 from .worker import GenerationWorker
 
 log = logging.getLogger(__name__)
+
+
+def _available_ram() -> int | None:
+    """MemAvailable from /proc/meminfo (None where there is none: growth is then not checked)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 @dataclass
@@ -61,6 +73,10 @@ class DecodeLoop(GenerationWorker):
         n_batch: int,
         context_length: int,
         max_queue: int,
+        n_cells: int | None = None,
+        new_context: Any = None,
+        free_context: Any = None,
+        kv_cell_bytes: int = 0,
     ) -> None:
         super().__init__(model_id=model_id, max_queue=max_queue, thread_name=f"llamacpp-{model_id}")
         self.ll = native.lib()
@@ -71,6 +87,12 @@ class DecodeLoop(GenerationWorker):
         self.device = device
         self.n_batch = n_batch
         self.context_length = context_length
+        #: KV cells of the context; with ``new_context`` (the unified pool) it grows up to
+        #: ``context_length`` when one request needs more (``_grow``)
+        self.n_cells = n_cells or context_length
+        self._new_context, self._free_context = new_context, free_context
+        self.kv_cell_bytes = kv_cell_bytes
+        self.pool_grown = 0
         self.slots = [_Slot(seq=i) for i in range(n_slots)]
         self.batch = self.ll.llama_batch_init(n_batch, 0, 1)
         self.tokens_reused = 0
@@ -156,10 +178,19 @@ class DecodeLoop(GenerationWorker):
                     self._cond.wait()
                 if self._closed:
                     break
-                admit = []
+                admit, grow = [], None
                 while self._pending and len(admit) < sum(1 for s in self.slots if s.req is None):
+                    if self._needs_room(self._pending[0]):
+                        # a bigger pool means a new context: wait until the running chats end,
+                        # and admit nobody ahead of the long request meanwhile
+                        if self.active_count or admit:
+                            break
+                        grow = self._pending.popleft()
+                        break
                     admit.append(self._pending.popleft())
             try:
+                if grow is not None:
+                    self._grow(grow)
                 for req in admit:
                     if req.cancelled.is_set():
                         self.emit(
@@ -189,6 +220,56 @@ class DecodeLoop(GenerationWorker):
                 ).done_event("cancelled"),
             )
         self._pending.clear()
+
+    def _need(self, req: GenRequest) -> int:
+        return min(self.context_length, len(req.prompt_ids) + req.max_new_tokens)
+
+    def _needs_room(self, req: GenRequest) -> bool:
+        return self._new_context is not None and self._need(req) > self.n_cells and not req.cancelled.is_set()
+
+    def _grow(self, req: GenRequest) -> None:
+        """Rebuild the context with a pool big enough for ``req`` (no chat is running), then queue it.
+
+        The pool at least doubles (so a few long chats cost few rebuilds) up to the model's context;
+        idle slots' cached prefixes are lost with the old context. Growth that does not fit in free
+        RAM, or that llama.cpp cannot allocate, refuses the request (413) and keeps the old pool.
+        """
+        need = self._need(req)
+        cells = min(self.context_length, max(2 * self.n_cells, -(-need // 1024) * 1024))
+        extra = (cells - self.n_cells) * self.kv_cell_bytes
+        available = _available_ram()
+        if extra and available is not None and extra > available // 2:
+            self._refuse(
+                req,
+                f"the prompt needs {need} tokens of KV cache; growing the pool to {cells} cells "
+                f"needs {extra / 2**20:.0f} MiB more than the {self.n_cells} cells it has, and only "
+                f"{available / 2**20:.0f} MiB of RAM is free",
+            )
+            return
+        (self._free_context or self.ll.llama_free)(self.ctx)
+        try:
+            ctx = self._new_context(cells)
+        except Exception as exc:
+            ctx = self._new_context(self.n_cells)  # back to the size that worked
+            self._set_context(ctx, self.n_cells)
+            self._refuse(
+                req, f"the prompt needs {need} tokens; the KV pool could not grow to {cells} cells: {exc}"
+            )
+            return
+        log.info("KV pool of %s grown from %d to %d cells", self.model_id, self.n_cells, cells)
+        self._set_context(ctx, cells)
+        self.pool_grown += 1
+        with self._cond:  # first in line: nobody overtakes it before the next admission
+            self._pending.appendleft(req)
+
+    def _set_context(self, ctx: Any, cells: int) -> None:
+        self.ctx, self.n_cells = ctx, cells
+        self.mem = self.ll.llama_get_memory(ctx)
+        for slot in self.slots:
+            slot.cached = []
+
+    def _refuse(self, req: GenRequest, message: str) -> None:
+        self.emit(req, error_event(PayloadTooLarge(message, code="prompt_too_long")) | {"text": ""})
 
     def _fail_all(self, exc: Exception) -> None:
         err = ModelError(f"generation failed: {exc}", code="generation_failed")
