@@ -75,6 +75,10 @@ class Sessions:
         self.store.get_session(session_id)  # NotFound for an unknown session, not an empty list
         return self.store.list_messages(session_id, before=before, limit=limit)
 
+    def switch_branch(self, session_id: str, message_id: int) -> int:
+        """Show the branch of user message ``message_id`` (an edit of a turn); the new head."""
+        return self.store.switch_branch(session_id, message_id)
+
     def get_message(self, message_id: int) -> Message:
         return self.store.get_message(message_id)
 

@@ -8,7 +8,9 @@ runs on the first ``__anext__()`` and raises the typed error before any event an
 
 Every store call and every tokenizer call runs on a worker thread (``_off``); the event loop only
 awaits. Answer versions: assistant messages sharing a ``parent_id`` are versions of one answer;
-regenerate adds a version (earlier ones are kept), the prompt uses the newest.
+regenerate adds a version (earlier ones are kept), the prompt uses the newest. Branches: an edited
+question is a new user message beside the original (store/branches.py); every prompt is built
+from the branch the question is on, never from another.
 """
 
 from __future__ import annotations
@@ -95,17 +97,26 @@ class Turns:
     async def edit_and_resend(
         self, message_id: Any, content: Any, params: Any = None
     ) -> AsyncIterator[Event]:
+        """A changed question starts a branch beside the original (store/branches.py): the old
+        one keeps its later turns and answer versions. The same question again on the last turn
+        of its branch is a new version of its answer; anywhere else it is a branch too."""
         content = inputs.content(content, self.settings.max_content_chars)
         params = inputs.params(params)
         message = await _off(self.store.get_message, message_id)
         if message["role"] != "user":
             raise InvalidInput("only a user message can be edited and resent")
         session = await _off(self.store.get_session, message["session_id"])
-        history = await _off(self.store.list_messages, session["id"], limit=HISTORY_LIMIT)
-        keep_until = message["id"]
-        if content == message["content"]:  # the same question again: a new version of its answer
-            keep_until = max([m["id"] for m in _answers_of(history, message["id"])], default=keep_until)
-        async with aclosing(self._resend(session, message, content, params, history, keep_until)) as events:
+        # the branch that leads to the message (it may not be the one shown)
+        history = await _off(
+            self.store.list_messages, session["id"], limit=HISTORY_LIMIT, through=message["id"]
+        )
+        last_turn = not any(m["role"] == "user" and m["id"] > message["id"] for m in history)
+        if content == message["content"] and last_turn:  # a new version of its answer
+            keep_until = max([m["id"] for m in _answers_of(history, message["id"])], default=message["id"])
+            resend = self._resend(session, message, content, params, history, keep_until)
+        else:
+            resend = self._fork(session, message, content, params, history)
+        async with aclosing(resend) as events:
             async for event in events:
                 yield event
 
@@ -139,7 +150,13 @@ class Turns:
         message_id = answer["id"]
         session = await _off(self.store.get_session, answer["session_id"])
         user = await _off(self.store.get_message, answer["parent_id"])
-        history = await _off(self.store.list_messages, session["id"], before=user["id"], limit=HISTORY_LIMIT)
+        history = await _off(
+            self.store.list_messages,
+            session["id"],
+            before=user["id"],
+            limit=HISTORY_LIMIT,
+            through=user["id"],
+        )
         # the options the answer was started with, then the request's
         opts = inputs.options(session.get("params"), answer.get("params"), params)
         model_id = await self._model(session)
@@ -166,6 +183,8 @@ class Turns:
         history: list[Message],
         keep_until: int,
     ) -> AsyncIterator[Event]:
+        """A new answer version to ``user`` (regenerate): the earlier versions stay; rows of the
+        branch shown after ``keep_until`` (the rest of an agent turn) go."""
         opts = inputs.options(session.get("params"), user.get("params"), params)
         model_id = await self._model(session)
         turn = Turn(session, model_id, opts, content, user=user, rag=self._stored_rag(user))
@@ -173,19 +192,51 @@ class Turns:
 
         def begin() -> None:
             self.store.delete_messages_after(session["id"], keep_until)
-            if content != user["content"]:  # content and its token count in one write
-                turn.user = self.store.finish_message(
-                    user["id"],
-                    content=content,
-                    status=user["status"],
-                    metadata=user.get("metadata") or {},
-                    tokens=turn.user_tokens,
-                )
             turn.answer = self._placeholder(turn)
 
         def undo() -> None:
             assert turn.answer is not None
             self.store.delete_message(turn.answer["id"])
+
+        async with aclosing(self._answer(turn, begin, undo)) as events:
+            async for event in events:
+                yield event
+
+    async def _fork(
+        self,
+        session: Session,
+        original: Message,
+        content: str,
+        params: dict[str, Any],
+        history: list[Message],
+    ) -> AsyncIterator[Event]:
+        """The edited question as a sibling of ``original`` (same parent, same attached context
+        and retrieval), answered with the history before it; nothing is deleted."""
+        opts = inputs.options(session.get("params"), original.get("params"), params)
+        model_id = await self._model(session)
+        turn = Turn(session, model_id, opts, content, rag=self._stored_rag(original))
+        turn.context = stored_context(original) or None
+        await self._prepare(turn, [m for m in history if m["id"] < original["id"]])
+        meta = {k: v for k, v in (original.get("metadata") or {}).items() if k in ("rag", "context")}
+
+        def begin() -> None:
+            turn.user = self.store.add_message(
+                session["id"],
+                "user",
+                content,
+                model=model_id,
+                params=turn.opts.to_dict(),
+                parent_id=original.get("parent_id"),
+                metadata=meta or None,
+                tokens=turn.user_tokens,
+                fork=True,
+            )
+            turn.answer = self._placeholder(turn)
+
+        def undo() -> None:
+            assert turn.user is not None and turn.answer is not None
+            self.store.delete_message(turn.answer["id"])
+            self.store.delete_message(turn.user["id"])
 
         async with aclosing(self._answer(turn, begin, undo)) as events:
             async for event in events:

@@ -73,16 +73,19 @@ def messages_frame(messages: Sequence[dict[str, Any]]) -> pd.DataFrame:
         "completion_tokens",
         "tokens_per_s",
         "ttft_s",
+        "branch",
     ]
     rows = []
     for m in messages:
         metrics = m.get("metrics") or {}
+        branch = m.get("branch") or None  # an edited question: "2/3", the branch shown of three
         rows.append(
             {
                 **{c: m.get(c) for c in columns[:6]},
                 "completion_tokens": metrics.get("completion_tokens"),
                 "tokens_per_s": metrics.get("tokens_per_s"),
                 "ttft_s": metrics.get("ttft_s"),
+                "branch": f"{branch['index']}/{branch['count']}" if branch else None,
             }
         )
     frame = pd.DataFrame(rows, columns=columns)

@@ -128,6 +128,19 @@ class MessageHandler(StreamingHandler):
         self.send_empty()
 
 
+class BranchHandler(ChatExtHandler):
+    """``POST sessions/{id}/messages/{mid}/branch``: show the branch of user message ``mid`` (one
+    of the edits of a turn, see store/branches.py); answers ``{"head_id"}``, the last user
+    message of the branch now shown. 400 ``not_a_branch`` for a message that is not a user's."""
+
+    @requires(WRITE)
+    async def post(self, session_id: str, raw_id: str) -> None:
+        core = await self.core()
+        message_id = await owned_message(self, core, session_id, raw_id)
+        head = await self.blocking(core.chat.sessions.switch_branch, session_id, message_id)
+        self.send_json({"head_id": head})
+
+
 async def stream_turn(handler: StreamingHandler, events: Any) -> None:
     """Answer with the events of one turn as text/event-stream."""
     await handler.stream_sse(events, message_id=None)

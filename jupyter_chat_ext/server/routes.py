@@ -34,6 +34,7 @@ ROUTES: list[tuple[str, type]] = [
     (f"sessions/{SID}/messages", hs.MessagesHandler),
     (f"sessions/{SID}/messages/{SEG.format('raw_id')}", hs.MessageHandler),
     (f"sessions/{SID}/messages/{SEG.format('raw_id')}/continue", hs.ContinueHandler),
+    (f"sessions/{SID}/messages/{SEG.format('raw_id')}/branch", hs.BranchHandler),
     (f"sessions/{SID}/chat", hs.ChatHandler),
     (f"sessions/{SID}/regenerate", hs.RegenerateHandler),
     (f"sessions/{SID}/export", hs.ExportHandler),

@@ -4,12 +4,16 @@ An import of the JSON document is validated by :mod:`.import_doc` and written by
 
 JSON format (``format`` = FORMAT_NAME, ``version`` = FORMAT_VERSION)::
 
-    {"format": "jupyter-chat-ext.session", "version": 1, "exported_at": iso,
-     "session": {"id", "title", "model", "system_prompt", "params", "pinned", "created_at", "updated_at"},
+    {"format": "jupyter-chat-ext.session", "version": 2, "exported_at": iso,
+     "session": {"id", "title", "model", "system_prompt", "params", "pinned", "created_at", "updated_at",
+                 "head_id"},
      "messages": [{"id", "role", "content", "model", "params", "parent_id", "status", "metadata",
                    "created_at", "tokens", "metrics": {...} | null}, ...]}     # oldest first
 
-``id``/``parent_id`` inside the file only link messages to each other; an import gives new ids.
+``id``/``parent_id``/``head_id`` inside the file only link messages to each other; an import gives
+new ids. Version 2 keeps every branch (store/branches.py): a user message's ``parent_id`` is the
+user message of the turn before it on its branch, ``head_id`` the last one of the branch shown.
+A version 1 file was one thread: its user messages are linked in order on import.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import json
 from typing import Any
 
 FORMAT_NAME = "jupyter-chat-ext.session"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SESSION_EXPORT_FIELDS = (
     "id",
     "title",
@@ -28,6 +32,7 @@ SESSION_EXPORT_FIELDS = (
     "pinned",
     "created_at",
     "updated_at",
+    "head_id",
 )
 MESSAGE_EXPORT_FIELDS = (
     "id",

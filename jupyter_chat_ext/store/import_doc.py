@@ -10,7 +10,7 @@ and nothing it writes can break a later read.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import InvalidInput
@@ -42,6 +42,8 @@ class ImportDocument:
     pinned: bool
     created_at: Any  # naive UTC datetime or None
     messages: list[ImportedMessage]
+    #: the file's id of the last user message of the branch shown (None: the newest)
+    old_head_id: int | str | None = None
 
 
 def _load(data: str | bytes | dict[str, Any]) -> Any:
@@ -162,6 +164,11 @@ def parse_document(
     for i, m in enumerate(messages):
         if m.old_parent_id is not None and m.old_parent_id not in seen:
             raise InvalidInput(f"messages[{i}].parent_id {m.old_parent_id!r} names no message of this export")
+    if version < 2:
+        messages = _linked_in_order(messages)
+    head = _link_id(sess.get("head_id"), "session.head_id")
+    if head is not None and head not in seen:
+        raise InvalidInput(f"session.head_id {head!r} names no message of this export")
     return ImportDocument(
         title=(title.strip() or None) if title is not None else None,
         model=val.check_str(sess.get("model"), "session.model", max_chars=500),
@@ -172,4 +179,18 @@ def parse_document(
         pinned=pinned,
         created_at=val.parse_timestamp(sess.get("created_at"), "session.created_at"),
         messages=messages,
+        old_head_id=head,
     )
+
+
+def _linked_in_order(messages: list[ImportedMessage]) -> list[ImportedMessage]:
+    """A version 1 export was one thread: each user message follows the one before it."""
+    out: list[ImportedMessage] = []
+    previous: int | str | None = None
+    for m in messages:
+        if m.row.role == "user":
+            if m.old_parent_id is None and previous is not None:
+                m = replace(m, old_parent_id=previous)
+            previous = m.old_id if m.old_id is not None else previous
+        out.append(m)
+    return out

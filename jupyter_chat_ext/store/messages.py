@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 
 from ..errors import InvalidInput, NotFound
-from . import rows
+from . import branches, rows
 from . import values as val
 from .database import Database
 from .search import signature
@@ -46,7 +46,11 @@ class Messages:
         status: str = "complete",
         metadata: dict[str, Any] | None = None,
         tokens: int | None = None,
+        fork: bool = False,
     ) -> Message:
+        """A user message without ``parent_id`` follows the branch shown (its last user message);
+        ``fork=True`` takes ``parent_id`` as given (None: a new first turn), so the message
+        starts a branch beside its siblings (an edit). Either way it becomes the branch shown."""
         now = val.now()
         val.check_tool_metadata(val.check_role(role), metadata)
         row = NewMessage(
@@ -64,6 +68,10 @@ class Messages:
         with self.db.lock:
             con = self.db.con
             rows.get_session(con, session_id)
+            if role == "user" and parent_id is None and not fork:
+                found = branches.session_rows(con, session_id)
+                parent_id = branches.resolve_head(found, branches.stored_head(con, session_id))
+                batch.parent_ids[0] = parent_id
             if parent_id is not None:
                 parent = rows.get_message(con, parent_id)
                 if parent["session_id"] != session_id:
@@ -71,6 +79,8 @@ class Messages:
             with self.db.tx() as con:
                 (message_id,) = allocate_ids(con, 1)
                 insert_messages(con, batch, [message_id], now=now)
+                if role == "user":  # the newest user message is the head: the branch shown
+                    con.execute("UPDATE sessions SET head_id = NULL WHERE id = ?", [session_id])
         return {
             "id": message_id,
             "session_id": session_id,
@@ -123,18 +133,43 @@ class Messages:
         with self.db.lock:
             return rows.get_message(self.db.con, message_id)
 
-    def list(self, session_id: str, before: int | None = None, limit: int = 100) -> list[Message]:
+    def list(
+        self, session_id: str, before: int | None = None, limit: int = 100, through: int | None = None
+    ) -> list[Message]:
+        """The thread shown (store/branches.py), or with ``through`` (a user message id) the
+        branch that leads to that message; user messages with siblings carry ``branch``."""
         limit = val.check_int(limit, "limit", minimum=1, maximum=MAX_LIST_LIMIT)
         if before is not None:
             before = val.check_int(before, "before", minimum=0)
+        if through is not None:
+            through = val.check_message_id(through)
         with self.db.lock:
             con = self.db.con
-            ids = rows.session_message_ids(con, val.check_session_id(session_id))
-            if not ids:
+            found = branches.session_rows(con, val.check_session_id(session_id))
+            if not found:
                 rows.get_session(con, session_id)  # NotFound for an unknown id; else simply empty
+            head = through if through is not None else branches.stored_head(con, session_id)
+            ids = branches.path_ids(found, head)
             if before is not None:
                 ids = [i for i in ids if i < before]
-            return rows.messages_by_ids(con, ids[-limit:])
+            page = rows.messages_by_ids(con, ids[-limit:])
+            return branches.with_branches(page, branches.branch_info(found, [m["id"] for m in page]))
+
+    def switch_branch(self, session_id: str, message_id: int) -> int:
+        """Show the branch of user message ``message_id`` (its newest continuation); returns the
+        new head (the last user message of the branch now shown)."""
+        message_id = val.check_message_id(message_id)
+        with self.db.lock:
+            rows.get_session(self.db.con, session_id)
+            message = rows.get_message(self.db.con, message_id)
+            if message["session_id"] != session_id:
+                raise NotFound(f"message {message_id} is not in session {session_id}")
+            if message["role"] != "user":
+                raise InvalidInput("a branch starts at a user message", code="not_a_branch")
+            head = branches.leaf_under(branches.session_rows(self.db.con, session_id), message_id)
+            with self.db.tx() as con:
+                con.execute("UPDATE sessions SET head_id = ? WHERE id = ?", [head, session_id])
+            return head
 
     def _delete(self, con: duckdb.DuckDBPyConnection, session_id: str, ids: list[int]) -> None:
         row = con.execute(
@@ -143,6 +178,13 @@ class Messages:
             [ids],
         ).fetchone()
         prompt, completion = (int(row[0]), int(row[1])) if row else (0, 0)
+        # a deleted user message's later turns move up to its parent: the branch stays one thread
+        for mid in sorted(ids):
+            found = con.execute("SELECT role, parent_id FROM messages WHERE id = ?", [mid]).fetchone()
+            if found is not None and found[0] == "user":
+                con.execute(
+                    "UPDATE messages SET parent_id = ? WHERE parent_id = ? AND role = 'user'", [found[1], mid]
+                )
         for table, col in (("metrics", "message_id"), ("message_search", "message_id"), ("messages", "id")):
             con.execute(f"DELETE FROM {table} WHERE {col} IN (SELECT unnest(?::BIGINT[]))", [ids])
         con.execute(
@@ -166,7 +208,11 @@ class Messages:
             message = rows.get_message(self.db.con, message_id)
             if message["session_id"] != session_id:
                 raise NotFound(f"message {message_id} is not in session {session_id}")
-            ids = [i for i in rows.session_message_ids(self.db.con, session_id) if i > message_id]
+            # only the rest of that message's own turn (an agent's later steps and tool rows):
+            # other turns and branches stay, whichever branch is shown meanwhile
+            found = branches.session_rows(self.db.con, session_id)
+            owner = branches.owners(found)
+            ids = [i for i, _, _ in found if i > message_id and owner[i] == owner[message_id]]
             if ids:
                 with self.db.tx() as con:
                     self._delete(con, session_id, ids)

@@ -162,11 +162,57 @@ def _v4_tool_role(con: duckdb.DuckDBPyConnection) -> None:
     _rebuild_messages(con, f"{_V2_COLUMNS}, tokens", ROLES)
 
 
+def _v5_branches(con: duckdb.DuckDBPyConnection) -> None:
+    # conversation branches (store/branches.py): each user message links to the user message of
+    # the turn before it; until now the thread was one list, so that is the previous one by id
+    con.execute(
+        """
+        UPDATE messages SET parent_id = p.prev FROM (
+            SELECT id, lag(id) OVER (PARTITION BY session_id ORDER BY id) AS prev
+            FROM messages WHERE role = 'user'
+        ) p
+        WHERE messages.id = p.id AND messages.parent_id IS NULL"""
+    )
+    # the last user message of the branch shown (NULL: the newest one)
+    con.execute("ALTER TABLE sessions ADD COLUMN head_id BIGINT")
+    create_branches_view(con)
+
+
+def create_branches_view(con: duckdb.DuckDBPyConnection) -> None:
+    """``message_branches``: every user message with its place among its siblings (the edits of
+    one turn), for the SQL door (``%chat sql``): branch i of n, and whether it is on the branch
+    shown (recomputed on each query: a view holds no rows)."""
+    con.execute(
+        """
+        CREATE OR REPLACE VIEW message_branches AS
+        WITH RECURSIVE users AS (
+            SELECT id, session_id, parent_id, content, created_at FROM messages WHERE role = 'user'
+        ), heads AS (
+            SELECT s.id AS session_id, coalesce(
+                (SELECT u.id FROM users u WHERE u.id = s.head_id AND u.session_id = s.id),
+                (SELECT max(u.id) FROM users u WHERE u.session_id = s.id)) AS head
+            FROM sessions s
+        ), shown(id, parent_id, depth) AS (
+            SELECT u.id, u.parent_id, 0 FROM users u JOIN heads h ON u.id = h.head
+            UNION ALL
+            SELECT u.id, u.parent_id, shown.depth + 1 FROM users u JOIN shown ON u.id = shown.parent_id
+            WHERE shown.depth < 100000
+        )
+        SELECT u.id AS message_id, u.session_id, u.parent_id,
+            row_number() OVER (PARTITION BY u.session_id, u.parent_id ORDER BY u.id) AS branch,
+            count(*) OVER (PARTITION BY u.session_id, u.parent_id) AS branches,
+            u.id IN (SELECT id FROM shown) AS shown,
+            u.content, u.created_at
+        FROM users u"""
+    )
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "sessions, messages, metrics, response_cache", _v1_core),
     Migration(2, "session index for message paging, message_search signatures, store_meta", _v2_search),
     Migration(3, "messages.tokens, status 'streaming' for checkpointed answers", _v3_tokens_streaming),
     Migration(4, "role 'tool' for the results of an agent's tool calls", _v4_tool_role),
+    Migration(5, "branches: user messages link to the turn before them; sessions.head_id", _v5_branches),
 ]
 LATEST_VERSION = MIGRATIONS[-1].version
 

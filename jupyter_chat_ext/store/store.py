@@ -119,8 +119,11 @@ class Store:
         status: str = "complete",
         metadata: dict[str, Any] | None = None,
         tokens: int | None = None,
+        fork: bool = False,
     ) -> Message:
-        """``tokens``: the token count of ``content`` when known (kept, so history is not re-tokenized)."""
+        """``tokens``: the token count of ``content`` when known (kept, so history is not re-tokenized).
+        A user message follows the branch shown unless ``fork`` (an edit: a sibling of the
+        message edited, ``parent_id`` its parent), see store/branches.py."""
         return self._messages.add(
             session_id,
             role,
@@ -131,6 +134,7 @@ class Store:
             status=status,
             metadata=metadata,
             tokens=tokens,
+            fork=fork,
         )
 
     def update_message(
@@ -146,15 +150,23 @@ class Store:
     def get_message(self, message_id: int) -> Message:
         return self._messages.get(message_id)
 
-    def list_messages(self, session_id: str, before: int | None = None, limit: int = 100) -> list[Message]:
-        """The ``limit`` newest messages with ``id < before`` (all when None), oldest first."""
-        return self._messages.list(session_id, before, limit)
+    def list_messages(
+        self, session_id: str, before: int | None = None, limit: int = 100, through: int | None = None
+    ) -> list[Message]:
+        """The ``limit`` newest messages of the branch shown (``through``: of the branch that leads
+        to that user message) with ``id < before`` (all when None), oldest first."""
+        return self._messages.list(session_id, before, limit, through)
+
+    def switch_branch(self, session_id: str, message_id: int) -> int:
+        """Show the branch of user message ``message_id``; returns the new head (store/branches.py)."""
+        return self._messages.switch_branch(session_id, message_id)
 
     def delete_message(self, message_id: int) -> None:
         self._messages.delete(message_id)
 
     def delete_messages_after(self, session_id: str, message_id: int) -> int:
-        """Delete every message of the session newer than ``message_id``; return how many."""
+        """Delete the messages of ``message_id``'s turn newer than it (what regenerate replaces:
+        an agent turn's later steps and tool rows); return how many."""
         return self._messages.delete_after(session_id, message_id)
 
     def add_metrics(

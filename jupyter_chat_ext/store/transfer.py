@@ -12,8 +12,8 @@ import uuid
 from typing import Any
 
 from ..errors import InvalidInput
+from . import branches, rows
 from . import export as export_mod
-from . import rows
 from . import values as val
 from .database import Database
 from .import_doc import DEFAULT_MAX_CONTENT_CHARS, parse_document
@@ -27,10 +27,16 @@ def export_session(db: Database, session_id: str, fmt: str = "json") -> str:
         raise InvalidInput(f"unknown export format {fmt!r} (use 'json' or 'markdown')")
     with db.reader() as cur:
         session = rows.get_session(cur, session_id)
-        messages = rows.messages_by_ids(cur, rows.session_message_ids(cur, session["id"]))
+        found = branches.session_rows(cur, session["id"])
+        head = branches.stored_head(cur, session["id"])
+        if fmt == "markdown":  # a transcript reads as one thread: the branch shown
+            messages = rows.messages_by_ids(cur, branches.path_ids(found, head))
+        else:  # every branch
+            messages = rows.messages_by_ids(cur, [r[0] for r in found])
     if fmt == "markdown":
         return export_mod.to_markdown(dict(session), [dict(m) for m in messages])
-    return export_mod.to_json(dict(session), [dict(m) for m in messages], val.iso(val.now()) or "")
+    exported = {**session, "head_id": head}
+    return export_mod.to_json(exported, [dict(m) for m in messages], val.iso(val.now()) or "")
 
 
 def import_session(
@@ -61,6 +67,10 @@ def import_session(
             updated_at=now,
         )
         insert_messages(con, batch, ids, now=now, parent_positions=parents)
+        if doc.old_head_id is not None:
+            con.execute(
+                "UPDATE sessions SET head_id = ? WHERE id = ?", [ids[position[doc.old_head_id]], session_id]
+            )
         upsert_metrics(con, session_id, [ids[i] for i, _ in measured], [x for _, x in measured])
     with db.lock:
         return rows.get_session(db.con, session_id)

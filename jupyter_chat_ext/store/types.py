@@ -38,7 +38,7 @@ class Session(TypedDict):
     completion_tokens: int
 
 
-class Message(TypedDict):
+class _MessageFields(TypedDict):
     id: int
     session_id: str
     role: Role
@@ -52,6 +52,12 @@ class Message(TypedDict):
     #: token count of ``content`` (None when unknown, e.g. rows written before schema v3)
     tokens: int | None
     metrics: Metrics | None
+
+
+class Message(_MessageFields, total=False):
+    #: in a listing, on a user message that has siblings (edits of one turn): its place among
+    #: them, {index, count, prev, next} (store/branches.py); None or absent otherwise
+    branch: dict | None
 
 
 class SearchHit(TypedDict):

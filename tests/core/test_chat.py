@@ -106,9 +106,16 @@ async def test_edit_and_resend(chat_service: ChatService) -> None:
         chat_service.edit_and_resend(first_user["id"], "Which city is the capital of France?")
     )
     msgs = chat_service.list_messages(s["id"])
-    assert [m["role"] for m in msgs] == ["user", "assistant"]  # later turns were dropped
+    assert [m["role"] for m in msgs] == ["user", "assistant"]  # the new branch is shown
     assert msgs[0]["content"] == "Which city is the capital of France?"
     assert msgs[1]["id"] == events[-1]["message_id"]
+    assert msgs[0]["id"] == events[-1]["user_message_id"] != first_user["id"]
+    assert msgs[0]["branch"] == {"index": 2, "count": 2, "prev": first_user["id"], "next": None}
+    # the old branch is kept whole: both of its turns, and the question as it was
+    chat_service.sessions.switch_branch(s["id"], first_user["id"])
+    old = chat_service.list_messages(s["id"])
+    assert [m["content"] for m in old if m["role"] == "user"] == ["What is 2+2?", "And 3+3?"]
+    assert len(old) == 4
     with pytest.raises(InvalidInput, match="only a user message"):
         await collect(chat_service.edit_and_resend(msgs[1]["id"], "x"))
 
@@ -204,3 +211,7 @@ def test_titles() -> None:
     long = title_from("a " * 100)
     assert len(long) <= 49 and long.endswith("…")
     assert title_from("   ", "") == "New chat"
+    # an @-reference is context, never the title (issue 20)
+    assert title_from("@cell How many rows are there?") == "How many rows are there?"
+    assert title_from("@file:docs/gui.md @var:df", "It has 3 rows.") == "It has 3 rows"
+    assert title_from("mail me@cell.org") == "mail me@cell.org"

@@ -183,11 +183,19 @@ def test_delete_message_and_delete_after(store):
     store.delete_message(ms[5]["id"])
     assert store.get_message(reply["id"])["parent_id"] is None  # no dangling parent
     assert store.get_session(s["id"])["message_count"] == 6
-    assert store.delete_messages_after(s["id"], ms[2]["id"]) == 3  # m3, m4 and the reply
-    assert [m["content"] for m in store.list_messages(s["id"])] == ["m0", "m1", "m2"]
-    session = store.get_session(s["id"])
-    assert (session["message_count"], session["prompt_tokens"], session["completion_tokens"]) == (3, 0, 0)
+    # only the rest of that message's own turn goes (what regenerate replaces): later turns stay
     assert store.delete_messages_after(s["id"], ms[2]["id"]) == 0
+    step = store.add_message(s["id"], "assistant", "step 2", parent_id=reply["id"])
+    store.add_metrics(step["id"], **_metrics())
+    assert store.delete_messages_after(s["id"], reply["id"]) == 1  # the later step of that turn
+    assert [m["content"] for m in store.list_messages(s["id"])] == ["m0", "m1", "m2", "m3", "m4", "reply"]
+    session = store.get_session(s["id"])
+    reply_metrics = store.get_message(reply["id"])["metrics"]
+    assert (session["message_count"], session["prompt_tokens"], session["completion_tokens"]) == (
+        6,
+        reply_metrics["prompt_tokens"],
+        reply_metrics["completion_tokens"],
+    )
     with pytest.raises(NotFound):
         store.delete_message(ms[5]["id"])
 
@@ -359,7 +367,7 @@ def _normalised(doc: dict) -> dict:
 def test_export_json_import_round_trip(store):
     s = _conversation(store)
     first = json.loads(store.export_session(s["id"], "json"))
-    assert first["format"] == "jupyter-chat-ext.session" and first["version"] == 1
+    assert first["format"] == "jupyter-chat-ext.session" and first["version"] == 2
     assert len(first["messages"]) == 5
     assert first["messages"][1]["metrics"]["tokens_per_s"] == 14.5
     imported = store.import_session(json.dumps(first))  # a JSON string

@@ -50,7 +50,8 @@ def test_v1_file_is_upgraded_with_data_kept(tmp_path):
 
     with Store(path) as store:
         _, rows = store.query("SELECT version FROM schema_version ORDER BY version")
-        assert [r[0] for r in rows] == [1, 2, 3, 4]  # v3 (tokens, "streaming"), v4 (role "tool") since
+        # v3 (tokens, "streaming"), v4 (role "tool"), v5 (branches) since
+        assert [r[0] for r in rows] == [1, 2, 3, 4, 5]
         session_id = "a" + "0" * 31
         sess = store.get_session(session_id)
         assert (sess["title"], sess["params"], sess["message_count"], sess["prompt_tokens"]) == (

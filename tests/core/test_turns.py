@@ -138,13 +138,17 @@ async def test_versions_of_an_answer(chat_service: ChatService) -> None:
     assert all(m["parent_id"] == user["id"] for m in msgs[1:])
     assert svc.get_session(s["id"])["message_count"] == 4
 
-    # resending the same text adds a version too; new text replaces all versions
+    # resending the same text adds a version too; new text starts a branch beside it
     await collect(svc.edit_and_resend(user["id"], "Name a fruit.", {"max_tokens": 6}))
     assert len(svc.list_messages(s["id"])) == 5
     done = (await collect(svc.edit_and_resend(user["id"], "Name a vegetable.", {"max_tokens": 6})))[-1]
     msgs = svc.list_messages(s["id"])
-    assert [m["id"] for m in msgs] == [user["id"], done["message_id"]]
-    assert msgs[0]["content"] == "Name a vegetable."
+    assert [m["id"] for m in msgs] == [done["user_message_id"], done["message_id"]]
+    assert msgs[0]["content"] == "Name a vegetable." and msgs[0]["branch"]["count"] == 2
+    # the first branch keeps its question and all four answer versions
+    svc.sessions.switch_branch(s["id"], user["id"])
+    kept = svc.list_messages(s["id"])
+    assert kept[0]["content"] == "Name a fruit." and len(kept) == 5
 
 
 async def test_the_prompt_uses_only_the_newest_version(chat_service: ChatService) -> None:
@@ -172,6 +176,28 @@ async def test_token_counts_are_stored(chat_service: ChatService) -> None:
     edited = svc.edit_message(user["id"], "What is the capital of Spain?")
     assert edited["content"] == "What is the capital of Spain?" and edited["tokens"] is None
     # a resend with new text stores the new text's count with it
-    await collect(svc.edit_and_resend(user["id"], "What is the capital of Italy?", {"max_tokens": 4}))
-    resent = svc.get_message(user["id"])
+    resend = svc.edit_and_resend(user["id"], "What is the capital of Italy?", {"max_tokens": 4})
+    done = (await collect(resend))[-1]
+    resent = svc.get_message(done["user_message_id"])
     assert resent["tokens"] == svc.engine.count_tokens(model, "What is the capital of Italy?")
+
+
+async def test_the_prompt_follows_the_branch_shown(chat_service: ChatService) -> None:
+    svc = chat_service
+    s = svc.create_session()
+    q1 = svc.store.add_message(s["id"], "user", "Say hello.")
+    svc.store.add_message(s["id"], "assistant", "Hello!", parent_id=q1["id"])
+    q2 = svc.store.add_message(s["id"], "user", "rivers flow to the sea " * 80)
+    svc.store.add_message(s["id"], "assistant", "Indeed.", parent_id=q2["id"])
+    # the edit of the first question is answered without the second turn (> 400 tokens)
+    edit = (await collect(svc.edit_and_resend(q1["id"], "Say hi.", {"max_tokens": 4})))[-1]
+    assert edit["type"] == "done" and edit["metrics"]["prompt_tokens"] < 100
+    # a follow-up on the new branch: still without it
+    short = (await collect(svc.chat(s["id"], "Thanks.", {"max_tokens": 4})))[-1]
+    assert short["metrics"]["prompt_tokens"] < 100
+    # back on the old branch, the long turn is in the prompt again
+    svc.sessions.switch_branch(s["id"], q1["id"])
+    long = (await collect(svc.chat(s["id"], "Thanks.", {"max_tokens": 4})))[-1]
+    assert long["metrics"]["prompt_tokens"] > 400
+    users = [m["content"] for m in svc.list_messages(s["id"]) if m["role"] == "user"]
+    assert users == ["Say hello.", "rivers flow to the sea " * 80, "Thanks."]
