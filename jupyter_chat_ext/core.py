@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from jupyter_chat_ext.chat.service import ChatService
     from jupyter_chat_ext.engine.engine import Engine
+    from jupyter_chat_ext.jobs import JobRunner
     from jupyter_chat_ext.providers import ProviderService
     from jupyter_chat_ext.rag.service import RagService
     from jupyter_chat_ext.settings import Settings
@@ -44,6 +45,8 @@ class Core:
     owns_engine: bool = True
     #: the tools an agent turn may call (built-in, notebook, MCP servers); MCP starts lazily
     tools: ToolRegistry | None = None
+    #: the background jobs of every kind (ingest, upload, pull), one runner for all doors
+    jobs: JobRunner | None = None
     #: OpenAI-compatible providers added at run time (jupyter_chat_ext/providers/)
     providers: ProviderService | None = None
 
@@ -77,10 +80,12 @@ class Core:
         The parts are dropped first, so a door that still holds this Core sees None, not a closed
         store it could write to.
         """
-        chat, tools = self.chat, self.tools
+        chat, tools, jobs = self.chat, self.tools, self.jobs
         if chat is None:
             return
-        self.chat = self.store = self.engine = self.rag = self.tools = None  # type: ignore[assignment]
+        self.chat = self.store = self.engine = self.rag = self.tools = self.jobs = None  # type: ignore[assignment]
+        if jobs is not None:
+            _close_quietly(jobs)  # running jobs stop at their next check as interrupted (resumable)
         if tools is not None:
             _close_quietly(tools)  # stops the MCP server processes before the model goes
         chat.close(close_engine=self.owns_engine)
@@ -96,6 +101,7 @@ def build_core(settings: Settings, *, engine: Engine | None = None) -> Core:
     t0 = time.perf_counter()
     from jupyter_chat_ext.chat.service import ChatService
     from jupyter_chat_ext.engine.engine import Engine
+    from jupyter_chat_ext.jobs import JobRunner
     from jupyter_chat_ext.providers import ProviderService
     from jupyter_chat_ext.store.store import Store
     from jupyter_chat_ext.tools.registry import ToolRegistry
@@ -103,17 +109,19 @@ def build_core(settings: Settings, *, engine: Engine | None = None) -> Core:
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     store = Store(settings.db_path)
     owns_engine = engine is None
-    rag = None
+    rag = jobs = None
     try:
         if engine is None:
             engine = Engine(settings)
-        rag, rag_error = _build_rag(settings, engine)
+        jobs = JobRunner(Path(settings.data_dir) / "jobs")
+        _register_pulls(settings, engine, jobs)
+        rag, rag_error = _build_rag(settings, engine, jobs)
         tools = ToolRegistry.from_settings(settings)  # cheap: no MCP server starts before first use
         chat = ChatService(store, engine, settings, rag=rag, tools=tools)  # agent turns call them
         # the saved providers join the configured endpoints (a bad one is reported, not fatal)
         providers = ProviderService(settings, engine).start()
     except BaseException:
-        _close_quietly(rag, engine if owns_engine else None, store)
+        _close_quietly(jobs, rag, engine if owns_engine else None, store)
         raise
     return Core(
         settings=settings,
@@ -126,17 +134,28 @@ def build_core(settings: Settings, *, engine: Engine | None = None) -> Core:
         owns_engine=owns_engine,
         tools=tools,
         providers=providers,
+        jobs=jobs,
     )
 
 
-def _build_rag(settings: Settings, engine: Engine) -> tuple[RagService | None, str | None]:
+def _register_pulls(settings: Settings, engine: Engine, jobs: JobRunner) -> None:
+    """Model pulls run as jobs of this runner (hub/pull.py); without huggingface_hub there are none."""
+    try:
+        from jupyter_chat_ext.hub.pull_jobs import register_pulls
+    except ImportError as exc:
+        log.warning("jupyter_chat_ext: model pulls not available: %s", exc)
+        return
+    register_pulls(settings, engine, jobs)
+
+
+def _build_rag(settings: Settings, engine: Engine, jobs: JobRunner) -> tuple[RagService | None, str | None]:
     try:
         from jupyter_chat_ext.rag.service import RagService
     except ImportError as exc:
         log.warning("jupyter_chat_ext: RAG not available: %s", exc)
         return None, f"RAG not available: {exc}"
     try:
-        return RagService(settings, embedder=engine.embedder), None
+        return RagService(settings, embedder=engine.embedder, jobs=jobs), None
     except Exception as exc:  # a broken LanceDB folder must not take the chat down with it
         log.exception("jupyter_chat_ext: RAG service failed to start")
         return None, f"RAG not available: {exc}"

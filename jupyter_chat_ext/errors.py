@@ -101,7 +101,14 @@ class NotFound(ChatExtError):
 
     code = "not_found"
     status = 404
-    codes = ("model_not_found", "unknown_tool_call", "unknown_tool")
+    codes = (
+        "model_not_found",
+        "unknown_tool_call",
+        "unknown_tool",
+        "repo_not_found",
+        "revision_not_found",
+        "file_not_found",
+    )
 
 
 class Conflict(ChatExtError):
@@ -117,6 +124,10 @@ class Conflict(ChatExtError):
         "job_not_resumable",
         "tool_call_decided",
         "tool_call_exists",
+        "session_busy",
+        "write_conflict",
+        "already_pulled",
+        "model_in_use",
     )
 
 
@@ -148,6 +159,8 @@ class Unavailable(ChatExtError):
         "model_load_failed",
         "endpoint_unavailable",
         "core_starting",
+        "hub_unreachable",
+        "job_kind_unavailable",
     )
     retry_after = DEFAULT_RETRY_AFTER[503]
 
@@ -157,7 +170,7 @@ class Forbidden(ChatExtError):
 
     code = "forbidden"
     status = 403
-    codes = ("path_outside_root",)
+    codes = ("path_outside_root", "gated_repo", "model_not_deletable", "approval_token_mismatch")
 
 
 class UnsupportedMedia(ChatExtError):
@@ -165,7 +178,7 @@ class UnsupportedMedia(ChatExtError):
 
     code = "unsupported_media_type"
     status = 415
-    codes = ("unsupported_file_type",)
+    codes = ("unsupported_file_type", "unsupported_model_format")
 
 
 class Unprocessable(ChatExtError):
@@ -188,7 +201,17 @@ class ModelError(ChatExtError):
 
     code = "model_error"
     status = 500
-    codes = ("generation_failed", "model_missing", "embedding_model_unsupported")
+    codes = (
+        "generation_failed",
+        "model_missing",
+        "embedding_model_unsupported",
+        # a pulled file whose sha256 is not the Hub's (a pull job's error; the file is deleted)
+        "checksum_mismatch",
+        # a job's run function raised something untyped
+        "pull_failed",
+        "ingest_failed",
+        "upload_failed",
+    )
 
 
 class SchemaError(ChatExtError):

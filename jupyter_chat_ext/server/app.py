@@ -71,6 +71,15 @@ class ChatExtApp(ExtensionApp):
         default("scan_hf_cache"),
         help="Also list models found in the offline Hugging Face cache (nothing downloads).",
     ).tag(config=True)
+    hub_dir = Unicode(
+        "",
+        help="Folder for models pulled from the Hugging Face Hub (POST /chat-ext/models/pull). "
+        "Empty: <data_dir>/hub. HF_ENDPOINT, HF_TOKEN and HF_HUB_OFFLINE apply.",
+    ).tag(config=True)
+    hub_reserve_bytes = Int(
+        default("hub_reserve_bytes"),
+        help="Free disk (bytes) a model pull must leave where it writes, or it is refused (507).",
+    ).tag(config=True)
 
     # -- models ---------------------------------------------------------------------------------
     default_model = Unicode(
@@ -104,12 +113,9 @@ class ChatExtApp(ExtensionApp):
     n_threads = Int(0, help="CPU threads of the llama.cpp backend; 0 means the machine's cores.").tag(
         config=True
     )
-    n_gpu_layers = Union(
-        [Int(), Unicode()],
-        default_value=default("n_gpu_layers"),
-        help='Layers the llama.cpp backend offloads to the GPU in CUDA builds (-1: all, 0: none); '
-        '"auto" (default): all when the model and its KV cache fit in free VRAM, as many as fit '
-        "otherwise, none on a CPU build.",
+    n_gpu_layers = Int(
+        default("n_gpu_layers"),
+        help="Layers the llama.cpp backend offloads to the GPU in CUDA builds (-1: all, 0: none).",
     ).tag(config=True)
     kv_unified = Bool(
         default("kv_unified"),

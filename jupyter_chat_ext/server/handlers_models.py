@@ -50,6 +50,14 @@ class ModelHandler(ChatExtHandler):
         core = await self.core()
         self.send_json(await self.blocking(core.engine.get_model, model_id))
 
+    @requires(EXECUTE)
+    async def delete(self, model_id: str) -> None:
+        """Remove a model pulled from the Hub (unloaded first); 403 for packaged and user-folder models."""
+        from jupyter_chat_ext.hub.pull_jobs import delete_pulled
+
+        core = await self.core()
+        self.send_json(await self.blocking(delete_pulled, core.settings, core.engine, core.jobs, model_id))
+
 
 class ModelLoadHandler(ChatExtHandler):
     @requires(EXECUTE)

@@ -1,4 +1,7 @@
-"""RAG collections, document ingestion jobs and collection search (503 while RAG is unavailable)."""
+"""RAG collections, document ingestion and collection search (503 while RAG is unavailable).
+
+The ingest and upload jobs they start are listed, cancelled and resumed by handlers_jobs.py.
+"""
 
 from __future__ import annotations
 
@@ -65,40 +68,6 @@ class DocumentsHandler(RagHandler):
         root = self.serverapp.root_dir  # paths are relative to the server root, confined there
         job = await self.blocking(lambda: rag.start_ingest(name, paths, root=root))
         self.send_json(job, status=202)
-
-
-class JobsHandler(RagHandler):
-    """Every ingest job this server knows, interrupted ones from before a restart included."""
-
-    @requires(READ)
-    async def get(self) -> None:
-        rag = await self.rag()
-        self.send_json({"jobs": await self.blocking(rag.list_jobs)})
-
-
-class JobHandler(RagHandler):
-    @requires(READ)
-    async def get(self, job_id: str) -> None:
-        rag = await self.rag()
-        self.send_json(await self.blocking(rag.get_job, job_id))
-
-
-class JobCancelHandler(RagHandler):
-    """Stop a queued or running ingest job; it ends at the next file boundary (409 once ended)."""
-
-    @requires(WRITE)
-    async def post(self, job_id: str) -> None:
-        rag = await self.rag()
-        self.send_json(await self.blocking(rag.cancel_job, job_id))
-
-
-class JobResumeHandler(RagHandler):
-    """Run an interrupted, cancelled or failed job again: 202 + the job (committed files are kept)."""
-
-    @requires(WRITE)
-    async def post(self, job_id: str) -> None:
-        rag = await self.rag()
-        self.send_json(await self.blocking(rag.resume_job, job_id), status=202)
 
 
 class CollectionSearchHandler(RagHandler):

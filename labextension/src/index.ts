@@ -351,7 +351,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
             });
             store.catalog.setCollection(name);
           } else {
-            Notification.update({ id, message: `Indexing into ${name} failed: ${job.error ?? 'unknown error'}`, type: 'error', autoClose: false });
+            Notification.update({ id, message: `Indexing into ${name} failed: ${(typeof job.error === 'string' ? job.error : job.error?.message) ?? 'unknown error'}`, type: 'error', autoClose: false });
           }
         } catch (err) {
           Notification.update({ id, message: `Indexing into ${name} failed: ${(err as Error).message}`, type: 'error', autoClose: false });

@@ -104,14 +104,16 @@ export interface Collection {
 export interface IngestJob {
   id: string;
   collection: string;
-  state: 'queued' | 'running' | 'done' | 'error';
+  kind?: 'ingest' | 'upload' | 'pull';
+  state: 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
   files_total: number;
   files_done: number;
   chunks: number;
   embedded: number;
   skipped: { path: string; reason: string }[];
   rate?: number | null;
-  error?: string | null;
+  /** the server sends {code, message} */
+  error?: { code: string; message: string } | string | null;
 }
 
 export interface Health {

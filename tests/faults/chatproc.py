@@ -36,8 +36,17 @@ def free_port() -> int:
 class ChatServer:
     """One `jupyter server` subprocess; ``start()`` returns once /api/status answers."""
 
-    def __init__(self, root: Path, *, data_dir: Path | None = None, extra: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        data_dir: Path | None = None,
+        extra: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """``env``: variables set (over the offline defaults below) in the server's environment."""
         self.root = Path(root)
+        self.env = dict(env or {})
         self.root.mkdir(parents=True, exist_ok=True)
         self.data_dir = Path(data_dir) if data_dir else self.root / "chat-data"
         self.extra = tuple(extra)
@@ -71,6 +80,7 @@ class ChatServer:
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false",
+            **self.env,
         }
         cmd = [
             str(Path(sys.executable).parent / "jupyter"),

@@ -20,7 +20,7 @@ function Job(props: { job: IngestJob }): JSX.Element {
       {j.state === 'running' || j.state === 'queued' ? (
         <progress className="jp-ChatExt-progress" max={Math.max(1, j.files_total)} value={j.files_done} aria-label={`Ingesting into ${j.collection}`} />
       ) : null}
-      {j.error ? <div className="jp-ChatExt-error">{j.error}</div> : null}
+      {j.error ? <div className="jp-ChatExt-error">{typeof j.error === 'string' ? j.error : j.error.message}</div> : null}
       {j.skipped?.length ? (
         <details>
           <summary>Skipped files</summary>

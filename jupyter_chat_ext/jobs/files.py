@@ -1,4 +1,4 @@
-"""Ingest job records on disk: ``<data_dir>/jobs/<id>.json``, written atomically, plus a liveness lock.
+"""Job records on disk: ``<data_dir>/jobs/<id>.json``, written atomically, plus a liveness lock.
 
 A record is written when a job is queued, starts, commits a batch, changes state or ends (progress in
 between at most every ``PERSIST_EVERY_S``), always to a temporary file then ``os.replace``d, so a
