@@ -6,9 +6,11 @@ from typing import Any
 
 from . import handlers_agent as ha
 from . import handlers_complete as hc
+from . import handlers_jobs as hj
 from . import handlers_models as hm
 from . import handlers_openai as ho
 from . import handlers_providers as hp
+from . import handlers_pull as hpl
 from . import handlers_rag as hr
 from . import handlers_sessions as hs
 from . import handlers_store as hst
@@ -25,6 +27,7 @@ ROUTES: list[tuple[str, type]] = [
     ("health", hm.HealthHandler),
     ("metrics", hm.MetricsHandler),
     ("models", hm.ModelsHandler),
+    ("models/pull", hpl.ModelPullHandler),  # before models/{id}: "pull" is no model id here
     (r"models/(?P<model_id>.+)/load", hm.ModelLoadHandler),
     (r"models/(?P<model_id>.+)/unload", hm.ModelUnloadHandler),
     (r"models/(?P<model_id>.+)", hm.ModelHandler),
@@ -48,10 +51,10 @@ ROUTES: list[tuple[str, type]] = [
     (f"collections/{SEG.format('name')}/reindex", hr.ReindexHandler),
     (f"collections/{SEG.format('name')}/upload", hr.UploadHandler),
     (f"collections/{SEG.format('name')}/search", hr.CollectionSearchHandler),
-    ("jobs", hr.JobsHandler),
-    (f"jobs/{SEG.format('job_id')}", hr.JobHandler),
-    (f"jobs/{SEG.format('job_id')}/cancel", hr.JobCancelHandler),
-    (f"jobs/{SEG.format('job_id')}/resume", hr.JobResumeHandler),
+    ("jobs", hj.JobsHandler),  # every kind: ingest, upload, pull (works without RAG)
+    (f"jobs/{SEG.format('job_id')}", hj.JobHandler),
+    (f"jobs/{SEG.format('job_id')}/cancel", hj.JobCancelHandler),
+    (f"jobs/{SEG.format('job_id')}/resume", hj.JobResumeHandler),
     ("v1/models", ho.V1ModelsHandler),
     (r"v1/models/(?P<model_id>.+)", ho.V1ModelHandler),
     ("v1/chat/completions", ho.V1ChatCompletionsHandler),
