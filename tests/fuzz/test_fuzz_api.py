@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
 from chatproc import ChatServer
 from check_store import read_back
 from fuzzrun import SERVER_ARGS, run_schemathesis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "hub"))  # the stand-in Hub
 
 pytest.importorskip("schemathesis")
 
@@ -28,10 +32,18 @@ SEED = int(os.environ.get("CHAT_EXT_FUZZ_SEED", "20261201"))
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with ChatServer(tmp_path_factory.mktemp("fuzz"), extra=SERVER_ARGS) as srv:
-        srv.start()
-        assert srv.wait_health().status_code == 200
-        yield srv
+    # the model hub routes (hub/search, hub/files, models/pull) ask a stand-in Hub on 127.0.0.1:
+    # offline they would answer 503 hub_unreachable, which the fuzzer counts as a server error
+    from standin_hub import StandinHub
+
+    tmp = tmp_path_factory.mktemp("fuzz")
+    with StandinHub() as hub:
+        hub.add_packaged()
+        env = {"HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_HOME": str(tmp / "hf-home"), "HF_TOKEN": ""}
+        with ChatServer(tmp, extra=SERVER_ARGS, env=env) as srv:
+            srv.start()
+            assert srv.wait_health().status_code == 200
+            yield srv
 
 
 @pytest.mark.timeout(900)
