@@ -15,10 +15,12 @@ DEFAULT_TITLE = "New chat"
 _FENCE = re.compile(r"```.*?(```|$)", re.S)
 _MARKUP = re.compile(r"[#>*_`~\[\]]+")
 _SPACE = re.compile(r"\s+")
+#: an @-reference (``@cell``, ``@cell:2``, ``@file:docs/a.md``, ``@var:df``): context, not a title
+_MENTION = re.compile(r"(?:(?<=\s)|^)@(?:file|cell|var)(?::\S*)?")
 
 
 def title_from(user_text: str, answer: str = "") -> str:
-    text = _FENCE.sub(" ", user_text)
+    text = _MENTION.sub(" ", _FENCE.sub(" ", user_text))
     text = _MARKUP.sub(" ", text)
     text = _SPACE.sub(" ", text).strip()
     if not text:

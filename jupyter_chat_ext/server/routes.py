@@ -6,6 +6,7 @@ from typing import Any
 
 from . import handlers_agent as ha
 from . import handlers_complete as hc
+from . import handlers_context as hcx
 from . import handlers_jobs as hj
 from . import handlers_models as hm
 from . import handlers_openai as ho
@@ -62,6 +63,7 @@ ROUTES: list[tuple[str, type]] = [
     ("v1/completions", hc.V1CompletionsHandler),
     ("inline", hc.InlineHandler),
     ("context/file", hc.ContextFileHandler),
+    ("context/files", hcx.ContextFilesHandler),
     ("tools", ht.ToolsHandler),
     ("mcp", ht.McpHandler),  # our store + RAG as an MCP server (server/mcp_server.py)
     ("providers", hp.ProvidersHandler),
