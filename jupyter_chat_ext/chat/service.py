@@ -7,6 +7,11 @@ message and a "streaming" assistant placeholder → stream from the engine, chec
 about once a second → finish the answer with metrics in one write. The answer is also finished
 when the consumer goes away (status "interrupted", the partial text kept) or the engine fails
 (status "error"). Nothing is written before the input is known good and the engine has room.
+
+One writer per session (``session_lock``): a turn of any kind holds its session from its first
+read to its last write, and an edit or delete of its rows holds it for its one store call; a
+request that finds the session held by a turn is refused with 409 ``session_busy`` before it
+reads or writes anything, so no request deletes a row another one owns.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from ..store.types import Message, Session
 from . import inputs
 from .agent import Agent
 from .approvals import ApprovalBroker
+from .session_lock import SessionLocks
 from .sessions import Sessions
 from .turn import Event
 from .turns import RAG_INSTRUCTIONS, Turns
@@ -43,6 +49,8 @@ class ChatService:
         #: the user's replies to agent tool calls (POST /chat-ext/tool-calls/{id}, the kernel)
         self.approvals = ApprovalBroker()
         self.agent = Agent(store, engine, settings, self.approvals, tools, rag)
+        #: one writer per session (turns, regenerate, continue, edits, deletes)
+        self.locks = SessionLocks()
 
     # -- sessions & messages (synchronous; doors call them on worker threads) -----------------
     def create_session(
@@ -69,7 +77,8 @@ class ChatService:
         return self.sessions.update_session(session_id, **fields)
 
     def delete_session(self, session_id: str) -> None:
-        self.sessions.delete_session(session_id)
+        with self.locks.short(session_id, "a delete"):
+            self.sessions.delete_session(session_id)
 
     def list_messages(self, session_id: str, before: int | None = None, limit: int = 100) -> list[Message]:
         return self.sessions.list_messages(session_id, before=before, limit=limit)
@@ -78,10 +87,14 @@ class ChatService:
         return self.sessions.get_message(message_id)
 
     def edit_message(self, message_id: int, content: str) -> Message:
-        return self.sessions.edit_message(message_id, content)
+        session_id = self.sessions.get_message(message_id)["session_id"]
+        with self.locks.short(session_id, "an edit"):
+            return self.sessions.edit_message(message_id, content)
 
     def delete_message(self, message_id: int) -> None:
-        self.sessions.delete_message(message_id)
+        session_id = self.sessions.get_message(message_id)["session_id"]
+        with self.locks.short(session_id, "a delete"):
+            self.sessions.delete_message(message_id)
 
     def export_session(self, session_id: str, fmt: str = "json") -> str:
         return self.sessions.export_session(session_id, fmt)
@@ -103,8 +116,10 @@ class ChatService:
         call tools in a loop (chat/agent.py). ``context``: attached files, cells, variables,
         errors ([{kind, label, text}], chat/context.py), stored in the user message's metadata."""
         if tools is not None:
-            return self.agent.chat(session_id, content, params, tools, rag, context)
-        return self.turns.chat(session_id, content, params, rag, context)
+            events = self.agent.chat(session_id, content, params, tools, rag, context)
+        else:
+            events = self.turns.chat(session_id, content, params, rag, context)
+        return self._held(session_id, events)
 
     def reply_tool_call(
         self, call_id: str, decision: str, result: dict[str, Any] | None = None
@@ -113,16 +128,31 @@ class ChatService:
         return self.approvals.reply(call_id, decision, result)
 
     def regenerate(self, session_id: str, params: dict[str, Any] | None = None) -> AsyncIterator[Event]:
-        return self.turns.regenerate(session_id, params)
+        return self._held(session_id, self.turns.regenerate(session_id, params))
 
     def edit_and_resend(
         self, message_id: int, content: str, params: dict[str, Any] | None = None
     ) -> AsyncIterator[Event]:
-        return self.turns.edit_and_resend(message_id, content, params)
+        return self._held(message_id, self.turns.edit_and_resend(message_id, content, params))
 
     def continue_answer(self, message_id: int, params: dict[str, Any] | None = None) -> AsyncIterator[Event]:
         """Continue an interrupted answer (409 ``not_interrupted`` for any other message)."""
-        return self.turns.continue_answer(message_id, params)
+        return self._held(message_id, self.turns.continue_answer(message_id, params))
+
+    async def _held(self, owner: str | int, events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+        """``events`` run while holding their session (``owner``: its id, or a message id whose
+        session is looked up first). The inner generator has not started yet: the lock is taken
+        before it reads anything, and released after its last write (its ``finally``)."""
+        async with aclosing(events) as inner:  # closes it unstarted when the lock is refused
+            if isinstance(owner, str):
+                session_id = owner
+            else:
+                message_id = inputs.message_id(owner)
+                message = await asyncio.to_thread(self.sessions.get_message, message_id)
+                session_id = message["session_id"]
+            async with self.locks.turn(session_id):
+                async for event in inner:
+                    yield event
 
     # -- stateless completion (OpenAI-compatible route) ------------------------------------
     async def complete(
