@@ -11,8 +11,9 @@ import pytest
 from kernel_harness import JupyterServer, Kernel, base_env
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hub"))
-from standin_hub import GGUF_FILE, GGUF_REPO, StandinHub
+from standin_hub import GGUF_FILE, GGUF_REPO, StandinHub, packaged_gguf
 
+COPY_REPO = "standin/copy-GGUF"
 PULLED_ID = f"{GGUF_REPO.lower()}:{GGUF_FILE[: -len('.gguf')].lower()}"
 
 
@@ -31,6 +32,9 @@ def hub_env(hub: StandinHub, tmp: Path) -> dict[str, str]:
 def hub() -> Iterator[StandinHub]:
     with StandinHub() as standin:
         standin.add_packaged()
+        standin.add_repo(
+            COPY_REPO, {GGUF_FILE: packaged_gguf()}, tags=["gguf"], pipeline_tag="text-generation"
+        )
         yield standin
 
 
@@ -102,6 +106,26 @@ def test_hardware_catalog_and_roles(hub_kernel: Kernel) -> None:
     assert "inline" in res.stdout and "embedding" in res.stdout
     res = hub_kernel.execute("%chat roles embedding smollm2-135m-instruct")
     assert res.status == "error" and "embedding role takes" in res.error_text
+
+
+def test_model_panel_pulls_with_progress(hub_kernel: Kernel) -> None:
+    # driven as the browser drives it: the Pull button sends {"type": "pull", "target"}
+    code = (
+        "from jupyter_chat_ext.widgets import ModelPanel\n"
+        "_p = ModelPanel(poll_s=0.1)\n"
+        "_labels = []\n"
+        "_p.observe(lambda ch: _labels.append(ch['new']), names='progress_label')\n"
+        f"_p._dispatch(_p, {{'type': 'pull', 'target': '{COPY_REPO}:{GGUF_FILE}'}}, [])\n"
+        "_p.wait(240)\n"
+        "print(repr(_p.error), _p.progress, _p.pull_job.get('state'))\n"
+        "_hub = [m['id'] for m in _p.models if m['source'] == 'hub']\n"
+        "print(any('Pulling' in label for label in _labels), _hub)\n"
+    )
+    res = hub_kernel.execute(code, timeout=300)
+    assert res.status == "ok", res.error_text
+    first, second = res.stdout.strip().splitlines()[-2:]
+    assert first == "'' 1.0 done", res.stdout
+    assert second.startswith("True") and COPY_REPO.lower() in second
 
 
 def test_pull_in_process_without_a_server(hub: StandinHub, tmp_path: Path) -> None:
