@@ -25,7 +25,7 @@ from typing import Any
 
 import duckdb
 
-from ..errors import SchemaError, StorageFull, Unavailable
+from ..errors import Conflict, SchemaError, StorageFull, Unavailable
 from . import schema
 
 #: an ART index scan is used while a lookup yields at most this many rows (DuckDB's default: 2048)
@@ -116,11 +116,15 @@ class Database:
         con.execute("BEGIN TRANSACTION")
         try:
             yield con
-        except BaseException:
+        except BaseException as exc:
             con.execute("ROLLBACK")
+            if isinstance(exc, duckdb.TransactionException):
+                raise _conflict(exc) from exc
             raise
         try:
             con.execute("COMMIT")
+        except duckdb.TransactionException as exc:
+            raise _conflict(exc) from exc
         except duckdb.Error as exc:
             # a full disk fails the WAL write at commit; DuckDB has rolled back and stays usable, and
             # writes work again once there is room (checked on a tmpfs): say so instead of a 500
@@ -164,3 +168,12 @@ class Database:
                     self._con.close()
                 finally:
                     self._con = None
+
+
+def _conflict(exc: duckdb.TransactionException) -> Conflict:
+    """Another transaction holds the rows (DuckDB: "Conflict on tuple deletion"): a 409 the client
+    can retry, as PostgreSQL answers a serialization failure, never a 500."""
+    return Conflict(
+        f"another transaction is changing the same rows; nothing was written, try again ({exc})",
+        code="write_conflict",
+    )

@@ -1,33 +1,80 @@
-"""Which SQL the ``%chat sql`` door may run: one statement that only reads.
+"""Which SQL the ``%chat sql`` door may run: one statement whose whole parse tree only reads.
 
-DuckDB's own parser (``duckdb.extract_statements``) classifies the text; only a single SELECT-type
-statement (SELECT, WITH ... SELECT, FROM-first, VALUES, DESCRIBE, SHOW, SUMMARIZE) or an EXPLAIN
-of one passes. A SELECT can still have effects through a few functions: ``nextval``/``setval``
-advance a sequence even in a rolled-back transaction (the message ids), and ``query``,
-``query_table`` and ``json_execute_serialized_sql`` run SQL hidden in a string, past this check.
-Calls to them are refused by name, found with DuckDB's tokenizer (so a string or comment that
-merely mentions them is fine). Files, network and extensions are shut off by the database's
-lock-down (see :mod:`.database`); the query runs in a transaction that is rolled back.
+DuckDB's parser decides, twice. ``duckdb.extract_statements`` says what the top statement is: only
+a single SELECT-type statement (SELECT, WITH ... SELECT, FROM-first, VALUES, DESCRIBE, SHOW,
+SUMMARIZE) or an EXPLAIN of one passes. That is not enough: a CTE may hold a write
+(``WITH x AS (INSERT ... RETURNING id) SELECT ... FROM x`` is a SELECT statement; it ran, moved
+``message_id_seq`` 102 -> 107, and held row locks that turned a user's DELETE into a 500). So the
+statement is serialised with DuckDB's own ``json_serialize_sql`` (~1 ms here) and its tree walked:
+
+- every query node must read: ``INSERT_QUERY_NODE``, ``UPDATE_QUERY_NODE``, ``DELETE_QUERY_NODE``
+  (and any other ``*_QUERY_NODE`` a later DuckDB adds) are refused, however deeply nested;
+- a table function must be one of ``TABLE_FUNCTIONS`` (an allowlist: ``checkpoint()``,
+  ``duckdb_settings()``, ``read_csv``, ``glob``, ``read_text`` ... are not on it);
+- a scalar function must not be one of ``REFUSED_FUNCTIONS`` (sequences, SQL in a string, settings);
+- a table name must not be a file path (DuckDB reads ``FROM '/etc/passwd'`` as a CSV) nor one of
+  the system views that show files or settings (``REFUSED_TABLES``).
+
+A statement DuckDB cannot serialise (PIVOT, for one) is refused: what cannot be checked does not
+run. Behind this check the database's lock-down (:mod:`.database`: no files, no network, no
+extensions, no SET) and a rolled-back transaction remain as further walls.
 """
 
 from __future__ import annotations
 
-import itertools
+import json
 import re
+import threading
+from collections.abc import Iterator
+from typing import Any
 
 import duckdb
 
 from ..errors import InvalidInput
 
-#: functions a read-only query may not call (see the module docstring)
+#: scalar functions a read-only query may not call, and why
 REFUSED_FUNCTIONS = {
     "nextval": "it advances a sequence (the store's message ids), which no rollback undoes",
     "setval": "it moves a sequence (the store's message ids)",
     "query": "it runs SQL given as a string, past the read-only check",
     "query_table": "it reads tables named in a string, past the read-only check",
     "json_execute_serialized_sql": "it runs SQL given as a string, past the read-only check",
+    "current_setting": "it shows the server's settings (file paths among them)",
+    "getenv": "it shows the server's environment",
 }
+#: table functions a query may read from; every other one (checkpoint, duckdb_settings,
+#: duckdb_databases, read_csv, read_parquet, read_text, glob, pragma_database_list ...) is refused
+TABLE_FUNCTIONS = frozenset(
+    {
+        "range",
+        "generate_series",
+        "unnest",
+        "json_each",
+        "json_tree",
+        "duckdb_tables",
+        "duckdb_columns",
+        "duckdb_views",
+        "duckdb_indexes",
+        "duckdb_constraints",
+        "duckdb_schemas",
+        "duckdb_types",
+        "duckdb_functions",
+        "duckdb_keywords",
+        "duckdb_sequences",
+        "pragma_table_info",
+        "pragma_show",
+    }
+)
+#: system views that show the store's file path, the settings or the log
+REFUSED_TABLES = frozenset({"duckdb_databases", "pragma_database_list", "pg_settings", "duckdb_logs"})
+#: a table name holding one of these is a file DuckDB would read (a replacement scan)
+_PATH_CHARS = re.compile(r"[/\\.:~]")
 _EXPLAIN = re.compile(r"^\s*explain\s+(?:\(\s*[^)]*\)\s*)?(?:analy[sz]e\s+)?", re.IGNORECASE)
+
+# json_serialize_sql needs a connection: a private in-memory one (connecting costs ~37 ms, a call
+# ~1 ms), used under a lock because a DuckDB connection is not for two threads at once
+_parser = duckdb.connect(":memory:")
+_parser_lock = threading.Lock()
 
 
 def _statements(sql: str) -> list[duckdb.Statement]:
@@ -37,20 +84,54 @@ def _statements(sql: str) -> list[duckdb.Statement]:
         raise InvalidInput(f"SQL does not parse: {exc}") from exc
 
 
-def _refuse_functions(sql: str) -> None:
-    """InvalidInput if the statement calls one of REFUSED_FUNCTIONS (a name followed by ``(``)."""
-    raw = sql.encode("utf-8")  # the tokenizer's positions are byte offsets
-    marks = duckdb.tokenize(sql)
-    words: list[tuple[str, duckdb.token_type]] = []
-    for i, (start, kind) in enumerate(marks):
-        end = marks[i + 1][0] if i + 1 < len(marks) else len(raw)
-        if kind != duckdb.token_type.comment:  # comments may sit between a name and its "("
-            words.append((raw[start:end].decode("utf-8", "replace").strip(), kind))
-    names = (duckdb.token_type.identifier, duckdb.token_type.keyword)
-    for (text, kind), (after, _) in itertools.pairwise(words):
-        name = text.strip('"').lower()
-        if kind in names and name in REFUSED_FUNCTIONS and after.startswith("("):
-            raise InvalidInput(f"the SQL door refuses {name}(): {REFUSED_FUNCTIONS[name]}")
+def _tree(sql: str) -> dict[str, Any]:
+    with _parser_lock:
+        try:
+            raw = _parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+        except duckdb.Error as exc:
+            raise InvalidInput(f"SQL does not parse: {exc}") from exc
+    tree = json.loads(raw[0]) if raw else {"error": True}
+    if tree.get("error"):
+        why = tree.get("error_message") or "it could not be analysed"
+        raise InvalidInput(f"the SQL door runs only statements it can check, and {why}")
+    return tree
+
+
+def _nodes(tree: Any) -> Iterator[dict[str, Any]]:
+    """Every object in the parse tree (iterative: a deeply nested query is not a RecursionError)."""
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _check_tree(tree: dict[str, Any]) -> None:
+    for node in _nodes(tree):
+        kind = node.get("type")
+        if isinstance(kind, str) and kind.endswith("_QUERY_NODE"):
+            what = kind.removesuffix("_QUERY_NODE")
+            raise InvalidInput(f"read-only queries only: refused a nested {what}, however it is wrapped")
+        if kind == "TABLE_FUNCTION" and isinstance(node.get("function"), dict):
+            name = str(node["function"].get("function_name") or "").lower()
+            if name not in TABLE_FUNCTIONS:
+                raise InvalidInput(
+                    f"the SQL door refuses the table function {name}(): it reads the store's tables "
+                    f"and {', '.join(sorted(TABLE_FUNCTIONS))}"
+                )
+        elif node.get("class") == "FUNCTION":
+            name = str(node.get("function_name") or "").lower()
+            if name in REFUSED_FUNCTIONS:
+                raise InvalidInput(f"the SQL door refuses {name}(): {REFUSED_FUNCTIONS[name]}")
+        elif kind == "BASE_TABLE":
+            name = str(node.get("table_name") or "")
+            if _PATH_CHARS.search(name):
+                raise InvalidInput(f"the SQL door reads the store's tables, not files: refused {name[:80]!r}")
+            if name.lower() in REFUSED_TABLES or str(node.get("catalog_name") or "").lower() == "system":
+                raise InvalidInput(f"the SQL door refuses {name}: it shows the server's files or settings")
 
 
 def check_read_only(sql: str) -> str:
@@ -70,11 +151,11 @@ def check_read_only(sql: str) -> str:
         inner = _statements(_EXPLAIN.sub("", stmt.query, count=1))
         if len(inner) != 1 or inner[0].type != duckdb.StatementType.SELECT:
             raise InvalidInput("EXPLAIN is allowed only for a read-only SELECT")
-        _refuse_functions(stmt.query)
+        _check_tree(_tree(inner[0].query))
         return stmt.query
     if kind != duckdb.StatementType.SELECT:
         raise InvalidInput(
             f"read-only queries only (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN): refused a {kind.name} statement"
         )
-    _refuse_functions(stmt.query)
+    _check_tree(_tree(stmt.query))
     return stmt.query

@@ -1,14 +1,18 @@
 """The SQL door (``%chat sql``, ``POST /chat-ext/sql``): one read-only statement over the store.
 
 Three walls, each tested in tests/core/test_store_sql_door.py:
-1. :func:`.readonly_sql.check_read_only`: one SELECT-type statement, no sequence-moving or
-   SQL-in-a-string functions;
+1. :func:`.readonly_sql.check_read_only`: one SELECT-type statement whose whole parse tree
+   (DuckDB's ``json_serialize_sql``) only reads: no write hidden in a CTE or subquery, no
+   sequence-moving, settings-reading or SQL-in-a-string function, no table function but a
+   short allowlist, no file path as a table;
 2. the database lock-down (:mod:`.database`): no files, no network, no extensions, no SET; so the
    only tables it can name are the store's own;
 3. its own cursor inside a transaction that is rolled back, interrupted at the timeout.
 
 The cursor is why a slow query no longer freezes chats: it reads a snapshot without the store's
-write lock (before, a 30 s query held that lock for 30 s and every chat waited behind it).
+write lock (before, a 30 s query held that lock for 30 s and every chat waited behind it). As the
+door cannot write, a query holds no row lock either: a user's delete goes through while one runs
+(a write conflict that does happen elsewhere is a 409 ``write_conflict``, see database.py).
 """
 
 from __future__ import annotations

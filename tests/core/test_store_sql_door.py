@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from jupyter_chat_ext.errors import InvalidInput
+from jupyter_chat_ext.errors import Conflict, InvalidInput
 from jupyter_chat_ext.store.store import Store
 
 
@@ -31,15 +31,56 @@ def runtime_dir(tmp_path: Path) -> Path:
     return rt
 
 
+WRITE_CTE = (
+    "WITH x AS (INSERT INTO messages(session_id,role,content,status,created_at) SELECT session_id,role,"
+    "content,status,created_at FROM messages LIMIT 5 RETURNING id) SELECT list(id) FROM x"
+)
 ATTACKS = [
-    ("SELECT * FROM read_csv('/etc/passwd')", "file"),
-    ("SELECT * FROM read_text('/etc/hostname')", "file"),
-    ("SELECT * FROM read_blob('/proc/self/environ')", "file"),
-    ("SELECT content FROM read_text('/proc/self/environ')", "file"),
-    ("SELECT * FROM read_csv('https://example.com/data.csv')", "file"),
-    ("SELECT * FROM 'https://example.com/data.parquet'", "file"),
-    ("SELECT * FROM read_parquet('s3://bucket/x.parquet')", "file"),
-    ("SELECT * FROM glob('/etc/*')", "file"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "read_csv"),
+    ("SELECT * FROM read_text('/etc/hostname')", "read_text"),
+    ("SELECT * FROM read_blob('/proc/self/environ')", "read_blob"),
+    ("SELECT content FROM read_text('/proc/self/environ')", "read_text"),
+    ("SELECT * FROM read_csv('https://example.com/data.csv')", "read_csv"),
+    ("SELECT * FROM 'https://example.com/data.parquet'", "not files"),
+    ("SELECT * FROM read_parquet('s3://bucket/x.parquet')", "read_parquet"),
+    ("SELECT * FROM glob('/etc/*')", "glob"),
+    # writes hidden in a SELECT (issue 19: the CTE ran and moved message_id_seq 102 -> 107)
+    (WRITE_CTE, "INSERT"),
+    ("WITH x AS (UPDATE sessions SET title = title RETURNING id) SELECT count(*) FROM x", "UPDATE"),
+    ("WITH x AS (DELETE FROM messages RETURNING id) SELECT count(*) FROM x", "DELETE"),
+    ("SELECT * FROM (WITH x AS (DELETE FROM messages RETURNING id) SELECT * FROM x) y", "DELETE"),
+    ("SELECT (WITH x AS (UPDATE sessions SET title = 't' RETURNING 1) SELECT count(*) FROM x)", "UPDATE"),
+    (
+        "SELECT 1 WHERE EXISTS (WITH x AS (INSERT INTO store_meta VALUES ('k', 'v') RETURNING 1) FROM x)",
+        "INSERT",
+    ),
+    ("SELECT 1 UNION ALL (WITH x AS (DELETE FROM sessions RETURNING 1) SELECT * FROM x)", "DELETE"),
+    ("EXPLAIN " + WRITE_CTE, "INSERT"),
+    ("EXPLAIN ANALYZE " + WRITE_CTE, "INSERT"),
+    (
+        "WITH a AS (SELECT 1), b AS (WITH c AS (INSERT INTO store_meta VALUES ('k','v') RETURNING 1) "
+        "FROM c) FROM b",
+        "INSERT",
+    ),
+    # effects and what shows the server's files and settings
+    ("SELECT * FROM checkpoint()", "checkpoint"),
+    ("SELECT * FROM force_checkpoint()", "force_checkpoint"),
+    ("CALL checkpoint()", "CALL"),
+    ("CHECKPOINT", "CALL"),  # DuckDB parses CHECKPOINT as a CALL
+    ("SELECT * FROM duckdb_settings()", "duckdb_settings"),
+    ("SELECT current_setting('temp_directory')", "current_setting"),
+    ("SELECT getenv('HOME')", "getenv"),
+    ("SELECT * FROM duckdb_databases()", "duckdb_databases"),
+    ("SELECT path FROM duckdb_databases", "duckdb_databases"),
+    ("FROM pragma_database_list", "pragma_database_list"),
+    ("SELECT * FROM pragma_database_list()", "pragma_database_list"),
+    ("FROM pg_settings", "pg_settings"),
+    ("FROM system.main.duckdb_tables", "duckdb_tables"),
+    ("EXPORT DATABASE '/tmp/x'", "EXPORT"),
+    ("IMPORT DATABASE '/tmp/x'", "PRAGMA"),  # parsed as a PRAGMA
+    ("CREATE TABLE t AS SELECT 1", "CREATE"),
+    ("DROP TABLE messages", "DROP"),
+    ("ALTER TABLE messages ADD COLUMN x INT", "ALTER"),
     ("SELECT nextval('message_id_seq')", "nextval"),
     ("SELECT NextVal /* hidden */ ('message_id_seq') FROM range(3)", "nextval"),
     ("SELECT \"nextval\"('message_id_seq')", "nextval"),
@@ -56,7 +97,7 @@ ATTACKS = [
     ("SET enable_external_access = true", "SET"),
     ("COPY messages TO '/tmp/leak.csv'", "COPY"),
     # even listing extensions needs the extension directory: refused too
-    ("SELECT * FROM duckdb_extensions() WHERE loaded AND extension_name = 'httpfs'", "file"),
+    ("SELECT * FROM duckdb_extensions() WHERE loaded AND extension_name = 'httpfs'", "duckdb_extensions"),
 ]
 
 
@@ -69,12 +110,7 @@ def test_each_attack_is_refused_and_the_store_still_works(store, sql, named):
         store.query(sql)
     message = err.value.message
     assert err.value.status == 400
-    if named == "file":
-        assert "no files, network or extensions" in message and "disabled by configuration" in message
-    elif named.isupper():
-        assert named in message
-    else:
-        assert f"refuses {named}()" in message
+    assert named in message, message
     # nothing moved: the sequence continues where it was, the main connection writes and reads
     assert _seq_value(store) == before + 1
     m = store.add_message(s["id"], "assistant", "still writable after a refused query")
@@ -117,12 +153,13 @@ def test_runtime_files_cannot_be_globbed_or_read(store, runtime_dir):
         with pytest.raises(InvalidInput) as err:
             store.query(sql)
         assert "secret-token" not in err.value.message
-        assert "no files, network or extensions" in err.value.message
+        assert "refuses the table function" in err.value.message or "not files" in err.value.message
 
 
 def test_the_door_sees_only_the_store(store):
     tables = {r[0] for r in store.query("SHOW TABLES")[1]}
-    assert tables == {
+    # the store's own tables (a migration may add more: SHOW TABLES lists the store's only)
+    assert tables >= {
         "sessions",
         "messages",
         "metrics",
@@ -131,15 +168,18 @@ def test_the_door_sees_only_the_store(store):
         "message_search",
         "store_meta",
     }
-    databases = {r[0] for r in store.query("SELECT database_name FROM duckdb_databases()")[1]}
+    databases = {r[0] for r in store.query("SHOW DATABASES")[1]}
     assert databases <= {"chat", "system", "temp", "memory"}
+    # the settings are not readable through the door; the lock-down, seen on a raw cursor:
+    cur = store.con.cursor()
     settings = dict(
-        store.query(
+        cur.execute(
             "SELECT name, value FROM duckdb_settings() WHERE name IN ('enable_external_access', "
             "'autoinstall_known_extensions', 'autoload_known_extensions', 'allow_community_extensions', "
             "'lock_configuration')"
-        )[1]
+        ).fetchall()
     )
+    cur.close()
     assert settings == {
         "enable_external_access": "false",
         "autoinstall_known_extensions": "false",
@@ -150,9 +190,37 @@ def test_the_door_sees_only_the_store(store):
 
 
 def test_harmless_mentions_are_not_refused(store):
-    # the refusal is by function call, found by DuckDB's tokenizer: strings and names pass
+    # the refusal is by the parse tree: strings, comments and column names pass
     assert store.query("SELECT 'nextval(1)' AS query, 2 AS setval")[1] == [("nextval(1)", 2)]
     assert store.query("SELECT 'é€ nextval' AS t -- nextval('x')")[1] == [("é€ nextval",)]
+    assert store.query("SELECT 'INSERT INTO messages' AS sql, 'checkpoint()' AS c")[1] == [
+        ("INSERT INTO messages", "checkpoint()")
+    ]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT role, count(*) FROM messages GROUP BY role",
+        "WITH x AS (SELECT id FROM messages) SELECT count(*) FROM x",
+        "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 3) SELECT max(n) FROM t",
+        "FROM messages m JOIN sessions s ON m.session_id = s.id SELECT count(*)",
+        "SELECT * FROM range(3)",
+        "SELECT list_transform([1, 2], lambda x: x + 1)",
+        "DESCRIBE messages",
+        "SUMMARIZE messages",
+        "SHOW TABLES",
+        "SELECT table_name FROM duckdb_tables()",
+        "SELECT * FROM pragma_table_info('messages')",
+        "EXPLAIN SELECT count(*) FROM messages",
+        "VALUES (1), (2)",
+    ],
+)
+def test_reading_queries_still_run(store, sql):
+    s = store.create_session(title="read")
+    store.add_message(s["id"], "user", "hello")
+    columns, _ = store.query(sql)
+    assert columns
 
 
 def test_lone_surrogate_in_sql_is_a_clear_400(store):
@@ -186,3 +254,48 @@ def test_a_long_query_does_not_hold_the_lock_writes_need(store):
         thread.join(timeout=60)
     assert not thread.is_alive()
     assert outcome == {"code": "query_timeout"}
+
+
+def test_a_long_query_never_turns_a_delete_into_a_500(store):
+    """Issue 19: a write held open in a CTE made DELETE answer 500 (TransactionException). The
+    door cannot write now, so a long read holds no row lock; deletes go through while it runs."""
+    s = store.create_session(title="to delete")
+    m = store.add_message(s["id"], "user", "bye")
+    done = threading.Event()
+
+    def slow() -> None:
+        try:
+            store.query(
+                f"SELECT count(*) FROM sessions, range(1000000000000) WHERE id = '{s['id']}'", timeout_s=60
+            )
+        except InvalidInput:
+            pass
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    try:
+        store.delete_message(m["id"])
+        store.delete_session(s["id"])
+        assert not done.is_set()  # the query was running all along
+    finally:
+        store.close()
+        thread.join(timeout=60)
+
+
+def test_a_write_conflict_is_a_409_not_a_500(store):
+    """A transaction that holds a row (here a raw cursor: the door cannot) makes a delete of it
+    conflict; the store answers 409 ``write_conflict`` and works again once the other ends."""
+    s = store.create_session(title="held")
+    other = store.con.cursor()
+    other.execute("BEGIN TRANSACTION")
+    other.execute("DELETE FROM sessions WHERE id = ?", [s["id"]])
+    try:
+        with pytest.raises(Conflict) as err:
+            store.delete_session(s["id"])
+        assert err.value.status == 409 and err.value.code == "write_conflict"
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    store.delete_session(s["id"])
