@@ -110,6 +110,9 @@ def build_core(settings: Settings, *, engine: Engine | None = None) -> Core:
     store = Store(settings.db_path)
     owns_engine = engine is None
     rag = jobs = None
+    from jupyter_chat_ext.hub.roles import apply_saved_roles
+
+    apply_saved_roles(settings)  # the roles chosen in the sidebar / %chat roles (roles.json)
     try:
         if engine is None:
             engine = Engine(settings)

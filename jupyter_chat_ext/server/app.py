@@ -94,6 +94,11 @@ class ChatExtApp(ExtensionApp):
         'pooling) or "<endpoint>/<model>" on a remote_endpoints entry (POST <base_url>/rerank). '
         "Empty: no reranking.",
     ).tag(config=True)
+    inline_model = Unicode(
+        "",
+        help="Inline completion's model when a request names none. Empty: a pulled code model with "
+        "fill-in-the-middle tokens, else default_model. GET|PUT /chat-ext/roles changes it at run time.",
+    ).tag(config=True)
     device = Unicode(default("device"), help='Where models run: "auto", "cpu", "cuda", "cuda:1", "mps".').tag(
         config=True
     )

@@ -7,6 +7,7 @@ from typing import Any
 from . import handlers_agent as ha
 from . import handlers_complete as hc
 from . import handlers_context as hcx
+from . import handlers_hub as hh
 from . import handlers_jobs as hj
 from . import handlers_models as hm
 from . import handlers_openai as ho
@@ -69,6 +70,11 @@ ROUTES: list[tuple[str, type]] = [
     ("providers", hp.ProvidersHandler),
     (f"providers/{SEG.format('name')}", hp.ProviderHandler),
     (f"providers/{SEG.format('name')}/test", hp.ProviderTestHandler),
+    ("hardware", hh.HardwareHandler),
+    ("hub/search", hh.HubSearchHandler),
+    ("hub/files", hh.HubFilesHandler),
+    ("catalog", hh.CatalogHandler),
+    ("roles", hh.RolesHandler),
     ("openapi.json", OpenApiHandler),  # the description of every route above (server/openapi.yaml)
     (r"(?P<rest>.*)", hm.UnknownRouteHandler),  # last: a JSON 404 for anything else
 ]
