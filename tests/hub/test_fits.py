@@ -71,3 +71,14 @@ def test_kv_estimate_without_a_header_scales_with_parameters():
     # at or above the real f16 KV cache of Llama-3.1-8B at 4096 tokens (32 x 8 x 128 x 2 x 2 B a token)
     assert big >= 32 * 8 * 128 * 2 * 2 * 4096
     assert kv_cache_bytes() == (0, "unknown")
+
+
+def test_a_jetson_gpu_holds_what_its_shared_ram_holds():
+    meminfo = f"MemTotal: {32 * GIB // 1024} kB\nMemAvailable: {28 * GIB // 1024} kB\n"
+    tegra = "# R36 (release), REVISION: 4.0, GCID: 1, BOARD: generic, EABI: aarch64\n"
+    jetson = build_profile("/tmp", meminfo_text=meminfo, tegra_text=tegra, gpus=[], llama=LLAMA_CUDA)
+    assert (
+        fits(Q4_7B, jetson, parameters=PARAMS_7B)["verdict"] == "gpu"
+    )  # unified memory: no VRAM limit of its own
+    cpu_build = build_profile("/tmp", meminfo_text=meminfo, tegra_text=tegra, gpus=[], llama=LLAMA_CPU)
+    assert fits(Q4_7B, cpu_build, parameters=PARAMS_7B)["verdict"] == "cpu"
