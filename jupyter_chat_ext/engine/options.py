@@ -10,6 +10,8 @@ from ..errors import InvalidInput
 
 MAX_STOP_SEQUENCES = 8
 MAX_STOP_LENGTH = 200
+#: the largest integer option a backend takes: llama.cpp and torch read them as C ints
+MAX_INT_OPTION = 2**31 - 1
 
 
 @dataclass
@@ -53,26 +55,35 @@ class GenerationOptions:
         def bad(msg: str) -> InvalidInput:
             return InvalidInput(msg, code="invalid_option")
 
+        def shown(val: Any) -> str:  # a 10**309 in an error message would be 310 digits long
+            text = repr(val)
+            return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
+
         def number(name: str, val: Any) -> float:
-            if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val):
-                raise bad(f"{name} must be a finite number, got {val!r}")
+            if isinstance(val, bool) or not isinstance(val, (int, float)):
+                raise bad(f"{name} must be a finite number, got {shown(val)}")
+            # an int past float's range (10**309) raises OverflowError in math.isfinite / float()
+            if isinstance(val, int) and abs(val) > 2**53:
+                raise bad(f"{name} is out of range, got {shown(val)}")
+            if not math.isfinite(val):
+                raise bad(f"{name} must be a finite number, got {shown(val)}")
             return float(val)
 
         def integer(name: str, val: Any) -> int:
             if isinstance(val, bool) or not isinstance(val, int):
-                raise bad(f"{name} must be an integer, got {val!r}")
+                raise bad(f"{name} must be an integer, got {shown(val)}")
             return val
 
-        if self.max_tokens is not None and integer("max_tokens", self.max_tokens) < 1:
-            raise bad(f"max_tokens must be >= 1, got {self.max_tokens}")
+        if self.max_tokens is not None and not 1 <= integer("max_tokens", self.max_tokens) <= MAX_INT_OPTION:
+            raise bad(f"max_tokens must be in [1, {MAX_INT_OPTION}], got {shown(self.max_tokens)}")
         if number("temperature", self.temperature) < 0:
             raise bad(f"temperature must be >= 0, got {self.temperature}")
         if self.temperature > 5:
             raise bad(f"temperature must be <= 5, got {self.temperature}")
         if not 0 < number("top_p", self.top_p) <= 1:
             raise bad(f"top_p must be in (0, 1], got {self.top_p}")
-        if integer("top_k", self.top_k) < 0:
-            raise bad(f"top_k must be >= 0, got {self.top_k}")
+        if not 0 <= integer("top_k", self.top_k) <= MAX_INT_OPTION:
+            raise bad(f"top_k must be in [0, {MAX_INT_OPTION}], got {shown(self.top_k)}")
         if not 0 < number("repetition_penalty", self.repetition_penalty) <= 10:
             raise bad(f"repetition_penalty must be in (0, 10], got {self.repetition_penalty}")
         if not isinstance(self.stop, list) or not all(isinstance(s, str) and s for s in self.stop):
@@ -80,7 +91,7 @@ class GenerationOptions:
         if len(self.stop) > MAX_STOP_SEQUENCES or any(len(s) > MAX_STOP_LENGTH for s in self.stop):
             raise bad(f"at most {MAX_STOP_SEQUENCES} stop sequences of <= {MAX_STOP_LENGTH} chars")
         if self.seed is not None and not (0 <= integer("seed", self.seed) < 2**63):
-            raise bad(f"seed must be in [0, 2**63), got {self.seed}")
+            raise bad(f"seed must be in [0, 2**63), got {shown(self.seed)}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,7 +8,8 @@ whole, +400 MB RSS, then refused). Upload routes spool to a temporary file inste
 ``parse_json`` is the single check a JSON body passes before anything reaches the core: valid
 UTF-8, valid JSON, an object at the top, nested at most ``MAX_DEPTH`` deep (the C parser raised
 RecursionError on JSON nested 50k deep: a 500), and no lone surrogate in any key or string
-(``"\\ud800"`` reached DuckDB and gave 500 on 8 routes); the 400 names the field path.
+(``"\\ud800"`` reached DuckDB and gave 500 on 8 routes), and no ``NaN``/``Infinity``: Python's
+parser accepts them, JSON (RFC 8259) and PostgreSQL's ``json`` do not; the 400 names the field path.
 """
 
 from __future__ import annotations
@@ -23,8 +24,20 @@ from jupyter_chat_ext.errors import InvalidInput, PayloadTooLarge
 
 #: deepest nesting accepted in a JSON body (the top-level object is depth 1)
 MAX_DEPTH = 64
+#: an oversized body up to this size is read and dropped before its 413 goes out, so clients that
+#: send their whole body before reading (http.client, a browser's fetch) can read the answer
+#: (measured: a 64 MB body refused at once was a connection reset for them); past it the 413 goes
+#: out at once and the connection is closed (reading gigabytes to say "no" is a cost of its own)
+DRAIN_LIMIT_BYTES = 256 * 1024 * 1024
 #: a \\u escape in the high/low surrogate range: only then can a parsed string hold a lone one
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+class _NonFinite:
+    """What ``NaN``/``Infinity``/``-Infinity`` parse to, so the walk can name their field."""
+
+    def __init__(self, literal: str) -> None:
+        self.literal = literal
 
 
 def too_large(size: int, limit: int) -> PayloadTooLarge:
@@ -104,7 +117,7 @@ def parse_json(raw: bytes, *, required: bool = True, max_depth: int = MAX_DEPTH)
             raise InvalidInput("a JSON object body is required")
         return {}
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_NonFinite)
     except RecursionError:
         raise InvalidInput(f"the JSON body is nested deeper than {max_depth} levels") from None
     except ValueError as exc:
@@ -114,7 +127,7 @@ def parse_json(raw: bytes, *, required: bool = True, max_depth: int = MAX_DEPTH)
     # the walk is O(size) in Python; skip it when the text cannot hold what it looks for
     deep = text.count("{") + text.count("[") > max_depth
     surrogates = _SURROGATE_ESCAPE.search(text) is not None
-    if deep or surrogates:
+    if deep or surrogates or "NaN" in text or "Infinity" in text:
         check_tree(data, max_depth=max_depth, surrogates=surrogates)
     return data
 
@@ -124,6 +137,8 @@ def check_tree(data: Any, *, max_depth: int = MAX_DEPTH, surrogates: bool = True
     stack: list[tuple[Any, str, int]] = [(data, "", 1)]
     while stack:
         value, path, depth = stack.pop()
+        if isinstance(value, _NonFinite):
+            raise InvalidInput(f"{path or 'the body'} is {value.literal}: JSON numbers are finite")
         if isinstance(value, str):
             if surrogates and _has_lone_surrogate(value):
                 raise InvalidInput(f"{path or 'the body'} holds a lone surrogate (invalid Unicode)")

@@ -6,6 +6,7 @@ JSON error with a 4xx status.
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 SEEDS = [
@@ -40,3 +41,39 @@ def test_seed_ingest_path_longer_than_the_file_system_allows(plain_server):
     assert reply.status_code == 400, reply.text
     assert reply.json()["error"]["code"] == "invalid_input"
     assert plain_server.get("jobs").status_code == 200
+
+
+HUGE = "1" + "0" * 309  # 10**309: past a float's range; math.isfinite raised OverflowError (500)
+
+
+@pytest.mark.parametrize(
+    "field", ["temperature", "top_p", "repetition_penalty", "top_k", "max_tokens", "seed"]
+)
+@pytest.mark.parametrize("literal", [HUGE, "-" + HUGE, "NaN", "Infinity", "-Infinity", "true"])
+def test_seed_a_number_out_of_range_is_a_400_naming_the_field(plain_server, field, literal):
+    """Each door that takes generation options: sessions create/patch, chat, regenerate and /v1
+    (the body is raw text: NaN/Infinity are not JSON, Python's parser took them). /continue
+    checks its message first (404 here) and its options with the same code as regenerate."""
+    sid = plain_server.post("sessions", {}).json()["id"]
+    doors = [
+        ("POST", "sessions", '{"params": {"%s": %s}}'),
+        ("PATCH", f"sessions/{sid}", '{"params": {"%s": %s}}'),
+        ("POST", f"sessions/{sid}/chat", '{"content": "hi", "params": {"%s": %s}}'),
+        ("POST", f"sessions/{sid}/regenerate", '{"params": {"%s": %s}}'),
+    ]
+    if field != "repetition_penalty":  # not an OpenAI field
+        doors.append(
+            ("POST", "v1/chat/completions", '{"messages": [{"role": "user", "content": "hi"}], "%s": %s}')
+        )
+    for method, path, template in doors:
+        reply = httpx.request(
+            method,
+            plain_server.url(path),
+            headers={**plain_server.headers, "Content-Type": "application/json"},
+            content=template % (field, literal),
+            timeout=60,
+        )
+        assert reply.status_code == 400, (method, path, reply.status_code, reply.text[:300])
+        message = reply.json()["error"]["message"]
+        assert field in message or "max_tokens" in message, (path, message)
+    assert plain_server.messages(sid) == []
