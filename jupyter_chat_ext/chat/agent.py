@@ -36,6 +36,7 @@ from .agent_rag import check_collection, retrieve
 from .answer import stream_answer
 from .approvals import ApprovalBroker
 from .context import fold as fold_context
+from .tool_intent import no_call_note
 from .turn import Event, Turn, new_message_writes, streaming_answer
 
 #: the newest stored messages considered for the prompt (as for plain turns)
@@ -194,7 +195,9 @@ class Agent:
                 return
             calls = done.pop("tool_calls", None)
             if done["finish_reason"] != "tool_calls" or not calls:
-                yield {**done, "steps": steps}
+                # no call in the whole turn although one was clearly asked for: say so (issue 20)
+                note = no_call_note(turn.content, _offered_names(offered)) if steps == 1 else None
+                yield {**done, "steps": steps, **({"note": note} if note else {})}
                 return
             assert turn.answer is not None
             step, results = turn.answer, []
@@ -230,6 +233,10 @@ class Agent:
             self.store.delete_message(turn.answer["id"])
 
         return begin, undo
+
+
+def _offered_names(offered: list[Any]) -> list[str]:
+    return [str((t.get("function") or {}).get("name") or "") for t in offered if isinstance(t, dict)]
 
 
 def _stop_reason(steps: int, max_steps: int, invalid: int) -> str | None:
