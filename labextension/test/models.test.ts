@@ -15,7 +15,9 @@ import {
   rolesOf,
   sampleJob,
   slotsFor,
-  testSummary
+  testSummary,
+  visibleJobs,
+  watch
 } from '../src/models/state';
 import { ModelsApi } from '../src/models/api';
 import { ModelsStore } from '../src/models/store';
@@ -97,6 +99,18 @@ describe('pull jobs', () => {
     expect(pullLabel(job('a', { bytes_done: 50_000_000, rate: 2_000_000, eta_s: 125 }))).toBe('50.0 MB of 100 MB · 2.0 MB/s · 2 min 5 s left');
     // a finished job shows only its size
     expect(pullLabel(job('a', { state: 'done', bytes_done: 100_000_000 }))).toBe('100 MB of 100 MB');
+  });
+
+  it('shows running and resumable jobs, and finished ones only if this page watched them run', () => {
+    const jobs = [
+      job('run'),
+      job('old', { state: 'done', actions: [] }),
+      job('cut', { state: 'interrupted', actions: ['resume'] }),
+      job('seen', { state: 'done', actions: [] })
+    ];
+    const watched = watch(watch([], [job('seen')]), [job('seen')]);
+    expect(watched).toEqual(['seen']);
+    expect(visibleJobs(jobs, watched).map(j => j.id)).toEqual(['run', 'cut', 'seen']);
   });
 
   it('formats ETAs', () => {

@@ -39,6 +39,8 @@ export interface ModelsState {
   jobs: PullJob[];
   /** the last byte count seen per job (a rate when the server sends none) */
   samples: Record<string, Sample>;
+  /** jobs this page saw queued or running (their end is news; older finished ones are not) */
+  watched: string[];
   providers: ProviderList | null;
   test: ProviderTest | null;
   testing: boolean;
@@ -68,6 +70,7 @@ export const initialModels = (): ModelsState => ({
   filesLoading: null,
   jobs: [],
   samples: {},
+  watched: [],
   providers: null,
   test: null,
   testing: false,
@@ -92,6 +95,18 @@ export function mergeJobs(jobs: PullJob[], incoming: PullJob[]): PullJob[] {
     }
   }
   return [...byId.values()].sort((a, b) => (b.created_at ?? '').localeCompare(a.created_at ?? '') || b.id.localeCompare(a.id));
+}
+
+/** The jobs worth a row: running, resumable, or ended while this page watched them. */
+export function visibleJobs(jobs: PullJob[], watched: string[], max = 8): PullJob[] {
+  const seen = new Set(watched);
+  return jobs.filter(j => isActive(j) || j.actions.includes('resume') || seen.has(j.id)).slice(0, max);
+}
+
+/** Add the ids of active jobs to the watched list. */
+export function watch(watched: string[], jobs: PullJob[]): string[] {
+  const add = jobs.filter(j => isActive(j) && !watched.includes(j.id)).map(j => j.id);
+  return add.length ? [...watched, ...add] : watched;
 }
 
 /** Jobs that turned done between two snapshots (their models are new: refresh the lists). */

@@ -18,7 +18,8 @@ import {
   ProviderForm,
   pullErrorText,
   sampleJob,
-  Section
+  Section,
+  watch
 } from './state';
 import { Role, RoleSlot } from './types';
 
@@ -210,13 +211,17 @@ export class ModelsStore {
         samples = sampleJob(samples, j, now);
       }
     }
-    this.set({ jobs, samples });
+    this.set({ jobs, samples, watched: watch(this.getState().watched, jobs) });
     const done = newlyDone(before, jobs);
     if (done.length) {
       this.set({ notice: `Pulled ${done.map(j => j.model_id ?? j.repo).join(', ')}.` });
-      void Promise.all([this.refreshInstalled(), this.load('catalog', 'catalog', () => this.api.catalog())]).then(() =>
-        this.hooks.onModelsChanged()
-      );
+      const open = this.getState().files?.repo;
+      void Promise.all([
+        this.refreshInstalled(),
+        this.load('catalog', 'catalog', () => this.api.catalog()),
+        // the open file list shows the new model as installed
+        open ? this.load('files', 'files', () => this.api.files(open)) : Promise.resolve()
+      ]).then(() => this.hooks.onModelsChanged());
     }
     this.schedulePoll();
   }

@@ -8,7 +8,7 @@ import { deleteIcon, refreshIcon, runIcon, stopIcon } from '@jupyterlab/ui-compo
 import React, { useEffect, useSyncExternalStore } from 'react';
 
 import { formatBytes, formatParameters } from '../format';
-import { deletable, fraction, hardwareLine, isActive, jobTitle, ModelsState, pullLabel, rolesOf, Section, SLOT_LABELS, slotsFor } from '../models/state';
+import { deletable, fraction, hardwareLine, isActive, jobTitle, ModelsState, pullLabel, rolesOf, Section, SLOT_LABELS, slotsFor, visibleJobs } from '../models/state';
 import { ModelsStore } from '../models/store';
 import { InstalledModel, PullJob, RoleSlot } from '../models/types';
 import { PartError } from './modelsCommon';
@@ -59,7 +59,7 @@ function JobRow(props: { job: PullJob; state: ModelsState; store: ModelsStore })
 }
 
 export function PullJobs(props: { state: ModelsState; store: ModelsStore }): JSX.Element | null {
-  const jobs = props.state.jobs.slice(0, 8);
+  const jobs = visibleJobs(props.state.jobs, props.state.watched);
   if (!jobs.length) {
     return null;
   }
@@ -129,7 +129,7 @@ function Installed(props: { state: ModelsState; store: ModelsStore }): JSX.Eleme
                 ) : null}
                 {m.tools_hint && !m.tools_hint.likely ? <span className="jp-ChatExt-hint jp-ChatExt-toolsHint">{m.tools_hint.reason}</span> : null}
               </div>
-              <div className="jp-ChatExt-sessionActions jp-ChatExt-modelActions">
+              <div className="jp-ChatExt-modelActions">
                 <RolePicker model={m} store={store} held={held} />
                 {deletable(m) ? (
                   <button

@@ -54,7 +54,7 @@ function CatalogRow(props: { entry: CatalogEntry; suggested: boolean; state: Mod
         </span>
         {e.notes ? <span className="jp-ChatExt-hint">{e.notes}</span> : null}
       </div>
-      <div className="jp-ChatExt-sessionActions jp-ChatExt-modelActions">
+      <div className="jp-ChatExt-modelActions">
         <FitsBadge badge={fitsBadge(e.fits)} />
         <PullButton state={props.state} store={props.store} repo={e.repo} file={e.file} installed={e.installed} label={e.name} />
       </div>
@@ -96,7 +96,7 @@ function FileRow(props: { repo: string; file: HubFile; state: ModelsState; store
           {formatBytes(f.size_bytes)} · {label}
         </span>
       </div>
-      <div className="jp-ChatExt-sessionActions jp-ChatExt-modelActions">
+      <div className="jp-ChatExt-modelActions">
         <FitsBadge badge={fitsBadge(f.fits)} />
         <PullButton state={props.state} store={props.store} repo={props.repo} file={f.file} installed={f.installed} label={label} />
       </div>

@@ -156,7 +156,7 @@ export function ProvidersSection(props: { state: ModelsState; store: ModelsStore
                 {p.source === 'config' ? ' · from jupyter_server_config' : ''}
               </span>
             </div>
-            <div className="jp-ChatExt-sessionActions jp-ChatExt-modelActions">
+            <div className="jp-ChatExt-modelActions">
               <button type="button" className="jp-ChatExt-button jp-mod-styled" aria-label={`Test provider ${p.name}`} disabled={state.testing} onClick={() => void store.testProvider(p.name)}>
                 Test
               </button>
