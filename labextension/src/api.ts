@@ -7,7 +7,6 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { BodyTooLarge, checkedJson } from './bodySize';
 import { MAX_RETRIES, parseRetryAfter, retryDelay, sleep } from './retry';
 import { WireContext } from './context/items';
 import { readChatEvents } from './sse';
@@ -47,13 +46,6 @@ export class ApiError extends Error {
   get offline(): boolean {
     return this.status === 0;
   }
-}
-
-/** A body refused by the size check as the server would refuse it (413 too_large). */
-function tooLarge(err: BodyTooLarge): ApiError;
-function tooLarge(err: unknown): unknown;
-function tooLarge(err: unknown): unknown {
-  return err instanceof BodyTooLarge ? new ApiError(413, 'too_large', err.message) : err;
 }
 
 async function errorFrom(response: Response): Promise<ApiError> {
@@ -110,8 +102,6 @@ type TurnBody = { params?: GenerationParams; rag?: RagRequest; tools?: ToolsRequ
 export interface ToolReply {
   decision: 'approve' | 'always' | 'deny';
   result: { content: string; is_error: boolean } | null;
-  /** the `approval_token` of the call's tool_call event (the server refuses a reply without it) */
-  token?: string;
 }
 
 export class ChatApi {
@@ -158,15 +148,9 @@ export class ChatApi {
   }
 
   private send<T>(path: string, method: string, body?: unknown): Promise<T> {
-    let text: string | undefined;
-    try {
-      text = body === undefined ? undefined : checkedJson(body); // 413 before a byte is sent
-    } catch (err) {
-      return Promise.reject(tooLarge(err));
-    }
     return this.json<T>(path, {
       method,
-      body: text,
+      body: body === undefined ? undefined : JSON.stringify(body),
       headers: body === undefined ? undefined : { 'Content-Type': 'application/json' }
     });
   }
@@ -219,10 +203,6 @@ export class ChatApi {
   }
   deleteMessage(sessionId: string, messageId: number): Promise<void> {
     return this.send<void>(`sessions/${sessionId}/messages/${messageId}`, 'DELETE');
-  }
-  /** Show the branch of user message `messageId` (an edit of its turn); the listing follows it. */
-  switchBranch(sessionId: string, messageId: number): Promise<{ head_id: number }> {
-    return this.send<{ head_id: number }>(`sessions/${sessionId}/messages/${messageId}/branch`, 'POST');
   }
   async exportSession(id: string, format: 'markdown' | 'json'): Promise<{ text: string; filename: string }> {
     const response = await this.fetch(`sessions/${id}/export`, {}, { format });
@@ -285,7 +265,7 @@ export class ChatApi {
           path,
           {
             method,
-            body: checkedJson(body), // an oversized turn fails here, before a byte is sent
+            body: JSON.stringify(body),
             headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
             signal: controller.signal
           },
@@ -303,7 +283,7 @@ export class ChatApi {
         if (ended) {
           return ended;
         }
-        const e = err instanceof ApiError ? err : err instanceof BodyTooLarge ? tooLarge(err) : new ApiError(0, 'stream', String((err as Error)?.message ?? err));
+        const e = err instanceof ApiError ? err : new ApiError(0, 'stream', String((err as Error)?.message ?? err));
         relay({ type: 'error', code: e.code, message: e.message });
         return 'error';
       }

@@ -7,7 +7,7 @@ import { JupyterFrontEnd } from '@jupyterlab/application';
 import { Notification } from '@jupyterlab/apputils';
 import { Cell } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
-import { codeCheckIcon } from '@jupyterlab/ui-components';
+import { bugIcon } from '@jupyterlab/ui-components';
 
 import { FixTargets } from './apply';
 import { CellError, errorOf, fixContext, fixQuestion } from './traceback';
@@ -54,8 +54,7 @@ export function registerFixCommand(app: JupyterFrontEnd, notebooks: INotebookTra
   app.commands.addCommand(FIX_COMMAND, {
     label: 'Fix This Error',
     caption: 'Ask the chat to fix the error of this cell’s last run',
-    // not the bug: that one is the Debugger's (issue 20)
-    icon: codeCheckIcon,
+    icon: bugIcon,
     isVisible: () => !!cellError(active()),
     isEnabled: () => !!cellError(active()),
     execute: () => {
