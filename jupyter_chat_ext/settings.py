@@ -97,6 +97,9 @@ class Settings:
     #: the folder file tools (read_file) may read; None: the current directory. The server sets its
     #: root_dir here
     root_dir: Path | None = None
+    #: whether files and folders whose name starts with '.' under root_dir may be read (context
+    #: files, ingest): the server copies Jupyter's ``ContentsManager.allow_hidden`` (off by default)
+    allow_hidden: bool = False
     #: MCP servers whose tools the agent may call (the ``mcpServers`` shape): {"name": {"command",
     #: "args", "env"}} (stdio) or {"name": {"url", "headers"}} (streamable HTTP); see tools/mcp_config.py
     mcp_servers: dict[str, dict] = field(default_factory=dict)

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMedia
 from ..rag.loaders import LoadError, is_supported, load_file
+from ..rag.loaders.walk import hidden_under
 
 DEFAULT_MAX_CHARS = 20_000
 MAX_CHARS_LIMIT = 1_000_000
@@ -52,16 +53,23 @@ def confine(path: str, root: str | os.PathLike[str]) -> Path:
 
 
 def read_context_file(
-    path: str, root: str | os.PathLike[str], max_chars: int = DEFAULT_MAX_CHARS
+    path: str,
+    root: str | os.PathLike[str],
+    max_chars: int = DEFAULT_MAX_CHARS,
+    *,
+    allow_hidden: bool = False,
 ) -> dict[str, Any]:
     """``{path, text, truncated, chars}``: the file's text, cut to ``max_chars`` characters.
 
     ``path`` in the answer is relative to the root (what the sidebar shows on the chip); ``chars``
-    is the length of the whole text, so the client can say how much was left out.
+    is the length of the whole text, so the client can say how much was left out. A hidden path
+    (a component starting with '.', as named or after symlinks) is "not found" unless
+    ``allow_hidden`` (Jupyter's ``ContentsManager.allow_hidden``): the contents API answers 404
+    for it, and the same words as a missing file tell nothing about what exists there.
     """
     target = confine(path, root)
     try:
-        if not target.exists():
+        if not target.exists() or (not allow_hidden and hidden_under(path, root)):
             raise NotFound(f"no file {path[:200]!r} under the server root", code="not_found")
         if target.is_dir():
             raise Unprocessable(f"{path[:200]!r} is a folder, not a file", code="not_a_file")

@@ -184,7 +184,10 @@ class RagService(JobsMixin):
         if exclude and (isinstance(exclude, str) or not all(isinstance(e, str) for e in exclude)):
             raise InvalidInput("exclude must be a list of gitignore-style patterns")
         self._check_model(name)
-        discovery = discover(paths, root=root, exclude=exclude)
+        # hidden paths: 404 unless Jupyter's ContentsManager.allow_hidden (Settings.allow_hidden)
+        discovery = discover(
+            paths, root=root, exclude=exclude, allow_hidden=getattr(self.settings, "allow_hidden", False)
+        )
         root_path = Path(root).resolve() if root is not None else None
         with self.index.write_lock(name):
             ingestor = Ingestor(

@@ -79,7 +79,7 @@ class JobsMixin:
         if exclude and (isinstance(exclude, str) or not all(isinstance(e, str) for e in exclude)):
             raise InvalidInput("exclude must be a list of gitignore-style patterns")
         for p in paths:
-            resolve_input(p, root)
+            resolve_input(p, root, allow_hidden=getattr(self.settings, "allow_hidden", False))
         params = {
             "paths": [str(p) for p in paths],
             "root": str(root) if root is not None else None,

@@ -304,6 +304,8 @@ class ChatExtApp(ExtensionApp):
 
         settings = self.build_settings()
         settings.root_dir = Path(self.serverapp.root_dir)  # file tools read under the server's root
+        # hidden files follow Jupyter's contents API (404 unless ContentsManager.allow_hidden)
+        settings.allow_hidden = bool(getattr(self.serverapp.contents_manager, "allow_hidden", False))
         core = build_core(settings)
         if self.preload_default_model:
             try:

@@ -87,4 +87,8 @@ class ContextFileHandler(ChatExtHandler):
     async def post(self) -> None:
         path, max_chars = parse_context_file(self.json_body())
         root = self.serverapp.root_dir
-        self.send_json(await self.long_call(read_context_file, path, root, max_chars))
+        # hidden files answer 404 unless Jupyter's contents API may show them (allow_hidden)
+        allow_hidden = bool(getattr(self.serverapp.contents_manager, "allow_hidden", False))
+        self.send_json(
+            await self.long_call(lambda: read_context_file(path, root, max_chars, allow_hidden=allow_hidden))
+        )

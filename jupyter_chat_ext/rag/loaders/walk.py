@@ -58,8 +58,28 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
-def resolve_input(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> Path:
-    """One user-named path -> an existing absolute path (inside ``root`` when given)."""
+def hidden_under(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` (as named, relative to ``root``, and after following symlinks) has a
+    component that starts with '.': Jupyter's contents API answers 404 for such a path unless
+    ``ContentsManager.allow_hidden`` is set (its ``is_hidden``; .ssh, .env, .jupyter hold secrets)."""
+    root_path = Path(root).resolve()
+    raw = Path(str(path))
+    named = raw if raw.is_absolute() else root_path / raw
+    for candidate in (named, named.resolve()):
+        try:
+            parts = candidate.relative_to(root_path).parts
+        except ValueError:
+            continue
+        if any(part.startswith(".") and part not in (".", "..") for part in parts):
+            return True
+    return False
+
+
+def resolve_input(
+    path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None, *, allow_hidden: bool = False
+) -> Path:
+    """One user-named path -> an existing absolute path (inside ``root`` when given; not hidden
+    under it unless ``allow_hidden``: NotFound, as Jupyter's contents API answers)."""
     if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
         raise InvalidInput("a path must be a non-empty string")
     if "\x00" in str(path):
@@ -71,6 +91,8 @@ def resolve_input(path: str | os.PathLike[str], root: str | os.PathLike[str] | N
         resolved = candidate.resolve()
         if not _inside(resolved, root_path):
             raise InvalidInput(f"path {str(path)!r} is outside the allowed root folder")
+        if not allow_hidden and hidden_under(path, root_path):
+            raise NotFound(f"no such file or folder: {str(path)[:200]!r}")
     else:
         resolved = raw.resolve()
     try:
@@ -109,6 +131,7 @@ def discover(
     exclude: Iterable[str] = (),
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     max_files: int = DEFAULT_MAX_FILES,
+    allow_hidden: bool = False,
 ) -> Discovery:
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -129,6 +152,9 @@ def discover(
             target = file.resolve()
             if root_path is not None and not _inside(target, root_path):
                 out.skipped.append({"path": display(file), "reason": "symlink points outside the root"})
+                return
+            if root_path is not None and not allow_hidden and hidden_under(target, root_path):
+                out.skipped.append({"path": display(file), "reason": "symlink points to a hidden file"})
                 return
             file = target
         if file in seen:
@@ -159,7 +185,7 @@ def discover(
             )
 
     for item in paths:
-        resolved = resolve_input(item, root)
+        resolved = resolve_input(item, root, allow_hidden=allow_hidden)
         if resolved.is_file():
             consider(resolved, explicit=True)
             continue
