@@ -214,5 +214,11 @@ def switch_embedder(core: Any) -> None:
         old, engine._embedder = engine._embedder, None
     if old is not None and hasattr(old, "unload"):
         old.unload()
-    if core.rag is not None:
-        core.rag.embedder = engine.embedder
+    rag = core.rag
+    if rag is not None:
+        new = engine.embedder
+        rag.embedder = new
+        chunker = getattr(rag, "chunker", None)
+        if chunker is not None:  # chunks are counted in the new model's tokens and fit its window
+            chunker.count = getattr(new, "count_tokens_batch", None) or chunker.count
+            chunker.max_tokens = max(16, min(chunker.max_tokens, int(getattr(new, "max_tokens", 256)) - 16))

@@ -9,7 +9,6 @@ from bert_gguf import write_bert_gguf
 from standin_hub import packaged_embedding_folder
 
 from jupyter_chat_ext.engine.embeddings_llamacpp import LlamaCppEmbedder, gguf_kind
-from jupyter_chat_ext.engine.engine import Engine
 from jupyter_chat_ext.errors import InvalidInput, ModelError
 from jupyter_chat_ext.hub import roles
 from jupyter_chat_ext.settings import Settings
@@ -58,25 +57,28 @@ def test_the_gguf_embedder_matches_the_packaged_one(minilm_gguf):
 
 def test_the_embedding_role_switches_to_the_gguf_model(minilm_gguf, tmp_path):
     pytest.importorskip("llama_cpp")
+    from jupyter_chat_ext.core import build_core
+
     settings = Settings(data_dir=tmp_path / "data", model_dirs=[minilm_gguf], scan_hf_cache=False)
-    engine = Engine(settings)
+    core = build_core(settings)
     try:
+        engine = core.engine
         listed = {m["id"]: m for m in engine.list_models()}
         assert listed["minilm-embed"]["kind"] == "embedding" and listed["minilm-embed"]["format"] == "gguf"
-
-        class CoreLike:  # what switch_embedder touches: the engine and the RAG service's embedder
-            rag = None
-
-        core = CoreLike()
-        core.engine = engine
         view = roles.update_roles(
             engine, {"embedding": "minilm-embed"}, on_embedding_change=lambda: roles.switch_embedder(core)
         )
         assert view["embedding"] == "minilm-embed"
-        assert isinstance(engine.embedder, LlamaCppEmbedder)
-        vectors = engine.embed(["one", "two"])
-        assert vectors.shape == (2, 384)
+        new = engine.embedder
+        assert isinstance(new, LlamaCppEmbedder)
+        assert core.rag is not None and core.rag.embedder is new  # RAG embeds (and counts) with it now
+        assert core.rag.chunker.count == new.count_tokens_batch
+        assert engine.embed(["one", "two"]).shape == (2, 384)
         with pytest.raises(InvalidInput):  # a chat model is not an embedding model (400)
             roles.update_roles(engine, {"embedding": settings.default_model})
+        # the choice survives a restart: build_core lays roles.json over the config
+        fresh = Settings(data_dir=tmp_path / "data", model_dirs=[minilm_gguf], scan_hf_cache=False)
+        roles.apply_saved_roles(fresh)
+        assert fresh.embedding_model == "minilm-embed"
     finally:
-        engine.close()
+        core.close()
