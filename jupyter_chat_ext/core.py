@@ -53,6 +53,7 @@ class Core:
     def health(self) -> dict[str, Any]:
         """``{status, version, engine, store, rag}``: blocking (reads the store), call it in a thread."""
         from jupyter_chat_ext import __version__
+        from jupyter_chat_ext.config_report import config_problems
 
         models = self.engine.list_models()
         return {
@@ -72,6 +73,8 @@ class Core:
             },
             "store": {"path": str(self.settings.db_path), "sessions": self.store.count_sessions()},
             "rag": {"available": self.rag is not None, "error": self.rag_error},
+            # configured parts that were skipped (a bad endpoint, a missing model folder, ...)
+            "problems": config_problems(self.settings, self.engine, self.tools),
         }
 
     def close(self) -> None:

@@ -145,17 +145,35 @@ class ChatExtApp(ExtensionApp):
     @validate("remote_endpoints")
     def _endpoints_from_json(self, proposal: Any) -> list[Any]:
         # on the command line the extension's config arrives as strings (its class is unknown
-        # when jupyter server parses argv): accept a JSON list or one JSON object per flag
+        # when jupyter server parses argv): accept a JSON list or one JSON object per flag. An
+        # entry that is not a JSON object is kept as it is: the remote pool skips and reports it
+        # (health, /models notes, the log) while everything else starts
         out: list[Any] = []
         for item in proposal["value"]:
             if isinstance(item, str):
                 try:
                     item = json.loads(item)
-                except ValueError as exc:
-                    raise TraitError(f"remote_endpoints: not JSON: {item[:80]!r}") from exc
+                except ValueError:
+                    pass
             out.extend(item if isinstance(item, list) else [item])
-        if not all(isinstance(e, dict) for e in out):
-            raise TraitError("remote_endpoints: each endpoint must be a JSON object")
+        return out
+
+    @validate("model_dirs")
+    def _model_dirs_from_json(self, proposal: Any) -> list[str]:
+        # '["/models", "/more"]' on the command line arrives as one string: a JSON list, as
+        # remote_endpoints accepts it (it used to be taken as a folder named '["/models"]')
+        out: list[str] = []
+        for item in proposal["value"]:
+            text = item.strip() if isinstance(item, str) else item
+            if isinstance(text, str) and text.startswith("["):
+                try:
+                    parsed = json.loads(text)
+                except ValueError:
+                    parsed = None
+                if isinstance(parsed, list) and all(isinstance(p, str) for p in parsed):
+                    out.extend(parsed)
+                    continue
+            out.append(item)
         return out
 
     providers_file = Unicode(
@@ -307,6 +325,12 @@ class ChatExtApp(ExtensionApp):
         # hidden files follow Jupyter's contents API (404 unless ContentsManager.allow_hidden)
         settings.allow_hidden = bool(getattr(self.serverapp.contents_manager, "allow_hidden", False))
         core = build_core(settings)
+        from jupyter_chat_ext.config_report import config_problems
+
+        for problem in config_problems(core.settings, core.engine):  # also in GET /chat-ext/health
+            self.log.warning(
+                "jupyter_chat_ext: %s %s skipped: %s", problem["setting"], problem["item"], problem["error"]
+            )
         if self.preload_default_model:
             try:
                 core.engine.start_load(core.settings.default_model)

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from jupyter_chat_ext import __version__
+from jupyter_chat_ext.config_report import config_problems
 from jupyter_chat_ext.errors import ChatExtError, NotFound
 
 from .base import EXECUTE, READ, WRITE, ChatExtHandler, requires
@@ -41,7 +42,10 @@ class ModelsHandler(ChatExtHandler):
     @requires(READ)
     async def get(self) -> None:
         core = await self.core()
-        self.send_json({"models": await self.blocking(core.engine.list_models)})
+        models = await self.blocking(core.engine.list_models)
+        # configured models that are not listed, and why (a bad endpoint, a missing folder)
+        notes = [p for p in config_problems(core.settings, core.engine) if p["setting"] != "mcp_servers"]
+        self.send_json({"models": models, "notes": notes})
 
 
 class ModelHandler(ChatExtHandler):

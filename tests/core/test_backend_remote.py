@@ -216,8 +216,57 @@ def test_bad_endpoint_config_is_refused(tmp_path: Path) -> None:
         {"name": "a", "base_url": "http://x/v1", "models": "m"},
         {"name": "a", "base_url": "http://x/v1", "timeout_s": -1},
         {"name": "a", "base_url": "http://x/v1", "bogus": 1},
+        {"name": "a", "base_url": "http://127.0.0.1:99999/v1"},
+        {"name": "a", "base_url": "http:///v1"},
+        {"name": "a", "base_url": "http://x/v1", "api_key_env": 3},
     ):
         with pytest.raises(InvalidInput):
             EndpointConfig.from_dict(bad)
-    with pytest.raises(InvalidInput, match="two remote endpoints"):
-        make_engine(tmp_path, [{"name": "a", "base_url": "http://x/v1"}] * 2)
+
+
+def test_a_bad_endpoint_is_skipped_and_reported_the_rest_starts(tmp_path: Path) -> None:
+    """Issue 19: one malformed entry made the whole core fail (every route 503). Now each entry is
+    checked on its own: a bad one is skipped and said (config_problems: health, /models, log)."""
+    from jupyter_chat_ext.config_report import config_problems
+
+    good = {"name": "good", "base_url": "http://127.0.0.1:9/v1", "models": ["m"]}
+    bad = [
+        {"name": "ftp", "base_url": "ftp://x"},
+        {"name": "empty", "base_url": ""},
+        {"base_url": "http://x/v1"},
+        {"name": "neg", "base_url": "http://x/v1", "timeout_s": -1},
+        {"name": "str", "base_url": "http://x/v1", "models": "m"},
+        {"name": "badport", "base_url": "http://127.0.0.1:99999/v1", "models": ["m"]},
+        "not an object",
+        {**good, "models": ["other"]},  # a second "good": the first one stays
+    ]
+    eng = make_engine(tmp_path, [good, *bad])
+    try:
+        assert [m["id"] for m in eng.list_models() if m["source"] == "remote"] == ["good/m"]
+        problems = config_problems(eng.settings, eng)
+        assert [p["item"] for p in problems] == ["ftp", "empty", "#4", "neg", "str", "badport", "#8", "good"]
+        assert all(p["setting"] == "remote_endpoints" and p["error"] for p in problems)
+        assert "two remote endpoints are named 'good'" in problems[-1]["error"]
+        assert "99999" in problems[5]["error"]
+    finally:
+        eng.close()
+
+
+@pytest.mark.parametrize("port", [99999, 0])
+def test_any_exception_in_a_request_is_an_error_event(tmp_path: Path, port: int) -> None:
+    """Issue 19: a request to port 99999 raised outside httpx.HTTPError and hung for 120 s. The
+    config check refuses that URL now; an endpoint made directly (no check) shows that anything a
+    request raises still ends in a clear error event within the endpoint's timeout."""
+    from jupyter_chat_ext.engine.backends.remote_pool import Endpoint
+
+    eng = make_engine(tmp_path, [{"name": "ok", "base_url": "http://127.0.0.1:9/v1", "models": ["m"]}])
+    try:
+        pool = eng._remote
+        url = f"http://127.0.0.1:{port if port else free_port()}/v1"  # 0: a closed port instead
+        pool.endpoints["ok"] = Endpoint(EndpointConfig(name="ok", base_url=url, models=["m"], timeout_s=5))
+        events = asyncio.run(asyncio.wait_for(collect(eng.stream("ok/m", Q, {"max_tokens": 2})), 30))
+        last = events[-1]
+        assert last["type"] == "error" and last["code"] == "endpoint_unavailable" and last["status"] == 503
+        assert "remote endpoint 'ok'" in last["message"]
+    finally:
+        eng.close()

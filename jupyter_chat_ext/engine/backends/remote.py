@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import threading
 import time
@@ -25,6 +26,8 @@ from ..registry import ModelInfo
 from ..structured_run import StructuredRun, new_call_id
 from .base import GenRequest, Messages, Progress, capabilities, error_event
 from .remote_pool import Endpoint, RemotePool
+
+log = logging.getLogger(__name__)
 
 CHARS_PER_TOKEN = 4
 CONNECT_TIMEOUT_S = 3.0
@@ -291,6 +294,17 @@ class RemoteRuntime:
             else:
                 why = f"broke off the stream ({type(exc).__name__})"
             self.endpoint.breaker.failure(why)
+            error = Unavailable(f"{where} {why} after {chunks} tokens", code="endpoint_unavailable")
+            emit(error_event(error) | {"text": text})
+            return
+        except Exception as exc:
+            # error event too: uncaught here, the request's consumer waited forever for its end
+            self.failures += 1
+            while isinstance(getattr(exc, "exceptions", None), tuple) and exc.exceptions:  # a group
+                exc = exc.exceptions[0]  # the first cause says more than "errors in a TaskGroup"
+            why = f"failed ({type(exc).__name__}: {str(exc)[:200]})"
+            self.endpoint.breaker.failure(why)
+            log.warning("jupyter_chat_ext: %s %s", where, why)
             error = Unavailable(f"{where} {why} after {chunks} tokens", code="endpoint_unavailable")
             emit(error_event(error) | {"text": text})
             return

@@ -22,6 +22,7 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from ...errors import Conflict, InvalidInput, Unavailable
 from ..registry import ModelInfo
@@ -48,7 +49,7 @@ class EndpointConfig:
     @classmethod
     def from_dict(cls, data: Any) -> EndpointConfig:
         if not isinstance(data, dict):
-            raise InvalidInput("each remote endpoint must be an object")
+            raise InvalidInput(f"each remote endpoint must be a JSON object, got {str(data)[:80]!r}")
         known = {"name", "base_url", "api_key_env", "api_key", "models", "timeout_s", "context_length"}
         unknown = set(data) - known
         if unknown:
@@ -58,6 +59,18 @@ class EndpointConfig:
             raise InvalidInput(f"remote endpoint name must match {_NAME.pattern}, got {name!r}")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise InvalidInput(f"remote endpoint '{name}' needs an http(s) base_url")
+        try:  # port 99999 made every request raise outside httpx.HTTPError (a hang before)
+            parts = urlsplit(url)
+            parts.port  # noqa: B018  (raises ValueError when out of range)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"remote endpoint '{name}': base_url {url[:100]!r} is not usable: {exc}"
+            ) from None
+        if not parts.hostname:
+            raise InvalidInput(f"remote endpoint '{name}': base_url {url[:100]!r} names no host")
+        for key in ("api_key_env", "api_key"):
+            if data.get(key) is not None and not isinstance(data.get(key), str):
+                raise InvalidInput(f"remote endpoint '{name}': {key} must be a string")
         models = data.get("models") or []
         if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
             raise InvalidInput(f"remote endpoint '{name}': models must be a list of names")
@@ -108,7 +121,7 @@ class Endpoint:
         timeout = httpx.Timeout(DISCOVERY_TIMEOUT_S)
         try:
             resp = httpx.get(url, headers=self.config.headers(), timeout=timeout)
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # httpx.HTTPError, and what is not one (InvalidURL, OSError, ...)
             self.breaker.failure(f"{type(exc).__name__} on GET /models")
             raise self.unavailable() from None
         if resp.status_code >= 500:
@@ -161,10 +174,20 @@ class Endpoint:
 class RemotePool:
     def __init__(self, configs: list[dict[str, Any]]) -> None:
         self.endpoints: dict[str, Endpoint] = {}
-        for raw in configs:
-            cfg = EndpointConfig.from_dict(raw)
-            if cfg.name in self.endpoints:
-                raise InvalidInput(f"two remote endpoints are named '{cfg.name}'")
+        #: configured endpoints that were skipped, each ``{"endpoint", "error"}``: one bad entry used
+        #: to fail the whole core (every route 503); now it is reported (health, /models, the log)
+        self.rejected: list[dict[str, str]] = []
+        for index, raw in enumerate(configs if isinstance(configs, list) else [configs]):
+            name = raw.get("name") if isinstance(raw, dict) else None
+            label = name if isinstance(name, str) and name else f"#{index + 1}"
+            try:
+                cfg = EndpointConfig.from_dict(raw)
+                if cfg.name in self.endpoints:
+                    raise InvalidInput(f"two remote endpoints are named '{cfg.name}': the second is skipped")
+            except InvalidInput as exc:
+                self.rejected.append({"endpoint": label[:80], "error": exc.message})
+                log.error("jupyter_chat_ext: remote endpoint %s skipped: %s", label[:80], exc.message)
+                continue
             self.endpoints[cfg.name] = Endpoint(cfg)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
