@@ -38,11 +38,10 @@ def _upstream_error(resp: Any, key: str | None) -> str:
 def list_models(
     client: Any, base_url: str, headers: dict[str, str], key: str | None
 ) -> tuple[list[str], str | None]:
-    import httpx
 
     try:
         resp = client.get(f"{base_url}/models", headers=headers)
-    except httpx.HTTPError as exc:
+    except Exception as exc:  # httpx.HTTPError, and InvalidURL / OSError, which are not one
         return [], f"{type(exc).__name__}: cannot reach {base_url}"
     if resp.status_code != 200:
         return [], _upstream_error(resp, key)
@@ -59,7 +58,6 @@ def stream_answer(
     client: Any, base_url: str, headers: dict[str, str], model: str, key: str | None
 ) -> dict[str, Any]:
     """POST /chat/completions (stream): {answer, ttft_s, total_s, error}."""
-    import httpx
 
     body = {
         "model": model,
@@ -92,7 +90,7 @@ def stream_answer(
                     if ttft is None:
                         ttft = time.perf_counter() - t0
                     parts.append(text)
-    except httpx.HTTPError as exc:
+    except Exception as exc:  # httpx.HTTPError, and what is not one (InvalidURL, OSError)
         return {
             "answer": "".join(parts),
             "ttft_s": ttft,

@@ -48,6 +48,10 @@ def _base_url(value: Any) -> str:
         )
     url = value.strip().rstrip("/")
     parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        raise InvalidInput(f"base_url has a bad port: {value[:80]!r}", code="invalid_value") from None
     if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
         raise InvalidInput(
             f"base_url must be an http(s) URL with a host, got {value[:80]!r}", code="invalid_value"
@@ -242,13 +246,17 @@ class ProviderService:
                 rec.update(key="keyring", api_key_env=None)
             rec["created_at"] = rec["updated_at"] = _now()
             try:
-                self._save({**self._records, name: rec})
+                self._attach(rec)  # the engine checks it as a configured endpoint, before any write
+                try:
+                    self._save({**self._records, name: rec})
+                except BaseException:
+                    self._detach(name)
+                    raise
             except BaseException:
                 if key is not None:
                     self.keys.delete(name)
                 raise
             self._records[name] = rec
-            self._attach(rec)
             return self._public(rec)
 
     def update(self, name: str, body: Any) -> dict[str, Any]:
@@ -270,12 +278,17 @@ class ProviderService:
                 self.keys.set(name, key)
                 rec.update(key="keyring", api_key_env=None)
             rec["updated_at"] = _now()
-            self._save({**self._records, name: rec})
+            self._detach(name)
+            try:
+                self._attach(rec)  # checked by the engine before the file changes
+                self._save({**self._records, name: rec})
+            except BaseException:
+                self._detach(name)
+                self._attach(old)  # the old settings keep serving
+                raise
             if old.get("key") == "keyring" and rec.get("key") != "keyring":
                 self.keys.delete(name)
             self._records[name] = rec
-            self._detach(name)
-            self._attach(rec)
             return self._public(rec)
 
     def remove(self, name: str) -> dict[str, Any]:

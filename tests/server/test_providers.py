@@ -218,6 +218,7 @@ async def test_refusals_write_nothing(api, endpoint, file_keyring, providers_fil
         ({"name": "a b", "base_url": base_url}, 400),
         ({"name": "ok", "base_url": "ftp://host/v1"}, 400),
         ({"name": "ok", "base_url": "http://user:pw@host/v1"}, 400),
+        ({"name": "ok", "base_url": "http://127.0.0.1:99999/v1"}, 400),
         ({"name": "ok", "base_url": base_url, "api_key": SECRET, "api_key_env": "K"}, 400),
         ({"name": "ok", "base_url": base_url, "api_key_env": "1BAD"}, 400),
         ({"name": "ok", "base_url": base_url, "surprise": 1}, 400),
