@@ -107,3 +107,48 @@ async def test_models_carry_a_tools_hint(api):
     embedder = next(m for m in r.json["models"] if m["id"] == EMBED)
     assert "tools_hint" not in embedder
     assert packaged["roles"] == ["chat", "inline"] and embedder["roles"] == ["embedding"]
+
+
+def _fim_gguf(path) -> None:
+    """A header-only GGUF declaring fill-in-the-middle tokens (what the registry and the FIM check read)."""
+    import gguf
+
+    writer = gguf.GGUFWriter(str(path), "qwen2")
+    writer.add_context_length(32768)
+    for key, token in (("pre", 1), ("suf", 2), ("mid", 3)):
+        writer.add_uint32(f"tokenizer.ggml.fim_{key}_token_id", token)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+@on_jp_loop
+async def test_a_pulled_fim_code_model_is_installed_and_becomes_the_inline_default(api, chat_app, tmp_path):
+    from jupyter_chat_ext.hub import pull_store
+    from jupyter_chat_ext.hub.catalog import load_catalog
+
+    coder = next(e for e in load_catalog() if e["role"] == "code" and e["fim"])
+    model_id = pull_store.pulled_model_id(coder["repo"], coder["file"])
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    _fim_gguf(staged / coder["file"])
+    manifest = {
+        "model_id": model_id,
+        "repo": coder["repo"],
+        "file": coder["file"],
+        "format": "gguf",
+        "revision": "0" * 40,
+    }
+    core = await chat_app.core()
+    pull_store.install(staged, core.settings.hub_dir, manifest)  # as a verified pull leaves it
+    core.engine.registry.refresh()
+
+    r = await api.call("GET", "catalog")
+    entry = next(e for e in r.json["entries"] if e["id"] == coder["id"])
+    assert (entry["installed"], entry["model_id"]) == (True, model_id)
+    r = await api.call("GET", "roles")
+    assert (
+        r.json["inline"] is None and r.json["effective"]["inline"] == model_id
+    )  # nobody chose: the FIM model
+    assert r.json["effective"]["chat"] == CHAT
