@@ -72,7 +72,31 @@ def apply_saved_roles(settings: Settings) -> None:
     for role, value in read_saved(settings).items():
         if value is None and role not in NULLABLE:
             continue
+        if role == "rerank" and value:
+            value = rerank_spec(settings, value)
         setattr(settings, ROLE_FIELDS[role], value)
+
+
+def rerank_spec(settings: Settings, model_id: str, path: str | None = None) -> str:
+    """What ``Settings.rerank_model`` holds for a reranker chosen by model id.
+
+    RAG's ``make_reranker`` (rag/rerank.py) takes a reranker ``.gguf`` path or
+    ``<endpoint>/<model>``; a pulled or local GGUF is therefore given by its file's path (found
+    in its pull manifest or the model folders when the registry is not there yet, at start).
+    """
+    if path:
+        return path
+    from .pull_store import find_installed, model_dir
+
+    hub_dir = getattr(settings, "hub_dir", None)
+    manifest = find_installed(Path(hub_dir), model_id) if hub_dir else None
+    if manifest and manifest.get("file"):
+        return str(model_dir(Path(hub_dir), model_id) / Path(str(manifest["file"])).name)
+    for folder in getattr(settings, "model_dirs", None) or []:
+        for f in Path(folder).glob("*.gguf"):
+            if f.stem.strip().lower().replace(" ", "-") == model_id:  # the registry's id of a local GGUF
+                return str(f)
+    return model_id  # "<endpoint>/<model>", or a path already
 
 
 # -- facts about models ---------------------------------------------------------------------------
@@ -151,6 +175,9 @@ def roles_view(engine: Any) -> dict[str, Any]:
     """The GET /roles answer: what is configured (after roles.json) and what is used now."""
     s = engine.settings
     configured = {role: getattr(s, field, None) for role, field in ROLE_FIELDS.items()}
+    saved = read_saved(s)
+    if saved.get("rerank") and configured["rerank"] == rerank_spec(s, saved["rerank"]):
+        configured["rerank"] = saved["rerank"]  # the model id chosen, not the file path RAG is given
     effective = {**configured, "inline": inline_model(engine)}
     return {**configured, "effective": effective, "saved": read_saved(s)}
 
@@ -163,23 +190,25 @@ def with_roles(models: list[dict[str, Any]], engine: Any) -> list[dict[str, Any]
     return models
 
 
-def _check(engine: Any, role: str, model_id: Any) -> None:
+def _check(engine: Any, role: str, model_id: Any) -> Any:
+    """The registry entry of a role's model (None for null); 404 unknown, 400 the wrong kind."""
     if model_id is None:
         if role not in NULLABLE:
             raise InvalidInput(f"role {role!r} needs a model id (null is allowed for inline and rerank)")
-        return
+        return None
     if not isinstance(model_id, str) or not model_id.strip():
         raise InvalidInput(f"role {role!r}: the model id must be a non-empty string", code="invalid_type")
     info = engine.registry.get(model_id)  # NotFound (404) for an unknown id
     kind = model_field(info, "kind")
     allowed = ROLE_KINDS[role]
     if role == "rerank" and model_field(info, "source") == "remote":
-        return  # a remote endpoint's /v1/rerank (rag/rerank.py) reranks with any of its models
+        return info  # a remote endpoint's /rerank (rag/rerank.py) reranks with any of its models
     if kind not in allowed:
         raise InvalidInput(
             f"'{model_id}' is a {kind} model; the {role} role takes a {' or '.join(allowed)} model",
             code="wrong_model_kind",
         )
+    return info
 
 
 def update_roles(engine: Any, body: dict[str, Any], *, on_embedding_change: Any = None) -> dict[str, Any]:
@@ -189,13 +218,16 @@ def update_roles(engine: Any, body: dict[str, Any], *, on_embedding_change: Any 
     unknown = sorted(set(body) - set(ROLE_FIELDS))
     if unknown:
         raise InvalidInput(f"unknown role(s) {', '.join(unknown)}; roles: {', '.join(ROLE_FIELDS)}")
-    for role, model_id in body.items():
-        _check(engine, role, model_id)
+    infos = {role: _check(engine, role, model_id) for role, model_id in body.items()}
     settings = engine.settings
     saved = {**read_saved(settings), **body}
     _write_saved(settings, saved)
     old_embedding = settings.embedding_model
     for role, model_id in body.items():
+        if role == "rerank" and model_id:
+            info = infos[role]
+            path = str(model_field(info, "path")) if model_field(info, "format") == "gguf" else None
+            model_id = rerank_spec(settings, model_id, path)
         setattr(settings, ROLE_FIELDS[role], model_id)
     forget_inline_cache()
     if settings.embedding_model != old_embedding and on_embedding_change is not None:

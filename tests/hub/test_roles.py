@@ -105,3 +105,33 @@ def test_inline_prefers_the_smallest_pulled_fim_model(tmp_path):
     )
     assert roles.pulled_fim_model([model("chatty"), model("coder-small", source="local")]) is None
     assert roles.has_fim({"format": "gguf", "path": str(tmp_path / "missing.gguf")}) is False
+
+
+def test_the_rerank_role_gives_rag_the_rerankers_file(tmp_path):
+    import gguf
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    writer = gguf.GGUFWriter(str(folder / "tiny-reranker.gguf"), "bert")
+    writer.add_pooling_type(gguf.PoolingType.RANK)  # what llama.cpp's converter writes for a reranker
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    settings = Settings(data_dir=tmp_path / "data", model_dirs=[folder], scan_hf_cache=False)
+    engine = Engine(settings)
+    try:
+        assert engine.registry.get("tiny-reranker").kind == "rerank"
+        with pytest.raises(InvalidInput):
+            roles.update_roles(engine, {"rerank": CHAT})
+        view = roles.update_roles(engine, {"rerank": "tiny-reranker"})
+        # RAG's make_reranker takes a .gguf path; the roles show the model id
+        assert settings.rerank_model == str(folder / "tiny-reranker.gguf")
+        assert view["rerank"] == "tiny-reranker" and view["effective"]["rerank"] == "tiny-reranker"
+        fresh = Settings(data_dir=tmp_path / "data", model_dirs=[folder], scan_hf_cache=False)
+        roles.apply_saved_roles(fresh)
+        assert fresh.rerank_model == str(folder / "tiny-reranker.gguf")
+        roles.update_roles(engine, {"rerank": None})
+        assert settings.rerank_model is None
+    finally:
+        engine.close()
