@@ -8,6 +8,8 @@ from typing import Any
 from jupyter_chat_ext import __version__
 from jupyter_chat_ext.config_report import config_problems
 from jupyter_chat_ext.errors import ChatExtError, NotFound
+from jupyter_chat_ext.hub.roles import with_roles
+from jupyter_chat_ext.hub.tools_hint import with_tools_hint
 
 from .base import EXECUTE, READ, WRITE, ChatExtHandler, requires
 
@@ -42,7 +44,9 @@ class ModelsHandler(ChatExtHandler):
     @requires(READ)
     async def get(self) -> None:
         core = await self.core()
-        models = await self.blocking(core.engine.list_models)
+        models = await self.blocking(
+            lambda: with_roles(with_tools_hint(core.engine.list_models()), core.engine)
+        )
         # configured models that are not listed, and why (a bad endpoint, a missing folder)
         notes = [p for p in config_problems(core.settings, core.engine) if p["setting"] != "mcp_servers"]
         self.send_json({"models": models, "notes": notes})
