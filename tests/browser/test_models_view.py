@@ -155,7 +155,7 @@ def test_providers_form_round_trip(page: Any, models_lab: LabServer, endpoint: s
     assert not page.page_errors, page.page_errors  # type: ignore[attr-defined]
 
 
-def test_catalog_search_pull_with_progress_role_and_delete(
+def test_catalog_search_pull_with_progress_cancel_resume_role_and_delete(
     page: Any, models_lab: LabServer, hub: Any
 ) -> None:
     view = open_models(page, models_lab, "Catalog")
@@ -190,11 +190,14 @@ def test_catalog_search_pull_with_progress_role_and_delete(
         expect(job).to_have_attribute("data-state", "running", timeout=SLOW)
         label = job.locator("[data-role='pull-label']")
         expect(label).to_contain_text(re.compile(r"MB of \d+(\.\d)? MB"), timeout=SLOW)
-        expect(job.get_by_role("button", name=re.compile("^Cancel pull"))).to_be_visible()
         value = job.locator("progress").evaluate("p => p.value")
         assert 0 < value < 1, value
+        # cancel while it is stalled: the job stops at its next chunk and offers Resume
+        job.get_by_role("button", name=re.compile("^Cancel pull")).click()
     finally:
         hub.release()
+    expect(job).to_have_attribute("data-state", "cancelled", timeout=SLOW)
+    job.get_by_role("button", name=re.compile("^Resume pull")).click()
     expect(job).to_have_attribute("data-state", "done", timeout=SLOW * 2)
     expect(job).to_contain_text("installed as")
     expect(file_row.locator(".jp-ChatExt-installed")).to_be_visible(timeout=SLOW)
