@@ -82,7 +82,18 @@ def hardware_text(hw: dict[str, Any]) -> str:
 
 
 def cmd_hardware(ctx: Any, v: dict[str, Any]) -> None:
-    print(hardware_text(hub_door.hardware(ctx.client)))
+    view = hub_door.catalog(ctx.client)  # the hardware, and what the catalog suggests for it
+    lines = [hardware_text(view["hardware"]), "", "suggested for this machine (%chat catalog lists all):"]
+    names = {e["id"]: e for e in view.get("entries") or []}
+    for role, pick in (view.get("suggested") or {}).items():
+        entry = names.get(pick) if pick else None
+        if entry is None:
+            lines.append(f"  {role:<10}none fits")
+            continue
+        state = "installed" if entry.get("installed") else f"%chat pull {pick}"
+        size, where = human_size(entry["size_bytes"]), entry["fits"]["verdict"]
+        lines.append(f"  {role:<10}{entry['name']} ({size}, runs on the {where}): {state}")
+    print("\n".join(lines))
 
 
 def catalog_frame(view: dict[str, Any]) -> pd.DataFrame:

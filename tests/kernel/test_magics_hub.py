@@ -95,6 +95,7 @@ def test_hardware_catalog_and_roles(hub_kernel: Kernel) -> None:
     res = hub_kernel.execute("%chat hardware")
     assert res.status == "ok", res.error_text
     assert "CPU:" in res.stdout and "RAM:" in res.stdout and "llama.cpp" in res.stdout
+    assert "suggested for this machine" in res.stdout and "chat" in res.stdout
     res = hub_kernel.execute(
         "_cat = %chat catalog\nprint(sorted(_cat.columns)); print(_cat['role'].unique().tolist())"
     )
