@@ -4,6 +4,7 @@ the stand-in Hub (tests/hub/standin_hub.py, 127.0.0.1), and in-process (no serve
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -127,6 +128,47 @@ def test_model_panel_pulls_with_progress(hub_kernel: Kernel) -> None:
     first, second = res.stdout.strip().splitlines()[-2:]
     assert first == "'' 1.0 done", res.stdout
     assert second.startswith("True") and COPY_REPO.lower() in second
+
+
+def test_interrupting_a_pull_cancels_its_job(
+    hub: StandinHub, hub_kernel: Kernel, hub_server: JupyterServer
+) -> None:
+    hub.add_repo("standin/slow-GGUF", {GGUF_FILE: packaged_gguf()}, tags=["gguf"])
+    hub.throttle_bps = 1_000_000  # ~100 s for the file: the interrupt comes mid-transfer
+
+    def slow_job() -> dict | None:
+        jobs = hub_server.get("jobs", params={"kind": "pull"}).json()["jobs"]
+        return next((j for j in jobs if j.get("repo") == "standin/slow-GGUF"), None)
+
+    interrupted: list[bool] = []
+
+    def on_message(msg: dict) -> None:  # once the job runs, press "interrupt the kernel"
+        if interrupted:
+            return
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            job = slow_job()
+            if job is not None and job["state"] == "running" and (job.get("bytes_done") or 0) > 0:
+                hub_kernel.interrupt()
+                interrupted.append(True)
+                return
+            time.sleep(0.2)
+
+    try:
+        res = hub_kernel.execute(
+            f"%chat pull standin/slow-GGUF:{GGUF_FILE}", timeout=300, on_message=on_message
+        )
+        assert interrupted and res.status == "error" and "KeyboardInterrupt" in res.error_text
+        deadline = time.monotonic() + 60
+        while (job := slow_job())["state"] not in (
+            "cancelled",
+            "failed",
+            "done",
+        ) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert job["state"] == "cancelled" and "resume" in job["actions"], job
+    finally:
+        hub.throttle_bps = None
 
 
 def test_pull_in_process_without_a_server(hub: StandinHub, tmp_path: Path) -> None:
