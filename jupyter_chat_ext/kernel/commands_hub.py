@@ -35,6 +35,11 @@ def cmd_pull(ctx: Any, v: dict[str, Any]) -> None:
 
     try:
         job = hub_door.pull(client, body, show)
+    except KeyboardInterrupt:  # hub_door cancelled the job; its bytes stay for a resume
+        raise ChatMagicError(
+            f"pull of {label} stopped: its job is cancelled, the bytes so far are kept; "
+            f"`%chat pull {target}` again (or Resume in the sidebar's Models view) goes on from them"
+        ) from None
     finally:
         bar.close()
     state = job.get("state")
