@@ -86,7 +86,12 @@ class Agent:
         model_id = self.engine.resolve(session.get("model"))
         await asyncio.to_thread(inputs.model, self.engine, model_id)
         model_id = await self.engine.ensure_loaded(model_id)
+        # the tools available now: a server that is starting or broken is never waited for; the
+        # start event names it (``unavailable_servers``) so the client can say why its tools are missing
+        if req.names is not None:  # a tool asked for by name: its server is started for it (bounded)
+            await self.registry.prepare(req.names)
         specs = select_tools(self.registry, await self.registry.list(), req)
+        unavailable = self.registry.unavailable()
         offered = [s.openai() for s in specs]
         system, citations = session.get("system_prompt") or None, []
         if spec is not None:
@@ -129,6 +134,8 @@ class Agent:
         begin, undo = new_message_writes(self.store, turn, lambda: self._step_row(turn, turn.user["id"]))
         async with aclosing(self._loop(turn, begin, undo, ctx, req.max_steps, offered)) as events:
             async for event in events:
+                if event["type"] == "start" and unavailable:
+                    event = {**event, "unavailable_servers": unavailable}
                 yield event
 
     def _fit(

@@ -55,6 +55,12 @@ class McpConnection:
         self._log_path = (log_dir / f"{name}.stderr.log") if log_dir is not None else None
 
     # -- state ---------------------------------------------------------------------------------
+    def may_start(self) -> bool:
+        """Idle, or failed with its backoff over: a listing may start it (in the background)."""
+        if self.config is None:
+            return False
+        return self.state == "idle" or (self.state == "failed" and time.monotonic() >= self._retry_at)
+
     def status(self) -> dict[str, Any]:
         retry_in = max(0.0, self._retry_at - time.monotonic()) if self.state == "failed" else 0.0
         return {

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_DESCRIPTION_CHARS = 1024
+#: a running server's listing may take this long before its last listing is used instead
+LIST_WAIT_S = 5.0
 
 
 class ToolRegistry:
@@ -61,6 +63,8 @@ class ToolRegistry:
             self._servers[str(name)] = McpConnection(str(name), config, config_error=error, log_dir=logs)
         #: exposed MCP tool name -> (server, the tool's own name, spec), from the last listing
         self._mcp: dict[str, tuple[str, str, ToolSpec]] = {}
+        #: servers being started in the background by a listing (lives on the MCP loop)
+        self._starting: dict[str, asyncio.Task[None]] = {}
         self._loop = LoopThread("chat-ext-mcp")
         import jsonschema  # noqa: F401  (here, off the event loop: build_core runs on a worker thread)
 
@@ -75,16 +79,60 @@ class ToolRegistry:
         )
 
     # -- listing ---------------------------------------------------------------------------------
-    async def list(self) -> list[ToolSpec]:
-        """Every tool; MCP servers start here on first use. A dead server's tools are left out
-        (``status()`` says why); it never fails the listing."""
+    async def list(self, *, wait_s: float = 0.0) -> list[ToolSpec]:
+        """The tools available now. It never waits for a server that is starting or broken: one
+        that may start (idle, or its backoff is over) is started in the background and its tools
+        join a later listing; ``status()`` says each server's state. (Before, a stdio server that
+        printed non-JSON made every GET /tools take 17-18 s and an agent turn wait 46 s for its
+        first byte, at every retry.) ``wait_s``: wait that long at most for the starts to end."""
         if self._servers:
-            await self._loop.run(self._list_mcp())
+            await self._loop.run(self._list_mcp(wait_s))
         return [*self._local.values(), *(spec for _, _, spec in self._mcp.values())]
 
-    async def _list_mcp(self) -> None:
+    def unavailable(self) -> list[dict[str, Any]]:
+        """The MCP servers whose tools are not offered now: ``{name, state, error}``."""
+        return [
+            {"name": s["name"], "state": s["state"], "error": s["error"]}
+            for s in self.status()
+            if s["state"] != "running"
+        ]
+
+    async def _list_mcp(self, wait_s: float = 0.0) -> None:
+        for conn in self._servers.values():
+            if conn.may_start() and conn.name not in self._starting:
+                self._starting[conn.name] = asyncio.create_task(self._start_in_background(conn))
+        if wait_s > 0 and self._starting:
+            await asyncio.wait(list(self._starting.values()), timeout=wait_s)
+        running = [c for c in self._servers.values() if c.state == "running" and c.name not in self._starting]
+        fresh = await asyncio.gather(*(self._list_running(c) for c in running))
+        # the tools of a start that finished meanwhile (its task put them in _mcp) stay
+        listed = {c.name for c in running}
+        kept = [
+            (k, v)
+            for k, v in self._mcp.items()
+            if v[0] not in listed and self._servers[v[0]].state == "running"
+        ]
+        self._collect([*fresh, kept])
+
+    async def _start_in_background(self, conn: McpConnection) -> None:
+        try:
+            entries = await self._list_one(conn)
+            self._mcp = {**self._mcp, **dict(entries)}
+        finally:
+            self._starting.pop(conn.name, None)
+
+    async def _list_running(self, conn: McpConnection) -> list[tuple[str, tuple[str, str, ToolSpec]]]:
+        """A running server's fresh listing, within LIST_WAIT_S (else its last one)."""
+        try:
+            return await asyncio.wait_for(self._list_one(conn), LIST_WAIT_S)
+        except asyncio.TimeoutError:
+            log.warning(
+                "jupyter_chat_ext: MCP server %r did not list its tools in %g s", conn.name, LIST_WAIT_S
+            )
+            return [(exposed, entry) for exposed, entry in self._mcp.items() if entry[0] == conn.name]
+
+    def _collect(self, results: list[list[tuple[str, tuple[str, str, ToolSpec]]]]) -> None:
         found: dict[str, tuple[str, str, ToolSpec]] = {}
-        results = await asyncio.gather(*(self._list_one(c) for c in self._servers.values()))
         for entries in results:
             for exposed, entry in entries:
                 if exposed in found or exposed in self._local:
@@ -94,6 +142,19 @@ class ToolRegistry:
                     continue
                 found[exposed] = entry
         self._mcp = found
+
+    async def prepare(self, names: Any) -> None:
+        """Start the servers of MCP tools named explicitly and not listed yet (each bounded by its
+        ``start_timeout_s``; a server in backoff answers at once): asked for by name, they are
+        worth the wait that a plain listing never makes."""
+        for name in names:
+            if isinstance(name, str) and name not in self._local and name not in self._mcp:
+                await self._list_server_of(name)
+
+    async def settle(self, timeout_s: float = 60.0) -> None:
+        """Wait (at most ``timeout_s``) for the servers starting now (tests, ``%chat tools``)."""
+        if self._servers:
+            await self.list(wait_s=timeout_s)
 
     async def _list_one(self, conn: McpConnection) -> list[tuple[str, tuple[str, str, ToolSpec]]]:
         try:
@@ -119,8 +180,15 @@ class ToolRegistry:
         return spec
 
     def status(self) -> list[dict[str, Any]]:
-        """The MCP servers: ``{name, transport, state, error, restarts, tools, retry_in_s}``."""
-        return [conn.status() for conn in self._servers.values()]
+        """The MCP servers: ``{name, transport, state, error, restarts, tools, retry_in_s}``; a
+        server a listing is starting in the background says ``starting`` from the first moment."""
+        out = []
+        for conn in self._servers.values():
+            status = conn.status()
+            if conn.name in self._starting and status["state"] in ("idle", "failed"):
+                status.update(state="starting", retry_in_s=None)
+            out.append(status)
+        return out
 
     # -- calling ---------------------------------------------------------------------------------
     async def call(self, name: str, arguments: Any, *, timeout_s: float | None = None) -> ToolResult:

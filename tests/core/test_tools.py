@@ -118,6 +118,7 @@ def registry(files):
 
 
 async def test_lists_builtin_notebook_and_mcp_tools_and_reports_dead_servers(registry, files):
+    await registry.settle(60)  # a listing starts the servers in the background; wait for them here
     tools = {t.name: t for t in await registry.list()}
     assert {"read_file", "list_cells", "read_cell", "insert_cell", "edit_cell", "run_cell"} <= set(tools)
     assert tools["read_file"].source == "builtin" and tools["read_file"].effect == "read"
@@ -131,6 +132,7 @@ async def test_lists_builtin_notebook_and_mcp_tools_and_reports_dead_servers(reg
         "type": "function",
         "function": {"name": "calc__add", "description": "Add two integers.", "parameters": add.parameters},
     }
+    await registry.settle(60)  # the listing above may have retried a failed server (backoff over)
     status = {s["name"]: s for s in registry.status()}
     assert status["calc"]["state"] == "running" and status["calc"]["tools"] == 6
     assert status["ghost"]["state"] == "failed" and "not found" in status["ghost"]["error"]
