@@ -17,7 +17,8 @@ import {
   slotsFor,
   testSummary,
   visibleJobs,
-  watch
+  watch,
+  whereItRuns
 } from '../src/models/state';
 import { ModelsApi } from '../src/models/api';
 import { ModelsStore } from '../src/models/store';
@@ -175,6 +176,13 @@ describe('roles', () => {
     expect(rolesOf({ ...model('a', 'chat'), roles: ['chat'] }, roles)).toEqual(['chat']);
     expect(rolesOf(model('a', 'chat'), null)).toEqual([]);
   });
+  it('says where a model runs', () => {
+    expect(whereItRuns({ ...model('a', 'chat'), backend: 'llamacpp' })).toBe('llamacpp');
+    expect(whereItRuns({ ...model('a', 'chat'), device: 'cuda', gpu_layers: -1 })).toBe('on cuda, all layers');
+    expect(whereItRuns({ ...model('a', 'chat'), device: 'cpu', gpu_layers: 0 })).toBe('on cpu');
+    expect(whereItRuns({ ...model('p/m', 'chat', 'remote'), path: 'http://h/v1' })).toBe('remote (http://h/v1)');
+  });
+
   it('offers the roles a kind can take', () => {
     expect(slotsFor(model('a', 'chat'))).toEqual(['chat', 'inline']);
     expect(slotsFor(model('e', 'embedding'))).toEqual(['embedding']);
@@ -291,6 +299,28 @@ describe('ModelsStore', () => {
     expect(store.getState().errors.pull).toMatch(/Not enough free disk space.*4.1 GB/);
     await jest.advanceTimersByTimeAsync(3000);
     expect(api.calls).not.toContain('pullJobs');
+    store.dispose();
+  });
+
+  it('saves a provider from the form, refreshes the model lists and never keeps the key', async () => {
+    const sent: unknown[] = [];
+    const api = fakeApi({
+      addProvider: async d => {
+        sent.push(d);
+        return { name: d.name, base_url: d.base_url, source: 'user', editable: true, key: 'keyring', api_key_env: null, key_set: true, models: [] };
+      }
+    });
+    let changed = 0;
+    const store = new ModelsStore(api, { onModelsChanged: () => changed++ });
+    const form = { ...emptyForm(), name: 'local', base_url: 'http://127.0.0.1:8080/v1', api_key: 'sk-x' };
+    expect(await store.saveProvider(form)).toBe(true);
+    expect(sent).toEqual([{ name: 'local', base_url: 'http://127.0.0.1:8080/v1', api_key: 'sk-x' }]);
+    expect(changed).toBe(1);
+    expect(api.calls).toEqual(expect.arrayContaining(['providers', 'installed', 'roles']));
+    expect(JSON.stringify(store.getState())).not.toContain('sk-x');
+    // a draft is tested under its name, without the form-only fields
+    await store.testProvider({ ...form, preset: 'llama-server' });
+    expect(store.getState().test?.ok).toBe(true);
     store.dispose();
   });
 });

@@ -94,6 +94,7 @@ def open_models(page: Any, lab: LabServer, section: str) -> Any:
 
 
 def test_providers_form_round_trip(page: Any, models_lab: LabServer, endpoint: str) -> None:
+    pytest.importorskip("keyrings.alt.file")  # the lab's test keyring (the test extra installs it)
     view = open_models(page, models_lab, "Providers")
     section = view.locator("section[aria-label='Providers']")
     expect(section.get_by_text("No providers yet.")).to_be_visible(timeout=SLOW)

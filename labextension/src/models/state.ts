@@ -306,6 +306,18 @@ export function slotsFor(model: InstalledModel): ('chat' | 'inline' | 'embedding
   return ['chat', 'inline'];
 }
 
+/** Where a model runs: its device once loaded (with the GPU layers), else the backend that will serve it. */
+export function whereItRuns(m: InstalledModel): string {
+  if (m.source === 'remote') {
+    return m.path ? `remote (${m.path})` : 'remote';
+  }
+  if (m.device) {
+    const layers = typeof m.gpu_layers === 'number' && m.gpu_layers !== 0 && m.device !== 'cpu' ? `, ${m.gpu_layers < 0 ? 'all' : m.gpu_layers} layers` : '';
+    return `on ${m.device}${layers}`;
+  }
+  return m.backend ?? '';
+}
+
 export function deletable(model: InstalledModel): boolean {
   return model.source === 'hub';
 }

@@ -114,6 +114,10 @@ export interface Roles {
 
 /** GET /models entries, with the hub's additions */
 export interface InstalledModel extends ModelInfo {
+  /** which backend serves it: llamacpp, transformers, remote */
+  backend?: string | null;
+  /** llama.cpp layers on the GPU once loaded (-1 all, 0 none) */
+  gpu_layers?: number | null;
   repo?: string | null;
   file?: string | null;
   roles?: string[];

@@ -8,7 +8,7 @@ import { deleteIcon, refreshIcon, runIcon, stopIcon } from '@jupyterlab/ui-compo
 import React, { useEffect, useSyncExternalStore } from 'react';
 
 import { formatBytes, formatParameters } from '../format';
-import { deletable, fraction, hardwareLine, isActive, jobTitle, ModelsState, pullLabel, rolesOf, Section, SLOT_LABELS, slotsFor, visibleJobs } from '../models/state';
+import { deletable, fraction, hardwareLine, isActive, jobTitle, ModelsState, pullLabel, rolesOf, Section, SLOT_LABELS, slotsFor, visibleJobs, whereItRuns } from '../models/state';
 import { ModelsStore } from '../models/store';
 import { InstalledModel, PullJob, RoleSlot } from '../models/types';
 import { PartError } from './modelsCommon';
@@ -106,7 +106,7 @@ function Installed(props: { state: ModelsState; store: ModelsStore }): JSX.Eleme
         {state.installed.length === 0 && !state.errors.installed ? <li className="jp-ChatExt-hint">No models yet.</li> : null}
         {state.installed.map(m => {
           const held = rolesOf(m, state.roles);
-          const where = m.device ?? (m.source === 'remote' ? m.path ?? 'remote' : '');
+          const where = whereItRuns(m);
           return (
             <li key={m.id} className="jp-ChatExt-session jp-ChatExt-modelRow" data-model={m.id} data-source={m.source}>
               <div className="jp-ChatExt-modelInfo">
