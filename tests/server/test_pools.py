@@ -27,6 +27,7 @@ async def test_the_pools_are_the_extensions_own(chat_app):
 
     assert chat_app.pools.quick._max_workers == quick_workers() >= 8
     assert chat_app.pools.slow._max_workers == 1
+    assert chat_app.pools.sql._max_workers == 1  # SQL: one query at a time, never on the slow pool
 
 
 @on_jp_loop
@@ -41,6 +42,12 @@ async def test_a_slow_query_does_not_hold_up_jupyter_or_the_chat_routes(api, cha
     assert (await api.patch("sessions", sid, body={"title": "during"})).code == 200
     assert (await api.post("sessions", body={"title": "new"})).code == 201
     assert (await api.get("health")).code == 200
+    # SQL runs one at a time on a thread of its own: a second query is refused at once (429 with
+    # Retry-After), and an export (the slow pool, which SQL no longer shares) is not held up
+    second = await api.post("sql", body={"query": "SELECT 1"})
+    assert second.code == 429 and second.json["error"]["code"] == "busy", second.body
+    assert int(second.headers["Retry-After"]) >= 1
+    assert (await api.get("sessions", sid, "export")).code == 200
     assert not slow.done()  # all of the above came back first
     first = await slow
     assert first.code in (200, 400), first.body  # an answer, or query_timeout at its limit
