@@ -139,6 +139,7 @@ def test_providers_form_round_trip(page: Any, models_lab: LabServer, endpoint: s
     assert SECRET not in providers_file.read_text()
     for db in Path(models_lab.data_dir).glob("chat.duckdb*"):
         assert SECRET.encode() not in db.read_bytes()
+    assert SECRET not in models_lab.log.read_text(errors="replace")  # nor in the server's log
 
     # edit keeps the saved key (blank field), then remove with a confirmation
     switch_tab(page, "Models")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
@@ -87,8 +88,9 @@ async def model_ids(api) -> list[str]:
 
 @on_jp_loop
 async def test_round_trip_with_a_keyring_never_returns_or_stores_the_key(
-    api, chat_app, endpoint, file_keyring, providers_file
+    api, chat_app, endpoint, file_keyring, providers_file, caplog
 ):
+    caplog.set_level(logging.DEBUG)
     base_url, server = endpoint
     bodies: list[str] = []
 
@@ -174,6 +176,7 @@ async def test_round_trip_with_a_keyring_never_returns_or_stores_the_key(
     assert keyring.get_password("jupyter-chat-ext", "standin") is None
     assert json.loads(providers_file.read_text())["providers"] == []
     assert SECRET not in "".join(bodies)
+    assert SECRET not in caplog.text  # never logged (the server's records at DEBUG)
 
 
 @on_jp_loop
