@@ -204,6 +204,10 @@ export class ChatApi {
   deleteMessage(sessionId: string, messageId: number): Promise<void> {
     return this.send<void>(`sessions/${sessionId}/messages/${messageId}`, 'DELETE');
   }
+  /** Show the branch of user message `messageId` (an edit of its turn); the listing follows it. */
+  switchBranch(sessionId: string, messageId: number): Promise<{ head_id: number }> {
+    return this.send<{ head_id: number }>(`sessions/${sessionId}/messages/${messageId}/branch`, 'POST');
+  }
   async exportSession(id: string, format: 'markdown' | 'json'): Promise<{ text: string; filename: string }> {
     const response = await this.fetch(`sessions/${id}/export`, {}, { format });
     const disposition = response.headers.get('Content-Disposition') ?? '';

@@ -142,8 +142,11 @@ function withoutError(metadata: Message['metadata']): Message['metadata'] {
 }
 
 /**
- * Edit and resend: the user message takes the new text, later messages go, an answer streams.
- * Resending the same text asks that question again: its earlier answers stay as versions.
+ * Edit and resend. New text starts a branch beside the question (the server keeps the old one
+ * with its later turns: ‹ i/n › on the question moves between them): this page shows the new
+ * question, with an answer streaming, in place of the old one and what followed it. The same
+ * text again on the last question asks it again: its earlier answers stay as versions (the
+ * same text on an earlier question is a branch too, as on the server).
  */
 export function beginEdit(conv: Conversation, messageId: number, content: string): Conversation {
   const index = conv.messages.findIndex(m => m.id === messageId);
@@ -151,17 +154,42 @@ export function beginEdit(conv: Conversation, messageId: number, content: string
     return conv;
   }
   const original = conv.messages[index];
-  const same = original.content === content;
-  const edited = same ? original : { ...original, content };
-  const versions = same ? conv.messages.slice(index + 1).filter(m => m.role === 'assistant' && m.parent_id === messageId) : [];
+  const lastTurn = !conv.messages.slice(index + 1).some(m => m.role === 'user');
+  if (original.content === content && lastTurn) {
+    const versions = conv.messages.slice(index + 1).filter(m => m.role === 'assistant' && m.parent_id === messageId);
+    const answer = streamingAnswer(conv.sessionId ?? '', original.id);
+    return {
+      ...conv,
+      messages: [...conv.messages.slice(0, index), original, ...versions, answer],
+      streamingId: answer.id,
+      pendingUserId: original.id,
+      turn: 'regenerate'
+    };
+  }
+  // a new message of its own (the server names it in `start`), with the original's context
+  const edited: Message = { ...blank(conv.sessionId ?? '', 'user', content), parent_id: original.parent_id, metadata: original.metadata };
   const answer = streamingAnswer(conv.sessionId ?? '', edited.id);
   return {
     ...conv,
-    messages: [...conv.messages.slice(0, index), edited, ...versions, answer],
+    messages: [...conv.messages.slice(0, index), edited, answer],
     streamingId: answer.id,
     pendingUserId: edited.id,
-    turn: same ? 'regenerate' : 'edit'
+    turn: 'edit'
   };
+}
+
+/**
+ * Undo of a delete: the message goes back where it was (the thread is in id order; this page's
+ * unsaved placeholders, with negative ids, stay at the end).
+ */
+export function restoreMessage(conv: Conversation, message: Message): Conversation {
+  if (conv.messages.some(m => m.id === message.id)) {
+    return conv;
+  }
+  const at = conv.messages.findIndex(m => m.id < 0 || m.id > message.id);
+  const messages = [...conv.messages];
+  messages.splice(at < 0 ? messages.length : at, 0, message);
+  return { ...conv, messages };
 }
 
 function patchMessage(conv: Conversation, id: number | null, patch: (m: Message) => Message): Message[] {
@@ -210,6 +238,9 @@ export function applyEvent(conv: Conversation, ev: ChatEvent): Conversation {
     case 'done': {
       const citations: Citation[] | undefined = ev.citations;
       const metrics: Metrics = { ...(ev.metrics ?? {}), finish_reason: ev.finish_reason };
+      // an agent turn that called nothing although a call was asked for says so (chat/tool_intent.py)
+      const note = (ev as { note?: unknown }).note;
+      const noted = typeof note === 'string' && note ? { tool_note: note } : {};
       const finalId = ev.message_id ?? sid;
       return {
         ...conv,
@@ -221,7 +252,7 @@ export function applyEvent(conv: Conversation, ev: ChatEvent): Conversation {
           content: conv.turn === 'continue' && typeof ev.text === 'string' ? ev.text : m.content,
           metrics,
           model: metrics.model ?? m.model,
-          metadata: citations && citations.length ? { ...m.metadata, citations } : m.metadata
+          metadata: { ...(citations && citations.length ? { ...m.metadata, citations } : m.metadata), ...noted }
         })),
         streamingId: null,
         pendingUserId: null,

@@ -41,7 +41,8 @@ export function formatMetrics(m: Metrics | null | undefined): string {
     parts.push(`${m.tokens_per_s.toFixed(1)} tok/s`);
   }
   if (typeof m.completion_tokens === 'number') {
-    const prompt = typeof m.prompt_tokens === 'number' ? ` (+${m.prompt_tokens} prompt)` : '';
+    // a follow-up served from the prompt cache reports 0 prompt tokens evaluated: say nothing then
+    const prompt = typeof m.prompt_tokens === 'number' && m.prompt_tokens > 0 ? ` (+${m.prompt_tokens} prompt)` : '';
     parts.push(`${m.completion_tokens} tokens${prompt}`);
   }
   if (typeof m.total_s === 'number') {
@@ -157,4 +158,44 @@ export function citationLabel(c: Citation): string {
     return `${name} › ${t.heading}`;
   }
   return name;
+}
+
+/**
+ * The editor selection of a cited line range (0-based positions): inclusive, "lines 2-5" runs
+ * from the start of line 2 to the end of line 5. Null for a single line (the cursor goes there).
+ */
+export function citationSelection(
+  t: CitationTarget,
+  lineLength: (line: number) => number
+): { start: { line: number; column: number }; end: { line: number; column: number } } | null {
+  if (t.line === null || t.lastLine === null || t.lastLine <= t.line) {
+    return null;
+  }
+  const last = t.lastLine - 1;
+  return { start: { line: Math.max(0, t.line - 1), column: 0 }, end: { line: last, column: lineLength(last) } };
+}
+
+/**
+ * An answer's text split at its inline source markers: `[2]` becomes the number 2 when the
+ * answer has at least 2 sources (RAG_INSTRUCTIONS asks the model to cite as [1], [2]); other
+ * brackets stay text. `[1][3]` and `[1, 2]` are split too.
+ */
+export function splitCiteMarkers(text: string, count: number): (string | number)[] {
+  const out: (string | number)[] = [];
+  let last = 0;
+  for (const m of text.matchAll(/\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]/g)) {
+    const nums = m[1].split(',').map(x => Number(x.trim()));
+    if (!nums.every(n => n >= 1 && n <= count)) {
+      continue;
+    }
+    if (m.index! > last) {
+      out.push(text.slice(last, m.index));
+    }
+    out.push(...nums);
+    last = m.index! + m[0].length;
+  }
+  if (last < text.length) {
+    out.push(text.slice(last));
+  }
+  return out;
 }

@@ -23,6 +23,7 @@ import { ChatInlineProvider } from './inline/provider';
 import { modelsApi } from './models/api';
 import { ModelsStore } from './models/store';
 import { inlineSettingsFrom } from './inline/settings';
+import { triggerOnBlankLines } from './inline/blankLine';
 import { defaultsFromSettings } from './params';
 import { ChatStore } from './store';
 import { stateDBMemory } from './store/lastChat';
@@ -106,6 +107,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const inline = new ChatInlineProvider(api);
     completionManager?.registerInlineProvider(inline);
     if (completionManager && notebooks) {
+      // ghost text on a new blank line too (JupyterLab starts it only after text: issue 20)
+      triggerOnBlankLines(app, notebooks, () => inline.settings);
       // the engine reads a cell's context when it gets the cursor, before the first keystroke
       let warmTimer = 0;
       notebooks.activeCellChanged.connect(() => {

@@ -14,6 +14,24 @@ export interface VersionInfo {
   next: number | null;
 }
 
+/**
+ * Branches: editing a question starts a branch beside it (the server keeps the old one with its
+ * later turns). The server marks a question that has siblings with `branch` ({index, count,
+ * prev, next}: the neighbouring questions' ids); the thread shows ‹ i/n › on it.
+ */
+export interface BranchInfo {
+  index: number;
+  count: number;
+  prev: number | null;
+  next: number | null;
+}
+
+/** The branch info of a user message (null when it has no siblings or is not yet saved). */
+export function branchOf(m: Message & { branch?: BranchInfo | null }): BranchInfo | null {
+  const b = m.branch;
+  return m.role === 'user' && b && b.count > 1 ? b : null;
+}
+
 export interface ThreadItem {
   message: Message;
   versions: VersionInfo | null;

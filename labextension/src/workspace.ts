@@ -7,7 +7,7 @@ import { IEditorTracker } from '@jupyterlab/fileeditor';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { CellText, ContextKind, notebookAsText } from './context';
-import { citationTarget } from './format';
+import { citationSelection, citationTarget } from './format';
 import { Citation } from './types';
 
 export class Workspace {
@@ -149,8 +149,9 @@ export class Workspace {
     if (target.line !== null && editor && typeof editor.setCursorPosition === 'function') {
       const position = { line: Math.max(0, target.line - 1), column: 0 };
       editor.setCursorPosition(position);
-      if (target.lastLine !== null && target.lastLine > target.line) {
-        editor.setSelection?.({ start: position, end: { line: target.lastLine - 1, column: 0 } });
+      const range = citationSelection(target, line => (typeof editor.getLine === 'function' ? (editor.getLine(line) ?? '').length : 0));
+      if (range) {
+        editor.setSelection?.(range);
       }
       editor.revealPosition?.(position);
       editor.focus?.();

@@ -4,7 +4,7 @@ import { resolve } from 'path';
 
 import { cellText, contextOf, describeVar, outputsText, toWire, ContextItem } from '../src/context/items';
 import { decodeResult, evaluate, KernelLike, LIST_VARS_EXPRESSION, varExpression } from '../src/context/kernelVars';
-import { matchingKinds, parseRef, replaceToken, splitPath, tokenAt } from '../src/context/tokens';
+import { matchingKinds, parseRef, replaceToken, splitPath, tokenAt, typedRefs } from '../src/context/tokens';
 
 describe('@-tokens', () => {
   it('finds the token at the cursor', () => {
@@ -129,5 +129,29 @@ describe('kernel variables', () => {
       ['n', 'int'],
       ['evil', 'Evil']
     ]);
+  });
+});
+
+describe('references typed by hand', () => {
+  it('become references and leave the text', () => {
+    expect(typedRefs('@cell How many rows are there?')).toEqual({
+      refs: [{ kind: 'cell', arg: '', raw: '@cell' }],
+      text: 'How many rows are there?'
+    });
+    const r = typedRefs('Compare @cell:2 with @file:docs/gui.md, and @var:df.');
+    expect(r.refs.map(x => x.raw)).toEqual(['@cell:2', '@file:docs/gui.md', '@var:df']);
+    expect(r.text).toBe('Compare with, and.');
+  });
+
+  it('leaves code, e-mail addresses, unknown kinds and malformed references alone', () => {
+    expect(typedRefs('```python\n@cell\n```\nWhat does it do?').refs).toEqual([]);
+    expect(typedRefs('mail me@cell.org or @dataclass').refs).toEqual([]);
+    expect(typedRefs('@cell:abc and @var:1x').refs).toEqual([]);
+  });
+
+  it('keeps the text when nothing but references was typed; one chip per reference', () => {
+    const r = typedRefs('@cell @cell');
+    expect(r.refs).toHaveLength(1);
+    expect(r.text).toBe('@cell @cell');
   });
 });

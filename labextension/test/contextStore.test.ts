@@ -62,4 +62,49 @@ describe('attached context', () => {
     expect(server.bodies).toHaveLength(1);
     expect(server.bodies[0].context).toEqual([error]);
   });
+
+  it('a fix goes to a new chat, not to the end of the chat that is open (issue 20)', async () => {
+    const server = new Recording();
+    const store = new ChatStore(server);
+    expect(await store.checkHealth()).toBe(true);
+    await store.send('an unrelated question');
+    const open = store.getState().current!.id;
+    const error = { kind: 'error' as const, label: 'nb.ipynb, cell 2: ZeroDivisionError', text: 'tb' };
+    expect(store.sendWithContext('Fix it', [error])).toBe(true);
+    await new Promise(r => setTimeout(r, 200));
+    const now = store.getState().current!.id;
+    expect(now).not.toBe(open);
+    expect(store.getState().conversation.messages.filter(m => m.role === 'user').map(m => m.content)).toEqual(['Fix it']);
+  });
+
+  it('references typed by hand become context like picked ones, and leave the text (issue 20)', async () => {
+    const server = new Recording();
+    const store = new ChatStore(server);
+    expect(await store.checkHealth()).toBe(true);
+    store.attachments = new Attachments(sources);
+    await store.send('@cell:1 How many rows?');
+    expect(server.bodies[0].content).toBe('How many rows?');
+    expect((server.bodies[0].context as { label: string }[]).map(c => c.label)).toEqual(['nb.ipynb, cell 1']);
+    // one that cannot be attached: nothing is sent, the question goes back to the composer
+    await store.send('@var:df what is it?');
+    expect(server.bodies).toHaveLength(1);
+    expect(store.getState().composer).toBe('@var:df what is it?');
+    expect(store.getState().notice?.text).toContain('@var:df');
+  });
+
+  it('an @file: name that names no file attaches the best match across the root', async () => {
+    const attachments = new Attachments({
+      ...sources,
+      file: async path => {
+        if (path !== 'docs/gui.md') {
+          throw new Error('not found');
+        }
+        return { label: path, text: '# GUI' };
+      },
+      findFiles: async () => [{ name: 'gui.md', path: 'docs/gui.md', type: 'file' }]
+    });
+    const item = await attachments.addTyped('file', 'gui');
+    expect(item).toMatchObject({ state: 'ready', label: 'docs/gui.md' });
+    expect(attachments.getItems()).toHaveLength(1);
+  });
 });

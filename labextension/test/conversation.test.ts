@@ -10,7 +10,8 @@ import {
   lastAnswer,
   loaded,
   prependOlder,
-  removeMessage
+  removeMessage,
+  restoreMessage
 } from '../src/conversation';
 import { Message } from '../src/types';
 
@@ -98,13 +99,28 @@ describe('conversation', () => {
     ]);
   });
 
-  it('edit and resend replaces the text and drops later messages', () => {
+  it('edit and resend shows the new branch: a new question (named by start) in place of the old turns', () => {
     let c = loaded('s', [msg(1, 'user', 'q1'), msg(2, 'assistant', 'a1'), msg(3, 'user', 'q2'), msg(4, 'assistant', 'a2')]);
     c = beginEdit(c, 1, 'q1 edited');
     expect(c.messages.map(m => m.content)).toEqual(['q1 edited', '']);
-    c = stream(c, 1, 9, ['b']);
-    expect(c.messages.map(m => m.id)).toEqual([1, 9]);
+    expect(c.messages[0].id).toBeLessThan(0); // a new message: the old q1 stays on the server
+    c = stream(c, 8, 9, ['b']);
+    expect(c.messages.map(m => m.id)).toEqual([8, 9]);
     expect(beginEdit(c, 12345, 'x')).toBe(c);
+  });
+
+  it('the same text on an earlier question is a branch too; on the last one a new version', () => {
+    const c = loaded('s', [msg(1, 'user', 'q1'), msg(2, 'assistant', 'a1'), msg(3, 'user', 'q2'), msg(4, 'assistant', 'a2')]);
+    expect(beginEdit(c, 1, 'q1').turn).toBe('edit');
+    expect(beginEdit(c, 3, 'q2').turn).toBe('regenerate');
+  });
+
+  it('undo of a delete puts the message back in its place', () => {
+    const c = loaded('s', [msg(1, 'user', 'a'), msg(2, 'assistant', 'b'), msg(3, 'user', 'c')]);
+    const gone = removeMessage(c, 2);
+    expect(restoreMessage(gone, c.messages[1]).messages.map(m => m.id)).toEqual([1, 2, 3]);
+    expect(restoreMessage(removeMessage(c, 3), c.messages[2]).messages.map(m => m.id)).toEqual([1, 2, 3]);
+    expect(restoreMessage(c, c.messages[0])).toBe(c);
   });
 
   it('paginates older messages without duplicates and removes messages', () => {

@@ -1,4 +1,4 @@
-import { citationLabel, citationTarget, formatBytes, formatMetrics, formatParameters, formatWhen, modelStateLabel, sessionTitle } from '../src/format';
+import { citationLabel, citationSelection, citationTarget, splitCiteMarkers, formatBytes, formatMetrics, formatParameters, formatWhen, modelStateLabel, sessionTitle } from '../src/format';
 import { ModelInfo } from '../src/types';
 
 describe('format', () => {
@@ -18,6 +18,8 @@ describe('format', () => {
     );
     expect(formatMetrics({ ttft_s: 1.234, finish_reason: 'length' })).toBe('TTFT 1.23 s · max tokens reached');
     expect(formatMetrics(null)).toBe('');
+    // a follow-up served from the prompt cache evaluates 0 prompt tokens: no "+0 prompt" (issue 20)
+    expect(formatMetrics({ completion_tokens: 5, prompt_tokens: 0 })).toBe('5 tokens');
   });
 
   it('writes relative dates', () => {
@@ -46,5 +48,21 @@ describe('format', () => {
     expect(citationLabel({ source: 'a.py', location: { lines: [4, 4] } })).toBe('a.py, line 4');
     expect(citationLabel({ source: 'n.ipynb', location: { cells: [2, 5] } })).toBe('n.ipynb, cell 3');
     expect(citationTarget({ source: 'x', location: { lines: ['a', 2] } })).toMatchObject({ line: null, lastLine: null });
+  });
+});
+
+describe('citation ranges', () => {
+  it('are inclusive: lines 2-5 selects line 5 to its end (issue 20)', () => {
+    const t = citationTarget({ source: 'a.py', location: { lines: [2, 5] } });
+    expect(citationSelection(t, line => [10, 11, 12, 13, 14][line])).toEqual({ start: { line: 1, column: 0 }, end: { line: 4, column: 14 } });
+    expect(citationSelection(citationTarget({ source: 'a.py', location: { line: 3 } }), () => 5)).toBeNull();
+  });
+});
+
+describe('inline source markers', () => {
+  it('split [n] of an answer with n sources; other brackets stay text (issue 20)', () => {
+    expect(splitCiteMarkers('Paris [1] is big [2].', 2)).toEqual(['Paris ', 1, ' is big ', 2, '.']);
+    expect(splitCiteMarkers('see [1, 2] and [3]', 2)).toEqual(['see ', 1, 2, ' and [3]']);
+    expect(splitCiteMarkers('a[0] x[1]', 0)).toEqual(['a[0] x[1]']);
   });
 });

@@ -57,6 +57,38 @@ describe('thread slice', () => {
     expect(shown(store)[1]).toMatchObject({ message: { content: 'third' }, versions: { index: 3, count: 3 } });
   });
 
+  it('delete offers Undo and touches the server only once that time is over', async () => {
+    const [store, server] = await ready();
+    await store.send('q');
+    store.thread.deleteMessage(2);
+    expect(texts(store)).toEqual([['user', 'q', 'complete']]);
+    const notice = store.getState().notice;
+    expect(notice?.action?.label).toBe('Undo');
+    expect(server.stored.map(m => m.id)).toEqual([1, 2]); // nothing dropped yet
+    notice!.action!.run();
+    expect(texts(store)).toEqual([
+      ['user', 'q', 'complete'],
+      ['assistant', 'one two three', 'complete']
+    ]);
+    expect(store.getState().notice).toBeNull();
+    // deleted again, then the user moves on: the delete happens then
+    store.thread.deleteMessage(2);
+    store.thread.newChat();
+    await new Promise(r => setTimeout(r, 0));
+    expect(server.stored.map(m => m.id)).toEqual([1]);
+  });
+
+  it('the branch switch asks the server and shows the branch it lists', async () => {
+    const [store, server] = await ready();
+    await store.send('q');
+    await store.thread.switchBranch(1);
+    expect(server.switched).toEqual([1]);
+    expect(texts(store)).toEqual([
+      ['user', 'q', 'complete'],
+      ['assistant', 'one two three', 'complete']
+    ]);
+  });
+
   it('stop keeps the partial, Continue appends to the same message until it is complete', async () => {
     const [store, server] = await ready();
     server.reply = 'a b c d e f g h';
@@ -102,6 +134,16 @@ describe('thread slice', () => {
     expect(retries).toContain(1);
     expect(store.getState().retry).toBeNull();
     expect(texts(store)[1]).toEqual(['assistant', 'one two three', 'complete']);
+  });
+
+  it('a turn refused for good puts the question back in the composer (issue 20)', async () => {
+    const [store, server] = await ready();
+    server.refuseForGood = true;
+    await store.send('please answer');
+    expect(texts(store)).toEqual([]);
+    expect(store.getState().composer).toBe('please answer');
+    expect(store.getState().notice).toMatchObject({ kind: 'error' });
+    expect(store.getState().notice?.text).toContain('busy');
   });
 
   it('an answer another client is writing is shown and followed until it ends', async () => {

@@ -1,6 +1,6 @@
 import { applyEvent, beginContinue, beginEdit, beginRegenerate, loaded, mergeLatest } from '../src/conversation';
 import { Message } from '../src/types';
-import { threadItems } from '../src/versions';
+import { branchOf, threadItems } from '../src/versions';
 
 function msg(id: number, role: Message['role'], content: string, parent: number | null = null, status: Message['status'] = 'complete'): Message {
   return { id, session_id: 's', role, content, model: null, params: {}, parent_id: parent, status, metadata: {}, created_at: '', metrics: null };
@@ -55,7 +55,7 @@ describe('answer versions', () => {
 });
 
 describe('edit and resend', () => {
-  it('the same text again keeps the earlier answers as versions; new text drops them', () => {
+  it('the same text again keeps the earlier answers as versions; new text starts a branch', () => {
     const base = loaded('s', [msg(1, 'user', 'q'), msg(2, 'assistant', 'a1', 1)]);
     const same = beginEdit(base, 1, 'q');
     expect(same.turn).toBe('regenerate');
@@ -63,5 +63,15 @@ describe('edit and resend', () => {
     const changed = beginEdit(base, 1, 'q2');
     expect(changed.turn).toBe('edit');
     expect(changed.messages.map(m => m.content)).toEqual(['q2', '']);
+  });
+});
+
+describe('branches', () => {
+  it('a question with siblings carries ‹ i/n ›; answers and single questions do not', () => {
+    const q = { ...msg(5, 'user', 'q'), branch: { index: 2, count: 2, prev: 1, next: null } };
+    expect(branchOf(q)).toEqual({ index: 2, count: 2, prev: 1, next: null });
+    expect(branchOf({ ...q, branch: { index: 1, count: 1, prev: null, next: null } })).toBeNull();
+    expect(branchOf(msg(5, 'user', 'q'))).toBeNull();
+    expect(branchOf({ ...q, role: 'assistant' })).toBeNull();
   });
 });

@@ -18,6 +18,8 @@ export interface ContextSources {
   cellCount(): number;
   /** the kernel of the active notebook, or null */
   kernel(): KernelLike | null;
+  /** files anywhere under the server root whose path matches `query` (fuzzy, best first) */
+  findFiles?(query: string): Promise<{ name: string; path: string; type: 'file' | 'notebook' }[]>;
 }
 
 const KERNEL_NOTES: Record<KernelError['reason'], string> = {
@@ -61,6 +63,29 @@ export class Attachments {
       this.set(this._items.map(i => (i.id === id ? done : i)));
     }
     return done;
+  }
+
+  /**
+   * Attach a reference typed by hand (not picked from the menu): the same item as a pick, and
+   * an `@file:` name that names no file is looked up across the server root (`@file:gui` finds
+   * `docs/gui.md`), the best match attached.
+   */
+  async addTyped(kind: RefKind, arg: string): Promise<ContextItem> {
+    const item = await this.add(kind, arg);
+    if (item.state !== 'error' || kind !== 'file' || !this.sources.findFiles) {
+      return item;
+    }
+    let best: string | undefined;
+    try {
+      best = (await this.sources.findFiles(arg))[0]?.path;
+    } catch {
+      return item;
+    }
+    if (!best || best === arg) {
+      return item;
+    }
+    this.remove(item.id);
+    return this.add('file', best);
   }
 
   /** Attach an item already in hand (the fix command's error context). */

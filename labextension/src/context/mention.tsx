@@ -44,8 +44,8 @@ async function optionsFor(token: AtToken, attachments: Attachments): Promise<Opt
   }
   if (token.kind === 'file') {
     const { dir, name } = splitPath(token.arg);
-    const entries = await attachments.sources.listDir(dir);
-    return entries
+    const entries = await attachments.sources.listDir(dir).catch(() => []);
+    const listed: Option[] = entries
       .filter(e => e.name.toLowerCase().startsWith(name.toLowerCase()))
       .slice(0, MAX_OPTIONS)
       .map(e =>
@@ -53,6 +53,16 @@ async function optionsFor(token: AtToken, attachments: Attachments): Promise<Opt
           ? { key: e.path, label: `${e.name}/`, insert: `@file:${e.path}/` }
           : { key: e.path, label: e.name, hint: dir || undefined, attach: { kind: 'file' as const, arg: e.path } }
       );
+    // and matches anywhere under the root (fuzzy): `@file:gui` finds docs/gui.md from the top
+    const fuzzy = token.arg && attachments.sources.findFiles ? await attachments.sources.findFiles(token.arg).catch(() => []) : [];
+    const known = new Set(listed.map(o => o.key));
+    for (const f of fuzzy) {
+      if (!known.has(f.path) && listed.length < MAX_OPTIONS) {
+        const folder = splitPath(f.path).dir;
+        listed.push({ key: f.path, label: f.name, hint: folder || undefined, attach: { kind: 'file', arg: f.path } });
+      }
+    }
+    return listed;
   }
   try {
     const vars = await attachments.variables();

@@ -42,6 +42,13 @@ export function labSources(api: ChatApi, contents: Contents.IManager, notebooks:
       const name = p.context.path.split('/').pop();
       return { label: `${name}, cell ${i + 1}`, text: cellText(cell.model.sharedModel.getSource(), outputs, meta?.name ?? 'python', cell.model.type) };
     },
+    async findFiles(query) {
+      // the server walks its root (hidden files only where the contents API shows them)
+      const r = await api.json<{ files: { name: string; path: string; type: 'file' | 'notebook' }[] }>(
+        `context/files?q=${encodeURIComponent(query)}&limit=20`
+      );
+      return r.files;
+    },
     cellCount() {
       return panel()?.content.widgets.length ?? 0;
     },

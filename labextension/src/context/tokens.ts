@@ -88,3 +88,49 @@ export function splitPath(arg: string): { dir: string; name: string } {
   const cut = arg.lastIndexOf('/');
   return cut < 0 ? { dir: '', name: arg } : { dir: arg.slice(0, cut), name: arg.slice(cut + 1) };
 }
+
+const MARK = '\u0000';
+
+/** A complete reference typed by hand in a message, as found by {@link typedRefs}. */
+export interface TypedRef {
+  kind: RefKind;
+  arg: string;
+  /** the text as typed, e.g. `@cell:2` */
+  raw: string;
+}
+
+/**
+ * The references typed by hand in a message about to be sent (`@cell How many rows…`,
+ * `@cell:2`, `@file:docs/gui.md`, `@var:df`): they become context chips like picked ones, and
+ * leave the text. Only at the start or after white space, and ended by white space, the end, or
+ * a closing `,` `.` `;` `:` `?` `!` `)` (so `see @cell:2.` works); code fences are left alone.
+ * When nothing but references was typed, the text is kept as it is (there is no question left).
+ */
+export function typedRefs(text: string): { refs: TypedRef[]; text: string } {
+  const refs: TypedRef[] = [];
+  const parts = text.split(/(```[\s\S]*?(?:```|$))/);
+  const out = parts.map((part, i) => {
+    if (i % 2 === 1) {
+      return part; // a fenced block: code, not references
+    }
+    return part.replace(/(^|\s)(@(?:file|cell|var)(?::[^\s]*)?)(?=\s|$)/g, (whole, lead: string, token: string) => {
+      const trail = /[,.;:?!)]+$/.exec(token)?.[0] ?? '';
+      const raw = trail ? token.slice(0, -trail.length) : token;
+      const ref = parseRef(raw);
+      if (!ref) {
+        return whole;
+      }
+      if (!refs.some(r => r.kind === ref.kind && r.arg === ref.arg)) {
+        refs.push({ ...ref, raw });
+      }
+      return (trail ? '' : lead) + MARK + trail; // `with @file:a.md, and` -> `with, and`
+    });
+  });
+  // a removed reference takes one space after it along (`@cell How many` -> `How many`)
+  const rest = out
+    .join('')
+    .replace(new RegExp(`(^|\\s)${MARK} ?`, 'g'), '$1')
+    .replace(new RegExp(MARK, 'g'), '')
+    .trim();
+  return { refs, text: rest ? rest : text.trim() };
+}

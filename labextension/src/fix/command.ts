@@ -7,7 +7,7 @@ import { JupyterFrontEnd } from '@jupyterlab/application';
 import { Notification } from '@jupyterlab/apputils';
 import { Cell } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
-import { bugIcon } from '@jupyterlab/ui-components';
+import { codeCheckIcon } from '@jupyterlab/ui-components';
 
 import { FixTargets } from './apply';
 import { CellError, errorOf, fixContext, fixQuestion } from './traceback';
@@ -54,7 +54,8 @@ export function registerFixCommand(app: JupyterFrontEnd, notebooks: INotebookTra
   app.commands.addCommand(FIX_COMMAND, {
     label: 'Fix This Error',
     caption: 'Ask the chat to fix the error of this cell’s last run',
-    icon: bugIcon,
+    // not the bug: that one is the Debugger's (issue 20)
+    icon: codeCheckIcon,
     isVisible: () => !!cellError(active()),
     isEnabled: () => !!cellError(active()),
     execute: () => {

@@ -9,6 +9,7 @@
 import { ApiError, ChatApi } from '../api';
 import { ContextKind, withContext } from '../context';
 import { Attachments } from '../context/attachments';
+import { typedRefs } from '../context/tokens';
 import { WireContext } from '../context/items';
 import { BUILTIN_DEFAULTS, ChatDefaults } from '../params';
 import { RagRequest } from '../types';
@@ -226,9 +227,23 @@ export class ChatStore {
 
   /** Send the composer's text (with the chosen context). Resolves when the answer ends. */
   async send(text: string): Promise<void> {
-    const question = text.trim();
-    if (!question || this.streaming) {
+    if (!text.trim() || this.streaming) {
       return;
+    }
+    // references typed by hand are the same as picked ones: chips, and out of the text (and so
+    // out of the chat's title)
+    const typed = typedRefs(text);
+    const question = typed.text;
+    if (typed.refs.length && this.attachments) {
+      const items = await Promise.all(typed.refs.map(r => this.attachments!.addTyped(r.kind, r.arg)));
+      const failed = items.filter(i => i.state === 'error');
+      if (failed.length) {
+        // nothing is sent without what was asked for: the question goes back to the composer
+        this.setComposer(text);
+        failed.forEach(i => this.attachments!.remove(i.id));
+        this.setNotice({ kind: 'error', text: failed.map(i => `Cannot attach ${i.ref}: ${i.note ?? 'not found'}`).join('; ') });
+        return;
+      }
     }
     const kind = this.getState().contextKind;
     const ctx = kind !== 'none' && this.contextSource ? this.contextSource(kind) : null;
@@ -242,6 +257,11 @@ export class ChatStore {
       return false;
     }
     this.setView('chat');
+    // a fix (an error with its cell) is a question of its own: a new chat, not the end of
+    // whatever chat happens to be open (issue 20)
+    if (this.getState().current || this.getState().conversation.messages.length) {
+      this.thread.newChat();
+    }
     this._contextTurn = true;
     void this.thread.send(question, context).finally(() => (this._contextTurn = false));
     return true;

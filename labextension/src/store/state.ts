@@ -14,6 +14,8 @@ export type View = 'chat' | 'history' | 'collections' | 'models';
 export interface Notice {
   kind: 'error' | 'info';
   text: string;
+  /** a button on the notice (e.g. Undo of a delete) */
+  action?: { label: string; run: () => void };
 }
 
 /** Options of a chat that does not exist on the server yet (the first send creates it). */

@@ -12,19 +12,21 @@ import {
   beginSend,
   emptyConversation,
   endStream,
+  errorText,
   loaded,
   mergeLatest,
   prependOlder,
-  removeMessage
+  removeMessage,
+  restoreMessage
 } from '../conversation';
 import { WireContext } from '../context/items';
 import { ChatDefaults, effectiveParams } from '../params';
-import { ChatEvent, GenerationParams, RagRequest, Session, ToolsRequest } from '../types';
+import { ChatEvent, GenerationParams, Message, RagRequest, Session, ToolsRequest } from '../types';
 import { Draft, SliceDeps, ThreadState } from './state';
 
 export type ThreadApi = Pick<
   ChatApi,
-  'session' | 'messages' | 'message' | 'createSession' | 'updateSession' | 'chat' | 'regenerate' | 'editAndResend' | 'continueAnswer' | 'deleteMessage'
+  'session' | 'messages' | 'message' | 'createSession' | 'updateSession' | 'chat' | 'regenerate' | 'editAndResend' | 'continueAnswer' | 'deleteMessage' | 'switchBranch'
 >;
 
 /** How often a chat whose answer another client is writing is read again. */
@@ -32,6 +34,8 @@ export const REMOTE_POLL_MS = 1500;
 /** Right after a stop the server may still be saving the stopped answer (continue: 409). */
 const SETTLE_MS = 300;
 const SETTLE_TRIES = 10;
+/** How long a deleted message can be brought back (Undo) before the server deletes it. */
+export const UNDO_DELETE_MS = 6000;
 
 export interface ThreadEnv {
   defaults(): ChatDefaults;
@@ -85,6 +89,7 @@ export class ThreadSlice {
   // --- which chat is open -------------------------------------------------------------------
   newChat(): void {
     this.stop();
+    this.flushDelete();
     this.set({
       current: null,
       draft: freshDraft(this.env.defaults()),
@@ -113,6 +118,7 @@ export class ThreadSlice {
       }
     } else {
       this.stop();
+      this.flushDelete();
       this.deps.cell.set({ view: 'chat', notice: null });
     }
     this.set({ messagesLoading: true });
@@ -272,8 +278,28 @@ export class ThreadSlice {
     }
     this.set({ conversation });
     this.deps.cell.set({ notice: null });
+    const userId = conversation.pendingUserId;
+    const answerId = conversation.streamingId;
     const body = { content, ...this.turnBody(), ...(context.length ? { context } : {}) };
     await this.run(this.deps.api.chat(session.id, body, this.onEvent, this.streamOptions()));
+    this.takeBackRefused(userId, answerId, content);
+  }
+
+  /**
+   * A turn the server refused before it began (busy after the retries: 429/503, or a bad
+   * request) stored nothing: rather than an error under a question that was never asked, the
+   * question goes back to the composer, the reason in a notice (issue 20).
+   */
+  private takeBackRefused(userId: number | null, answerId: number | null, content: string): void {
+    const conv = this.state.conversation;
+    const answer = conv.messages.find(m => m.id === answerId);
+    const neverStarted = userId !== null && userId < 0 && conv.messages.some(m => m.id === userId);
+    if (!neverStarted || !answer || answer.status !== 'error') {
+      return;
+    }
+    const reason = errorText(answer) ?? 'The server refused the message.';
+    this.set({ conversation: { ...conv, messages: conv.messages.filter(m => m.id !== userId && m.id !== answerId) } });
+    this.deps.cell.set({ composer: content, focusRequest: this.deps.cell.get().focusRequest + 1, notice: { kind: 'error', text: `${reason} Your message is back in the box.` } });
   }
 
   /** A new answer to the last question; the earlier ones stay as versions (‹ 1/2 ›). */
@@ -324,18 +350,77 @@ export class ThreadSlice {
     this._stream?.abort();
   }
 
-  async deleteMessage(messageId: number): Promise<void> {
+  /**
+   * Delete a message with a few seconds to take it back: it leaves the thread at once, a notice
+   * offers Undo, and only when that time is up does the server delete it (nothing is dropped
+   * from the store before). Opening another chat or deleting another message commits it then.
+   */
+  deleteMessage(messageId: number): void {
     const session = this.state.current;
-    if (!session) {
+    const message = this.state.conversation.messages.find(m => m.id === messageId);
+    if (!session || !message) {
       return;
     }
-    try {
-      if (messageId > 0) {
-        await this.deps.api.deleteMessage(session.id, messageId);
+    this.flushDelete();
+    this.set({ conversation: removeMessage(this.state.conversation, messageId) });
+    if (messageId <= 0) {
+      return;
+    }
+    const timer = setTimeout(() => this.flushDelete(), UNDO_DELETE_MS);
+    this._pendingDelete = { sessionId: session.id, message, timer };
+    this.deps.cell.set({
+      notice: { kind: 'info', text: message.role === 'user' ? 'Question deleted.' : 'Message deleted.', action: { label: 'Undo', run: () => this.undoDelete() } }
+    });
+  }
+
+  /** Bring back the message deleted last (while its Undo is offered). */
+  undoDelete(): void {
+    const pending = this._pendingDelete;
+    if (!pending) {
+      return;
+    }
+    clearTimeout(pending.timer);
+    this._pendingDelete = null;
+    if (this.state.current?.id === pending.sessionId) {
+      this.set({ conversation: restoreMessage(this.state.conversation, pending.message) });
+    }
+    this.deps.cell.set({ notice: null });
+  }
+
+  /** Carry out the pending delete now (its Undo time is up, or the user moved on). */
+  private flushDelete(): void {
+    const pending = this._pendingDelete;
+    if (!pending) {
+      return;
+    }
+    clearTimeout(pending.timer);
+    this._pendingDelete = null;
+    if (this.deps.cell.get().notice?.action) {
+      this.deps.cell.set({ notice: null });
+    }
+    this.deps.api.deleteMessage(pending.sessionId, pending.message.id).catch(err => {
+      if (this.state.current?.id === pending.sessionId) {
+        this.set({ conversation: restoreMessage(this.state.conversation, pending.message) });
       }
-      this.set({ conversation: removeMessage(this.state.conversation, messageId) });
-    } catch (err) {
       this.deps.fail(err, 'Could not delete the message');
+    });
+  }
+
+  /** Show another branch of the conversation (‹ i/n › on an edited question). */
+  async switchBranch(messageId: number): Promise<void> {
+    const session = this.state.current;
+    if (!session || this.streaming || messageId <= 0) {
+      return;
+    }
+    this.flushDelete();
+    try {
+      await this.deps.api.switchBranch(session.id, messageId);
+      const page = await this.deps.api.messages(session.id);
+      if (this.state.current?.id === session.id && !this.streaming) {
+        this.set({ conversation: loaded(session.id, page.messages, page.has_more), versions: {} });
+      }
+    } catch (err) {
+      this.deps.fail(err, 'Could not switch to that branch');
     }
   }
 
@@ -380,7 +465,7 @@ export class ThreadSlice {
       if (stoppedId !== null && stoppedId > 0) {
         await this.settled(id, stoppedId);
       }
-      if ((turn === 'regenerate' || (stoppedId !== null && stoppedId > 0)) && !this.streaming) {
+      if ((turn === 'regenerate' || turn === 'edit' || (stoppedId !== null && stoppedId > 0)) && !this.streaming) {
         await this.reload(id);
       }
     } catch {
@@ -434,8 +519,10 @@ export class ThreadSlice {
 
   dispose(): void {
     this.stop();
+    this.flushDelete();
   }
 
   private _stream: StreamHandle | null = null;
+  private _pendingDelete: { sessionId: string; message: Message; timer: ReturnType<typeof setTimeout> } | null = null;
   private _watching = false;
 }

@@ -1,6 +1,6 @@
 /** The Documents tab: RAG collections, their ingest jobs, and which one the chat retrieves from. */
 import { Dialog, showDialog } from '@jupyterlab/apputils';
-import { deleteIcon } from '@jupyterlab/ui-components';
+import { deleteIcon, folderIcon } from '@jupyterlab/ui-components';
 import React, { useState } from 'react';
 
 import { formatBytes } from '../format';
@@ -87,7 +87,11 @@ export function CollectionsView(props: { state: ChatState; services: PanelServic
                 store.setView('chat');
               }}
             >
-              <span className="jp-ChatExt-sessionTitle">📚 {c.name}</span>
+              <span className="jp-ChatExt-sessionTitle">
+                {/* a JupyterLab icon: an emoji has no glyph where no emoji font is installed */}
+                <folderIcon.react tag="span" className="jp-ChatExt-icon jp-ChatExt-inlineIcon" />
+                {c.name}
+              </span>
               <span className="jp-ChatExt-sessionMeta">
                 {c.documents} documents · {c.chunks} chunks · {formatBytes(c.size_bytes)}
                 {c.embedding_model ? ` · ${c.embedding_model}` : ''}

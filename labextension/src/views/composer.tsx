@@ -1,4 +1,4 @@
-import { buildIcon, stopIcon } from '@jupyterlab/ui-components';
+import { buildIcon, infoIcon, stopIcon } from '@jupyterlab/ui-components';
 import React, { useEffect, useRef } from 'react';
 
 import { ContextKind } from '../context';
@@ -6,6 +6,36 @@ import { Attachments } from '../context/attachments';
 import { ComposerChips, useMentions } from '../context/mention';
 import { sendIcon } from '../icons';
 import { Collection } from '../types';
+
+/** GET /chat-ext/models `tools_hint`: whether the model is likely to call tools, and why not. */
+export interface ToolsHint {
+  likely: boolean;
+  reason: string;
+}
+
+/** The tools hint of a model entry, read defensively (servers before issue 20 send none). */
+export function toolsHintOf(model: unknown): ToolsHint | null {
+  const hint = (model as { tools_hint?: unknown } | null | undefined)?.tools_hint as Partial<ToolsHint> | undefined;
+  if (!hint || typeof hint.likely !== 'boolean') {
+    return null;
+  }
+  return { likely: hint.likely, reason: typeof hint.reason === 'string' ? hint.reason : '' };
+}
+
+/**
+ * Grow the box with its text, up to a limit (CSS max-height scrolls beyond). A hidden box (no
+ * width: the panel or one of its parents is display:none) measures a scrollHeight of 0, and the
+ * inline `height: 0px` that made would collapse it to a slit once shown (issue 20): then the
+ * inline height is dropped so the `rows` height applies until the box can be measured.
+ */
+export function fitHeight(el: HTMLTextAreaElement): void {
+  if (!el.isConnected || el.clientWidth === 0) {
+    el.style.height = '';
+    return;
+  }
+  el.style.height = 'auto';
+  el.style.height = `${Math.min(el.scrollHeight, 240)}px`;
+}
 
 export function Composer(props: {
   text: string;
@@ -22,6 +52,10 @@ export function Composer(props: {
   /** agent turns: the model may call tools (notebook tools when a notebook is open) */
   toolsOn?: boolean;
   onToolsOn?: (on: boolean) => void;
+  /** the chosen model's chance of calling tools (GET models `tools_hint`; absent: unknown) */
+  toolsHint?: ToolsHint | null;
+  /** open the Models view (to pick a model that calls tools) */
+  onOpenModels?: () => void;
   onSend: (text: string) => void;
   onStop: () => void;
   /** @-context: items attached with `@file:` / `@cell` / `@var:` (chips) */
@@ -46,13 +80,27 @@ export function Composer(props: {
     }
   }, [props.focusRequest, props.disabled]);
   useEffect(() => {
-    // grow with the text, up to a limit (CSS max-height scrolls beyond)
-    const el = ref.current;
-    if (el) {
-      el.style.height = 'auto';
-      el.style.height = `${Math.min(el.scrollHeight, 240)}px`;
+    if (ref.current) {
+      fitHeight(ref.current);
     }
   }, [props.text]);
+  useEffect(() => {
+    // the sidebar may be hidden when the text changes (a restored layout, another tab in front):
+    // measure again when the box gets its width back (shown), never while it has none
+    const el = ref.current;
+    if (!el || typeof ResizeObserver === 'undefined') {
+      return;
+    }
+    let width = el.clientWidth;
+    const obs = new ResizeObserver(() => {
+      if (el.clientWidth !== width) {
+        width = el.clientWidth;
+        fitHeight(el);
+      }
+    });
+    obs.observe(el);
+    return () => obs.disconnect();
+  }, []);
   const send = () => {
     if (!props.busy && !props.disabled && props.text.trim()) {
       props.onSend(props.text);
@@ -112,11 +160,15 @@ export function Composer(props: {
           onChange={e => props.onCollection(e.target.value)}
         >
           <option value="">No documents</option>
-          {props.collections.map(c => (
-            <option key={c.name} value={c.name}>
-              📚 {c.name}
-            </option>
-          ))}
+          {props.collections.length ? (
+            <optgroup label="Answer from the collection">
+              {props.collections.map(c => (
+                <option key={c.name} value={c.name}>
+                  {c.name}
+                </option>
+              ))}
+            </optgroup>
+          ) : null}
         </select>
         {props.onToolsOn ? (
           <button
@@ -134,6 +186,17 @@ export function Composer(props: {
             <buildIcon.react tag="span" className="jp-ChatExt-icon" />
             Tools
           </button>
+        ) : null}
+        {props.onToolsOn && props.toolsOn && props.toolsHint && !props.toolsHint.likely ? (
+          <span className="jp-ChatExt-toolsHint" role="note" title={props.toolsHint.reason}>
+            <infoIcon.react tag="span" className="jp-ChatExt-icon" />
+            <span className="jp-ChatExt-toolsHintText">may not call tools</span>
+            {props.onOpenModels ? (
+              <button type="button" className="jp-ChatExt-linkButton" aria-label="Choose a model that calls tools" onClick={props.onOpenModels}>
+                Models
+              </button>
+            ) : null}
+          </span>
         ) : null}
         <span className="jp-ChatExt-spacer" />
         {props.busy ? (

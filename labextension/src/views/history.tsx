@@ -35,6 +35,11 @@ function SessionItem(props: { session: Session; current: boolean; store: ChatSto
   );
 }
 
+/** "1 chat", "3 chats" */
+export function chatCount(n: number): string {
+  return `${n} chat${n === 1 ? '' : 's'}`;
+}
+
 export function HistoryView(props: { state: ChatState; services: PanelServices }): JSX.Element {
   const { state, services } = props;
   const store = services.store;
@@ -87,7 +92,7 @@ export function HistoryView(props: { state: ChatState; services: PanelServices }
         />
       </div>
       <div className="jp-ChatExt-listInfo" role="status">
-        {state.sessionsLoading ? 'Searching…' : q.trim() ? `${state.sessionsTotal} chats match “${q.trim()}”` : `${state.sessionsTotal} chats`}
+        {state.sessionsLoading ? 'Searching…' : q.trim() ? `${chatCount(state.sessionsTotal)} ${state.sessionsTotal === 1 ? 'matches' : 'match'} “${q.trim()}”` : chatCount(state.sessionsTotal)}
       </div>
       <NoticeBar notice={state.notice} role="alert" />
       <ul className="jp-ChatExt-sessions" aria-label="Chats">

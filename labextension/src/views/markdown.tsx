@@ -8,6 +8,8 @@ import { addBelowIcon, checkIcon, copyIcon, LabIcon, redoIcon } from '@jupyterla
 import { Widget } from '@lumino/widgets';
 import React, { useEffect, useRef } from 'react';
 
+import { splitCiteMarkers } from '../format';
+
 export interface CodeActions {
   copy(code: string): void;
   insert(code: string, language: string): void;
@@ -73,17 +75,66 @@ function decorateCodeBlocks(root: HTMLElement, actions: CodeActions): void {
   });
 }
 
+/**
+ * The answer's inline [n] markers as buttons that open source n (text nodes only, outside code;
+ * DOM APIs only, never innerHTML).
+ */
+function linkCitations(root: HTMLElement, count: number, open: (index: number) => void): void {
+  if (count < 1) {
+    return;
+  }
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {
+    acceptNode: n => (n.parentElement?.closest('pre, code, button, .jp-ChatExt-codeBar') ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT)
+  });
+  const nodes: Text[] = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (/\[\d/.test(n.nodeValue ?? '')) {
+      nodes.push(n as Text);
+    }
+  }
+  for (const node of nodes) {
+    const parts = splitCiteMarkers(node.nodeValue ?? '', count);
+    if (!parts.some(p => typeof p === 'number')) {
+      continue;
+    }
+    const frag = document.createDocumentFragment();
+    for (const p of parts) {
+      if (typeof p === 'string') {
+        frag.appendChild(document.createTextNode(p));
+        continue;
+      }
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'jp-ChatExt-citeRef';
+      b.textContent = String(p);
+      b.title = `Open source ${p}`;
+      b.setAttribute('aria-label', `Source ${p}`);
+      b.addEventListener('click', ev => {
+        ev.preventDefault();
+        open(p - 1);
+      });
+      frag.appendChild(b);
+    }
+    node.parentNode?.replaceChild(frag, node);
+  }
+}
+
 export function Markdown(props: {
   text: string;
   rendermime: IRenderMimeRegistry;
   streaming: boolean;
   actions: CodeActions;
+  /** how many sources the answer has: its [n] markers open them (onCite(index)) */
+  citations?: number;
+  onCite?: (index: number) => void;
 }): JSX.Element {
   const host = useRef<HTMLDivElement>(null);
   const renderer = useRef<IRenderMime.IRenderer | null>(null);
   const job = useRef({ busy: false, pending: null as string | null, last: 0 });
   const actions = useRef(props.actions);
   actions.current = props.actions;
+  const cite = useRef({ count: props.citations ?? 0, onCite: props.onCite });
+  cite.current = { count: props.citations ?? 0, onCite: props.onCite };
 
   useEffect(() => {
     const r = props.rendermime.createRenderer(MIME);
@@ -133,6 +184,9 @@ export function Markdown(props: {
           replace: (c, l) => actions.current.replace(c, l),
           apply: actions.current.apply ? (c, l) => actions.current.apply?.(c, l) : undefined
         });
+        if (cite.current.onCite) {
+          linkCitations(r.node, cite.current.count, i => cite.current.onCite?.(i));
+        }
         state.last = Date.now();
       } finally {
         state.busy = false;
@@ -148,7 +202,7 @@ export function Markdown(props: {
     } else {
       void render(props.text);
     }
-  }, [props.text, props.streaming]);
+  }, [props.text, props.streaming, props.citations]);
 
   return <div ref={host} className="jp-ChatExt-markdownHost" />;
 }

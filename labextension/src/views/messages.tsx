@@ -10,7 +10,7 @@ import { citationLabel, formatMetrics } from '../format';
 import { RetryNotice } from '../store/state';
 import type { Decision, LiveCall } from '../store/tools';
 import { Citation, Message } from '../types';
-import { ThreadItem, VersionInfo } from '../versions';
+import { BranchInfo, branchOf, ThreadItem, VersionInfo } from '../versions';
 import { CodeActions, Markdown } from './markdown';
 import { ToolCallRow, ToolResultRow } from './toolCall';
 
@@ -31,6 +31,8 @@ export interface MessageActions extends CodeActions {
   editAndResend(id: number, content: string): void;
   remove(id: number): void;
   openCitation(c: Citation): void;
+  /** show the branch of another edit of a question (‹ i/n › on it) */
+  switchBranch?(messageId: number): void;
 }
 
 /** ‹ 2/3 ›: page through the answers a turn has had (regenerate keeps the earlier ones). */
@@ -50,6 +52,38 @@ function Versions(props: { message: Message; versions: VersionInfo; busy: boolea
         {v.index}/{v.count}
       </span>
       <button type="button" className="jp-ChatExt-iconButton" title="Next answer" aria-label="Next answer" disabled={v.next === null || props.busy} onClick={() => go(v.next)}>
+        <caretRightIcon.react tag="span" className="jp-ChatExt-icon" />
+      </button>
+    </span>
+  );
+}
+
+/** ‹ 2/3 › on a question: page through its edits, each with the conversation that followed it. */
+function Branches(props: { branch: BranchInfo; busy: boolean; go: (id: number) => void }): JSX.Element {
+  const b = props.branch;
+  return (
+    <span className="jp-ChatExt-versions jp-ChatExt-branches" role="group" aria-label="Branches">
+      <button
+        type="button"
+        className="jp-ChatExt-iconButton"
+        title="Previous branch (an earlier edit of this message)"
+        aria-label="Previous branch"
+        disabled={b.prev === null || props.busy}
+        onClick={() => b.prev !== null && props.go(b.prev)}
+      >
+        <caretLeftIcon.react tag="span" className="jp-ChatExt-icon" />
+      </button>
+      <span className="jp-ChatExt-versionLabel" aria-live="polite">
+        {b.index}/{b.count}
+      </span>
+      <button
+        type="button"
+        className="jp-ChatExt-iconButton"
+        title="Next branch (a later edit of this message)"
+        aria-label="Next branch"
+        disabled={b.next === null || props.busy}
+        onClick={() => b.next !== null && props.go(b.next)}
+      >
         <caretRightIcon.react tag="span" className="jp-ChatExt-icon" />
       </button>
     </span>
@@ -183,6 +217,7 @@ function MessageItem(props: {
   const err = errorText(m);
   const citations = m.metadata?.citations ?? [];
   const metrics = m.role === 'assistant' ? formatMetrics(m.metrics) : '';
+  const branch = branchOf(m);
   return (
     <div
       className={`jp-ChatExt-message jp-ChatExt-message-${m.role}`}
@@ -208,7 +243,14 @@ function MessageItem(props: {
       ) : (
         <>
           {m.content ? (
-            <Markdown text={m.content} rendermime={props.rendermime} streaming={streaming} actions={props.actions} />
+            <Markdown
+              text={m.content}
+              rendermime={props.rendermime}
+              streaming={streaming}
+              actions={props.actions}
+              citations={citations.length}
+              onCite={i => citations[i] && props.actions.openCitation(citations[i])}
+            />
           ) : null}
           {calls.map(c => (
             <ToolCallRow key={c.id} call={c} result={props.tools.results.get(c.id)} live={props.tools.live[c.id]} onDecide={props.tools.decide} />
@@ -239,7 +281,13 @@ function MessageItem(props: {
           {err ?? 'The answer failed.'}
         </div>
       ) : null}
+      {typeof m.metadata?.tool_note === 'string' && !streaming ? (
+        <div className="jp-ChatExt-toolNote" role="note">
+          {m.metadata.tool_note}
+        </div>
+      ) : null}
       {metrics && !streaming ? <div className="jp-ChatExt-metrics">{metrics}</div> : null}
+      {branch && props.actions.switchBranch && !editing ? <Branches branch={branch} busy={props.busy} go={props.actions.switchBranch} /> : null}
       {props.versions && !editing ? <Versions message={m} versions={props.versions} busy={props.busy} choose={props.actions.chooseVersion} /> : null}
       {!streaming && !editing ? (
         <div className="jp-ChatExt-messageActions">

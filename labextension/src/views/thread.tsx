@@ -5,7 +5,7 @@ import { chatIcon } from '../icons';
 import { ChatState } from '../store';
 import { claimedCalls, resultsByCall } from '../store/tools';
 import { threadItems } from '../versions';
-import { Composer } from './composer';
+import { Composer, toolsHintOf } from './composer';
 import { ChatHeader, ModelBar } from './header';
 import { MessageList } from './messages';
 import { NoticeBar } from './notice';
@@ -37,6 +37,8 @@ export function ChatView(props: { state: ChatState; services: PanelServices }): 
       return () => clearInterval(t);
     }
   }, [modelLoading]);
+  // the branch switch (‹ i/n › on an edited question) belongs to the thread
+  const actions = useMemo(() => ({ ...services.actions, switchBranch: (id: number) => void store.thread.switchBranch(id) }), [services.actions]);
   const items = useMemo(() => threadItems(state.conversation.messages, state.versions), [state.conversation.messages, state.versions]);
   const messages = state.conversation.messages;
   const tools = useMemo(
@@ -71,7 +73,7 @@ export function ChatView(props: { state: ChatState; services: PanelServices }): 
         modelLoading={modelLoading}
         retry={state.retry}
         rendermime={services.rendermime}
-        actions={services.actions}
+        actions={actions}
         tools={tools}
         onLoadOlder={() => void store.thread.loadOlder()}
         empty={EMPTY}
@@ -92,6 +94,8 @@ export function ChatView(props: { state: ChatState; services: PanelServices }): 
         onCollection={c => store.catalog.setCollection(c)}
         toolsOn={state.toolsOn}
         onToolsOn={on => store.tools.setOn(on)}
+        toolsHint={toolsHintOf(modelInfo)}
+        onOpenModels={() => store.setView('models')}
         onSend={text => {
           store.setComposer('');
           void store.send(text);

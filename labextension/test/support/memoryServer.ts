@@ -30,6 +30,8 @@ export class MemoryServer implements StoreApi {
   reply = 'one two three';
   /** refuse the next turns with 429 + Retry-After (count) */
   refuse = 0;
+  /** refuse every turn for good (503 after the retries): an error before any start event */
+  refuseForGood = false;
   /** agent turns: the calls of the first step (only when the chat body has `tools`) */
   toolScript: ScriptedCall[] = [];
   /** the `tools` of the last chat body, and the replies to tool calls, in order */
@@ -101,6 +103,12 @@ export class MemoryServer implements StoreApi {
   async deleteMessage(sessionId: string, id: number) {
     this.stored = this.stored.filter(m => m.id !== id);
   }
+  async switchBranch(_sessionId: string, messageId: number) {
+    this.switched.push(messageId);
+    return { head_id: messageId };
+  }
+  /** the questions switchBranch was called with (this fake keeps one thread) */
+  switched: number[] = [];
   async exportSession(id: string) {
     return { text: JSON.stringify({ session: this.get(id) }), filename: `${id}.json` };
   }
@@ -237,6 +245,10 @@ export class MemoryServer implements StoreApi {
     let aborted = false;
     const finished = (async () => {
       await tick();
+      if (this.refuseForGood) {
+        onEvent({ type: 'error', code: 'busy', status: 503, message: 'The server is busy.' });
+        return 'error' as const;
+      }
       while (this.refuse > 0) {
         this.refuse--;
         options?.onRetry?.({ attempt: 1, max: 3, delayS: 0, code: 'busy', message: 'busy' });
