@@ -224,6 +224,25 @@ class ModelRegistry:
             self.problems = problems
         return list(models.values())
 
+    def refresh_hub(self) -> None:
+        """Re-read only the pulled models (after a pull or a delete): a full refresh reads every
+        GGUF header again, 0.2 s here, a fifth of pulling the packaged model from a local mirror."""
+        with self._lock:
+            current = self._models
+        if current is None:
+            self.refresh()
+            return
+        problems: list[dict[str, str]] = []
+        pulled = self._hub_models(problems)
+        models = {mid: info for mid, info in current.items() if info.source != "hub"}
+        for info in pulled:
+            models.setdefault(info.id, info)
+        with self._lock:
+            self._models = models
+            hub_dir = Path(self.settings.hub_dir)
+            older = [p for p in self.problems if not Path(p["path"]).is_relative_to(hub_dir)]
+            self.problems = older + problems
+
     def _hub_models(self, problems: list[dict[str, str]]) -> list[ModelInfo]:
         from ..hub.pull_store import installed
 

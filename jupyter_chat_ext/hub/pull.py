@@ -50,6 +50,12 @@ FOLDER_SUBDIRS = ("1_Pooling/", "2_Normalize/")
 #: our progress hook (where cancel is checked) runs once a chunk: 1 MiB keeps cancel and progress
 #: prompt on a slow link; bench/bench_pull.py measures the throughput against hf_hub_download
 CHUNK_BYTES = 1024 * 1024
+#: the download thread holds the GIL for most of each chunk (httpx parses 64 KiB reads in Python), and
+#: the server's event loop waits for it: /api/status p99 during a pull was 116 ms against 54 ms idle
+#: on the loaded 2-core test machine. A 1 ms sleep at most every 20 ms hands the loop the GIL
+#: (bench/bench_pull.py: p99 during a pull vs idle, and the throughput it costs)
+YIELD_EVERY_S = 0.02
+YIELD_S = 0.001
 #: the rate is the bytes of the last few seconds
 RATE_WINDOW_S = 5.0
 
@@ -198,6 +204,7 @@ class _Meter:
     def __init__(self, done: int, total: int, ctx: Any) -> None:
         self.done, self.total, self.ctx = done, total, ctx
         self.samples: deque[tuple[float, int]] = deque([(time.monotonic(), done)])
+        self.yielded = time.monotonic()
 
     def add(self, n: int) -> None:
         self.done += n
@@ -219,6 +226,9 @@ class _Meter:
         )
         if self.ctx.should_stop():
             raise PullStopped()
+        if now - self.yielded >= YIELD_EVERY_S:
+            time.sleep(YIELD_S)
+            self.yielded = time.monotonic()
 
 
 def _bar_class(meter: _Meter) -> type:
@@ -314,7 +324,7 @@ def run_pull(settings: Any, engine: Any, record: dict[str, Any], ctx: Any) -> di
     except (PullStopped, InterruptedError):
         return {"cancelled": True, "model_id": None}
     model_id = _install(hub_dir, plan, part, record["id"])
-    engine.registry.refresh()
+    engine.registry.refresh_hub()
     ctx.update(
         lambda job: job.update(model_id=model_id, bytes_done=plan["bytes_total"], eta_s=0, progress=1.0)
     )

@@ -93,5 +93,5 @@ def delete_pulled(settings: Any, engine: Any, jobs: JobRunner | None, model_id: 
     engine.unload(model_id)
     if not pull_store.remove(settings.hub_dir, model_id):
         raise NotFound(f"no pulled model {model_id!r}", code="model_not_found")
-    engine.registry.refresh()
+    engine.registry.refresh_hub()
     return {"deleted": model_id}
