@@ -209,7 +209,7 @@ def test_catalog_search_pull_with_progress_cancel_resume_role_and_delete(
     pulled = view.locator(".jp-ChatExt-modelRow[data-source='hub']")
     expect(pulled).to_have_count(1, timeout=SLOW)
     model_id = pulled.get_attribute("data-model")
-    pulled.get_by_label(f"Use {model_id} as").select_option("chat")
+    pulled.get_by_label(f"Use {model_id} as").select_option("set:chat")
     expect(pulled.locator(".jp-ChatExt-roleChip[data-role='chat']")).to_be_visible(timeout=SLOW)
     assert models_lab.api("GET", "chat-ext/roles")["chat"] == model_id
     # give the chat role back to the packaged model, then delete the pulled one (with a confirm)

@@ -72,25 +72,32 @@ export function PullJobs(props: { state: ModelsState; store: ModelsStore }): JSX
   );
 }
 
+/** Give a model a role, or take a nullable one (inline, rerank) back from it. */
 function RolePicker(props: { model: InstalledModel; store: ModelsStore; held: string[] }): JSX.Element {
   const slots = slotsFor(props.model).filter(s => !props.held.includes(s));
+  const clearable = props.held.filter(r => r === 'inline' || r === 'rerank') as RoleSlot[];
   return (
     <select
       className="jp-ChatExt-select jp-ChatExt-roleSelect"
       aria-label={`Use ${props.model.id} as`}
       value=""
-      disabled={!slots.length}
+      disabled={!slots.length && !clearable.length}
       onChange={e => {
-        const slot = e.target.value as RoleSlot;
+        const [action, slot] = e.target.value.split(':') as ['set' | 'clear', RoleSlot];
         if (slot) {
-          void props.store.setRole(slot, props.model.id);
+          void props.store.setRole(slot, action === 'set' ? props.model.id : null);
         }
       }}
     >
       <option value="">Use as…</option>
       {slots.map(s => (
-        <option key={s} value={s}>
+        <option key={s} value={`set:${s}`}>
           {SLOT_LABELS[s]}
+        </option>
+      ))}
+      {clearable.map(s => (
+        <option key={`clear-${s}`} value={`clear:${s}`}>
+          not for {SLOT_LABELS[s]}
         </option>
       ))}
     </select>
