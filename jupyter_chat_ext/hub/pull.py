@@ -31,6 +31,7 @@ from typing import Any
 from ..errors import ChatExtError, Conflict, InvalidInput, ModelError, NotFound, StorageFull, UnsupportedMedia
 from . import pull_store, verify
 from .hub_errors import hf_api, hub_call, hub_endpoint, hub_token, translate
+from .quant import split_part
 
 REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 REVISION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
@@ -105,6 +106,23 @@ def _sibling(s: Any) -> dict[str, Any]:
     }
 
 
+def _gguf_parts(siblings: list[dict[str, Any]], file: str) -> list[dict[str, Any]]:
+    """The file, or every part of a split GGUF (``x-00001-of-00003.gguf``: llama.cpp loads the
+    first part and finds the others beside it)."""
+    split = split_part(file)
+    if split is None:
+        return [s for s in siblings if s["name"] == file]
+    stem, _part, total = split
+    parts = [
+        s for s in siblings if (p := split_part(s["name"])) is not None and p[0] == stem and p[2] == total
+    ]
+    if len(parts) != total:
+        raise NotFound(
+            f"{file} is part of {total} files, {len(parts)} of them are in the repo", code="file_not_found"
+        )
+    return sorted(parts, key=lambda s: s["name"])
+
+
 def free_bytes(path: Path) -> int:
     """Free disk where ``path`` is (or would be created)."""
     probe = Path(path)
@@ -140,7 +158,7 @@ def plan_pull(settings: Any, repo: Any, file: Any = None, revision: Any = None) 
                 "transformers folder of safetensors weights",
                 code="unsupported_model_format",
             )
-        chosen = [s for s in siblings if s["name"] == file]
+        chosen = _gguf_parts(siblings, file)
         fmt = "gguf"
     else:
         chosen = [s for s in siblings if _folder_file(s["name"])]
@@ -325,6 +343,16 @@ def run_pull(settings: Any, engine: Any, record: dict[str, Any], ctx: Any) -> di
         return {"cancelled": True, "model_id": None}
     model_id = _install(hub_dir, plan, part, record["id"])
     engine.registry.refresh_hub()
+    try:
+        engine.registry.get(model_id)
+    except NotFound:  # verified bytes the registry cannot read (e.g. not a GGUF inside)
+        problems = [p["error"] for p in engine.registry.problems if pull_store.slug(model_id) in p["path"]]
+        pull_store.remove(hub_dir, model_id)
+        engine.registry.refresh_hub()
+        raise ModelError(
+            f"{model_id} was pulled but cannot be loaded: {'; '.join(problems) or 'not a model'}",
+            code="model_missing",
+        ) from None
     ctx.update(
         lambda job: job.update(model_id=model_id, bytes_done=plan["bytes_total"], eta_s=0, progress=1.0)
     )

@@ -7,8 +7,9 @@ Layout under ``Settings.hub_dir`` (default ``<data_dir>/hub``)::
     partial/<slug>/<sha>/     bytes being downloaded (``<file>.incomplete``); a resume goes on from them
 
 Model ids: ``owner/name`` (lower case) for a transformers folder, ``owner/name:file-stem`` for one
-GGUF file (``bartowski/qwen2.5-coder-1.5b-instruct-gguf:qwen2.5-coder-1.5b-instruct-q4_k_m``), so
-the id says where the weights came from and two quantizations of one repo never collide.
+GGUF file (``bartowski/qwen2.5-coder-1.5b-instruct-gguf:qwen2.5-coder-1.5b-instruct-q4_k_m``; a
+split GGUF by the stem of its parts), so the id says where the weights came from and two
+quantizations of one repo never collide.
 The registry (engine/registry.py) reads the manifests: source ``hub``, extra ``{repo, file, revision}``.
 """
 
@@ -22,6 +23,8 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .quant import split_part
+
 MANIFEST = "pull.json"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -30,9 +33,11 @@ def pulled_model_id(repo: str, file: str | None) -> str:
     """The id a pull of ``repo`` (and ``file``, for one GGUF) is listed under."""
     if not file:
         return repo.lower()
-    stem = PurePosixPath(file).name
-    if stem.lower().endswith(".gguf"):
-        stem = stem[: -len(".gguf")]
+    name = PurePosixPath(file).name
+    split = split_part(name)  # a split GGUF is named by its stem, without "-00001-of-00003"
+    stem = (
+        split[0] if split is not None else name[: -len(".gguf")] if name.lower().endswith(".gguf") else name
+    )
     return f"{repo.lower()}:{stem.lower()}"
 
 

@@ -140,3 +140,23 @@ def test_cancel_stops_the_transfer_and_resume_goes_on_from_the_bytes_on_disk(sta
     assert any(r[2] for r in standin_hub.requests if r[0] == "GET" and "resolve" in r[1])
     model_id = done["model_id"]
     assert Path(core.engine.get_model(model_id)["path"]).stat().st_size == size
+
+
+def test_a_split_gguf_pulls_every_part_and_junk_is_not_listed(standin_hub, core) -> None:
+    head = packaged_gguf().read_bytes()[:20_000_000]  # part 1 carries the real GGUF header
+    parts = {"tiny-00001-of-00002.gguf": head, "tiny-00002-of-00002.gguf": b"\1" * 4096}
+    standin_hub.add_repo(
+        "standin/split-GGUF", {**parts, "junk.gguf": b"not a gguf at all" * 100}, tags=["gguf"]
+    )
+    job, _ = start_pull(core.settings, core.jobs, "standin/split-GGUF", "tiny-00001-of-00002.gguf")
+    assert job["bytes_total"] == sum(len(b) for b in parts.values())
+    done = core.jobs.wait(job["id"], timeout=300)
+    assert done["state"] == "done" and done["model_id"] == "standin/split-gguf:tiny", done
+    folder = Path(core.engine.get_model("standin/split-gguf:tiny")["path"]).parent
+    assert sorted(p.name for p in folder.glob("*.gguf")) == sorted(parts)
+
+    job, _ = start_pull(core.settings, core.jobs, "standin/split-GGUF", "junk.gguf")
+    failed = core.jobs.wait(job["id"], timeout=300)
+    assert failed["state"] == "failed" and failed["error"]["code"] == "model_missing", failed
+    assert "standin/split-gguf:junk" not in {m["id"] for m in core.engine.list_models()}
+    assert not pull_store.model_dir(core.settings.hub_dir, "standin/split-gguf:junk").exists()
