@@ -141,8 +141,10 @@ def test_providers_form_round_trip(page: Any, models_lab: LabServer, endpoint: s
         assert SECRET.encode() not in db.read_bytes()
     assert SECRET not in models_lab.log.read_text(errors="replace")  # nor in the server's log
 
-    # edit keeps the saved key (blank field), then remove with a confirmation
-    switch_tab(page, "Models")
+    # edit keeps the saved key (blank field), then remove with a confirmation; the chat's
+    # "More models…" link leads back to the Models tab
+    page.locator(f"{PANEL} .jp-ChatExt-modelBar").get_by_role("button", name="More models…").click()
+    expect(view).to_be_visible(timeout=SLOW)
     view.locator(".jp-ChatExt-segment", has_text="Providers").click()
     row.get_by_role("button", name="Edit provider standin").click()
     edit = section.locator("form[aria-label='Edit provider standin']")

@@ -140,6 +140,14 @@ export function ModelBar(props: { state: ChatState; store: ChatStore }): JSX.Ele
           value={typeof info.progress === 'number' && info.progress > 0 ? info.progress : undefined}
         />
       ) : null}
+      <button
+        type="button"
+        className="jp-ChatExt-linkButton jp-ChatExt-moreModels"
+        title="Find, pull and choose models; add providers (the Models tab)"
+        onClick={() => store.setView('models')}
+      >
+        More models…
+      </button>
       {state.modelsError ? <span className="jp-ChatExt-fieldError">{state.modelsError}</span> : null}
       {info?.state === 'error' && info.error ? <div className="jp-ChatExt-error">{info.error}</div> : null}
     </div>
