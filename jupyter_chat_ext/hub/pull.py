@@ -19,6 +19,7 @@ git blob id before the model is listed; a mismatch deletes it and fails the job 
 
 from __future__ import annotations
 
+import errno
 import re
 import shutil
 import time
@@ -304,6 +305,12 @@ def _download(
             streamed = f.hexdigest()
     except (PullStopped, ChatExtError, InterruptedError):
         raise
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the disk filled up meanwhile: resumable later
+            raise StorageFull(
+                f"the disk of {target.parent} is full: free space, then resume the pull"
+            ) from None
+        raise translate(exc, plan["repo"], entry["name"]) from None
     except Exception as exc:
         raise translate(exc, plan["repo"], entry["name"]) from None
     if entry.get("sha256"):
