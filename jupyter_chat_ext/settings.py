@@ -70,13 +70,16 @@ class Settings:
     backend: str = "auto"
     #: CPU threads of the llama.cpp backend (None: the machine's cores)
     n_threads: int | None = None
-    #: layers the llama.cpp backend offloads to the GPU in CUDA/Metal builds (-1: all, 0: none)
-    n_gpu_layers: int = 0
-    #: llama.cpp KV layout. True: one pool of ``context_budget or 4096`` cells shared by all parallel
-    #: chats, so any one chat may use all of it. False: llama-server's layout, each of the
-    #: ``max_batch_size`` chats owns ``(context_budget or 8192) // max_batch_size`` cells; attention
-    #: then reads only a chat's own cells (measured: +26 % aggregate tok/s at 8 concurrent chats
-    #: on the packaged model) but each chat's context is that slice (1024 tokens by default)
+    #: layers the llama.cpp backend offloads to the GPU in CUDA/Metal builds (-1: all, 0: none);
+    #: "auto": all when the model and its KV cache fit in free VRAM, as many as fit otherwise, none
+    #: on a CPU build (engine/backends/llamacpp_offload.py)
+    n_gpu_layers: int | str = "auto"
+    #: llama.cpp KV layout. True: one pool shared by all parallel chats (``context_budget`` cells, or
+    #: 2048 growing on demand up to the model's context), so any one chat may use all of it.
+    #: False: llama-server's layout, each of the ``max_batch_size`` chats owns
+    #: ``(context_budget or 8192) // max_batch_size`` cells; attention then reads only a chat's own
+    #: cells (measured: +26 % aggregate tok/s at 8 concurrent chats on the packaged model) but each
+    #: chat's context is that slice (1024 tokens by default)
     kv_unified: bool = True
     #: llama.cpp on the CPU: serve GGUF weights of a type with no fast CPU matmul (Q4_1, Q5_0, Q5_1;
     #: the packaged model is Q4_1) from a Q8_0 copy made once under model_cache_dir. Measured on the
@@ -121,6 +124,11 @@ class Settings:
         self.model_cache_dir = Path(self.model_cache_dir).expanduser()
         self.model_dirs = [Path(p).expanduser() for p in self.model_dirs]
         self.hub_dir = Path(self.hub_dir).expanduser() if self.hub_dir else self.data_dir / "hub"
+        if isinstance(self.n_gpu_layers, str):
+            text = self.n_gpu_layers.strip().lower()
+            if text not in ("", "auto") and not text.lstrip("-").isdigit():
+                raise ValueError(f'n_gpu_layers must be an integer or "auto", not {self.n_gpu_layers!r}')
+            self.n_gpu_layers = "auto" if text in ("", "auto") else int(text)
         if self.backend not in ("auto", "llamacpp", "transformers"):
             raise ValueError(f"backend must be auto, llamacpp or transformers, not {self.backend!r}")
         self.remote_endpoints = list(self.remote_endpoints or [])

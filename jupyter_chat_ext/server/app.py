@@ -118,14 +118,18 @@ class ChatExtApp(ExtensionApp):
     n_threads = Int(0, help="CPU threads of the llama.cpp backend; 0 means the machine's cores.").tag(
         config=True
     )
-    n_gpu_layers = Int(
-        default("n_gpu_layers"),
-        help="Layers the llama.cpp backend offloads to the GPU in CUDA builds (-1: all, 0: none).",
+    n_gpu_layers = Union(
+        [Int(), Unicode()],
+        default_value=default("n_gpu_layers"),
+        help='Layers the llama.cpp backend offloads to the GPU in CUDA builds (-1: all, 0: none); '
+        '"auto" (default): all when the model and its KV cache fit in free VRAM, as many as fit '
+        "otherwise, none on a CPU build.",
     ).tag(config=True)
     kv_unified = Bool(
         default("kv_unified"),
-        help="llama.cpp KV layout: True (default) shares context_budget (4096) cells among the "
-        "parallel chats, so one chat may use all; False gives each of max_batch_size chats its own "
+        help="llama.cpp KV layout: True (default) shares one pool among the parallel chats "
+        "(context_budget cells, or 2048 growing on demand up to the model's context), so one chat "
+        "may use all; False gives each of max_batch_size chats its own "
         "(context_budget or 8192) // max_batch_size cells, as llama-server -np does: faster with "
         "many concurrent chats, shorter context per chat.",
     ).tag(config=True)

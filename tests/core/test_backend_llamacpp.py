@@ -169,6 +169,27 @@ def test_kv_pool_grows_for_a_prompt_longer_than_it(shared_settings: Settings, mo
         eng.close()
 
 
+async def test_kv_pool_grows_under_running_chats(shared_settings: Settings, monkeypatch) -> None:
+    """Chats that fill the pool together are re-read into a doubled pool, none of them refused."""
+    from jupyter_chat_ext.engine.backends import llamacpp
+
+    monkeypatch.setattr(llamacpp, "DEFAULT_KV_CELLS", 256)
+    eng = Engine(dataclasses.replace(shared_settings, backend="llamacpp", n_threads=1, max_batch_size=3))
+    try:
+        eng.load(PACKAGED_CHAT_ID)
+
+        async def run(i: int) -> dict:
+            msgs = [{"role": "user", "content": f"Story {i}: " + "a lighthouse, a storm, a ship. " * 12}]
+            return [ev async for ev in eng.stream(None, msgs, {"max_tokens": 40})][-1]
+
+        done = await asyncio.gather(*(run(i) for i in range(3)))  # 3 x (~130 + 40) > 256 cells
+        assert [d["type"] for d in done] == ["done"] * 3, done
+        assert all(d["metrics"]["completion_tokens"] >= 1 for d in done)
+        assert stats(eng)["kv_cells"] >= 512
+    finally:
+        eng.close()
+
+
 async def test_split_kv_gives_each_chat_its_own_slice(shared_settings: Settings) -> None:
     """``kv_unified=False``: llama-server's layout, each of the slots owns budget / slots cells."""
     settings = dataclasses.replace(

@@ -26,9 +26,12 @@ from .llamacpp_loop import DecodeLoop
 
 #: KV cells the shared pool starts with, unless Settings.context_budget names a size. A request
 #: may still use the model's whole context (the one context length /v1/models reports): the pool
-#: is rebuilt bigger when one needs more (DecodeLoop._grow). f16 KV of the packaged model costs
-#: ~23 KB a cell (30 layers x 2 x 192 x 2 bytes): 4096 cells ~ 94 MB, 8192 ~ 187 MB.
-DEFAULT_KV_CELLS = 4096
+#: is rebuilt bigger when one request needs more (DecodeLoop._grow) or when the running chats
+#: fill it together (DecodeLoop._grow_running). f16 KV of the packaged model costs ~23 KB a cell
+#: (30 layers x 2 x 192 x 2 bytes): 2048 cells ~ 47 MB, 4096 ~ 94 MB, 8192 ~ 187 MB. Measured:
+#: the Jupyter server with the packaged model loaded was 448 MB RSS starting at 4096, 403 MB at
+#: 2048 (VmRSS after load, the same hour; bench/bench_backends.py reports it as rss_after_load_mb).
+DEFAULT_KV_CELLS = 2048
 #: with ``kv_unified=False`` (Settings): cells split evenly among the slots, as llama-server's
 #: ``-np 8 -c 8192`` does (1024 a chat). Attention then reads a chat's own cells only, where the
 #: shared pool makes every token attend over (masked) cells of every chat: at 8 concurrent chats

@@ -85,16 +85,18 @@ class DecodeLoop(GenerationWorker):
         self.vocab = vocab
         self.eog = native.EndOfGeneration(vocab)
         self.device = device
-        self.n_batch = n_batch
+        self.batch_capacity = n_batch
         self.context_length = context_length
         #: KV cells of the context; with ``new_context`` (the unified pool) it grows up to
         #: ``context_length`` when one request needs more (``_grow``)
         self.n_cells = n_cells or context_length
         self._new_context, self._free_context = new_context, free_context
         self.kv_cell_bytes = kv_cell_bytes
+        # llama.cpp clamps a context's batch to its cells (a bigger batch aborts the process)
+        self.n_batch = min(n_batch, self.n_cells)
         self.pool_grown = 0
         self.slots = [_Slot(seq=i) for i in range(n_slots)]
-        self.batch = self.ll.llama_batch_init(n_batch, 0, 1)
+        self.batch = self.ll.llama_batch_init(self.batch_capacity, 0, 1)
         self.tokens_reused = 0
         self.prompt_tokens_evaluated = 0
         self._added: collections.Counter[int] = collections.Counter()
@@ -236,34 +238,61 @@ class DecodeLoop(GenerationWorker):
         """
         need = self._need(req)
         cells = min(self.context_length, max(2 * self.n_cells, -(-need // 1024) * 1024))
+        problem = self._rebuild(cells)
+        if problem:
+            self._refuse(req, f"the prompt needs {need} tokens of KV cache; {problem}")
+            return
+        with self._cond:  # first in line: nobody overtakes it before the next admission
+            self._pending.appendleft(req)
+
+    def _can_grow(self) -> bool:
+        return self._new_context is not None and self.n_cells < self.context_length
+
+    def _grow_running(self) -> bool:
+        """The running chats together filled the pool: double it, and re-read what they had.
+
+        Each running slot's evaluated tokens (and its sampled, not yet decoded token) go back in
+        front of its pending ones, so the next steps recompute its KV in the bigger pool (once per
+        growth) and sampling goes on where it was: the chats keep running instead of one of them
+        being refused.
+        """
+        keep = {
+            s.seq: s.cached + s.pending + ([s.last] if s.last is not None else [])
+            for s in self.slots
+            if s.req
+        }
+        old = self.ctx
+        problem = self._rebuild(min(self.context_length, 2 * self.n_cells))
+        if self.ctx is not old:  # a new context (even the old size after a failed grow): re-read
+            for slot in self.slots:
+                if slot.seq in keep:
+                    slot.pending, slot.last = keep[slot.seq], None
+            return True
+        return problem is None
+
+    def _rebuild(self, cells: int) -> str | None:
+        """A new context of ``cells`` (every slot's KV is gone); a reason when it cannot be made."""
         extra = (cells - self.n_cells) * self.kv_cell_bytes
         available = _available_ram()
         if extra and available is not None and extra > available // 2:
-            self._refuse(
-                req,
-                f"the prompt needs {need} tokens of KV cache; growing the pool to {cells} cells "
-                f"needs {extra / 2**20:.0f} MiB more than the {self.n_cells} cells it has, and only "
-                f"{available / 2**20:.0f} MiB of RAM is free",
+            return (
+                f"growing the KV pool to {cells} cells needs {extra / 2**20:.0f} MiB more than the "
+                f"{self.n_cells} cells it has, and only {available / 2**20:.0f} MiB of RAM is free"
             )
-            return
         (self._free_context or self.ll.llama_free)(self.ctx)
         try:
             ctx = self._new_context(cells)
         except Exception as exc:
-            ctx = self._new_context(self.n_cells)  # back to the size that worked
-            self._set_context(ctx, self.n_cells)
-            self._refuse(
-                req, f"the prompt needs {need} tokens; the KV pool could not grow to {cells} cells: {exc}"
-            )
-            return
+            self._set_context(self._new_context(self.n_cells), self.n_cells)  # back to what worked
+            return f"the KV pool could not grow to {cells} cells: {exc}"
         log.info("KV pool of %s grown from %d to %d cells", self.model_id, self.n_cells, cells)
         self._set_context(ctx, cells)
         self.pool_grown += 1
-        with self._cond:  # first in line: nobody overtakes it before the next admission
-            self._pending.appendleft(req)
+        return None
 
     def _set_context(self, ctx: Any, cells: int) -> None:
         self.ctx, self.n_cells = ctx, cells
+        self.n_batch = min(self.batch_capacity, cells)
         self.mem = self.ll.llama_get_memory(ctx)
         for slot in self.slots:
             slot.cached = []
@@ -316,6 +345,8 @@ class DecodeLoop(GenerationWorker):
                 if slot.req is None and slot.cached:
                     self._forget(slot)
             rc = self.ll.llama_decode(self.ctx, self.batch)
+            if rc == 1 and self._can_grow() and self._grow_running():
+                return  # the next steps re-read the running chats into the bigger pool
             if rc == 1:
                 victim = max((s for s in self.slots if s.req is not None), key=lambda s: len(s.cached))
                 self._release(
