@@ -152,9 +152,10 @@ class LlamaCppEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         self.load()
         with self._lock:
-            # one input at a time: llama-cpp-python's batched embed() mixes sequences of an encoder
-            # in one context and sizes nothing for us; inputs longer than n_ctx are truncated
-            rows = [self._llm.embed(t or " ", normalize=True, truncate=True) for t in texts]
+            # one embed() call for all: llama-cpp-python packs whole inputs into n_batch-token batches
+            # (one sequence id each, pooled per sequence); the same vectors as one call per text
+            # (max difference 2e-5 here) at ~1.2-2x the texts/s. Longer inputs are truncated to n_ctx
+            rows = self._llm.embed([t or " " for t in texts], normalize=True, truncate=True)
             self.calls += 1
             self.texts_embedded += len(texts)
         out = np.asarray(rows, dtype=np.float32)
