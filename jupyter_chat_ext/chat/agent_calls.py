@@ -83,6 +83,8 @@ async def run_call(
             # bad call is "auto" too, and is not allowed: its error result follows)
             "allowed": bool(allowed),
             "executor": executor,
+            # the secret a reply must carry (chat/approvals.py): only this stream's reader has it
+            **({"approval_token": pending.token} if pending is not None else {}),
         }
         if problem is not None:
             result, approval = ToolResult.error(problem), "auto"

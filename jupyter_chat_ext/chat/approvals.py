@@ -6,16 +6,24 @@ route ``POST /chat-ext/tool-calls/{id}``, or the kernel's magic in the same proc
 The checks of a reply happen here, under one lock, so two replies racing for one call cannot both
 win: the first decides, the second gets 409. A call that finished (answered, timed out, or its turn
 was stopped) is forgotten, so a late reply gets 404.
+
+A reply must carry the call's ``token``: a secret made when the call opens and sent only in the
+``tool_call`` event of the stream that asked (never stored, never listed). The call id alone is
+visible in ``GET .../messages`` while the call waits, so on a shared server (JupyterHub roles)
+anyone with ``execute`` could approve another user's call by its id; with the token only the
+asking stream's reader can (403 ``approval_token_mismatch`` otherwise).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import secrets
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 
 DECISIONS = ("approve", "always", "deny")
 #: what a client's result text may hold at most (a tool's own results are truncated by the registry)
@@ -38,6 +46,8 @@ class Pending:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Reply]
     decided: bool = False
+    #: the per-call secret the asking stream's ``tool_call`` event carries; a reply must send it
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
 
 
 @dataclass
@@ -76,15 +86,23 @@ class ApprovalBroker:
         with self._lock:
             return call_id in self._pending
 
-    def reply(self, call_id: Any, decision: Any, result: Any = None) -> dict[str, Any]:
-        """Decide a waiting call (any thread). NotFound 404: unknown or finished; Conflict 409:
-        decided already; InvalidInput 400: a bad decision or result for this kind of call."""
+    def reply(self, call_id: Any, decision: Any, result: Any = None, token: Any = None) -> dict[str, Any]:
+        """Decide a waiting call (any thread). NotFound 404: unknown or finished; Forbidden 403:
+        not the call's token; Conflict 409: decided already; InvalidInput 400: a bad decision or
+        result for this kind of call."""
         if decision not in DECISIONS:
             raise InvalidInput(f"decision must be one of {', '.join(DECISIONS)}, got {decision!r}")
+        if token is not None and not isinstance(token, str):
+            raise InvalidInput("token must be the approval_token string of the call's tool_call event")
         with self._lock:
             pending = self._pending.get(call_id) if isinstance(call_id, str) else None
             if pending is None:
                 raise NotFound(f"no tool call {call_id!r} is waiting for a reply", code="unknown_tool_call")
+            if not hmac.compare_digest((token or "").encode(), pending.token.encode()):
+                raise Forbidden(
+                    f"tool call {call_id} is answered with the approval_token its stream received",
+                    code="approval_token_mismatch",
+                )
             if pending.decided:
                 raise Conflict(f"tool call {call_id} was decided already", code="tool_call_decided")
             reply = _check_reply(pending, decision, result)

@@ -122,10 +122,11 @@ class ChatService:
         return self._held(session_id, events)
 
     def reply_tool_call(
-        self, call_id: str, decision: str, result: dict[str, Any] | None = None
+        self, call_id: str, decision: str, result: dict[str, Any] | None = None, token: str | None = None
     ) -> dict[str, Any]:
-        """The user's decision on a waiting tool call (404 unknown/finished, 409 decided, 400 bad)."""
-        return self.approvals.reply(call_id, decision, result)
+        """The user's decision on a waiting tool call, with the ``approval_token`` of its
+        ``tool_call`` event (404 unknown/finished, 403 wrong token, 409 decided, 400 bad)."""
+        return self.approvals.reply(call_id, decision, result, token)
 
     def regenerate(self, session_id: str, params: dict[str, Any] | None = None) -> AsyncIterator[Event]:
         return self._held(session_id, self.turns.regenerate(session_id, params))

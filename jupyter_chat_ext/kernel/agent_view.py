@@ -69,7 +69,7 @@ class ToolCallView:
         from ..errors import ChatExtError
 
         try:
-            self.client.reply_tool_call(event["call_id"], "deny")
+            self.client.reply_tool_call(event["call_id"], "deny", token=event.get("approval_token"))
         except ChatExtError:  # the turn ended meanwhile (stopped, timed out): nothing to deny
             return
         effect = event.get("effect") or "write"

@@ -152,9 +152,10 @@ class ChatClient(abc.ABC):
     ) -> EventStream: ...
 
     def reply_tool_call(
-        self, call_id: str, decision: str, result: dict[str, Any] | None = None
+        self, call_id: str, decision: str, result: dict[str, Any] | None = None, token: str | None = None
     ) -> dict[str, Any]:
-        """Answer a tool call of an agent turn (``tools=``): approve / always / deny."""
+        """Answer a tool call of an agent turn (``tools=``): approve / always / deny, with the
+        ``approval_token`` of its ``tool_call`` event."""
         raise Unavailable(f"this {self.mode} client cannot answer tool calls")
 
     def continue_answer(

@@ -170,9 +170,10 @@ class HttpClient(ChatClient):
         return self._sse(f"sessions/{_q(session_id)}/chat", body)
 
     def reply_tool_call(
-        self, call_id: str, decision: str, result: dict[str, Any] | None = None
+        self, call_id: str, decision: str, result: dict[str, Any] | None = None, token: str | None = None
     ) -> dict[str, Any]:
-        return self._json("POST", f"tool-calls/{_q(call_id)}", json={"decision": decision, "result": result})
+        body = {"decision": decision, "result": result, "token": token}
+        return self._json("POST", f"tool-calls/{_q(call_id)}", json=body)
 
     def continue_answer(
         self, session_id: str, message_id: int, params: dict[str, Any] | None = None

@@ -206,10 +206,10 @@ class LocalService(ChatClient):
         return self._stream(lambda: self.service.chat(session_id, content, params=params, rag=rag, **extra))
 
     def reply_tool_call(
-        self, call_id: str, decision: str, result: dict[str, Any] | None = None
+        self, call_id: str, decision: str, result: dict[str, Any] | None = None, token: str | None = None
     ) -> dict[str, Any]:
         # the broker is thread-safe: the turn waits on the private loop, this runs on the kernel's
-        return self.service.reply_tool_call(call_id, decision, result)
+        return self.service.reply_tool_call(call_id, decision, result, token)
 
     def continue_answer(
         self, session_id: str, message_id: int, params: dict[str, Any] | None = None

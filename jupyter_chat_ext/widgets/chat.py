@@ -91,6 +91,8 @@ class ChatWidget(ClientWidget):
         self.max_steps = max_steps
         self._stop = threading.Event()
         self._calls_lock = threading.Lock()
+        #: each waiting call's approval_token (its tool_call event's): sent back with the decision
+        self._call_tokens: dict[str, str | None] = {}
         self._streaming_md = StreamingMarkdown()
         self._interval = update_interval
         self._guard(self.refresh_sessions)
@@ -171,9 +173,10 @@ class ChatWidget(ClientWidget):
                 raise InvalidInput(f"tool call {call_id!r} is not waiting for a decision")
             self.pending_calls = {**self.pending_calls, call_id: {**call, "decision": decision}}
         client = self.client
+        token = self._call_tokens.get(call_id)
 
         def reply() -> None:
-            self._guard(lambda: client.reply_tool_call(call_id, decision))
+            self._guard(lambda: client.reply_tool_call(call_id, decision, token=token))
 
         threading.Thread(target=reply, name="ChatWidget-tool-reply", daemon=True).start()
 
@@ -259,6 +262,7 @@ class ChatWidget(ClientWidget):
         with self._calls_lock:
             if kind == "tool_call":
                 call = {"name": event.get("name"), "approval": event.get("approval"), "decision": None}
+                self._call_tokens[call_id] = event.get("approval_token")  # kept here, not synced
                 self.pending_calls = {**self.pending_calls, call_id: call}
             elif kind == "tool_result":
                 self.pending_calls = {k: v for k, v in self.pending_calls.items() if k != call_id}

@@ -102,6 +102,8 @@ type TurnBody = { params?: GenerationParams; rag?: RagRequest; tools?: ToolsRequ
 export interface ToolReply {
   decision: 'approve' | 'always' | 'deny';
   result: { content: string; is_error: boolean } | null;
+  /** the `approval_token` of the call's tool_call event (the server refuses a reply without it) */
+  token?: string;
 }
 
 export class ChatApi {

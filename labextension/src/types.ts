@@ -177,6 +177,8 @@ export interface ToolCallEvent {
   /** a write/execute tool the server's allow-list lets run unasked */
   allowed?: boolean;
   executor: 'server' | 'client';
+  /** the per-call secret a reply must send back (present when the call waits for the client) */
+  approval_token?: string;
 }
 export type ToolApproval = 'auto' | 'approved' | 'always' | 'denied' | 'timeout';
 /** A tool's result, stored as its own row (`message_id`, role "tool"). */

@@ -83,7 +83,7 @@ describe('tools slice', () => {
     await turn;
     expect(sources()).toEqual(['x = 2', 'print(x)']);
     expect(server.replies).toEqual([
-      { callId: asking.callId, reply: { decision: 'approve', result: { content: 'Cell 0 (code) now has 1 line(s) of source.', is_error: false } } }
+      { callId: asking.callId, reply: { decision: 'approve', result: { content: 'Cell 0 (code) now has 1 line(s) of source.', is_error: false }, token: `secret-${asking.callId}` } }
     ]);
     expect(roles(store)).toEqual([
       ['user', 'set x to 2'],
@@ -113,7 +113,7 @@ describe('tools slice', () => {
     await store.tools.decide(asking.callId, 'deny');
     await turn;
     expect(sources()).toEqual(['x = 1', 'print(x)']);
-    expect(server.replies[0].reply).toEqual({ decision: 'deny', result: null });
+    expect(server.replies[0].reply).toEqual({ decision: 'deny', result: null, token: expect.stringMatching(/^secret-/) });
     const row = store.getState().conversation.messages[2];
     expect(row).toMatchObject({ role: 'tool', content: 'The user denied this call.', metadata: { approval: 'denied', is_error: true } });
     expect(callState(row, undefined)).toBe('denied');
@@ -143,7 +143,7 @@ describe('tools slice', () => {
     const { store, server } = await setup([list, file]);
     await store.send('what is in the notebook?');
     expect(server.replies).toHaveLength(1);
-    expect(server.replies[0].reply).toEqual({ decision: 'approve', result: { content: expect.stringContaining('[1] code, 1 line: print(x)'), is_error: false } });
+    expect(server.replies[0].reply).toEqual({ decision: 'approve', result: { content: expect.stringContaining('[1] code, 1 line: print(x)'), is_error: false }, token: expect.stringMatching(/^secret-/) });
     const tools = store.getState().conversation.messages.filter(m => m.role === 'tool');
     expect(tools.map(m => [m.metadata.name, m.metadata.approval])).toEqual([
       ['list_cells', 'auto'],
@@ -183,7 +183,7 @@ describe('tools slice', () => {
     store.tools.setAllowlist(['edit_cell']);
     await store.send('set x to 3');
     expect(sources()[0]).toBe('x = 1');
-    expect(server.replies[0].reply).toEqual({ decision: 'always', result: { content: expect.stringContaining('edit_cell takes no "extra"'), is_error: true } });
+    expect(server.replies[0].reply).toEqual({ decision: 'always', result: { content: expect.stringContaining('edit_cell takes no "extra"'), is_error: true }, token: expect.stringMatching(/^secret-/) });
   });
 
   it('a notebook tool with no notebook open is an error result, not a hang', async () => {

@@ -103,7 +103,7 @@ async def test_approved_call_is_stored_and_the_answer_follows(make_service) -> N
     events = await run_turn(
         svc,
         {"names": ["calc__add"], "tool_choice": ADD, "max_steps": 2},
-        reply=lambda e: svc.reply_tool_call(e["call_id"], "approve"),
+        reply=lambda e: svc.reply_tool_call(e["call_id"], "approve", token=e["approval_token"]),
     )
     assert events[0]["type"] == "start"
     (call,) = by_type(events, "tool_call")[:1]
@@ -243,7 +243,7 @@ async def test_no_answer_in_time_is_a_timeout_and_a_denial_a_result(make_service
         step,
         fn_call("call_d", "calc__add", '{"a": 1, "b": 2}'),
         out,
-        lambda e: svc.reply_tool_call(e["call_id"], "deny"),
+        lambda e: svc.reply_tool_call(e["call_id"], "deny", token=e["approval_token"]),
     )
     result = events[-1]
     assert (result["content"], result["is_error"], result["approval"]) == (DENIED, True, "denied")
@@ -260,11 +260,11 @@ async def test_client_tool_waits_for_the_clients_result(make_service, registry) 
     def reply(event: dict[str, Any]) -> None:
         for decision, result in (("approve", None), ("maybe", None), ("deny", {})):
             with pytest.raises(InvalidInput):  # 400: a client tool is approved with its result
-                svc.reply_tool_call(event["call_id"], decision, result)
+                svc.reply_tool_call(event["call_id"], decision, result, token=event["approval_token"])
         ok = {"content": "0: code `print(1)`", "is_error": False}
-        replies.append(svc.reply_tool_call(event["call_id"], "always", ok))
+        replies.append(svc.reply_tool_call(event["call_id"], "always", ok, token=event["approval_token"]))
         with pytest.raises(Conflict):  # 409: decided already
-            svc.reply_tool_call(event["call_id"], "deny")
+            svc.reply_tool_call(event["call_id"], "deny", token=event["approval_token"])
 
     out: list[Any] = []
     events = await call_events(ctx, step, fn_call("call_l", "list_cells", "{}"), out, reply)
@@ -279,7 +279,9 @@ async def test_client_tool_waits_for_the_clients_result(make_service, registry) 
         step,
         fn_call("call_i", "insert_cell", args),
         out,
-        lambda e: svc.reply_tool_call(e["call_id"], "always", {"content": "inserted", "is_error": False}),
+        lambda e: svc.reply_tool_call(
+            e["call_id"], "always", {"content": "inserted", "is_error": False}, token=e["approval_token"]
+        ),
     )
     assert events[0]["approval"] == "required" and events[-1]["approval"] == "always"
     events = await call_events(
@@ -287,7 +289,9 @@ async def test_client_tool_waits_for_the_clients_result(make_service, registry) 
         step,
         fn_call("call_j", "insert_cell", args),
         out,
-        lambda e: svc.reply_tool_call(e["call_id"], "approve", {"content": "inserted", "is_error": False}),
+        lambda e: svc.reply_tool_call(
+            e["call_id"], "approve", {"content": "inserted", "is_error": False}, token=e["approval_token"]
+        ),
     )
     assert events[0]["approval"] == "auto"  # the client still runs it: it answers with the result
     with pytest.raises(NotFound):

@@ -98,19 +98,27 @@ async def test_stream_waits_for_the_users_decision(api, monkeypatch):
     assert [k for k, _ in stream.events()][-1] == "tool_call"
     assert b": keepalive\n\n" in b"".join(stream.chunks)  # ... but the connection is not silent
 
-    cid = call["call_id"]
-    assert_error(await api.post("tool-calls", cid, body={"decision": "maybe"}), 400)
+    cid, token = call["call_id"], call["approval_token"]
+    assert_error(await api.post("tool-calls", cid, body={"decision": "maybe", "token": token}), 400)
     assert_error(
-        await api.post("tool-calls", cid, body={"decision": "approve", "result": {"content": "7"}}), 400
+        await api.post(
+            "tool-calls", cid, body={"decision": "approve", "result": {"content": "7"}, "token": token}
+        ),
+        400,
     )
     assert_error(await api.post("tool-calls", cid, body={"decision": "approve", "colour": 1}), 400)
     assert_error(await api.post("tool-calls", cid, body="[1, 2]"), 400)
     assert_error(
         await api.post("tool-calls", "call_unknown", body={"decision": "deny"}), 404, "unknown_tool_call"
     )
-    ok = await api.post("tool-calls", cid, body={"decision": "approve"})
+    # the call id is visible in GET .../messages while it waits; its token only in this stream
+    stored = (await api.get("sessions", sid, "messages")).json["messages"]
+    assert token not in json.dumps(stored)
+    for forged in ({"decision": "approve"}, {"decision": "approve", "token": "guess"}):
+        assert_error(await api.post("tool-calls", cid, body=forged), 403, "approval_token_mismatch")
+    ok = await api.post("tool-calls", cid, body={"decision": "approve", "token": token})
     assert ok.code == 200 and ok.json == {"call_id": cid, "decision": "approve", "accepted": True}
-    again = await api.post("tool-calls", cid, body={"decision": "deny"})
+    again = await api.post("tool-calls", cid, body={"decision": "deny", "token": token})
     assert again.code in (404, 409)  # decided (409) or, once its row is written, finished (404)
 
     events = await stream.finish()
@@ -121,7 +129,7 @@ async def test_stream_waits_for_the_users_decision(api, monkeypatch):
     assert result["content"] == str(args["a"] + args["b"]) and result["approval"] == "approved"
     done = events[-1][1]
     assert done["finish_reason"] == "max_steps" and done["steps"] == 1
-    assert_error(await api.post("tool-calls", cid, body={"decision": "deny"}), 404)
+    assert_error(await api.post("tool-calls", cid, body={"decision": "deny", "token": token}), 404)
 
     stored = (await api.get("sessions", sid, "messages")).json["messages"]
     assert [m["role"] for m in stored] == ["user", "assistant", "tool"]
@@ -130,7 +138,8 @@ async def test_stream_waits_for_the_users_decision(api, monkeypatch):
     # denied: the stream goes on with the denial as the tool's result
     stream = Stream(api, sid, {"content": "And 4 + 4? Use the add tool.", "params": PARAMS, "tools": TOOLS})
     call = await stream.wait_for("tool_call")
-    assert (await api.post("tool-calls", call["call_id"], body={"decision": "deny"})).code == 200
+    reply = {"decision": "deny", "token": call["approval_token"]}
+    assert (await api.post("tool-calls", call["call_id"], body=reply)).code == 200
     events = await stream.finish()
     result = next(d for k, d in events if k == "tool_result")
     assert result["approval"] == "denied" and result["is_error"] and "denied" in result["content"]

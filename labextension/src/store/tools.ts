@@ -33,6 +33,8 @@ export interface LiveCall {
   decision?: ToolReply['decision'];
   /** what went wrong answering it (a reply refused: the call timed out, the turn ended) */
   error?: string;
+  /** the per-call secret of its tool_call event: the reply must carry it (issue 19) */
+  token?: string;
 }
 
 export type Decision = ToolReply['decision'];
@@ -131,7 +133,8 @@ export class ToolsSlice {
       source: ev.source,
       executor: ev.executor === 'client' ? 'client' : 'server',
       approval: ev.approval === 'required' ? 'required' : 'auto',
-      phase: 'asking'
+      phase: 'asking',
+      token: ev.approval_token
     };
     this.deps.cell.set({ toolCalls: { ...this.state.toolCalls, [call.callId]: call } });
     if (call.executor === 'server' && call.approval === 'auto') {
@@ -168,7 +171,7 @@ export class ToolsSlice {
       return; // the turn ended while the tool ran
     }
     try {
-      await this.deps.api.replyToolCall(callId, { decision, result });
+      await this.deps.api.replyToolCall(callId, { decision, result, token: call.token });
       this.patch(callId, { phase: call.executor === 'client' || decision === 'deny' ? 'replied' : 'running' });
     } catch (err) {
       this.patch(callId, { phase: 'failed', error: errorMessage(err) });

@@ -199,6 +199,9 @@ export class MemoryServer implements StoreApi {
     if (!resolve) {
       throw new ApiError(404, 'tool_call_not_found', `No pending tool call ${callId}`);
     }
+    if (reply.token !== `secret-${callId}`) {
+      throw new ApiError(403, 'approval_token_mismatch', `tool call ${callId} needs the token of its stream`);
+    }
     this.waiting.delete(callId);
     this.replies.push({ callId, reply });
     resolve(reply);
@@ -215,7 +218,9 @@ export class MemoryServer implements StoreApi {
     answer.metadata = { ...answer.metadata, tool_calls: calls.map(c => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })) };
     answer.status = 'complete';
     for (const c of calls) {
-      onEvent({ type: 'tool_call', message_id: answer.id, call_id: c.id, name: c.name, arguments: c.arguments, source: c.executor === 'client' ? 'notebook' : 'builtin', effect: c.effect, approval: c.approval, allowed: !!c.allowed, executor: c.executor });
+      const waits = !c.refused && (c.approval === 'required' || c.executor === 'client');
+      const token = waits ? `secret-${c.id}` : undefined; // the server's per-call approval_token
+      onEvent({ type: 'tool_call', message_id: answer.id, call_id: c.id, name: c.name, arguments: c.arguments, source: c.executor === 'client' ? 'notebook' : 'builtin', effect: c.effect, approval: c.approval, allowed: !!c.allowed, executor: c.executor, ...(token ? { approval_token: token } : {}) });
       let reply: ToolReply | null = null;
       if (!c.refused && (c.approval === 'required' || c.executor === 'client')) {
         const got = new Promise<ToolReply>(resolve => this.waiting.set(c.id, resolve));
