@@ -15,6 +15,8 @@ Blocking core calls go through :meth:`ChatExtHandler.blocking` (short ones) or
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 from collections.abc import Awaitable, Callable
 from http.client import responses
@@ -35,7 +37,7 @@ from jupyter_chat_ext.errors import (
     retry_after_header,
 )
 
-from .bodies import BodySink, declared_length, parse_json, too_large
+from .bodies import DRAIN_LIMIT_BYTES, BodySink, declared_length, parse_json, too_large
 
 if TYPE_CHECKING:
     from jupyter_chat_ext.core import Core
@@ -59,7 +61,14 @@ def requires(action: str) -> Callable[[F], F]:
         raise ValueError(f"unknown action {action!r}")
 
     def wrap(method: F) -> F:
-        guarded = web.authenticated(authorized(action)(method))
+        @functools.wraps(method)
+        async def refused_first(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if self._refusal is not None:  # an oversized body, read and dropped (bodies.py)
+                raise self._refusal
+            result = method(self, *args, **kwargs)
+            return await result if inspect.isawaitable(result) else result
+
+        guarded = web.authenticated(authorized(action)(refused_first))
         guarded.chat_ext_action = action  # type: ignore[attr-defined]
         return guarded  # type: ignore[return-value]
 
@@ -96,6 +105,9 @@ class ChatExtHandler(ExtensionHandlerMixin, APIHandler):
     #: spool the body to a temporary file instead of memory (uploads)
     body_to_file = False
     _sink: BodySink | None = None
+    #: an oversized body's 413, answered once the body has been read and dropped (see prepare)
+    _refusal: ChatExtError | None = None
+    _drained = 0
 
     @property
     def chat_app(self) -> ChatExtApp:
@@ -109,18 +121,34 @@ class ChatExtHandler(ExtensionHandlerMixin, APIHandler):
             limit = self.body_limit
             length = declared_length(self.request.headers.get("Content-Length"))
             if length is not None and length > limit:
-                raise too_large(length, limit)  # answered before a byte of the body is read
+                # a 413 sent while the client still sends its body reaches curl (Expect:
+                # 100-continue: it waits before sending) but not http.client or a browser's
+                # fetch: they see a reset. So their body is read and dropped (never kept) and the
+                # 413 answered after it, as nginx's lingering close does; past DRAIN_LIMIT_BYTES
+                # it is answered at once
+                expects = self.request.headers.get("Expect", "").lower() == "100-continue"
+                if expects or length > DRAIN_LIMIT_BYTES:
+                    self.set_header("Connection", "close")
+                    raise too_large(length, limit)
+                self._refusal = too_large(length, limit)
+                return
             self._sink = BodySink(limit, to_file=self.body_to_file)
 
     async def data_received(self, chunk: bytes) -> None:
-        """Take a piece of the body; past the limit answer 413 at once (the rest is never read)."""
+        """Take a piece of the body; past the limit the rest is read and dropped (413 after it)."""
+        if self._refusal is not None:
+            self._drained += len(chunk)
+            if self._drained > DRAIN_LIMIT_BYTES and not self._finished:
+                self.set_header("Connection", "close")
+                self.send_error_json(self._refusal.status, self._refusal.code, self._refusal.message)
+            return
         sink = self._sink
         if sink is None or self._finished:
             return
         try:
             sink.accept(chunk)
         except ChatExtError as exc:
-            self.send_error_json(exc.status, exc.code, exc.message)
+            self._refusal, self._drained = exc, sink.size  # dropped from here on, 413 at the end
             return
         if sink.spooled:
             await self.chat_app.run_blocking(sink.write, chunk)

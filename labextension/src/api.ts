@@ -7,6 +7,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { BodyTooLarge, checkedJson } from './bodySize';
 import { MAX_RETRIES, parseRetryAfter, retryDelay, sleep } from './retry';
 import { WireContext } from './context/items';
 import { readChatEvents } from './sse';
@@ -46,6 +47,13 @@ export class ApiError extends Error {
   get offline(): boolean {
     return this.status === 0;
   }
+}
+
+/** A body refused by the size check as the server would refuse it (413 too_large). */
+function tooLarge(err: BodyTooLarge): ApiError;
+function tooLarge(err: unknown): unknown;
+function tooLarge(err: unknown): unknown {
+  return err instanceof BodyTooLarge ? new ApiError(413, 'too_large', err.message) : err;
 }
 
 async function errorFrom(response: Response): Promise<ApiError> {
@@ -150,9 +158,15 @@ export class ChatApi {
   }
 
   private send<T>(path: string, method: string, body?: unknown): Promise<T> {
+    let text: string | undefined;
+    try {
+      text = body === undefined ? undefined : checkedJson(body); // 413 before a byte is sent
+    } catch (err) {
+      return Promise.reject(tooLarge(err));
+    }
     return this.json<T>(path, {
       method,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: text,
       headers: body === undefined ? undefined : { 'Content-Type': 'application/json' }
     });
   }
@@ -271,7 +285,7 @@ export class ChatApi {
           path,
           {
             method,
-            body: JSON.stringify(body),
+            body: checkedJson(body), // an oversized turn fails here, before a byte is sent
             headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
             signal: controller.signal
           },
@@ -289,7 +303,7 @@ export class ChatApi {
         if (ended) {
           return ended;
         }
-        const e = err instanceof ApiError ? err : new ApiError(0, 'stream', String((err as Error)?.message ?? err));
+        const e = err instanceof ApiError ? err : err instanceof BodyTooLarge ? tooLarge(err) : new ApiError(0, 'stream', String((err as Error)?.message ?? err));
         relay({ type: 'error', code: e.code, message: e.message });
         return 'error';
       }
