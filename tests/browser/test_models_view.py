@@ -22,7 +22,7 @@ from playwright.sync_api import expect
 from sidebar import PANEL, open_lab, open_sidebar, switch_tab
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hub"))
-from standin_hub import GGUF_FILE, GGUF_REPO, StandinHub
+from standin_hub import GATED_REPO, GGUF_FILE, GGUF_REPO, StandinHub
 
 pytestmark = pytest.mark.browser
 
@@ -221,4 +221,18 @@ def test_catalog_search_pull_with_progress_cancel_resume_role_and_delete(
     page.locator(".jp-Dialog").get_by_role("button", name="Delete").click()
     expect(pulled).to_have_count(0, timeout=SLOW)
     assert model_id not in {m["id"] for m in models_lab.api("GET", "chat-ext/models")["models"]}
+
+    # a gated repo without a token: the refusal says what it is and names HF_TOKEN
+    view.locator(".jp-ChatExt-segment", has_text="Search Hub").click()
+    view.get_by_label("Search models").fill("gated")
+    view.get_by_label("Search models").press("Enter")
+    gated = view.locator(f".jp-ChatExt-hubRow[data-repo='{GATED_REPO}']")
+    expect(gated).to_be_visible(timeout=SLOW)
+    gated.locator(".jp-ChatExt-sessionOpen").click()
+    refusal = view.locator("[role='alert']", has_text="gated or private")
+    pull_gated = gated.get_by_role("button", name=re.compile("^Pull"))
+    expect(refusal.or_(pull_gated.first)).to_be_visible(timeout=SLOW)
+    if refusal.count() == 0:  # the files could be listed: the pull itself is refused
+        pull_gated.first.click()
+    expect(refusal).to_contain_text("HF_TOKEN", timeout=SLOW)
     assert not page.page_errors, page.page_errors  # type: ignore[attr-defined]
