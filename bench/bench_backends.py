@@ -15,6 +15,8 @@
    as a remote endpoint (streamed, one client): tok/s ratio and TTFT delta. Goals: >= 0.95x, <= +20 ms.
 
 Usage: .venv/bin/python bench/bench_backends.py [--quick] [--tokens 64] [--rounds 2]
+       [--shape smollm2-360m|qwen2.5-1.5b|smollm2-1.7b [--quant Q4_K_M|Q8_0]] [--llama-server PATH]
+4. ``--shape``: random-weight GGUFs of real shapes (bench/shapes.py), ours vs llama-server only.
 Runs alternate so one thing computes at a time; the CPU may be shared: load averages are recorded.
 """
 
@@ -116,7 +118,9 @@ ANCHOR_KV = {"split": ["-c", "8192"], "unified": ["-c", "4096", "-kvu"]}
 class LlamaServerAnchor:
     """``llama-server -np 8 -c 8192 -t N`` on the weights our server runs: the concurrency anchor."""
 
-    def __init__(self, binary: Path, tmp: Path, n_threads: int, weights: Path, kv: str = "split") -> None:
+    def __init__(
+        self, binary: Path, tmp: Path, n_threads: int, weights: Path, kv: str = "split", alias: str = MODEL
+    ) -> None:
         from bench_server import free_port
 
         self.port = free_port()
@@ -124,7 +128,7 @@ class LlamaServerAnchor:
         self.log = open(tmp / "llama-server.log", "ab")  # noqa: SIM115 - closed in stop()
         cmd = [
             str(binary), "-m", str(weights), "-np", "8", *ANCHOR_KV[kv], "-t", str(n_threads),
-            "-a", MODEL, "--host", "127.0.0.1", "--port", str(self.port),
+            "-a", alias, "--host", "127.0.0.1", "--port", str(self.port),
         ]  # fmt: skip
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
 
@@ -158,6 +162,7 @@ def through_server(
     anchor_weights: Path | None = None,
     server_args: tuple[str, ...] = (),
     anchor_kv: str = "split",
+    model: str = MODEL,
 ) -> dict[str, Any]:
     """1/4/8 concurrent chats through our server; with ``anchor_binary``, llama-server too.
 
@@ -179,10 +184,10 @@ def through_server(
     try:
         server.wait_ready()
         t0 = time.perf_counter()
-        server.wait_model()
+        server.wait_model(model)
         import httpx
 
-        info = httpx.get(f"{server.base}/chat-ext/models/{MODEL}", headers=server.headers, timeout=30).json()
+        info = httpx.get(f"{server.base}/chat-ext/models/{model}", headers=server.headers, timeout=30).json()
         out: dict[str, Any] = {
             "backend": info.get("backend"),
             "load_s": info.get("load_s"),
@@ -195,7 +200,7 @@ def through_server(
         if anchor_binary is not None:
             weights = anchor_weights or packaged_gguf()
             threads = n_threads or os.cpu_count() or 2
-            anchor = LlamaServerAnchor(anchor_binary, tmp, threads, weights, anchor_kv)
+            anchor = LlamaServerAnchor(anchor_binary, tmp, threads, weights, anchor_kv, model)
             out["llama_server_weights"] = Path(weights).name
             out["llama_server_kv"] = " ".join(ANCHOR_KV[anchor_kv])
             anchor.wait_ready()
@@ -204,7 +209,7 @@ def through_server(
 
         async def run() -> dict[str, dict[str, Any]]:
             for client, _pid in targets.values():
-                await openai_round(client, MODEL, 1, 8, 0)  # warm-up
+                await openai_round(client, model, 1, 8, 0)  # warm-up
             res: dict[str, dict[str, Any]] = {name: {"tok_s": {}, "cpu_ms_per_token": {}} for name in targets}
             for n in levels:
                 rates: dict[str, list[float]] = {name: [] for name in targets}
@@ -212,7 +217,7 @@ def through_server(
                 for r in range(rounds):
                     for name, (client, pid) in targets.items():
                         c0 = cpu_s(pid)
-                        got = await openai_round(client, MODEL, n, tokens, r)
+                        got = await openai_round(client, model, n, tokens, r)
                         rates[name].append(got["tok_s"])
                         cpu[name].append(1000 * (cpu_s(pid) - c0) / max(got["tokens"], 1))
                 for name in targets:
@@ -329,6 +334,13 @@ def main() -> None:
         "ours (unified: one 4096-cell pool)",
     )
     ap.add_argument("--server-arg", action="append", default=[], help="extra option for our server")
+    ap.add_argument(
+        "--shape",
+        default=None,
+        help="a random-weight GGUF of a real model's shape (bench/shapes.py: smollm2-360m, qwen2.5-1.5b, "
+        "smollm2-1.7b): ours vs llama-server on that file only",
+    )
+    ap.add_argument("--quant", default="Q4_K_M", help="the shape's encoding (Q4_K_M, Q8_0)")
     args = ap.parse_args()
     if args.quick:
         args.tokens, args.rounds, args.levels = 16, 1, "1,4"
@@ -339,6 +351,23 @@ def main() -> None:
     out["llama_server_binary"] = str(anchor) if anchor else None
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
+        if args.shape:
+            from shapes import gguf as shape_gguf
+
+            weights = shape_gguf(args.shape, args.quant)
+            model = weights.stem.lower()
+            out["shape"] = {"name": args.shape, "quant": args.quant, "file": weights.name}
+            shape_args = (
+                f"--ChatExtApp.model_dirs={json.dumps([str(weights.parent)])}",
+                f"--ChatExtApp.default_model={model}",
+                *args.server_arg,
+            )
+            out["llamacpp"] = through_server(
+                "llamacpp", tmp, args.tokens, args.rounds, levels, args.n_threads, anchor, weights,
+                shape_args, args.anchor_kv, model,
+            )  # fmt: skip
+            print(json.dumps({"llamacpp": out["llamacpp"]}), file=sys.stderr, flush=True)
+            skip |= {"bare", "llamacpp", "remote", "transformers"}
         stages = {
             "bare_llama_cpp": lambda: bare_llama(args.tokens, max(3, args.rounds)),
             "llamacpp": lambda: through_server(
@@ -366,7 +395,7 @@ def main() -> None:
     ratios: dict[str, Any] = {"llama_server_reference_tok_s": REF_LLAMA_SERVER}
     if lc and bare:
         ratios["llamacpp_single_vs_bare"] = round(lc["tok_s"]["1"] / bare["tok_s"], 3)
-    if lc:
+    if lc and not args.shape:  # the reference figures are the packaged model's
         ratios["llamacpp_vs_llama_server_ref"] = {
             k: round(v / REF_LLAMA_SERVER[k], 3) for k, v in lc["tok_s"].items() if k in REF_LLAMA_SERVER
         }

@@ -1,0 +1,348 @@
+r"""GPU bench of the engine (prints one JSON object; writes $OUT/gpu.json): run it in one device call.
+
+Our transformers backend on CUDA against transformers itself on the same GPU in the same run. It
+imports only the engine (no server, no store): torch and transformers are on the device machine,
+the few wheels it lacks are carried. Started from ../shared/gpu/gpu_check.py (same steps and
+model), plus the weight memory of bf16 vs 4-bit and embeddings on CUDA.
+
+Model: SmolLM2-1.7B's shape (hidden 2048, 24 layers, 32 heads, vocab 49152), random weights built
+on the device, the EOS rows zeroed so greedy decoding never stops early (every request decodes
+exactly GPU_TOKENS, default 256). The embedder: all-MiniLM-L6-v2's shape, random weights, the
+packaged model's tokenizer and pooling files.
+
+Steps (tok/s = generated tokens / wall seconds; each records its own error and the run goes on):
+- ``ours``: Engine (backend transformers, device cuda) at 1, 8, 32 concurrent requests, structured
+  (JSON schema) output through the llguidance mask on CUDA logits, peak and weight GPU memory;
+- ``hf_generate``: bare ``model.generate``, 1 stream and static padded batches of 8 and 32;
+- ``hf_continuous_batching``: ``model.generate_batch`` (paged attention) with 8 and 32 requests;
+- ``bnb_4bit``: bitsandbytes 4-bit through our loader: load, answers at 1/8, GPU memory; its
+  ``weights_vs_bf16`` is the goal's "< 40 % of bf16's weight memory";
+- ``embeddings``: texts/s of our Embedder on CUDA (batches of 64) and on the CPU.
+
+CPU dry run (tiny model, a few tokens, ~2 min here; proves the script before device time is spent):
+    GPU_DRY=1 GPU_TOKENS=8 OUT=$(mktemp -d) GPU_CHECK_TOK=.gpu/tok GPU_CHECK_EMB=.gpu/emb \
+        .venv/bin/python bench/bench_gpu.py
+
+Carry recipe (the device machine reaches nothing; carry is at most 64 MiB, ~48 MB here):
+    printf '/.gpu/\n' >> .git/info/exclude
+    mkdir -p .gpu/whl && python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+      --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 \
+      --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .gpu/whl \
+      bitsandbytes llguidance jsonschema jsonschema-specifications referencing rpds-py   # ~47 MB
+    .venv/bin/python -c "import sys; sys.path.insert(0, 'tests/core'); from remote_fixtures import \
+    packaged_gguf as p; from transformers import AutoTokenizer as T; g = p(); \
+    T.from_pretrained(str(g.parent), gguf_file=g.name).save_pretrained('.gpu/tok')"
+    .venv/bin/python -c "import shutil; from jupyter_chat_ext.engine.embeddings import \
+    packaged_model_dir as p; shutil.copytree(p(), '.gpu/emb', \
+    ignore=shutil.ignore_patterns('*.safetensors', 'README.md', 'data_config.json'))"
+
+Then one device call (run tool), carry [".gpu"], timeout_s ~500 (the parts take ~3-4 min by
+estimate; no GPU figure yet):
+    S=$(mktemp -d) && python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+      --target $S .gpu/whl/*.whl && export PYTHONPATH=$S && PYTHONUNBUFFERED=1 timeout 470 \
+      python3 bench/bench_gpu.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+
+SRC = Path(os.environ.get("GPU_CHECK_SRC", os.getcwd()))
+TOK = Path(os.environ.get("GPU_CHECK_TOK", SRC / ".gpu" / "tok"))
+EMB = Path(os.environ.get("GPU_CHECK_EMB", SRC / ".gpu" / "emb"))
+sys.path.insert(0, str(SRC))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+OUT = Path(os.environ.get("OUT", tempfile.mkdtemp()))
+N = int(os.environ.get("GPU_TOKENS", "256"))
+DRY = os.environ.get("GPU_DRY") == "1"  # a CPU dry run of this script with a tiny model
+DEV = "cpu" if DRY else "cuda"
+RESULT: dict = {"tokens_per_request": N}
+
+
+def save() -> None:
+    (OUT / "gpu.json").write_text(json.dumps(RESULT, indent=1))
+
+
+def step(name):
+    def wrap(fn):
+        t0 = time.perf_counter()
+        try:
+            RESULT[name] = fn()
+        except Exception as exc:  # record and go on: one failing part must not hide the others
+            RESULT[name] = {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()[-1500:]}
+        RESULT.setdefault("step_s", {})[name] = round(time.perf_counter() - t0, 1)
+        print(name, json.dumps(RESULT[name])[:600], flush=True)
+        save()
+        return fn
+
+    return wrap
+
+
+import torch  # noqa: E402
+import transformers  # noqa: E402
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig  # noqa: E402
+
+RESULT["env"] = {
+    "torch": torch.__version__,
+    "transformers": transformers.__version__,
+    "gpu": None if DRY else torch.cuda.get_device_name(0),
+    "cuda": torch.version.cuda,
+}
+MODELS = Path(tempfile.mkdtemp(prefix="gpumodels-"))
+MODEL_DIR = MODELS / "smol17-random"
+tok = AutoTokenizer.from_pretrained(str(TOK))
+PROMPTS = [
+    f"Request {i}: write a long, detailed essay about the history of {topic}, with examples."
+    for i, topic in enumerate(
+        ["bread", "steam engines", "printing", "Norway", "photosynthesis", "pianos", "libraries", "rivers"]
+        * 4
+    )
+]
+
+
+@step("build_model")
+def _build():
+    cfg = LlamaConfig(
+        vocab_size=49152,
+        hidden_size=64 if DRY else 2048,
+        intermediate_size=128 if DRY else 8192,
+        num_hidden_layers=2 if DRY else 24,
+        num_attention_heads=4 if DRY else 32,
+        num_key_value_heads=4 if DRY else 32,
+        max_position_embeddings=8192,
+        rope_theta=130000.0,
+        tie_word_embeddings=True,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+    torch.manual_seed(0)
+    with torch.device(DEV):
+        model = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)
+    eos = {
+        tok.eos_token_id,
+        tok.convert_tokens_to_ids("<|im_end|>"),
+        tok.convert_tokens_to_ids("<|endoftext|>"),
+    }
+    with torch.no_grad():
+        for t in eos:
+            if t is not None and t >= 0:
+                model.get_input_embeddings().weight[t].zero_()
+    model.save_pretrained(MODEL_DIR)
+    tok.save_pretrained(MODEL_DIR)
+    params = sum(p.numel() for p in model.parameters())
+    del model
+    DRY or torch.cuda.empty_cache()
+    return {"params": params, "eos_zeroed": sorted(int(t) for t in eos if t is not None)}
+
+
+def prompt_ids(i):
+    msgs = [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}]
+    return tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True, return_dict=False)
+
+
+def engine_runs(quantization=None, batch=32, concurrencies=(1, 8, 32)):
+    from jupyter_chat_ext.engine.engine import Engine
+    from jupyter_chat_ext.settings import Settings
+
+    DRY or torch.cuda.reset_peak_memory_stats()
+    settings = Settings(
+        data_dir=Path(tempfile.mkdtemp()),
+        model_dirs=[MODELS],
+        scan_hf_cache=False,
+        backend="transformers",
+        device=DEV,
+        max_batch_size=batch,
+        max_queue=128,
+        default_model="smol17-random",
+        quantization=quantization,
+    )
+    engine = Engine(settings)
+    t0 = time.perf_counter()
+    ids = [m["id"] for m in engine.list_models()]
+    model_id = next((i for i in ids if "smol17" in i), None)
+    if model_id is None:
+        return {"error": f"model not listed: {ids}"}
+    info = engine.load(model_id)
+    out = {
+        "load_s": round(time.perf_counter() - t0, 2),
+        "model": {k: info.get(k) for k in ("id", "device", "dtype", "backend", "notes")},
+    }
+    out["weights_gpu_mem_gb"] = None if DRY else round(torch.cuda.memory_allocated() / 2**30, 3)
+
+    def one(i, res):
+        msgs = [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}]
+        done = engine.generate(model_id, msgs, {"max_tokens": N, "temperature": 0})
+        res[i] = done.get("metrics", {}).get("completion_tokens") or done.get("usage", {}).get(
+            "completion_tokens"
+        )
+
+    one(0, {})  # warm-up
+    for c in concurrencies:
+        res: dict = {}
+        threads = [threading.Thread(target=one, args=(i, res)) for i in range(c)]
+        t = time.perf_counter()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        wall = time.perf_counter() - t
+        toks = sum(v or 0 for v in res.values())
+        out[f"c{c}"] = {"tok_s": round(toks / wall, 1), "tokens": toks, "wall_s": round(wall, 2)}
+    if quantization is None:
+        try:
+            from jupyter_chat_ext.engine.structured import Structured
+
+            schema = {
+                "type": "object",
+                "properties": {
+                    "n": {"type": "integer", "minimum": 0, "maximum": 99},
+                    "ok": {"type": "boolean"},
+                },
+                "required": ["n", "ok"],
+                "additionalProperties": False,
+            }
+            spec = Structured.from_openai(
+                {
+                    "response_format": {
+                        "type": "json_schema",
+                        "json_schema": {"name": "r", "schema": schema, "strict": True},
+                    }
+                }
+            )
+            t = time.perf_counter()
+            done = engine.generate(
+                model_id,
+                [{"role": "user", "content": "Answer in JSON."}],
+                {"max_tokens": 48},
+                structured=spec,
+            )
+            out["structured"] = {
+                "text": done.get("text"),
+                "valid": isinstance(json.loads(done.get("text") or "null"), dict),
+                "s": round(time.perf_counter() - t, 2),
+            }
+        except Exception as exc:
+            out["structured"] = {
+                "error": f"{type(exc).__name__}: {exc}",
+                "trace": traceback.format_exc()[-800:],
+            }
+    out["peak_gpu_mem_gb"] = None if DRY else round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    out["stats"] = engine.stats()
+    engine.close()
+    DRY or torch.cuda.empty_cache()
+    return out
+
+
+@step("ours")
+def _ours():
+    return engine_runs()
+
+
+@step("hf_generate")
+def _hf():
+    model = AutoModelForCausalLM.from_pretrained(MODEL_DIR, dtype=torch.bfloat16, device_map=DEV)
+    out = {}
+    tok.padding_side = "left"
+    for c in (1, 8, 32):
+        texts = [
+            tok.apply_chat_template(
+                [{"role": "user", "content": PROMPTS[i]}], add_generation_prompt=True, tokenize=False
+            )
+            for i in range(c)
+        ]
+        batch = tok(texts, return_tensors="pt", padding=True).to(DEV)
+        kw = dict(max_new_tokens=N, min_new_tokens=N, do_sample=False, pad_token_id=tok.pad_token_id or 0)
+        model.generate(**batch, **{**kw, "max_new_tokens": 8, "min_new_tokens": 8})
+        DRY or torch.cuda.synchronize()
+        t = time.perf_counter()
+        gen = model.generate(**batch, **kw)
+        DRY or torch.cuda.synchronize()
+        wall = time.perf_counter() - t
+        toks = (gen.shape[1] - batch["input_ids"].shape[1]) * c
+        out[f"c{c}"] = {"tok_s": round(toks / wall, 1), "tokens": toks, "wall_s": round(wall, 2)}
+    del model
+    DRY or torch.cuda.empty_cache()
+    return out
+
+
+@step("hf_continuous_batching")
+def _cb():
+    from transformers import GenerationConfig
+
+    model = AutoModelForCausalLM.from_pretrained(MODEL_DIR, dtype=torch.bfloat16, device_map=DEV)
+    out = {}
+    for c in (8, 32):
+        inputs = [prompt_ids(i) for i in range(c)]
+        gc = GenerationConfig(
+            max_new_tokens=N, do_sample=False, eos_token_id=-1, pad_token_id=tok.pad_token_id or 0
+        )
+        model.generate_batch(
+            inputs=inputs[:2],
+            generation_config=GenerationConfig(
+                max_new_tokens=8, do_sample=False, eos_token_id=-1, pad_token_id=tok.pad_token_id or 0
+            ),
+            progress_bar=False,
+        )
+        t = time.perf_counter()
+        res = model.generate_batch(inputs=inputs, generation_config=gc, progress_bar=False)
+        wall = time.perf_counter() - t
+        toks = sum(len(r.generated_tokens) for r in res.values())
+        out[f"c{c}"] = {"tok_s": round(toks / wall, 1), "tokens": toks, "wall_s": round(wall, 2)}
+    del model
+    DRY or torch.cuda.empty_cache()
+    return out
+
+
+@step("bnb_4bit")
+def _bnb():
+    if DRY:
+        return "skipped in a dry run"
+    import bitsandbytes
+
+    out = engine_runs(quantization="4bit", batch=8, concurrencies=(1, 8))
+    out["bitsandbytes"] = bitsandbytes.__version__
+    bf16 = (RESULT.get("ours") or {}).get("weights_gpu_mem_gb")
+    if bf16 and out.get("weights_gpu_mem_gb"):
+        out["weights_vs_bf16"] = round(out["weights_gpu_mem_gb"] / bf16, 3)  # goal < 0.40
+    return out
+
+
+@step("embeddings")
+def _embeddings():
+    from transformers import AutoConfig, AutoModel
+
+    from jupyter_chat_ext.engine.embeddings import Embedder
+
+    folder = MODELS / "minilm-random"
+    import shutil
+
+    shutil.copytree(EMB, folder)
+    cfg = AutoConfig.from_pretrained(str(folder))
+    torch.manual_seed(0)
+    AutoModel.from_config(cfg).save_pretrained(str(folder))  # the shape is what costs, not the weights
+    texts = [f"{PROMPTS[i % len(PROMPTS)]} Passage {i} of a notebook's documentation." for i in range(512)]
+    out = {}
+    for device in ("cpu",) if DRY else ("cuda", "cpu"):
+        emb = Embedder(folder, device=device)
+        emb.load()
+        emb.embed(texts[:64])  # warm-up
+        DRY or torch.cuda.synchronize()
+        t = time.perf_counter()
+        vecs = emb.embed(texts)
+        wall = time.perf_counter() - t
+        out[device] = {"texts_s": round(len(texts) / wall, 1), "dim": int(vecs.shape[1]), "dtype": emb.dtype}
+        emb.unload()
+    return out
+
+
+RESULT["done"] = True
+save()
+print(json.dumps({k: v for k, v in RESULT.items() if k not in ("ours",)})[:3000])

@@ -1,0 +1,267 @@
+#!/usr/bin/env python
+"""Prompt reading (prefill) at agent-client sizes, with and without tools (prints JSON).
+
+Agent clients (jupyter-ai's persona: ~30 tool schemas) send 7k-token prompts. This measures the
+time from request to the first sampled token with ``max_tokens`` 1 at ~1k / 4k / 7k prompt tokens,
+with ~30 tool schemas in the prompt (``tools``, tool_choice auto) and without (plain text of the
+same length), through our engine in-process, and llama.cpp's own ``llama-server`` reading the very
+same text (our rendered prompt, ``/completion``, ``cache_prompt`` off) on the same GGUF, in the
+same run. Without a llama-server binary, bare llama-cpp-python (``Llama.eval``) is the reference.
+Every request starts with a fresh nonce, so no prompt prefix is reused from a cache. It also times
+the request's own steps (render + tokenize, grammar compile) and keeps a cProfile of one
+tool-bearing request's Python side.
+
+Usage: .venv/bin/python bench/bench_prompt_read.py [--gguf FILE] [--sizes 1000,4000,7000]
+       [--rounds 2] [--llama-server PATH] [--n-threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+#: prompt tokens one of agent_tools() adds (measured on the SmolLM2 vocabulary: 30 tools ~3.7k)
+TOKENS_PER_TOOL = 123
+FILLER = (
+    "The notebook loads a table of measurements, cleans the missing values, groups them by site "
+    "and plots the monthly means; the reviewer asks why two sites disagree in the spring. "
+)
+
+
+def agent_tools(n: int = 30) -> list[dict[str, Any]]:
+    """~30 function tools of the kind an agent persona carries (files, notebook cells, kernels)."""
+    verbs = ["read", "write", "list", "delete", "rename", "search", "run", "insert", "update", "summarize"]
+    things = ["file", "notebook cell", "directory"]
+    tools = []
+    for i in range(n):
+        verb, thing = verbs[i % len(verbs)], things[(i // len(verbs)) % len(things)]
+        name = f"{verb}_{thing.replace(' ', '_')}_{i}"
+        tools.append(
+            {
+                "type": "function",
+                "function": {
+                    "name": name,
+                    "description": f"{verb.capitalize()} a {thing} of the user's workspace. Use it when "
+                    f"the user asks to {verb} a {thing}; paths are relative to the server root.",
+                    "parameters": {
+                        "type": "object",
+                        "properties": {
+                            "path": {"type": "string", "description": f"the {thing}'s path"},
+                            "content": {"type": "string", "description": "text to write or look for"},
+                            "index": {"type": "integer", "description": "cell index, from 0"},
+                            "recursive": {"type": "boolean", "description": "include sub-folders"},
+                        },
+                        "required": ["path"],
+                    },
+                },
+            }
+        )
+    return tools
+
+
+def messages_of(eng: Any, model: str, target: int, nonce: int, structured: Any) -> list[dict[str, str]]:
+    """System + user messages whose prompt is about ``target`` tokens (tools included when given)."""
+    system = {"role": "system", "content": f"Session {nonce}. You are a helpful notebook assistant."}
+    base = len(eng.prompt_ids(model, [system, {"role": "user", "content": "Hi"}], structured=structured))
+    per = len(eng.prompt_ids(model, [{"role": "user", "content": FILLER * 20}])) / 20
+    repeats = max(0, int((target - base) / per))
+    return [system, {"role": "user", "content": f"{nonce}: " + FILLER * repeats + "What should I check?"}]
+
+
+def engine_read(eng: Any, model: str, msgs: list[dict[str, str]], structured: Any) -> dict[str, float]:
+    rt = eng.runtime(model)
+    t0 = time.perf_counter()
+    ids = eng.prompt_ids(model, msgs, structured=structured)
+    render_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if structured is not None:
+        rt.structured_run(structured)
+    grammar_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    done = eng.generate(model, msgs, {"max_tokens": 1, "temperature": 0}, structured=structured)
+    wall = time.perf_counter() - t0
+    m = done["metrics"]
+    assert m.get("cached_prompt_tokens", 0) < 16, m  # nothing reused: a real read
+    return {
+        "tokens": len(ids),
+        "wall_s": wall,
+        "tok_s": len(ids) / wall,
+        "render_tokenize_s": render_s,
+        "grammar_s": grammar_s,
+    }
+
+
+class Anchor:
+    """llama-server on the same GGUF (-np 1 -c 8192: one long prompt), fed our rendered text."""
+
+    def __init__(self, binary: str, gguf: Path, threads: int, tmp: Path) -> None:
+        from bench_server import free_port
+
+        self.port = free_port()
+        self.log = open(tmp / "llama-server.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [binary, "-m", str(gguf), "-np", "1", "-c", "8192", "-t", str(threads), "-b", "512", "-ub", "512",
+             "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        import httpx
+
+        for _ in range(600):
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError("llama-server did not start")
+
+    def read(self, text: str) -> dict[str, float]:
+        import httpx
+
+        body = {"prompt": text, "n_predict": 1, "cache_prompt": False, "temperature": 0}
+        t0 = time.perf_counter()
+        got = httpx.post(f"http://127.0.0.1:{self.port}/completion", json=body, timeout=900).json()
+        wall = time.perf_counter() - t0
+        tim = got.get("timings") or {}
+        n = int(tim.get("prompt_n") or got.get("tokens_evaluated") or 0)
+        return {
+            "tokens": n,
+            "wall_s": wall,
+            "tok_s": n / wall,
+            "server_prompt_tok_s": tim.get("prompt_per_second"),
+        }
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+        self.log.close()
+
+
+class Bare:
+    """Bare llama-cpp-python reading the same tokens (the reference without llama-server)."""
+
+    def __init__(self, gguf: Path, threads: int) -> None:
+        from llama_cpp import Llama
+
+        self.llm = Llama(model_path=str(gguf), n_ctx=8192, n_batch=512, n_ubatch=512, n_threads=threads,
+                         verbose=False)  # fmt: skip
+
+    def read(self, text: str) -> dict[str, float]:
+        ids = self.llm.tokenize(text.encode(), add_bos=False, special=True)
+        self.llm.reset()
+        t0 = time.perf_counter()
+        self.llm.eval(ids)
+        wall = time.perf_counter() - t0
+        return {"tokens": len(ids), "wall_s": wall, "tok_s": len(ids) / wall}
+
+    def stop(self) -> None:
+        self.llm.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gguf", default=None, help="a GGUF file (default: the packaged model, as served)")
+    ap.add_argument("--sizes", default="1000,4000,7000")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--n-threads", type=int, default=2)
+    ap.add_argument("--llama-server", default=os.environ.get("LLAMA_SERVER"))
+    args = ap.parse_args()
+    from jupyter_chat_ext.engine.engine import Engine
+    from jupyter_chat_ext.engine.structured import Structured
+    from jupyter_chat_ext.settings import Settings
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    out: dict[str, Any] = {"sizes": sizes, "rounds": args.rounds, "load_before": os.getloadavg()}
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        if args.gguf:
+            gguf = Path(args.gguf).resolve()
+            settings = Settings(
+                data_dir=tmp / "data",
+                model_dirs=[gguf.parent],
+                scan_hf_cache=False,
+                default_model=gguf.stem.lower(),
+                n_threads=args.n_threads,
+                backend="llamacpp",
+            )
+        else:
+            from bench_server import served_weights
+
+            gguf = served_weights(tmp)
+            settings = Settings(data_dir=tmp / "data", n_threads=args.n_threads, backend="llamacpp")
+        out["gguf"] = gguf.name
+        eng = Engine(settings)
+        model = settings.default_model
+        eng.load(model)
+        ref = (
+            Anchor(args.llama_server, gguf, args.n_threads, tmp)
+            if args.llama_server
+            else Bare(gguf, args.n_threads)
+        )
+        out["reference"] = "llama-server" if args.llama_server else "bare llama-cpp-python"
+        nonce = 1000
+        rows: dict[str, dict[str, list[dict[str, float]]]] = {}
+        try:
+            eng.generate(model, [{"role": "user", "content": "Hi"}], {"max_tokens": 1})  # warm-up
+            for size in sizes:
+                # 30 of these tools are ~3.7k tokens: a smaller prompt carries fewer (most of it)
+                n_tools = max(1, min(30, int(size * 0.8 / TOKENS_PER_TOOL)))
+                tools = Structured.from_openai({"tools": agent_tools(n_tools), "tool_choice": "auto"})
+                for _ in range(args.rounds):
+                    for label, structured in (("tools", tools), ("plain", None)):
+                        nonce += 1
+                        msgs = messages_of(eng, model, size, nonce, structured)
+                        text = eng.render_prompt(model, msgs, structured=structured)
+                        cell = rows.setdefault(f"{size}/{label}", {"ours": [], "reference": []})
+                        cell["ours"].append(engine_read(eng, model, msgs, structured))
+                        nonce += 1  # the reference reads the same shape with its own nonce
+                        text = eng.render_prompt(model, messages_of(eng, model, size, nonce, structured),
+                                                 structured=structured)  # fmt: skip
+                        cell["reference"].append(ref.read(text))
+            prof = cProfile.Profile()
+            tools = Structured.from_openai({"tools": agent_tools(), "tool_choice": "auto"})
+            msgs = messages_of(eng, model, sizes[-1], nonce + 1, tools)
+            prof.enable()
+            eng.generate(model, msgs, {"max_tokens": 1, "temperature": 0}, structured=tools)
+            prof.disable()
+            buf = io.StringIO()
+            pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(12)
+            out["profile_tools_request"] = [ln for ln in buf.getvalue().splitlines() if ln.strip()][:30]
+            out["engine_stats"] = eng.stats()[model]
+        finally:
+            ref.stop()
+            eng.close()
+    table: dict[str, Any] = {}
+    for key, cell in rows.items():
+        ours = statistics.median(r["tok_s"] for r in cell["ours"])
+        theirs = statistics.median(r["tok_s"] for r in cell["reference"])
+        table[key] = {
+            "tokens": cell["ours"][0]["tokens"],
+            "reference_tokens": cell["reference"][0]["tokens"],
+            "ours_tok_s": round(ours, 1),
+            "reference_tok_s": round(theirs, 1),
+            "ratio": round(ours / theirs, 3),
+            "render_tokenize_ms": round(
+                1000 * statistics.median(r["render_tokenize_s"] for r in cell["ours"]), 1
+            ),
+            "grammar_ms": round(1000 * statistics.median(r["grammar_s"] for r in cell["ours"]), 1),
+        }
+    out["prompt_read"] = table
+    out["load_after"] = os.getloadavg()
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
