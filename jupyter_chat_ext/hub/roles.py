@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -143,7 +144,8 @@ def pulled_fim_model(models: list[Any]) -> str | None:
     return None if best is None else str(model_field(best, "id"))
 
 
-_inline_cache: dict[int, tuple[float, str]] = {}
+#: per engine (weakly: a test's next engine may reuse a freed one's id): when, and what was found
+_inline_cache: weakref.WeakKeyDictionary[Any, tuple[float, str]] = weakref.WeakKeyDictionary()
 _inline_lock = threading.Lock()
 
 
@@ -153,15 +155,14 @@ def inline_model(engine: Any) -> str:
     chosen = getattr(settings, "inline_model", None)
     if chosen:
         return str(chosen)
-    key = id(engine)
     now = time.monotonic()
     with _inline_lock:
-        hit = _inline_cache.get(key)
+        hit = _inline_cache.get(engine)
         if hit is not None and now - hit[0] < INLINE_CACHE_S:
             return hit[1] if hit[1] else settings.default_model
     found = pulled_fim_model(engine.registry.all())
     with _inline_lock:
-        _inline_cache[key] = (time.monotonic(), found or "")
+        _inline_cache[engine] = (time.monotonic(), found or "")
     return found or settings.default_model
 
 
