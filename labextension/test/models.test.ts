@@ -1,10 +1,6 @@
 import {
-  applyPreset,
-  emptyForm,
   fitsBadge,
-  formDraft,
   formatEta,
-  formProblem,
   groupCatalog,
   hardwareLine,
   jobFor,
@@ -15,11 +11,11 @@ import {
   rolesOf,
   sampleJob,
   slotsFor,
-  testSummary,
   visibleJobs,
   watch,
   whereItRuns
 } from '../src/models/state';
+import { applyPreset, emptyForm, formDraft, formProblem, testSummary } from '../src/models/providerForm';
 import { ModelsApi } from '../src/models/api';
 import { ModelsStore } from '../src/models/store';
 import { Catalog, CatalogEntry, Hardware, InstalledModel, PullJob } from '../src/models/types';

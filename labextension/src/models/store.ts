@@ -7,15 +7,13 @@
 import { ApiError } from '../api';
 import { Cell } from '../store/state';
 import { ModelsApi } from './api';
+import { emptyForm, formDraft, ProviderForm } from './providerForm';
 import {
-  emptyForm,
-  formDraft,
   initialModels,
   isActive,
   mergeJobs,
   ModelsState,
   newlyDone,
-  ProviderForm,
   pullErrorText,
   sampleJob,
   Section,

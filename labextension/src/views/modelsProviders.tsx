@@ -9,7 +9,8 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { deleteIcon, editIcon } from '@jupyterlab/ui-components';
 import React, { useState } from 'react';
 
-import { applyPreset, emptyForm, formProblem, ModelsState, ProviderForm, testSummary } from '../models/state';
+import { applyPreset, emptyForm, formProblem, ProviderForm, testSummary } from '../models/providerForm';
+import { ModelsState } from '../models/state';
 import { ModelsStore } from '../models/store';
 import { Provider, ProviderTest } from '../models/types';
 import { PartError } from './modelsCommon';
