@@ -18,6 +18,8 @@ import { Attachments } from './context/attachments';
 import { labSources } from './context/sources';
 import { applyWithPreview, FixTargets } from './fix/apply';
 import { FIX_COMMAND, registerFixCommand } from './fix/command';
+import { GENERATE_COMMAND, registerGenerateCommand } from './fix/generate';
+import { ASK_OUTPUT, EXPLAIN_OUTPUT, registerOutputCommands } from './fix/output';
 import { chatIcon } from './icons';
 import { ChatInlineProvider } from './inline/provider';
 import { modelsApi } from './models/api';
@@ -369,11 +371,24 @@ const plugin: JupyterFrontEndPlugin<void> = {
           return store.sendWithContext(question, context);
         }
       });
+      // issue 20: help on any output (not only an error), and code from a prompt in the cell
+      registerOutputCommands(app, notebooks, {
+        send: (question, context) => {
+          show();
+          return store.sendWithContext(question, context);
+        },
+        attach: item => {
+          show();
+          store.attachments?.addReady(item);
+          store.requestFocus();
+        }
+      });
+      registerGenerateCommand(app, notebooks, () => store.effectiveModel || null);
     }
 
     if (palette) {
       const category = 'Chat';
-      for (const command of [CommandIDs.newChat, CommandIDs.focus, CommandIDs.sendSelection, CommandIDs.explainCell, CommandIDs.stop, CommandIDs.openModels, FIX_COMMAND]) {
+      for (const command of [CommandIDs.newChat, CommandIDs.focus, CommandIDs.sendSelection, CommandIDs.explainCell, CommandIDs.stop, CommandIDs.openModels, FIX_COMMAND, EXPLAIN_OUTPUT, ASK_OUTPUT, GENERATE_COMMAND]) {
         palette.addItem({ command, category });
       }
     }
