@@ -86,9 +86,11 @@ def search_models(q: str | None = None, kind: str | None = None, limit: int = 20
             if only_gguf:
                 kwargs["filter"] = "gguf"
             found = hub_call(lambda kw=kwargs: list(api.list_models(**kw)))
+            # the words are needed where the pipeline does not say the role ("text-ranking" does)
+            need_words = bool(words) and not (kind == "rerank" and pipeline == "text-ranking")
             for info in found:
                 row = _row(info)
-                if words and not _has_role_words(row, words):
+                if need_words and not _has_role_words(row, words):
                     continue
                 target = gguf_rows if row["gguf"] else other_rows
                 target.setdefault(row["repo"], row)

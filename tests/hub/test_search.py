@@ -56,6 +56,11 @@ def test_search_by_kind(standin_hub):
     assert [m["repo"] for m in search_models(None, "embedding")] == [EMBED_REPO]
     assert [m["repo"] for m in search_models(None, "code")] == ["standin/Tiny-Coder-GGUF"]
     assert [m["repo"] for m in search_models(None, "rerank")] == ["standin/bge-reranker-GGUF"]
+    # a cross-encoder under the Hub's text-ranking task is a reranker whatever its name
+    standin_hub.add_repo(
+        "standin/ms-marco-MiniLM", {"model.safetensors": b"x" * 8}, pipeline_tag="text-ranking"
+    )
+    assert "standin/ms-marco-MiniLM" in [m["repo"] for m in search_models("ms-marco", "rerank")]
     chat = [m["repo"] for m in search_models(None, "chat")]
     assert "standin/Tiny-Coder-GGUF" in chat and EMBED_REPO not in chat
     assert len(search_models(None, None, limit=2)) == 2
