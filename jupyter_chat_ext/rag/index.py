@@ -17,6 +17,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -37,6 +38,10 @@ ANN_RETRAIN_GROWTH = 4.0
 ANN_NPROBES = 32
 ANN_REFINE = 4
 RESULT_COLUMNS = ["chunk_id", "text", "path", "source", "file_type", "location", "chunk_index"]
+#: seconds a table's list of indexes is remembered: asking LanceDB at every query cost two
+#: list_indices() calls per hybrid search; another process (a kernel) that builds an index is
+#: seen within this long, and this process's own refresh_indexes() forgets the list at once
+INDEX_LIST_TTL_S = 5.0
 
 
 def now_iso() -> str:
@@ -141,6 +146,7 @@ class LanceIndex:
         self._tables: dict[str, Any] = {}
         self._lock = threading.RLock()
         self._write_locks: dict[str, threading.RLock] = {}
+        self._indexed: dict[str, tuple[float, frozenset[tuple[str, ...]]]] = {}
 
     # -- connection and metadata ---------------------------------------------------------------
     @property
@@ -189,11 +195,13 @@ class LanceIndex:
         with self._lock:
             table = self.db.create_table(name, schema=chunk_schema(int(meta["dim"])), mode="overwrite")
             self._tables[name] = table
+            self._indexed.pop(name, None)
             self.write_meta(name, meta)
 
     def drop(self, name: str) -> None:
         with self.write_lock(name), self._lock:  # writer first: an ingest in flight finishes
             self._tables.pop(name, None)
+            self._indexed.pop(name, None)
             self.db.drop_table(name, ignore_missing=True)
             self._meta_path(name).unlink(missing_ok=True)
 
@@ -288,16 +296,26 @@ class LanceIndex:
         # optimize: compacts small fragments and folds new rows into the existing indexes
         table.optimize(cleanup_older_than=timedelta(minutes=1))
         done["optimized"] = True
+        self._indexed.pop(name, None)
         if changed:
             meta["indexes_updated_at"] = now_iso()
             self.write_meta(name, meta)
         return done
 
+    def _indexed_columns(self, name: str) -> frozenset[tuple[str, ...]]:
+        cached = self._indexed.get(name)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < INDEX_LIST_TTL_S:
+            return cached[1]
+        columns = frozenset(tuple(ix.columns) for ix in self.table(name).list_indices())
+        self._indexed[name] = (now, columns)
+        return columns
+
     def has_fts(self, name: str) -> bool:
-        return any(tuple(ix.columns) == ("text",) for ix in self.table(name).list_indices())
+        return ("text",) in self._indexed_columns(name)
 
     def has_ann(self, name: str) -> bool:
-        return any(tuple(ix.columns) == ("vector",) for ix in self.table(name).list_indices())
+        return ("vector",) in self._indexed_columns(name)
 
     # -- search --------------------------------------------------------------------------------
     def vector_search(self, name: str, vector: np.ndarray, k: int, where: str | None) -> list[dict[str, Any]]:
@@ -331,4 +349,5 @@ class LanceIndex:
     def close(self) -> None:
         with self._lock:
             self._tables.clear()
+            self._indexed.clear()
             self._db = None
