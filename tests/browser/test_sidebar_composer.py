@@ -1,14 +1,15 @@
-"""Issue 20 item 2 in a real JupyterLab + chromium: the message box never collapses to a slit. Its
-auto-grow used to run while the panel was still hidden (a reload with the sidebar open and a
-notebook active: 4 reloads in 4), measured 0 and left an inline ``height: 0px``."""
+"""Issue 20 in a real JupyterLab + chromium: the message box never collapses to a slit (item 2: its
+auto-grow used to run while the panel was still hidden, e.g. a reload with the sidebar open and a
+notebook active, measured 0 and left an inline ``height: 0px``); toasts leave the send button
+free (item 6)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from sidebar import PANEL, open_lab, open_sidebar
-from test_sidebar import wait_ready
+from sidebar import PANEL, open_lab, open_sidebar, send
+from test_sidebar import wait_answer, wait_ready
 
 pytestmark = pytest.mark.browser
 
@@ -45,3 +46,27 @@ def test_the_box_keeps_its_height_after_reloads_with_a_notebook_active(page: Any
         timeout=10_000,
     )
     assert page.page_errors == []
+
+
+def test_toasts_do_not_cover_the_send_button(page: Any, lab: Any) -> None:
+    open_lab(page, lab)
+    open_sidebar(page)
+    wait_ready(page)
+    page.locator(f"{PANEL} button[aria-label='New chat']").click()
+    send(page, "Say hi.")
+    wait_answer(page)
+    question = page.locator(f"{PANEL} .jp-ChatExt-message-user").last
+    question.hover()
+    question.locator("button[aria-label='Copy message']").click()  # a "Message copied" toast
+    toast = page.locator(".jp-toastContainer .Toastify__toast").first
+    toast.wait_for(timeout=30_000)
+    send_button = page.locator(f"{PANEL} button[aria-label='Send message']")
+    a, b = toast.bounding_box(), send_button.bounding_box()
+    assert a is not None and b is not None
+    overlap = not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+    assert not overlap, (a, b)
