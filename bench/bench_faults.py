@@ -181,9 +181,9 @@ def kill9_ingest(root: Path, files: int) -> dict[str, Any]:
         state = server.get(f"jobs/{job['id']}").json()
         if state["state"] == "interrupted":
             server.post(f"jobs/{job['id']}/resume")
-        resumed = wait_job(server, job["id"], lambda j: j["state"] in ("done", "error"))
+        resumed = wait_job(server, job["id"], lambda j: j["state"] in ("done", "failed"))
         clean = ingest(server, "clean", ["docs"])
-        clean_done = wait_job(server, clean["id"], lambda j: j["state"] in ("done", "error"))
+        clean_done = wait_job(server, clean["id"], lambda j: j["state"] in ("done", "failed"))
         crashed_chunks = server.get("collections/crashed").json().get("chunks")
         clean_chunks = server.get("collections/clean").json().get("chunks")
         redone = (embedded_before + (resumed.get("embedded") or 0)) - (clean_done.get("embedded") or 0)

@@ -104,11 +104,11 @@ def test_kill_9_mid_ingest_resumes_to_the_same_chunk_count(servers, tmp_path):
     if after["state"] == "interrupted":
         reply = server.post(f"jobs/{job['id']}/resume")
         assert reply.status_code in (200, 202), reply.text
-    resumed = wait_job(server, job["id"], lambda j: j["state"] in ("done", "error"))
+    resumed = wait_job(server, job["id"], lambda j: j["state"] in ("done", "failed"))
     assert resumed["state"] == "done", resumed
 
     clean = ingest(server, "clean", ["docs"])
-    clean_done = wait_job(server, clean["id"], lambda j: j["state"] in ("done", "error"))
+    clean_done = wait_job(server, clean["id"], lambda j: j["state"] in ("done", "failed"))
     assert clean_done["state"] == "done", clean_done
     crashed_info = server.get("collections/crashed").json()
     clean_info = server.get("collections/clean").json()

@@ -16,7 +16,7 @@ DOCS = {
 async def _wait_job(api, job_id: str) -> dict:
     for _ in range(600):
         job = (await api.get("jobs", job_id)).json
-        if job["state"] in ("done", "error"):
+        if job["state"] in ("done", "failed"):
             return job
         await asyncio.sleep(0.1)
     raise AssertionError("the ingest job did not finish")
