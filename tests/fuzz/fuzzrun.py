@@ -230,9 +230,21 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/chat-ext-fuzz"))
     parser.add_argument("--max-seconds", type=float, default=None, help="stop schemathesis after this long")
     args = parser.parse_args()
+    import contextlib
+
     import httpx
 
-    with ChatServer(args.out / "server", extra=SERVER_ARGS) as server:
+    sys.path.insert(0, str(HERE.parent / "hub"))
+    from standin_hub import StandinHub
+
+    # the model hub routes ask a stand-in Hub on 127.0.0.1, as in test_fuzz_api.py: offline they
+    # answer 503 hub_unreachable, which the fuzzer counts as server errors
+    with contextlib.ExitStack() as stack:
+        hub = stack.enter_context(StandinHub())
+        hub.add_packaged()
+        hf_home = str(args.out / "hf-home")
+        env = {"HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_HOME": hf_home, "HF_TOKEN": ""}
+        server = stack.enter_context(ChatServer(args.out / "server", extra=SERVER_ARGS, env=env))
         server.start()
         server.wait_health()
         spec = server.get("openapi.json").json()
