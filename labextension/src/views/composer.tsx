@@ -5,22 +5,8 @@ import { ContextKind } from '../context';
 import { Attachments } from '../context/attachments';
 import { ComposerChips, useMentions } from '../context/mention';
 import { sendIcon } from '../icons';
+import { ToolsHint } from '../toolsHint';
 import { Collection } from '../types';
-
-/** GET /chat-ext/models `tools_hint`: whether the model is likely to call tools, and why not. */
-export interface ToolsHint {
-  likely: boolean;
-  reason: string;
-}
-
-/** The tools hint of a model entry, read defensively (servers before issue 20 send none). */
-export function toolsHintOf(model: unknown): ToolsHint | null {
-  const hint = (model as { tools_hint?: unknown } | null | undefined)?.tools_hint as Partial<ToolsHint> | undefined;
-  if (!hint || typeof hint.likely !== 'boolean') {
-    return null;
-  }
-  return { likely: hint.likely, reason: typeof hint.reason === 'string' ? hint.reason : '' };
-}
 
 /**
  * Grow the box with its text, up to a limit (CSS max-height scrolls beyond). A hidden box (no
