@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from jupyter_chat_ext.errors import InvalidInput, PayloadTooLarge
+from jupyter_chat_ext.gc_pause import gc_paused
 
 #: deepest nesting accepted in a JSON body (the top-level object is depth 1)
 MAX_DEPTH = 64
@@ -29,6 +30,9 @@ MAX_DEPTH = 64
 #: (measured: a 64 MB body refused at once was a connection reset for them); past it the 413 goes
 #: out at once and the connection is closed (reading gigabytes to say "no" is a cost of its own)
 DRAIN_LIMIT_BYTES = 256 * 1024 * 1024
+#: a JSON body longer than this (characters) is decoded in pieces (``_Pieces``)
+PIECEWISE_CHARS = 1_000_000
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
 #: a \\u escape in the high/low surrogate range: only then can a parsed string hold a lone one
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
@@ -117,7 +121,7 @@ def parse_json(raw: bytes, *, required: bool = True, max_depth: int = MAX_DEPTH)
             raise InvalidInput("a JSON object body is required")
         return {}
     try:
-        data = json.loads(text, parse_constant=_NonFinite)
+        data = _loads(text)
     except RecursionError:
         raise InvalidInput(f"the JSON body is nested deeper than {max_depth} levels") from None
     except ValueError as exc:
@@ -130,6 +134,72 @@ def parse_json(raw: bytes, *, required: bool = True, max_depth: int = MAX_DEPTH)
     if deep or surrogates or "NaN" in text or "Infinity" in text:
         check_tree(data, max_depth=max_depth, surrogates=surrogates)
     return data
+
+
+def _loads(text: str) -> Any:
+    if len(text) < PIECEWISE_CHARS:
+        return json.loads(text, parse_constant=_NonFinite)
+    with gc_paused():  # millions of new objects: no full collection pass over them meanwhile
+        return _Pieces(text).document()
+
+
+class _Pieces:
+    """A big body decoded a piece at a time: the top-level object key by key and each of its
+    arrays element by element (``JSONDecoder.raw_decode``), so the GIL is let go between pieces.
+    One ``json.loads`` of a 29 MB session import held it for ~270 ms, and every other thread (the
+    event loop Jupyter answers ``/api/status`` on included) waited that long (bench/bench_import.py).
+    The result is the same as ``json.loads``'s (the last of duplicate keys wins)."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.pos = text, 0
+        self.decoder = json.JSONDecoder(parse_constant=_NonFinite)
+
+    def peek(self) -> str:
+        self.pos = _WHITESPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]
+        return self.text[self.pos : self.pos + 1]
+
+    def value(self) -> Any:
+        self.peek()
+        value, self.pos = self.decoder.raw_decode(self.text, self.pos)
+        return value
+
+    def step(self, allowed: str, what: str) -> str:
+        char = self.peek()
+        if not char or char not in allowed:
+            raise ValueError(f"Expecting {what}: char {self.pos}")
+        self.pos += 1
+        return char
+
+    def document(self) -> Any:
+        if self.peek() != "{":
+            return json.loads(self.text, parse_constant=_NonFinite)  # not an object: refused after
+        self.pos += 1
+        out: dict[str, Any] = {}
+        if self.peek() == "}":
+            self.pos += 1
+        else:
+            while True:
+                key = self.value()
+                if not isinstance(key, str):
+                    raise ValueError(f"Expecting property name enclosed in double quotes: char {self.pos}")
+                self.step(":", "':' delimiter")
+                out[key] = self.array() if self.peek() == "[" else self.value()
+                if self.step(",}", "',' delimiter") == "}":
+                    break
+        if self.peek():
+            raise ValueError(f"Extra data: char {self.pos}")
+        return out
+
+    def array(self) -> list[Any]:
+        self.pos += 1
+        items: list[Any] = []
+        if self.peek() == "]":
+            self.pos += 1
+            return items
+        while True:
+            items.append(self.value())
+            if self.step(",]", "',' delimiter") == "]":
+                return items
 
 
 def check_tree(data: Any, *, max_depth: int = MAX_DEPTH, surrogates: bool = True) -> None:

@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from ..errors import InvalidInput
+from ..gc_pause import gc_paused
 from . import branches, rows
 from . import export as export_mod
 from . import values as val
@@ -43,6 +44,13 @@ def import_session(
     db: Database, data: str | bytes | dict[str, Any], *, max_content_chars: int | None = None
 ) -> Session:
     """A new session from a JSON export: new ids; same content, metadata, metrics and order."""
+    # a 100k-message import makes millions of objects: the collector's full passes over them
+    # stalled every thread, Jupyter's event loop included (gc_pause.py, bench/bench_import.py)
+    with gc_paused():
+        return _import(db, data, max_content_chars=max_content_chars)
+
+
+def _import(db: Database, data: str | bytes | dict[str, Any], *, max_content_chars: int | None) -> Session:
     doc = parse_document(data, max_content_chars=max_content_chars or DEFAULT_MAX_CONTENT_CHARS)
     session_id = uuid.uuid4().hex
     # everything but the ids is built before the lock: checks, signatures, Arrow columns

@@ -74,8 +74,21 @@ def _insert_arrow(con: duckdb.DuckDBPyConnection, table: str, columns: str, data
         con.unregister("_rows")
 
 
+#: rows per pa.array call: one call over a 100k-row import held the GIL for the whole column
+#: (tens of ms each, nine columns), and /api/status waited behind it (bench/bench_import.py)
+ARROW_CHUNK = 8192
+
+
+def _array(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
+    """``pa.array(values, type_)`` built a chunk at a time (the GIL is let go between chunks)."""
+    if len(values) <= ARROW_CHUNK:
+        return pa.array(values, type_)
+    chunks = [pa.array(values[i : i + ARROW_CHUNK], type_) for i in range(0, len(values), ARROW_CHUNK)]
+    return pa.concat_arrays(chunks)
+
+
 def _signature_columns(signatures: Sequence[Sequence[int]]) -> list[pa.Array]:
-    return [pa.array([sig[i] for sig in signatures], pa.int64()) for i in range(len(sig_column_names()))]
+    return [_array([sig[i] for sig in signatures], pa.int64()) for i in range(len(sig_column_names()))]
 
 
 def insert_search_rows(
@@ -117,15 +130,15 @@ def message_batch(
 ) -> MessageBatch:
     columns = pa.table(
         {
-            "session_id": pa.array([session_id] * len(rows), pa.string()),
-            "role": pa.array([r.role for r in rows], pa.string()),
-            "content": pa.array([r.content for r in rows], pa.string()),
-            "model": pa.array([r.model for r in rows], pa.string()),
-            "params": pa.array([r.params_json for r in rows], pa.string()),
-            "status": pa.array([r.status for r in rows], pa.string()),
-            "metadata": pa.array([r.metadata_json for r in rows], pa.string()),
-            "created_at": pa.array([r.created_at for r in rows], pa.timestamp("us")),
-            "tokens": pa.array([r.tokens for r in rows], pa.int32()),
+            "session_id": _array([session_id] * len(rows), pa.string()),
+            "role": _array([r.role for r in rows], pa.string()),
+            "content": _array([r.content for r in rows], pa.string()),
+            "model": _array([r.model for r in rows], pa.string()),
+            "params": _array([r.params_json for r in rows], pa.string()),
+            "status": _array([r.status for r in rows], pa.string()),
+            "metadata": _array([r.metadata_json for r in rows], pa.string()),
+            "created_at": _array([r.created_at for r in rows], pa.timestamp("us")),
+            "tokens": _array([r.tokens for r in rows], pa.int32()),
         }
     )
     return MessageBatch(session_id, columns, [r.parent_id for r in rows], _signature_columns(signatures))
