@@ -38,10 +38,12 @@ from jupyter_chat_ext.settings import Settings
 PACKAGES = [
     "jupyter_server", "traitlets", "tornado", "nbformat", "jinja2", "httpx", "packaging", "attr",
     "pathspec", "markdown_it", "jupyter_core", "anyio", "lancedb", "duckdb", "pyarrow", "jsonschema",
+    "transformers", "torch", "numpy", "pandas", "sympy", "jupyterlab", "ipykernel",
+    "IPython", "pygments", "setuptools", "pip", "babel", "networkx",
 ]  # fmt: skip
 SUFFIXES = {".py", ".md", ".txt", ".rst"}
-MAX_BYTES = 6_000
-MIN_BYTES = 300
+MAX_BYTES = 2_500
+MIN_BYTES = 200
 
 
 def make_folder(dest: Path, files: int, notebooks: int = 10) -> dict[str, int]:
@@ -58,6 +60,8 @@ def make_folder(dest: Path, files: int, notebooks: int = 10) -> dict[str, int]:
             wanted = path.suffix in SUFFIXES and path.is_file() and "__pycache__" not in path.parts
             if wanted and MIN_BYTES <= path.stat().st_size <= MAX_BYTES:
                 picked.append(path)
+    if len(picked) < files:
+        raise SystemExit(f"only {len(picked)} files of {MIN_BYTES}-{MAX_BYTES} bytes in {PACKAGES}")
     # spread the pick over every package rather than the first few
     step = max(1, len(picked) // max(1, files - notebooks))
     chosen = picked[::step][: files - notebooks]
@@ -145,6 +149,7 @@ def main() -> None:
         embedder.embed(["warm up"])
         result = {
             "bench": "rag_ingest",
+            "code": str(Path(sys.modules[Embedder.__module__].__file__).parent.parent),
             "cpus": os.cpu_count(),
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
             "folder": counts,

@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ class RagService(JobsMixin):
         #: a reranker given here wins over ``settings.rerank_model`` (tests, benches)
         self.reranker = reranker
         self._rerank_spec: str | None = None
+        self._pool: ThreadPoolExecutor | None = None
         self._rerank_made: Reranker | None = None
         self._rerank_spec_error: str | None = None
         self.index = LanceIndex(settings.lance_dir)
@@ -289,8 +291,10 @@ class RagService(JobsMixin):
         elif mode == "text":
             hits = self.index.text_search(name, query, depth, where)
         else:
+            # BM25 needs no query vector: it runs while the query is embedded (the longer part)
+            text_future = self._search_pool().submit(self.index.text_search, name, query, depth, where)
             vec_hits = self._vector(name, query, depth, where)
-            text_hits = self.index.text_search(name, query, depth, where)
+            text_hits = text_future.result()
             if self.fusion == "rrf":
                 hits = rrf_fuse([vec_hits, text_hits], names=["vector", "text"])
             elif self.fusion == "linear":
@@ -310,6 +314,13 @@ class RagService(JobsMixin):
             out["rerank_error"] = rerank_error
         out["results"] = [self._hit(h) for h in hits[:k]]
         return out
+
+    def _search_pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rag-text-search")
+        return self._pool
 
     def _reranker(self) -> tuple[Reranker | None, str | None]:
         """The reranker given to the service, else the one ``settings.rerank_model`` names (read at
@@ -357,6 +368,8 @@ class RagService(JobsMixin):
         if self._closed:
             return
         self._closed = True
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         closer = getattr(self._rerank_made, "close", None)
         if closer is not None:
             closer()
