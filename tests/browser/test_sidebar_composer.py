@@ -70,3 +70,35 @@ def test_toasts_do_not_cover_the_send_button(page: Any, lab: Any) -> None:
         or b["y"] + b["height"] <= a["y"]
     )
     assert not overlap, (a, b)
+
+
+#: how much of each control's text is hidden: a select's chosen option against its inner width
+#: (measured with the select's own font), a button's content against its box
+HIDDEN = """els => els.map(el => {
+  const style = getComputedStyle(el);
+  if (el.tagName === 'SELECT') {
+    const ctx = document.createElement('canvas').getContext('2d');
+    ctx.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    const text = el.options[el.selectedIndex].text;
+    const inner = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 16;
+    return [text, Math.max(0, ctx.measureText(text).width - inner)];
+  }
+  return [el.textContent, Math.max(0, el.scrollWidth - el.clientWidth)];
+})"""
+
+
+def test_selects_and_option_buttons_show_their_whole_label(page: Any, lab: Any) -> None:
+    page.set_viewport_size({"width": 1100, "height": 800})
+    open_lab(page, lab)
+    open_sidebar(page)
+    wait_ready(page)
+    selects = page.locator(f"{PANEL} .jp-ChatExt-composerBar select")
+    assert selects.count() == 2
+    hidden = selects.evaluate_all(HIDDEN)
+    assert all(px <= 1 for _, px in hidden), hidden  # "No context", "No documents": not "No c"
+    page.locator(f"{PANEL} button[aria-label='Chat options']").click()
+    buttons = page.locator(f"{PANEL} .jp-ChatExt-options .jp-ChatExt-editButtons button")
+    buttons.first.wait_for()
+    hidden = buttons.evaluate_all(HIDDEN)
+    assert any("Use defaults" in t for t, _ in hidden)
+    assert all(px <= 1 for _, px in hidden), hidden
