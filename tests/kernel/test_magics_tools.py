@@ -45,6 +45,8 @@ def test_a_tool_that_needs_approval_is_denied_with_a_note(local_kernel: Kernel) 
         "_svc = _gc().service\n"
         "_svc.agent.registry = ToolRegistry(root='.', log_dir='mcp-logs', mcp_servers={'calc': "
         "{'command': sys.executable, 'args': ['calc.py']}})\n"
+        # a turn offers the tools running now (a starting server is not waited for): start calc
+        "await _svc.agent.registry.settle(60)\n"
     )
     res = local_kernel.execute(SETUP + setup)
     assert res.status == "ok", res.error_text
