@@ -12,6 +12,8 @@ Sections:
   synthetic tables (random unit vectors, text sampled from real news words) of 10k and 100k chunks,
   with the indexes the service builds (IVF_SQ past 5k rows, native FTS); plus ANN recall@10 against
   exact search for queries near stored vectors.
+- ingest_folder (``--ingest-files 1000``): bench/bench_rag_ingest.py's generated folder of mixed
+  files (installed packages' .py/.md/.txt/.rst + notebooks): chunks/s and where the time went.
 - resume: a child process ingests a generated folder as a job and is SIGKILLed once some batches
   are committed; a new service finds the job ``interrupted`` and resumes it. Reports the chunks
   committed before the kill, the most chunks the child ever held uncommitted (what a kill can lose:
@@ -311,6 +313,9 @@ def main() -> None:
         action="store_true",
         help="only the quality sections (dev set + Lee)",
     )
+    ap.add_argument(
+        "--ingest-files", type=int, default=0, help="also ingest a generated folder of this many mixed files"
+    )
     ap.add_argument("--rerank-model", default=None, help="also score search + this reranker (rerank_model)")
     ap.add_argument("--sizes", default=None, help="comma-separated table sizes (default 10000,100000)")
     ap.add_argument("--queries", type=int, default=None, help="queries per latency measurement")
@@ -365,6 +370,12 @@ def main() -> None:
             result["embedder"] = bench_embedder(sentences[: 128 if args.quick else 512])
         if "ingest" not in skip:
             result["ingest"] = bench_ingest(work, embedder, background, args.quick)
+        if args.ingest_files:  # bench/bench_rag_ingest.py: the issue-22 figure (>= 1,000 files)
+            from bench_rag_ingest import make_folder, run_ingest
+
+            counts = make_folder(work / "folder", args.ingest_files)
+            run = run_ingest(work / "folder", work / "fdata", embedder)
+            result["ingest_folder"] = {"folder": counts, **run}
         if "resume" not in skip:
             files = args.resume_files or (40 if args.quick else 400)
             result["resume"] = bench_resume(
