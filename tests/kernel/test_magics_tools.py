@@ -59,12 +59,21 @@ def test_a_tool_that_needs_approval_is_denied_with_a_note(local_kernel: Kernel) 
     assert "🔧 `calc__add(a=" in out, out
     assert "⛔ `calc__add` executes and needs approval: denied" in out and "tool_allowlist" in out
     assert "⚠️ `calc__add` → the user denied this call" in out
-    # stored as rows: the call, its (denied) result, then the model's answer to the denial
+    # stored as rows: the call, its (denied) result, then the model's answer to the denial. Later
+    # steps run under tool_choice "auto"; whether the 135M model tries the call again there depends on
+    # the llama.cpp build's numerics (it does with this machine's AVX512 build, 8 steps, each denied),
+    # so the rows are checked step by step rather than counted
     last = local_kernel.value("_magics.last")
-    assert last["status"] == "complete" and last["steps"] == 2
+    assert last["status"] == "complete" and last["steps"] >= 2
     rows = local_kernel.value(f"_gc().list_messages({last['session_id']!r})")
-    assert [m["role"] for m in rows] == ["user", "assistant", "tool", "assistant"]
-    call = rows[1]["metadata"]["tool_calls"][0]
-    assert rows[2]["metadata"]["tool_call_id"] == call["id"] and rows[2]["metadata"]["approval"] == "denied"
-    assert rows[3]["content"] == last["text"] and rows[3]["content"] in out
+    roles = [m["role"] for m in rows]
+    assert roles[:3] == ["user", "assistant", "tool"], roles
+    assert roles.count("assistant") == last["steps"]
+    assert all(r == "assistant" for r in roles[1::2]) and all(r == "tool" for r in roles[2::2]), roles
+    for i, row in enumerate(rows):
+        if row["role"] == "tool":  # every call asked, every call denied, each result after its call
+            call = rows[i - 1]["metadata"]["tool_calls"][0]
+            assert row["metadata"]["tool_call_id"] == call["id"] and row["metadata"]["approval"] == "denied"
+    if roles[-1] == "assistant":  # the model answered the denial: that answer is the turn's text
+        assert rows[-1]["content"] == last["text"] and rows[-1]["content"] in out
     local_kernel.execute("_svc.agent.registry.close()")
