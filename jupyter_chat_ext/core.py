@@ -110,12 +110,12 @@ def build_core(settings: Settings, *, engine: Engine | None = None) -> Core:
     from jupyter_chat_ext.tools.registry import ToolRegistry
 
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    store = Store(settings.db_path)
-    owns_engine = engine is None
-    rag = jobs = None
     from jupyter_chat_ext.hub.roles import apply_saved_roles
 
     apply_saved_roles(settings)  # the roles chosen in the sidebar / %chat roles (roles.json)
+    store = Store(settings.db_path)
+    owns_engine = engine is None
+    rag = jobs = None
     try:
         if engine is None:
             engine = Engine(settings)
