@@ -54,7 +54,12 @@ def document(n: int) -> bytes:
         }
         for i in range(n)
     ]
-    doc = {"format": "jupyter-chat-ext.session", "version": 1, "session": {"title": "big"}, "messages": messages}
+    doc = {
+        "format": "jupyter-chat-ext.session",
+        "version": 1,
+        "session": {"title": "big"},
+        "messages": messages,
+    }
     return json.dumps(doc).encode()
 
 
@@ -67,9 +72,10 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000)
     args = parser.parse_args()
     body = document(args.messages)
-    with tempfile.TemporaryDirectory() as tmp, ChatServer(
-        Path(tmp), extra=("--ChatExtApp.preload_default_model=False",)
-    ) as server:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        ChatServer(Path(tmp), extra=("--ChatExtApp.preload_default_model=False",)) as server,
+    ):
         server.start()
         server.wait_health()
         rest: list[float] = []
