@@ -123,15 +123,16 @@ class Database:
             raise
         try:
             con.execute("COMMIT")
-        except duckdb.TransactionException as exc:
-            raise _conflict(exc) from exc
         except duckdb.Error as exc:
-            # a full disk fails the WAL write at commit; DuckDB has rolled back and stays usable, and
-            # writes work again once there is room (checked on a tmpfs): say so instead of a 500
+            # a full disk fails the WAL write at commit (DuckDB raises it as a TransactionException
+            # "Failed to commit"); it has rolled back and stays usable, and writes work again once
+            # there is room (checked on a tmpfs): say so instead of a 500 or a retryable conflict
             if "No space left on device" in str(exc):
                 raise StorageFull(
                     f"the disk holding the chat store is full; nothing was written ({self.path})"
                 ) from exc
+            if isinstance(exc, duckdb.TransactionException):
+                raise _conflict(exc) from exc
             raise
         self.writes += 1
 

@@ -19,7 +19,7 @@ from jupyter_chat_ext.engine.engine import Engine
 from jupyter_chat_ext.errors import InvalidInput, NotFound, Unavailable
 from jupyter_chat_ext.settings import Settings
 
-Q = [{"role": "user", "content": "Which city is the capital of France?"}]  # Q4_1 answers this one right
+Q = [{"role": "user", "content": "Name the capital of France."}]  # both encodings answer this one right
 SECRET = "sk-test-do-not-leak-1234"
 
 

@@ -9,7 +9,8 @@ from server_testlib import on_jp_loop
 from jupyter_chat_ext.core import build_core
 from jupyter_chat_ext.settings import Settings
 
-HEALTH_KEYS = {"status", "version", "engine", "store", "rag"}
+#: "problems": configuration that was skipped and why (config_report.py), [] when none
+HEALTH_KEYS = {"status", "version", "engine", "store", "rag", "problems"}
 
 
 def test_build_core_opens_every_part_and_reports_one_health_shape(tmp_path):
@@ -23,6 +24,7 @@ def test_build_core_opens_every_part_and_reports_one_health_shape(tmp_path):
         assert health["engine"]["default_model"] == core.settings.default_model
         assert {"models", "loaded", "loading", "queue_depth", "device"} <= set(health["engine"])
         assert health["rag"] == {"available": True, "error": None}
+        assert health["problems"] == []  # nothing in this configuration was skipped
         json.dumps(health)  # plain data, ready for any door
         assert core.chat.get_session(session["id"])["title"] == "t"
     finally:

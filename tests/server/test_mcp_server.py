@@ -96,6 +96,7 @@ async def test_our_tool_registry_uses_it_as_a_streamable_http_mcp_server(chat_ap
         }
     )
     try:
+        await registry.settle(60)  # a listing answers with what runs now; wait for the starts first
         tools = {t.name: t for t in await registry.list()}
         assert tools["history__search_history"].effect == "read"  # our readOnlyHint
         assert tools["history__search_history"].source == "mcp:history"
