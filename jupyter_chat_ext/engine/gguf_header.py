@@ -124,3 +124,22 @@ def read_gguf_header(path: str | Path) -> GGUFHeader:
         raise
     except (OSError, EOFError, ValueError, struct.error, OverflowError, MemoryError) as exc:
         raise ModelError(f"cannot read GGUF file {path}: {exc}") from exc
+
+
+def kv_bytes_per_cell(header: Any) -> int:
+    """f16 K + V bytes of one KV cell (one token) over all layers, from a GGUF header or its dict
+    (0 when unknown): what the llama.cpp backend sizes its pool by and what hub/fits.py estimates with."""
+    arch = header.get("general.architecture")
+    if not arch:
+        return 0
+    layers = header.get(f"{arch}.block_count")
+    heads = header.get(f"{arch}.attention.head_count")
+    kv_heads = header.get(f"{arch}.attention.head_count_kv") or heads
+    width = header.get(f"{arch}.embedding_length")
+    key_len = header.get(f"{arch}.attention.key_length")
+    value_len = header.get(f"{arch}.attention.value_length")
+    if not (isinstance(layers, int) and isinstance(kv_heads, int) and (key_len or (width and heads))):
+        return 0
+    head_k = int(key_len or width // heads)
+    head_v = int(value_len or head_k)
+    return int(layers) * int(kv_heads) * (head_k + head_v) * 2

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..engine.gguf_header import kv_bytes_per_cell
+
 DEFAULT_CONTEXT = 4096
 KV_BYTES_PER_PARAM_TOKEN = 3e-5
 MARGIN_FRACTION = 0.10
@@ -32,19 +34,9 @@ def kv_cache_bytes(
     *, header: dict[str, Any] | None = None, parameters: int | None = None, context: int = DEFAULT_CONTEXT
 ) -> tuple[int, str]:
     """Bytes of an f16 KV cache for ``context`` tokens, and how it was found ("header"|"estimate")."""
-    if header:
-        arch = header.get("general.architecture")
-        if arch:
-            layers = header.get(f"{arch}.block_count")
-            heads = header.get(f"{arch}.attention.head_count")
-            kv_heads = header.get(f"{arch}.attention.head_count_kv") or heads
-            width = header.get(f"{arch}.embedding_length")
-            key_len = header.get(f"{arch}.attention.key_length")
-            value_len = header.get(f"{arch}.attention.value_length")
-            if isinstance(layers, int) and isinstance(kv_heads, int) and (key_len or (width and heads)):
-                head_k = int(key_len or width // heads)
-                head_v = int(value_len or head_k)
-                return int(layers) * context * int(kv_heads) * (head_k + head_v) * 2, "header"
+    per_token = kv_bytes_per_cell(header) if header else 0
+    if per_token:
+        return per_token * context, "header"
     if parameters:
         return int(parameters * KV_BYTES_PER_PARAM_TOKEN * context), "estimate"
     return 0, "unknown"

@@ -10,10 +10,10 @@ import pytest
 
 from jupyter_chat_ext.engine.backends.llamacpp_offload import (
     MARGIN_BYTES,
-    kv_bytes_per_cell,
     parse_setting,
     plan_layers,
 )
+from jupyter_chat_ext.engine.gguf_header import kv_bytes_per_cell
 from jupyter_chat_ext.settings import Settings
 
 GIB = 1024**3

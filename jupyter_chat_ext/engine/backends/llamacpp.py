@@ -15,7 +15,7 @@ from typing import Any
 from ...errors import ModelError
 from .. import grammar
 from ..fim import psm_layout
-from ..gguf_header import read_gguf_header
+from ..gguf_header import kv_bytes_per_cell, read_gguf_header
 from ..registry import ModelInfo
 from ..structured_run import StructuredRun
 from . import llamacpp_native as native
@@ -68,7 +68,7 @@ class LlamaCppRuntime:
             cells = budget or SPLIT_KV_CELLS
             self.context_length = min(train_ctx, max(256, cells // self.n_slots))
             cells = self.context_length * self.n_slots
-        self.kv_cell_bytes = offload.kv_bytes_per_cell(header)
+        self.kv_cell_bytes = kv_bytes_per_cell(header)
         arch = header.architecture
         wanted_layers = offload.parse_setting(getattr(settings, "n_gpu_layers", "auto"))
         plan = offload.plan_layers(

@@ -124,21 +124,3 @@ def _gpus() -> list[dict[str, Any]]:
         return []
     # the whole profile (it fills a Jetson's GPU memory from RAM); its CPU/disk parts cost ~ms
     return list(hardware.build_profile(Path.home()).get("gpus") or [])
-
-
-def kv_bytes_per_cell(header: Any) -> int:
-    """f16 K + V bytes of one KV cell over all layers, from the GGUF header (0 when unknown)."""
-    arch = header.get("general.architecture")
-    if not arch:
-        return 0
-    layers = header.get(f"{arch}.block_count")
-    heads = header.get(f"{arch}.attention.head_count")
-    kv_heads = header.get(f"{arch}.attention.head_count_kv") or heads
-    width = header.get(f"{arch}.embedding_length")
-    key_len = header.get(f"{arch}.attention.key_length")
-    value_len = header.get(f"{arch}.attention.value_length")
-    if not (isinstance(layers, int) and isinstance(kv_heads, int) and (key_len or (width and heads))):
-        return 0
-    head_k = int(key_len or width // heads)
-    head_v = int(value_len or head_k)
-    return int(layers) * int(kv_heads) * (head_k + head_v) * 2
