@@ -91,6 +91,16 @@ def _resolve_dtype(dtype: str, device: str) -> Any:
     return names[dtype]
 
 
+def embed_inputs(texts: Sequence[str]) -> list[str]:
+    """The texts of an ``embed()`` call as a list, or InvalidInput (every embedder checks the same)."""
+    if isinstance(texts, str):
+        raise InvalidInput("embed() takes a list of strings, not one string")
+    texts = list(texts)
+    if not all(isinstance(t, str) for t in texts):
+        raise InvalidInput("embed() takes a list of strings")
+    return texts
+
+
 class Embedder:
     """Lazy, thread-safe sentence embedder returning float32 vectors pooled as the model says."""
 
@@ -216,11 +226,7 @@ class Embedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts`` -> ``(n, dim)`` float32 (rows of unit length when the model normalises)."""
-        if isinstance(texts, str):
-            raise InvalidInput("embed() takes a list of strings, not one string")
-        texts = list(texts)
-        if not all(isinstance(t, str) for t in texts):
-            raise InvalidInput("embed() takes a list of strings")
+        texts = embed_inputs(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         self.load()

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidInput, ModelError
+from ..errors import ModelError
+from .embeddings import embed_inputs
 
 #: llama.cpp architectures that are encoders (no chat): embeddings, or ranking with rank pooling
 ENCODER_ARCHS = (
@@ -143,11 +144,7 @@ class LlamaCppEmbedder:
             return [len(self._tokens(t)) for t in texts]
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if isinstance(texts, str):
-            raise InvalidInput("embed() takes a list of strings, not one string")
-        texts = list(texts)
-        if not all(isinstance(t, str) for t in texts):
-            raise InvalidInput("embed() takes a list of strings")
+        texts = embed_inputs(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         self.load()
