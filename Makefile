@@ -78,8 +78,10 @@ install-test: $(VENV)/.installed-test
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null; \
 	fi
 
+# no HF_HUB_OFFLINE here: models load from local files only (local_files_only), and the Models tab
+# and %chat pull need the Hub (or a mirror at HF_ENDPOINT); set HF_HUB_OFFLINE=1 yourself to keep it off
 lab: install
-	HF_HUB_OFFLINE=1 $(VENV)/bin/jupyter lab --port=$(PORT) $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --port=$(PORT) $(LAB_ARGS)
 
 test: install-test
 	$(VENV)/bin/ruff check .

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,10 +109,15 @@ def test_load_corrupt_model_is_a_model_error(tmp_path: Path) -> None:
         eng.close()
 
 
-def test_load_unload_load_uses_the_cache(tf_settings: Settings) -> None:
+def test_load_unload_load_uses_the_cache(tf_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # loading reads local files only and leaves the process's Hub settings alone: it once set
+    # HF_HUB_OFFLINE=1 for the whole server, and every model pull after it answered 503
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     eng = Engine(tf_settings)
     try:
         info = eng.load(PACKAGED_CHAT_ID)
+        assert "HF_HUB_OFFLINE" not in os.environ and "TRANSFORMERS_OFFLINE" not in os.environ
         assert info["state"] == "loaded" and info["device"] == "cpu" and info["dtype"] == "bfloat16"
         assert info["backend"] == "transformers"
         assert eng.unload(PACKAGED_CHAT_ID)["state"] == "unloaded"

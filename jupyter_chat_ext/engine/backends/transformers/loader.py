@@ -90,20 +90,17 @@ def cache_dir_for(info: ModelInfo, settings: Settings, dtype: Any) -> Path:
     return settings.model_cache_dir / f"{info.id.replace('/', '--')}-{key}"
 
 
-def _offline_env() -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
 def _convert_gguf(info: ModelInfo, target: Path, dtype: Any, progress: Progress) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = Path(info.path)
     progress(0.05, "reading the GGUF vocabulary (one-time conversion, cached afterwards)")
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, local_files_only=True)
     progress(0.1, "converting GGUF tensors")
     with gguf_tensor_progress(progress, 0.1, 0.65):
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=dtype)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, dtype=dtype, local_files_only=True
+        )
     progress(0.7, "saving converted weights to the cache")
     # save_pretrained refuses a gguf-"quantized" model; the weights are already dequantized.
     model.hf_quantizer = None
@@ -129,7 +126,6 @@ def _convert_gguf(info: ModelInfo, target: Path, dtype: Any, progress: Progress)
 def load_chat_model(info: ModelInfo, settings: Settings, progress: Progress | None = None) -> LoadedModel:
     """Load ``info`` for generation. Raises ModelError with a clear message on any failure."""
     progress = progress or (lambda _f, _m: None)
-    _offline_env()
     started = time.perf_counter()
     notes: list[str] = []
     try:
@@ -170,8 +166,8 @@ def load_chat_model(info: ModelInfo, settings: Settings, progress: Progress | No
                 from_cache = True
             source_dir = cached
         progress(0.8, "loading weights")
-        tokenizer = AutoTokenizer.from_pretrained(str(source_dir))
-        model = AutoModelForCausalLM.from_pretrained(str(source_dir), **load_kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(str(source_dir), local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(str(source_dir), local_files_only=True, **load_kwargs)
         if "device_map" not in load_kwargs:
             model.to(device)
         model.eval()
