@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-from ..errors import PayloadTooLarge
+from ..errors import NotFound, PayloadTooLarge
 from ..settings import Settings
 from ..store.types import Message, Session
 from . import inputs
@@ -95,6 +95,14 @@ class ChatService:
         session_id = self.sessions.get_message(message_id)["session_id"]
         with self.locks.short(session_id, "a delete"):
             self.sessions.delete_message(message_id)
+
+    def switch_branch(self, session_id: str, message_id: int) -> int:
+        """Show the branch of user message ``message_id`` (an edit of its turn); the new head id.
+        Held like an edit: a switch while a turn streams would change the prompt under it."""
+        if self.sessions.get_message(message_id)["session_id"] != session_id:
+            raise NotFound(f"no message {message_id} in session {session_id}")
+        with self.locks.short(session_id, "a branch switch"):
+            return self.sessions.switch_branch(session_id, message_id)
 
     def export_session(self, session_id: str, fmt: str = "json") -> str:
         return self.sessions.export_session(session_id, fmt)

@@ -137,6 +137,10 @@ class ChatClient(abc.ABC):
     ) -> list[dict[str, Any]]: ...
 
     @abc.abstractmethod
+    def switch_branch(self, session_id: str, message_id: int) -> int:
+        """Show the branch of user message ``message_id`` (one edit of its turn); the new head id."""
+
+    @abc.abstractmethod
     def export_session(self, session_id: str, fmt: str = "json") -> str: ...
 
     # -- turns -----------------------------------------------------------------------------------

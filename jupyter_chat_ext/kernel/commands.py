@@ -131,6 +131,18 @@ def cmd_history(ctx: ChatContext, v: dict[str, Any]) -> Any:
     return messages_frame(ctx.client.list_messages(session_id, limit=1000))
 
 
+def cmd_branch(ctx: ChatContext, v: dict[str, Any]) -> Any:
+    """Switch the session to the branch of one edited question; the thread shown then follows it."""
+    session_id = _session_id(ctx, v["session"], "branch")
+    try:
+        message_id = int(v["message_id"])
+    except ValueError:
+        raise _usage("branch", f"MESSAGE_ID must be a message number, not {v['message_id']!r}") from None
+    head = ctx.client.switch_branch(session_id, message_id)
+    print(f"session {session_id} now shows the branch of message {message_id} (last question {head})")
+    return messages_frame(ctx.client.list_messages(session_id, limit=1000))
+
+
 def cmd_continue(ctx: ChatContext, v: dict[str, Any]) -> None:
     """Carry on the newest interrupted answer of the session (Ctrl-C'd, stopped, or a crash's)."""
     from argparse import Namespace
@@ -218,6 +230,7 @@ HANDLERS: dict[str, Handler] = {
     "sessions": cmd_sessions,
     "new": cmd_new,
     "history": cmd_history,
+    "branch": cmd_branch,
     "continue": cmd_continue,
     "fix": cmd_fix,
     "sql": cmd_sql,

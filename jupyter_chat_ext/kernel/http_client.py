@@ -145,6 +145,10 @@ class HttpClient(ChatClient):
             query["before"] = before
         return self._json("GET", f"sessions/{_q(session_id)}/messages", params=query)["messages"]
 
+    def switch_branch(self, session_id: str, message_id: int) -> int:
+        path = f"sessions/{_q(session_id)}/messages/{int(message_id)}/branch"
+        return int(self._json("POST", path, json={})["head_id"])
+
     def export_session(self, session_id: str, fmt: str = "json") -> str:
         return self._request("GET", f"sessions/{_q(session_id)}/export", params={"format": fmt}).text
 

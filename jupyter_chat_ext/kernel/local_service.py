@@ -187,6 +187,9 @@ class LocalService(ChatClient):
     ) -> list[dict[str, Any]]:
         return [_as_dict(m) for m in self.service.list_messages(session_id, before=before, limit=limit)]
 
+    def switch_branch(self, session_id: str, message_id: int) -> int:
+        return self.service.switch_branch(session_id, message_id)
+
     def export_session(self, session_id: str, fmt: str = "json") -> str:
         return self.service.export_session(session_id, fmt)
 

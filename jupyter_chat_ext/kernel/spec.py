@@ -129,6 +129,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("new", "start a new default session for this kernel", (Arg("TITLE", True, rest=True),)),
     Command("history", "messages of a session (default: this kernel's)", (Arg("SESSION", True, rest=True),)),
     Command(
+        "branch",
+        "show the branch of an edited question (its id from %chat history) in this kernel's session",
+        (Arg("MESSAGE_ID"), Arg("SESSION", True, rest=True)),
+    ),
+    Command(
         "continue",
         "continue the last interrupted answer (this kernel's session or --session)",
         options=("session", *_GENERATION),

@@ -136,8 +136,7 @@ class BranchHandler(ChatExtHandler):
     @requires(WRITE)
     async def post(self, session_id: str, raw_id: str) -> None:
         core = await self.core()
-        message_id = await owned_message(self, core, session_id, raw_id)
-        head = await self.blocking(core.chat.sessions.switch_branch, session_id, message_id)
+        head = await self.blocking(core.chat.switch_branch, session_id, self.message_id(raw_id))
         self.send_json({"head_id": head})
 
 

@@ -146,7 +146,10 @@ async def test_versions_of_an_answer(chat_service: ChatService) -> None:
     assert [m["id"] for m in msgs] == [done["user_message_id"], done["message_id"]]
     assert msgs[0]["content"] == "Name a vegetable." and msgs[0]["branch"]["count"] == 2
     # the first branch keeps its question and all four answer versions
-    svc.sessions.switch_branch(s["id"], user["id"])
+    other = svc.create_session()
+    with pytest.raises(NotFound):  # a message of another session is no branch of this one
+        svc.switch_branch(other["id"], user["id"])
+    svc.switch_branch(s["id"], user["id"])
     kept = svc.list_messages(s["id"])
     assert kept[0]["content"] == "Name a fruit." and len(kept) == 5
 

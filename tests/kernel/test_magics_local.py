@@ -264,3 +264,35 @@ def test_new_default_session_and_session_search(local_kernel: Kernel) -> None:
     res = local_kernel.execute("%chat sessions Fresh start")
     assert res.status == "ok", res.error_text
     assert after in "\n".join(res.data())
+
+
+def test_branch_command_switches_between_edits(local_kernel: Kernel) -> None:
+    # a question edited with new text (as the sidebar's "Edit and resend") starts a branch beside it;
+    # %chat branch ID shows the other one again, and the history follows the branch shown
+    res = local_kernel.execute("%%chat --session branches --max-tokens 4 --seed 0\nName a fruit.")
+    assert res.status == "ok", res.error_text
+    local_kernel.execute(SETUP)
+    sid = local_kernel.value("_gc().find_session('branches', create=False)['id']")
+    first = last_messages(local_kernel, repr(sid))[0]
+    assert first["role"] == "user" and first["content"] == "Name a fruit."
+    res = local_kernel.execute(
+        "async def _resend():\n"
+        f"    turn = _gc().service.edit_and_resend({first['id']}, 'Name a vegetable.', {{'max_tokens': 4}})\n"
+        "    async for _ in turn:\n"
+        "        pass\n"
+        "_gc().run(_resend())\n"
+    )
+    assert res.status == "ok", res.error_text
+    shown = last_messages(local_kernel, repr(sid))
+    assert shown[0]["content"] == "Name a vegetable." and shown[0]["branch"]["count"] == 2
+    res = local_kernel.execute(f"%chat branch {first['id']} branches")
+    assert res.status == "ok", res.error_text
+    assert f"branch of message {first['id']}" in res.stdout
+    shown = last_messages(local_kernel, repr(sid))
+    assert shown[0]["content"] == "Name a fruit." and len(shown) == 2  # the old question and its answer
+    res = local_kernel.execute("%chat branch 999999 branches")  # no such message: a clean error
+    text = res.stderr + res.error_text
+    assert res.status == "error" and "no message 999999" in text and "Traceback" not in text, text
+    res = local_kernel.execute("%chat branch x branches")
+    text = res.stderr + res.error_text
+    assert res.status == "error" and "MESSAGE_ID must be a message number" in text and "usage" in text
