@@ -34,15 +34,15 @@ def test_typed_mentions_send_context_and_never_title_the_chat(page: Any, lab: An
     wait_ready(page)
     page.locator(f"{PANEL} button[aria-label='New chat']").click()
 
-    send(page, "@cell:1 What is the value of x in this walrus cell?")
-    page.locator(f"{PANEL} .jp-ChatExt-message-user", has_text="walrus cell").wait_for(timeout=60_000)
+    send(page, "@cell:1 What is the value of x in this narwhal cell?")
+    page.locator(f"{PANEL} .jp-ChatExt-message-user", has_text="narwhal cell").wait_for(timeout=60_000)
     wait_answer(page)
     user = page.locator(f"{PANEL} .jp-ChatExt-message-user").last
     assert "demo.ipynb, cell 1" in user.locator(".jp-ChatExt-sentContext summary").inner_text()
     assert "@cell" not in user.locator(".jp-ChatExt-userText").inner_text()
-    session, stored = stored_session(lab, "walrus cell")
+    session, stored = stored_session(lab, "narwhal cell")
     question = stored[0]
-    assert question["content"] == "What is the value of x in this walrus cell?"
+    assert question["content"] == "What is the value of x in this narwhal cell?"
     assert [c["label"] for c in question["metadata"]["context"]] == ["demo.ipynb, cell 1"]
     assert "x = 1" in question["metadata"]["context"][0]["text"]
     assert "@" not in session["title"]
@@ -56,7 +56,7 @@ def test_typed_mentions_send_context_and_never_title_the_chat(page: Any, lab: An
     wait_answer(page)
     user = page.locator(f"{PANEL} .jp-ChatExt-message-user").last
     assert "docs/gui.md" in user.locator(".jp-ChatExt-sentContext summary").inner_text()
-    _, stored = stored_session(lab, "walrus cell")
+    _, stored = stored_session(lab, "narwhal cell")
     asked = [m for m in stored if m["role"] == "user"][-1]
     assert asked["content"] == "What does the button do?"
     assert [c["label"] for c in asked["metadata"]["context"]] == ["docs/gui.md"]
