@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from kernel_harness import JupyterServer, Kernel, base_env
+from kernel_harness import JupyterServer, Kernel, base_env, server_mode_kernel
 
 
 @pytest.fixture(scope="session")
@@ -40,20 +40,8 @@ def server_kernel(
     jupyter_server: JupyterServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Kernel]:
     """A kernel pointed at the real server with JUPYTER_CHAT_EXT_URL / _TOKEN."""
-    tmp = tmp_path_factory.mktemp("server-kernel")
-    env = base_env(
-        tmp,
-        JUPYTER_CHAT_EXT_URL=jupyter_server.url,
-        JUPYTER_CHAT_EXT_TOKEN=jupyter_server.token,
-        JUPYTER_CHAT_EXT_MODE="server",
-    )
-    kernel = Kernel(env, cwd=jupyter_server.root)
-    try:
-        res = kernel.execute("%load_ext jupyter_chat_ext")
-        assert res.status == "ok", res.error_text
+    with server_mode_kernel(jupyter_server, tmp_path_factory.mktemp("server-kernel")) as kernel:
         yield kernel
-    finally:
-        kernel.shutdown()
 
 
 @pytest.fixture

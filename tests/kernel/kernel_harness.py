@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
@@ -214,3 +216,21 @@ class JupyterServer:
             self.proc.kill()
             self.proc.wait(timeout=10)
         self._log.close()
+
+
+@contextmanager
+def server_mode_kernel(server: JupyterServer, tmp: Path) -> Iterator[Kernel]:
+    """A kernel pointed at ``server`` (JUPYTER_CHAT_EXT_URL / _TOKEN), the extension loaded."""
+    env = base_env(
+        tmp,
+        JUPYTER_CHAT_EXT_URL=server.url,
+        JUPYTER_CHAT_EXT_TOKEN=server.token,
+        JUPYTER_CHAT_EXT_MODE="server",
+    )
+    kernel = Kernel(env, cwd=server.root)
+    try:
+        res = kernel.execute("%load_ext jupyter_chat_ext")
+        assert res.status == "ok", res.error_text
+        yield kernel
+    finally:
+        kernel.shutdown()

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kernel_harness import JupyterServer, Kernel, base_env
+from kernel_harness import JupyterServer, Kernel, base_env, server_mode_kernel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hub"))
 from standin_hub import GGUF_FILE, GGUF_REPO, StandinHub, packaged_gguf
@@ -54,20 +54,8 @@ def hub_server(hub: StandinHub, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @pytest.fixture(scope="module")
 def hub_kernel(hub_server: JupyterServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
-    tmp = tmp_path_factory.mktemp("hub-kernel")
-    env = base_env(
-        tmp,
-        JUPYTER_CHAT_EXT_URL=hub_server.url,
-        JUPYTER_CHAT_EXT_TOKEN=hub_server.token,
-        JUPYTER_CHAT_EXT_MODE="server",
-    )
-    kernel = Kernel(env, cwd=hub_server.root)
-    try:
-        res = kernel.execute("%load_ext jupyter_chat_ext")
-        assert res.status == "ok", res.error_text
+    with server_mode_kernel(hub_server, tmp_path_factory.mktemp("hub-kernel")) as kernel:
         yield kernel
-    finally:
-        kernel.shutdown()
 
 
 def test_pull_in_a_kernel_lists_and_answers(hub_kernel: Kernel, hub_server: JupyterServer) -> None:
