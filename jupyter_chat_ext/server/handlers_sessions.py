@@ -6,57 +6,55 @@ import re
 from typing import Any
 
 from jupyter_chat_ext.errors import InvalidInput, NotFound, Unavailable
+from jupyter_chat_ext.wire.ops import op
+from jupyter_chat_ext.wire.sessions import Session, SessionCreate, SessionList, SessionQuery, SessionUpdate
 
 from .base import EXECUTE, READ, WRITE, ChatExtHandler, requires
 from .streaming import StreamingHandler
-from .validation import MISSING, given, opt_bool, opt_dict, opt_str, or_none, rag_spec, req_str
-
-
-def session_fields(data: dict[str, Any]) -> dict[str, Any]:
-    return given(
-        title=opt_str(data, "title", max_len=500),
-        model=opt_str(data, "model", max_len=500),
-        system_prompt=opt_str(data, "system_prompt"),
-        params=opt_dict(data, "params"),
-    )
+from .validation import opt_bool, opt_dict, or_none, rag_spec, req_str
 
 
 class SessionsHandler(ChatExtHandler):
     @requires(READ)
-    async def get(self) -> None:
-        q = self.query_str("q", max_len=1000) or None
-        limit = self.query_int("limit", 50, lo=1, hi=500)
-        offset = self.query_int("offset", 0, lo=0, hi=10**9)
+    @op("List sessions, newest first", query=SessionQuery, answer=SessionList, tag="sessions")
+    async def get(self, query: SessionQuery) -> None:
         core = await self.core()
 
         def work() -> tuple[Any, Any]:
-            sessions = core.chat.list_sessions(q=q, limit=limit, offset=offset)
-            return sessions, core.chat.count_sessions(q=q)
+            sessions = core.chat.list_sessions(q=query.q or None, limit=query.limit, offset=query.offset)
+            return sessions, core.chat.count_sessions(q=query.q or None)
 
         sessions, total = await self.blocking(work)
         self.send_json({"sessions": sessions, "total": total})
 
     @requires(WRITE)
-    async def post(self) -> None:
-        fields = session_fields(self.json_body(required=False))
+    @op(
+        "Create a session", body=SessionCreate, body_optional=True, answer=Session, status=201, tag="sessions"
+    )
+    async def post(self, body: SessionCreate) -> None:
         core = await self.core()
-        session = await self.blocking(lambda: core.chat.create_session(**fields))
+        session = await self.blocking(lambda: core.chat.create_session(**body.given()))
         self.send_json(session, status=201)
 
 
 class SessionHandler(ChatExtHandler):
     @requires(READ)
+    @op("A session", answer=Session, tag="sessions")
     async def get(self, session_id: str) -> None:
         core = await self.core()
         self.send_json(await self.blocking(core.chat.get_session, session_id))
 
     @requires(WRITE)
-    async def patch(self, session_id: str) -> None:
-        data = self.json_body()
-        fields = session_fields(data)
-        pinned = opt_bool(data, "pinned")
-        if pinned is not MISSING:
-            fields["pinned"] = pinned
+    @op(
+        "Change a session's title, model, system prompt, params or pin",
+        body=SessionUpdate,
+        answer=Session,
+        tag="sessions",
+    )
+    async def patch(self, session_id: str, body: SessionUpdate) -> None:
+        fields = body.given()
+        if fields.get("pinned", True) is None:
+            fields.pop("pinned")  # null pin means "leave it"
         core = await self.core()
         if not fields:
             self.send_json(await self.blocking(core.chat.get_session, session_id))
@@ -65,6 +63,7 @@ class SessionHandler(ChatExtHandler):
         self.send_json(session)
 
     @requires(WRITE)
+    @op("Delete a session and its messages", status=204, tag="sessions")
     async def delete(self, session_id: str) -> None:
         core = await self.core()
         await self.blocking(core.chat.delete_session, session_id)

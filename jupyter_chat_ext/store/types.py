@@ -5,7 +5,9 @@ Every timestamp is an ISO-8601 string in UTC (``+00:00``); ``params`` and ``meta
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Literal
+
+from typing_extensions import TypedDict  # pydantic reads these (wire/) and needs this one before 3.12
 
 Role = Literal["system", "user", "assistant", "tool"]
 #: ``streaming`` only while an answer is being generated; a crash leaves it, and the next open
