@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_chat_ext.errors import InvalidInput, Unavailable
+from jupyter_chat_ext.errors import Unavailable
+from jupyter_chat_ext.wire.jobs import Job, JobList, JobQuery
+from jupyter_chat_ext.wire.ops import op
 
 from .base import READ, WRITE, ChatExtHandler, requires
-
-KINDS = ("ingest", "upload", "pull")
 
 
 class JobsBase(ChatExtHandler):
@@ -27,16 +27,22 @@ class JobsHandler(JobsBase):
     """``GET jobs?kind=pull|ingest|upload``: every job this server knows, those from before a restart too."""
 
     @requires(READ)
-    async def get(self) -> None:
-        kind = self.query_str("kind", max_len=20)
-        if kind and kind not in KINDS:
-            raise InvalidInput(f"kind must be one of {', '.join(KINDS)}")
+    @op(
+        "Jobs of every kind (ingest, upload, pull), oldest first, kept across restarts; answers without RAG",
+        query=JobQuery,
+        answer=JobList,
+        tag="jobs",
+        errors=(503,),
+        operation_id="listJobs",
+    )
+    async def get(self, query: JobQuery) -> None:
         runner = await self.runner()
-        self.send_json({"jobs": await self.blocking(lambda: runner.list(kind or None))})
+        self.send_json({"jobs": await self.blocking(lambda: runner.list(query.kind))})
 
 
 class JobHandler(JobsBase):
     @requires(READ)
+    @op("A job", answer=Job, tag="jobs", errors=(503,), operation_id="getJob")
     async def get(self, job_id: str) -> None:
         runner = await self.runner()
         self.send_json(await self.blocking(runner.get, job_id))
@@ -46,6 +52,13 @@ class JobCancelHandler(JobsBase):
     """Stop a queued or running job at its next check (ingest: a file, pull: a chunk); 409 once over."""
 
     @requires(WRITE)
+    @op(
+        "Stop a queued or running job at its next check (409 once it is over)",
+        answer=Job,
+        tag="jobs",
+        errors=(409, 503),
+        operation_id="cancelJob",
+    )
     async def post(self, job_id: str) -> None:
         runner = await self.runner()
         self.send_json(await self.blocking(runner.cancel, job_id))
@@ -55,6 +68,14 @@ class JobResumeHandler(JobsBase):
     """Run an interrupted, cancelled or failed job again: 202 + the job (work already done is kept)."""
 
     @requires(WRITE)
+    @op(
+        "Run an interrupted, cancelled or failed job again (work already done is kept)",
+        answer=Job,
+        status=202,
+        tag="jobs",
+        errors=(409, 503, 507),
+        operation_id="resumeJob",
+    )
     async def post(self, job_id: str) -> None:
         runner = await self.runner()
         self.send_json(await self.blocking(runner.resume, job_id), status=202)

@@ -10,18 +10,33 @@ pulled model.
 from __future__ import annotations
 
 from jupyter_chat_ext.errors import Unavailable
+from jupyter_chat_ext.wire.models import PullAnswer, PullRequest
+from jupyter_chat_ext.wire.ops import op
 
 from .base import EXECUTE, ChatExtHandler, requires
-from .validation import MISSING, opt_str, req_str
+
+PULL_DESCRIPTION = (
+    "Pull a model from the Hugging Face Hub as a background job (HF_ENDPOINT, HF_TOKEN apply). "
+    "Every refusal comes before the job exists and writes nothing: 400 bad body, 403 gated or "
+    "private without HF_TOKEN, 404 unknown repo/revision/file, 409 already pulled at that "
+    "revision, 415 neither GGUF nor safetensors, 503 HF_HUB_OFFLINE or the Hub unreachable, 507 "
+    "not enough free disk. A second pull of a file being pulled joins that job."
+)
 
 
 class ModelPullHandler(ChatExtHandler):
     @requires(EXECUTE)
-    async def post(self) -> None:
-        data = self.json_body()
-        repo = req_str(data, "repo", max_len=200)
-        file = opt_str(data, "file", max_len=500)
-        revision = opt_str(data, "revision", max_len=200)
+    @op(
+        PULL_DESCRIPTION,
+        body=PullRequest,
+        answer=PullAnswer,
+        status=202,
+        tag="models",
+        errors=(403, 404, 409, 415, 503, 507),
+        links={"GetJob": {"operationId": "getJob", "parameters": {"job_id": "$response.body#/job/id"}}},
+        operation_id="pullModel",
+    )
+    async def post(self, body: PullRequest) -> None:
         core = await self.core()
         if core.jobs is None or not core.jobs.has_kind("pull"):
             raise Unavailable(
@@ -29,13 +44,7 @@ class ModelPullHandler(ChatExtHandler):
             )
         from jupyter_chat_ext.hub.pull_jobs import start_pull
 
-        args = (
-            core.settings,
-            core.jobs,
-            repo,
-            None if file is MISSING else file,
-            None if revision is MISSING else revision,
-        )
+        args = (core.settings, core.jobs, body.repo, body.file, body.revision)
         # a few Hub requests (metadata, a HEAD): the pool kept for calls that may take seconds
         job, joined = await self.long_call(start_pull, *args)
         self.send_json({"job": job, "joined": joined}, status=202)
