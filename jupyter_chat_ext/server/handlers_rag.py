@@ -8,9 +8,34 @@ from __future__ import annotations
 from typing import Any
 
 from jupyter_chat_ext.errors import InvalidInput, Unavailable
+from jupyter_chat_ext.wire.jobs import Job
+from jupyter_chat_ext.wire.ops import op
+from jupyter_chat_ext.wire.rag import (
+    Collection,
+    CollectionCreate,
+    CollectionList,
+    DocumentsRequest,
+    SearchAnswer,
+    SearchQuery,
+    UploadQuery,
+)
 
 from .base import READ, WRITE, ChatExtHandler, requires
-from .validation import MISSING, opt_str, req_str, str_list
+
+#: the collection-name links of a created collection (schemathesis' stateful phase follows them)
+NAME = {"name": "$response.body#/name"}
+COLLECTION_LINKS = {
+    link: {"operationId": target, "parameters": NAME}
+    for link, target in (
+        ("GetCollection", "getCollection"),
+        ("Search", "searchCollection"),
+        ("Upload", "uploadDocument"),
+        ("Documents", "ingestDocuments"),
+        ("Reindex", "reindexCollection"),
+        ("DeleteCollection", "deleteCollection"),
+    )
+}
+JOB_LINK = {"GetJob": {"operationId": "getJob", "parameters": {"job_id": "$response.body#/id"}}}
 
 
 class RagHandler(ChatExtHandler):
@@ -23,28 +48,44 @@ class RagHandler(ChatExtHandler):
 
 class CollectionsHandler(RagHandler):
     @requires(READ)
+    @op("Every collection", answer=CollectionList, tag="rag", errors=(503,), operation_id="listCollections")
     async def get(self) -> None:
         rag = await self.rag()
         self.send_json({"collections": await self.blocking(rag.list_collections)})
 
     @requires(WRITE)
-    async def post(self) -> None:
-        data = self.json_body()
-        name = req_str(data, "name", max_len=200)
-        embedding_model = opt_str(data, "embedding_model", max_len=500)
+    @op(
+        "Create a collection (embedded with the server's embedding model)",
+        body=CollectionCreate,
+        answer=Collection,
+        status=201,
+        tag="rag",
+        errors=(409, 503, 507),
+        links=COLLECTION_LINKS,
+        operation_id="createCollection",
+    )
+    async def post(self, body: CollectionCreate) -> None:
         rag = await self.rag()
-        kwargs = {} if embedding_model in (MISSING, None) else {"embedding_model": embedding_model}
-        created = await self.blocking(lambda: rag.create_collection(name, **kwargs))
+        kwargs = {"embedding_model": body.embedding_model} if body.embedding_model is not None else {}
+        created = await self.blocking(lambda: rag.create_collection(body.name, **kwargs))
         self.send_json(created, status=201)
 
 
 class CollectionHandler(RagHandler):
     @requires(READ)
+    @op("A collection", answer=Collection, tag="rag", errors=(503,), operation_id="getCollection")
     async def get(self, name: str) -> None:
         rag = await self.rag()
         self.send_json(await self.blocking(rag.get_collection, name))
 
     @requires(WRITE)
+    @op(
+        "Delete a collection and its chunks",
+        status=204,
+        tag="rag",
+        errors=(503,),
+        operation_id="deleteCollection",
+    )
     async def delete(self, name: str) -> None:
         rag = await self.rag()
         await self.blocking(rag.delete_collection, name)
@@ -53,6 +94,13 @@ class CollectionHandler(RagHandler):
 
 class ReindexHandler(RagHandler):
     @requires(WRITE)
+    @op(
+        "Re-walk every source of the collection (new and changed files in, deleted ones out)",
+        answer=Collection,
+        tag="rag",
+        errors=(409, 503, 507),
+        operation_id="reindexCollection",
+    )
     async def post(self, name: str) -> None:
         rag = await self.rag()
         self.send_json(await self.long_call(rag.reindex, name))  # re-walks every source
@@ -62,30 +110,38 @@ class DocumentsHandler(RagHandler):
     """Start ingesting files of the server's root dir into a collection: 202 + a job to poll."""
 
     @requires(WRITE)
-    async def post(self, name: str) -> None:
-        paths = str_list(self.json_body(), "paths")
+    @op(
+        "Ingest files of the server's root dir (paths relative to it, confined there) as a job",
+        body=DocumentsRequest,
+        answer=Job,
+        status=202,
+        tag="rag",
+        errors=(409, 503, 507),
+        links=JOB_LINK,
+        operation_id="ingestDocuments",
+    )
+    async def post(self, name: str, body: DocumentsRequest) -> None:
         rag = await self.rag()
         root = self.serverapp.root_dir  # paths are relative to the server root, confined there
-        job = await self.blocking(lambda: rag.start_ingest(name, paths, root=root))
+        job = await self.blocking(lambda: rag.start_ingest(name, body.paths, root=root))
         self.send_json(job, status=202)
 
 
 class CollectionSearchHandler(RagHandler):
     @requires(READ)
-    async def get(self, name: str) -> None:
-        q = self.query_str("q", max_len=10_000)
-        if not q or not q.strip():
-            raise InvalidInput("query parameter 'q' is required")
-        k = self.query_int("k", 5, lo=1, hi=100)
-        mode = self.query_str("mode", "hybrid", max_len=20)
-        if mode not in ("hybrid", "vector", "text"):
-            raise InvalidInput("mode must be one of hybrid, vector, text")
-        filters = {
-            key: value for key in ("path_glob", "file_type") if (value := self.query_str(key, max_len=1000))
-        }
+    @op(
+        "The chunks of the collection that best answer q, and what the reranker (rerank_model) added",
+        query=SearchQuery,
+        answer=SearchAnswer,
+        tag="rag",
+        errors=(409, 503),
+        operation_id="searchCollection",
+    )
+    async def get(self, name: str, query: SearchQuery) -> None:
+        filters = {key: value for key in ("path_glob", "file_type") if (value := getattr(query, key))}
         rag = await self.rag()
         found = await self.blocking(
-            lambda: rag.search_detailed(name, q, k=k, mode=mode, filters=filters or None)
+            lambda: rag.search_detailed(name, query.q, k=query.k, mode=query.mode, filters=filters or None)
         )
         self.send_json(found)
 
@@ -101,15 +157,23 @@ class UploadHandler(RagHandler):
     body_to_file = True  # streamed to a temp file as it arrives (base.py), never held in memory
 
     @requires(WRITE)
-    async def post(self, name: str) -> None:
-        filename = self.query_str("filename", max_len=255)
-        if not filename or not filename.strip():
-            raise InvalidInput("query parameter 'filename' is required")
+    @op(
+        "Upload one file (the raw body, application/octet-stream, up to max_upload_bytes) into the"
+        " collection; it is ingested by a job",
+        query=UploadQuery,
+        answer=Job,
+        status=202,
+        tag="rag",
+        errors=(409, 413, 415, 503, 507),
+        links=JOB_LINK,
+        operation_id="uploadDocument",
+    )
+    async def post(self, name: str, query: UploadQuery) -> None:
         path = self.body_path()
         if path.stat().st_size == 0:
             raise InvalidInput("the request body (the file) is empty")
         rag = await self.rag()
         limit = self.chat_app.max_upload_bytes
         # the spooled body is copied into the data dir by path, never read into memory whole
-        job = await self.long_call(lambda: rag.start_upload(name, filename, path, max_bytes=limit))
+        job = await self.long_call(lambda: rag.start_upload(name, query.filename, path, max_bytes=limit))
         self.send_json(job, status=202)
