@@ -9,10 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_chat_ext.errors import InvalidInput
 from jupyter_chat_ext.hub import catalog, roles, search
 from jupyter_chat_ext.hub.hardware import hardware_profile
 from jupyter_chat_ext.hub.installed import installed_lookup, pulled_dir
+from jupyter_chat_ext.wire.hub import (
+    Catalog,
+    Hardware,
+    HubFiles,
+    HubFilesQuery,
+    HubSearch,
+    HubSearchQuery,
+    Roles,
+    RolesUpdate,
+)
+from jupyter_chat_ext.wire.ops import op
 
 from .base import READ, WRITE, ChatExtHandler, requires
 
@@ -23,6 +33,14 @@ def _hardware(core: Any) -> dict[str, Any]:
 
 class HardwareHandler(ChatExtHandler):
     @requires(READ)
+    @op(
+        "This machine: cores, CPU features, RAM, free disk where pulled models go, GPUs, Jetson, the"
+        " llama.cpp build (cached a few seconds)",
+        answer=Hardware,
+        tag="hub",
+        errors=(503,),
+        operation_id="getHardware",
+    )
     async def get(self) -> None:
         core = await self.core()
         self.send_json(await self.blocking(_hardware, core))
@@ -30,21 +48,32 @@ class HardwareHandler(ChatExtHandler):
 
 class HubSearchHandler(ChatExtHandler):
     @requires(READ)
-    async def get(self) -> None:
-        q = self.query_str("q", None, max_len=200)
-        kind = self.query_str("kind", None, max_len=20) or None
-        limit = self.query_int("limit", 20, lo=1, hi=search.MAX_LIMIT)
-        models = await self.long_call(search.search_models, q, kind, limit)
+    @op(
+        "Models on the Hugging Face Hub (or HF_ENDPOINT) for a role, GGUF repos first",
+        query=HubSearchQuery,
+        answer=HubSearch,
+        tag="hub",
+        errors=(503,),
+        operation_id="searchHub",
+    )
+    async def get(self, query: HubSearchQuery) -> None:
+        models = await self.long_call(search.search_models, query.q, query.kind, query.limit)
         self.send_json({"models": models})
 
 
 class HubFilesHandler(ChatExtHandler):
     @requires(READ)
-    async def get(self) -> None:
-        repo = self.query_str("repo", None, max_len=200)
-        if not repo:
-            raise InvalidInput("query parameter 'repo' (owner/name) is required")
-        revision = self.query_str("revision", None, max_len=200) or None
+    @op(
+        "A repo's loadable files (each GGUF, split parts grouped; the safetensors folder as one"
+        " entry) with whether each fits this machine",
+        query=HubFilesQuery,
+        answer=HubFiles,
+        tag="hub",
+        errors=(503,),
+        operation_id="listHubFiles",
+    )
+    async def get(self, query: HubFilesQuery) -> None:
+        repo, revision = query.repo, query.revision or None
         core = await self.core()
 
         def listing() -> dict[str, Any]:
@@ -59,6 +88,13 @@ class HubFilesHandler(ChatExtHandler):
 
 class CatalogHandler(ChatExtHandler):
     @requires(READ)
+    @op(
+        "Recommended models by role with fits and installed, and a suggested pick per role for this machine",
+        answer=Catalog,
+        tag="hub",
+        errors=(503,),
+        operation_id="getCatalog",
+    )
     async def get(self) -> None:
         core = await self.core()
 
@@ -70,18 +106,32 @@ class CatalogHandler(ChatExtHandler):
 
 class RolesHandler(ChatExtHandler):
     @requires(READ)
+    @op(
+        "The models of each role (chat, inline completion, embedding, rerank) and what is used now",
+        answer=Roles,
+        tag="hub",
+        errors=(503,),
+        operation_id="getRoles",
+    )
     async def get(self) -> None:
         core = await self.core()
         self.send_json(await self.blocking(roles.roles_view, core.engine))
 
     @requires(WRITE)
-    async def put(self) -> None:
-        body = self.json_body()
+    @op(
+        "Choose models for roles (saved in <data_dir>/roles.json; 404 unknown model, 400 wrong kind)",
+        body=RolesUpdate,
+        answer=Roles,
+        tag="hub",
+        errors=(503,),
+        operation_id="setRoles",
+    )
+    async def put(self, body: RolesUpdate) -> None:
         core = await self.core()
 
         def update() -> dict[str, Any]:
             return roles.update_roles(
-                core.engine, body, on_embedding_change=lambda: roles.switch_embedder(core)
+                core.engine, body.given(), on_embedding_change=lambda: roles.switch_embedder(core)
             )
 
         self.send_json(await self.blocking(update))
