@@ -1,19 +1,14 @@
-"""The OpenAPI document describes every route, validates as OpenAPI 3.1, and is served behind auth."""
+"""The generated OpenAPI document describes every route, validates as OpenAPI 3.1, is served behind auth."""
 
 from __future__ import annotations
 
 import httpx
-from tornado import web
+import pytest
 
-from jupyter_chat_ext.server.openapi import build_spec, load_spec, openapi_path, route_paths
+from jupyter_chat_ext.server.openapi import SPEC_FILE, build_spec, implemented, openapi_path, route_paths
 from jupyter_chat_ext.server.routes import ROUTES
-
-METHODS = ("get", "post", "put", "patch", "delete")
-
-
-def implemented(handler: type) -> set[str]:
-    """The HTTP methods a handler class answers (tornado's defaults answer 405)."""
-    return {m for m in METHODS if getattr(handler, m) is not getattr(web.RequestHandler, m)}
+from jupyter_chat_ext.wire.openapi import METHODS
+from jupyter_chat_ext.wire.ops import wire_op
 
 
 def test_route_patterns_become_openapi_paths():
@@ -23,14 +18,32 @@ def test_route_patterns_become_openapi_paths():
     assert openapi_path("v1/chat/completions") == "/v1/chat/completions"
 
 
+def test_every_handler_method_declares_its_wire_shapes():
+    """Every method of every route has an ``@op``: the door validates and the document describes it."""
+    missing = [
+        f"{handler.__name__}.{method}"
+        for _pattern, handler in ROUTES
+        for method, function in implemented(handler).items()
+        if wire_op(function) is None
+    ]
+    if missing and SPEC_FILE.exists():  # issue 23: the handlers are moving to @op (the yaml fills in)
+        pytest.xfail(f"handler methods without @op yet: {missing}")
+    assert not missing, f"handler methods without @op: {missing}"
+
+
 def test_every_route_and_method_is_described():
-    paths = load_spec()["paths"]
+    paths = build_spec()["paths"]
     missing = [p for p in route_paths() if p not in paths]
     assert not missing, f"routes without an OpenAPI description: {missing}"
     for pattern, handler in ROUTES:
         item = paths[openapi_path(pattern)]
         described = {m for m in METHODS if m in item}
-        assert described == implemented(handler), (pattern, described, implemented(handler))
+        assert described == set(implemented(handler)), (pattern, described, set(implemented(handler)))
+        # every path parameter of the pattern is declared on the path item
+        declared = {
+            p["$ref"].rsplit("/", 1)[-1] if "$ref" in p else p["name"] for p in item.get("parameters", [])
+        }
+        assert len(declared) == pattern.count("(?P<"), (pattern, declared)
 
 
 def test_the_served_document_holds_exactly_the_routes_and_validates():
@@ -53,9 +66,57 @@ def test_every_operation_documents_json_errors_and_has_a_unique_id():
             op = item[method]
             ids.append(op["operationId"])
             codes = set(op["responses"])
-            assert codes & {"4XX", "404"}, (path, method, codes)  # errors are described
+            if SPEC_FILE.exists() and not wire_op(_method(path, method)):  # hand-written while moving
+                assert codes & {"4XX", "400", "404"}, (path, method, codes)
+                continue
+            assert "4XX" in codes, (path, method, codes)  # errors are described
             assert any(c.startswith("2") for c in codes) or path == "/{rest}", (path, method)
-    assert len(ids) == len(set(ids))
+            for code in codes & {"503", "429"}:  # a retry status says when to retry
+                response = op["responses"][code]
+                if "$ref" in response:
+                    response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+                assert "Retry-After" in response.get("headers", {}) or path.startswith("/v1/"), (path, code)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+
+
+def _method(path: str, method: str):
+    handler = next(h for pattern, h in ROUTES if openapi_path(pattern) == path)
+    return getattr(handler, method)
+
+
+def test_links_name_operations_of_the_document():
+    """schemathesis' stateful phase follows the links: each must name an operation and its parameters."""
+    spec = build_spec()
+    operations = {
+        op["operationId"]: (path, item)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if method in METHODS
+    }
+    links = 0
+    for item in spec["paths"].values():
+        for method in METHODS:
+            for response in item.get(method, {}).get("responses", {}).values():
+                for name, link in response.get("links", {}).items():
+                    links += 1
+                    assert link["operationId"] in operations, name
+                    target = operations[link["operationId"]][0]
+                    for parameter in link.get("parameters", {}):
+                        assert "{" + parameter + "}" in target, (name, parameter, target)
+    assert links >= 10
+
+
+def test_sse_answers_describe_their_events():
+    """A text/event-stream answer is one SSE event whose data is the JSON of the event union."""
+    spec = build_spec()
+    if SPEC_FILE.exists() and not wire_op(_method("/sessions/{session_id}/chat", "post")):
+        pytest.xfail("the chat route has no @op yet")
+    chat = spec["paths"]["/sessions/{session_id}/chat"]["post"]["responses"]["200"]["content"]
+    frame = chat["text/event-stream"]["schema"]
+    assert frame["properties"]["data"]["contentMediaType"] == "application/json"
+    event = frame["properties"]["data"]["contentSchema"]["$ref"].rsplit("/", 1)[-1]
+    assert {"start", "token", "done", "error"} <= set(frame["properties"]["event"]["enum"])
+    assert event in spec["components"]["schemas"]
 
 
 def test_served_at_openapi_json_behind_auth(plain_server):
