@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import importlib
 
+from jupyter_chat_ext.wire.ops import op
+from jupyter_chat_ext.wire.tools import JsonRpcAnswer, ToolList
+
 from .asgi_bridge import serve_asgi
 from .base import READ, ChatExtHandler, requires
 
@@ -14,6 +17,15 @@ class ToolsHandler(ChatExtHandler):
     """``{"tools": [ToolSpec], "servers": [server status]}``; the first call starts the MCP servers."""
 
     @requires(READ)
+    @op(
+        "Every tool an agent turn may call (built-in, notebook tools the client runs, MCP servers'"
+        " tools named <server>__<tool>) and the configured MCP servers' state. The first call starts"
+        " the MCP servers; a server that fails is listed under servers with its error, never a 5xx",
+        answer=ToolList,
+        tag="tools",
+        errors=(503,),
+        operation_id="listTools",
+    )
     async def get(self) -> None:
         core = await self.core()
         registry = core.tools
@@ -47,6 +59,17 @@ class McpHandler(ChatExtHandler):
         return self._gone or self._finished
 
     @requires(READ)
+    @op(
+        "One JSON-RPC message (wire.tools.JsonRpcMessage: a request or a notification) of the MCP"
+        " protocol, this server's chat history and RAG collections as an MCP server (streamable HTTP,"
+        " stateless, JSON answers; tools search_history, get_session, search_collection,"
+        " list_collections, all read-only). Protocol errors are JSON-RPC error objects from the MCP"
+        " SDK; 202 with no body for a notification",
+        answer=JsonRpcAnswer,
+        tag="tools",
+        errors=(202, 406, 415),
+        operation_id="mcpPost",
+    )
     async def post(self) -> None:
         # the SDK answers a missing/odd Content-Type with a plain-text 400: ours are JSON errors
         if self.request.headers.get("Content-Type", "").split(";")[0].strip().lower() != "application/json":
