@@ -18,6 +18,7 @@ import copy
 import http
 import inspect
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -169,9 +170,15 @@ class _Components:
             self.schemas[(id(kind), mode)] = self._named(kind, schema)
 
     def _named(self, kind: Any, schema: dict[str, Any]) -> dict[str, Any]:
-        """A union or alias with a title becomes a component of that name (TS gets a type name)."""
-        title = schema.get("title")
-        if "$ref" in schema or not title or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", title):
+        """A union with a name (a title, or a wire module's alias) becomes a component of that name.
+
+        ``TurnEvent = Annotated[StartEvent | ..., Field(discriminator="type")]`` has no name at
+        run time; its name in the module is what a reader (and the TypeScript) should see.
+        """
+        if "$ref" in schema or schema.get("type") not in (None, "object"):
+            return schema
+        title = schema.get("title") or _alias_name(kind)
+        if not title or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", title):
             return schema
         self.defs.setdefault(title, schema)
         return {"$ref": REF.format(model=title)}
@@ -182,6 +189,16 @@ class _Components:
     def resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
         ref = schema.get("$ref", "")
         return self.defs[ref.rsplit("/", 1)[-1]] if ref.startswith("#/components/schemas/") else schema
+
+
+def _alias_name(kind: Any) -> str | None:
+    """The module-level name a ``jupyter_chat_ext.wire`` module gives ``kind``, if any."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith("jupyter_chat_ext.wire.") and module is not None:
+            for attribute, value in vars(module).items():
+                if value is kind and not attribute.startswith("_"):
+                    return attribute
+    return None
 
 
 def _doc(function: Callable[..., Any] | type | None) -> tuple[str | None, str | None]:
