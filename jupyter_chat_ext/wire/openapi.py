@@ -310,12 +310,21 @@ def _responses(spec: Op, path: str, parts: _Components) -> dict[str, Any]:
         out[str(status)] = response
     out["4XX"] = {"$ref": f"#/components/responses/{error}"}
     for status in spec.errors:
-        if isinstance(status, Mapping):  # {status: description}
-            for code, text in status.items():
-                out[str(code)] = {"description": text, **_error_response(int(code), error)}
-            continue
-        out.setdefault(str(status), _error_ref(int(status), error))
+        if isinstance(status, tuple):  # (status or "4XX", the shape those errors have)
+            code, kind = status
+            content = {"application/json": {"schema": parts.ref(kind, "serialization")}}
+            text = _doc(kind)[0] if _declared(kind) else None
+            out[str(code)] = {"description": text or "an error", "content": content}
+        elif 200 <= int(status) < 300:  # another success, without a body (a notification's 202)
+            out.setdefault(str(status), {"description": http.HTTPStatus(int(status)).phrase.lower()})
+        else:
+            out.setdefault(str(status), _error_ref(int(status), error))
     return out
+
+
+def _error_kinds(spec: Op) -> list[Any]:
+    """The shapes named by ``errors=((status, shape), ...)``."""
+    return [status[1] for status in spec.errors if isinstance(status, tuple)]
 
 
 def _error_ref(status: int, error: str) -> dict[str, Any]:
@@ -442,6 +451,8 @@ def build_document(
             for answer in _answers(spec).values():
                 parts.want(answer, "serialization")
             parts.want(spec.stream, "serialization")
+            for kind in _error_kinds(spec):
+                parts.want(kind, "serialization")
     parts.build()
 
     paths: dict[str, Any] = {}
