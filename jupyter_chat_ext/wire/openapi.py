@@ -310,7 +310,11 @@ def _responses(spec: Op, path: str, parts: _Components) -> dict[str, Any]:
         out[str(status)] = response
     out["4XX"] = {"$ref": f"#/components/responses/{error}"}
     for status in spec.errors:
-        if isinstance(status, tuple):  # (status or "4XX", the shape those errors have)
+        if isinstance(status, Mapping):  # {status: what it means here}
+            for code, text in status.items():
+                shared = _error_ref(int(code), error)["$ref"].rsplit("/", 1)[-1]
+                out[str(code)] = {**copy.deepcopy(_components_responses()[shared]), "description": text}
+        elif isinstance(status, tuple):  # (status or "4XX", the shape those errors have)
             code, kind = status
             content = {"application/json": {"schema": parts.ref(kind, "serialization")}}
             text = _doc(kind)[0] if _declared(kind) else None
@@ -376,6 +380,25 @@ def _path_parameter(pattern: str, name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/parameters/{declared[0]}"}
 
 
+def _components_responses() -> dict[str, Any]:
+    """The error responses operations share (an error of /chat-ext, one to retry, one of /v1)."""
+    error = {"application/json": {"schema": {"$ref": REF.format(model="Error")}}}
+    return {
+        "Error": {"description": "a JSON error with a stable code", "content": error},
+        "Unavailable": {
+            "description": (
+                "a needed part is not ready (model loading or failed, store locked, RAG missing); retry later"
+            ),
+            "headers": copy.deepcopy(RETRY_AFTER),
+            "content": copy.deepcopy(error),
+        },
+        "OpenAIError": {
+            "description": "OpenAI's error shape",
+            "content": {"application/json": {"schema": {"$ref": REF.format(model="OpenAIError")}}},
+        },
+    }
+
+
 def _components(parts: _Components) -> dict[str, Any]:
     parameters = {}
     for key, (component, schema, description) in PATH_PARAMETERS.items():
@@ -387,7 +410,6 @@ def _components(parts: _Components) -> dict[str, Any]:
         if component in PATH_EXAMPLES:
             param["examples"] = PATH_EXAMPLES[component]
         parameters[component] = param
-    error = {"application/json": {"schema": {"$ref": REF.format(model="Error")}}}
     return {
         "securitySchemes": {
             "token": {
@@ -406,21 +428,7 @@ def _components(parts: _Components) -> dict[str, Any]:
         "headers": {
             "RetryAfter": {"description": "seconds to wait before retrying", "schema": {"type": "string"}}
         },
-        "responses": {
-            "Error": {"description": "a JSON error with a stable code", "content": error},
-            "Unavailable": {
-                "description": (
-                    "a needed part is not ready (model loading or failed, store locked, RAG missing);"
-                    " retry later"
-                ),
-                "headers": copy.deepcopy(RETRY_AFTER),
-                "content": copy.deepcopy(error),
-            },
-            "OpenAIError": {
-                "description": "OpenAI's error shape",
-                "content": {"application/json": {"schema": {"$ref": REF.format(model="OpenAIError")}}},
-            },
-        },
+        "responses": _components_responses(),
         "schemas": dict(sorted(parts.defs.items())),
     }
 
