@@ -15,28 +15,18 @@ from typing import Any
 from ..errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMedia
 from ..rag.loaders import LoadError, is_supported, load_file
 from ..rag.loaders.walk import hidden_under
+from ..wire.base import parse
+from ..wire.complete import DEFAULT_MAX_CHARS, ContextFileRequest
 
-DEFAULT_MAX_CHARS = 20_000
-MAX_CHARS_LIMIT = 1_000_000
 #: a PDF or notebook larger than this is not context for one chat message
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
-def parse_context_file(body: dict[str, Any]) -> tuple[str, int]:
-    """(path, max_chars) from a ``POST /chat-ext/context/file`` body."""
-    path = body.get("path")
-    if not isinstance(path, str) or not path.strip():
-        raise InvalidInput("'path' must be a non-empty string", code="invalid_type")
-    if "\x00" in path:
-        raise InvalidInput("'path' must not contain NUL characters", code="invalid_value")
-    max_chars = body.get("max_chars", DEFAULT_MAX_CHARS)
-    if max_chars is None:
-        max_chars = DEFAULT_MAX_CHARS
-    if isinstance(max_chars, bool) or not isinstance(max_chars, int) or not 1 <= max_chars <= MAX_CHARS_LIMIT:
-        raise InvalidInput(
-            f"'max_chars' must be an integer from 1 to {MAX_CHARS_LIMIT}", code="invalid_value"
-        )
-    return path, max_chars
+def parse_context_file(body: dict[str, Any] | ContextFileRequest) -> tuple[str, int]:
+    """(path, max_chars) from a ``POST /chat-ext/context/file`` body (``wire.complete``)."""
+    if not isinstance(body, ContextFileRequest):
+        body = parse(ContextFileRequest, body)
+    return body.path, body.max_chars or DEFAULT_MAX_CHARS
 
 
 def confine(path: str, root: str | os.PathLike[str]) -> Path:

@@ -15,28 +15,21 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidInput
+from ..wire.base import parse
+from ..wire.complete import ContextFilesQuery
 
 #: entries visited at most per query (a home folder as root holds millions)
 MAX_ENTRIES = 20_000
-MAX_LIMIT = 100
 #: folders that hold no context anyone types a name for (generated or vendored)
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", ".git"})
 
 
 def parse_query(q: Any, limit: Any) -> tuple[str, int]:
-    if not isinstance(q, str) or not q.strip():
-        raise InvalidInput("'q' must be a non-empty string", code="invalid_value")
-    if len(q) > 500 or "\x00" in q:
-        raise InvalidInput("'q' must be at most 500 characters, without NUL", code="invalid_value")
-    bad = InvalidInput(f"'limit' must be an integer from 1 to {MAX_LIMIT}", code="invalid_value")
-    try:
-        n = 20 if limit is None else int(limit)
-    except (TypeError, ValueError):
-        raise bad from None
-    if not 1 <= n <= MAX_LIMIT:
-        raise bad
-    return q.strip(), n
+    """(q stripped, limit) of ``GET /chat-ext/context/files`` (``wire.complete.ContextFilesQuery``)."""
+    query = parse(
+        ContextFilesQuery, {"q": q, "limit": 20 if limit is None else limit}, where="query parameter"
+    )
+    return query.q.strip(), query.limit
 
 
 def score(path: str, query: str) -> float:

@@ -18,11 +18,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from ..errors import InvalidInput, PayloadTooLarge
-
-MAX_LINES_LIMIT = 50
-#: bodies larger than this are not a cursor neighbourhood anymore (the route's 1 MB limit is above)
-MAX_FIELD_CHARS = 500_000
+from ..wire.base import parse
+from ..wire.complete import InlineRequest as InlineBody
 
 #: editor language names (CodeMirror / Jupyter kernels / mime types) -> our canonical name
 LANGUAGE_ALIASES = {
@@ -79,19 +76,6 @@ class InlineRequest:
     warm: bool = False
 
 
-def _text_field(body: dict[str, Any], key: str, *, required: bool = False) -> str:
-    value = body.get(key)
-    if value is None:
-        if required:
-            raise InvalidInput(f"'{key}' is required", code="invalid_type")
-        return ""
-    if not isinstance(value, str):
-        raise InvalidInput(f"'{key}' must be a string", code="invalid_type")
-    if len(value) > MAX_FIELD_CHARS:
-        raise PayloadTooLarge(f"'{key}' holds {len(value)} characters; the limit is {MAX_FIELD_CHARS}")
-    return value
-
-
 def canonical_language(language: str, path: str | None) -> str:
     """The editor's language name, else the path's extension, in our canonical spelling."""
     name = language.strip().lower()
@@ -104,25 +88,13 @@ def canonical_language(language: str, path: str | None) -> str:
     return name or "text"
 
 
-def parse_inline(body: dict[str, Any]) -> InlineRequest:
-    """Validate a ``POST /chat-ext/inline`` body (InvalidInput names the field)."""
-    prefix = _text_field(body, "prefix")
-    suffix = _text_field(body, "suffix")
-    raw_language = _text_field(body, "language")
-    path = body.get("path")
-    if path is not None and not isinstance(path, str):
-        raise InvalidInput("'path' must be a string", code="invalid_type")
-    max_lines = body.get("max_lines", 1)
-    if isinstance(max_lines, bool) or not isinstance(max_lines, int) or not 1 <= max_lines <= MAX_LINES_LIMIT:
-        raise InvalidInput(
-            f"'max_lines' must be an integer from 1 to {MAX_LINES_LIMIT}", code="invalid_value"
-        )
-    model = body.get("model")
-    if model is not None and (not isinstance(model, str) or not model):
-        raise InvalidInput("'model' must be a non-empty string", code="invalid_type")
-    warm = body.get("warm", False)
-    if not isinstance(warm, bool):
-        raise InvalidInput("'warm' must be a boolean", code="invalid_type")
+def parse_inline(body: dict[str, Any] | InlineBody) -> InlineRequest:
+    """A ``POST /chat-ext/inline`` body (``wire.complete.InlineRequest``: a 400 names the field)
+    as a request, with the reason to skip it when a text model cannot complete it."""
+    if not isinstance(body, InlineBody):
+        body = parse(InlineBody, body)
+    prefix, suffix, path, max_lines = body.prefix or "", body.suffix or "", body.path, body.max_lines
+    model, warm, raw_language = body.model, body.warm, body.language or ""
     language = canonical_language(raw_language, path)
     reason = None
     if language not in SUPPORTED_LANGUAGES:

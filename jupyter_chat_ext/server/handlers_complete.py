@@ -17,6 +17,8 @@ from jupyter_chat_ext.chat.context_file import parse_context_file, read_context_
 from jupyter_chat_ext.chat.inline import parse_inline
 from jupyter_chat_ext.chat.inline_run import inline_events
 from jupyter_chat_ext.hub.roles import inline_model
+from jupyter_chat_ext.wire.complete import ContextFile, ContextFileRequest, InlineEvent, InlineRequest
+from jupyter_chat_ext.wire.ops import op
 
 from . import openai_legacy as ol
 from .base import EXECUTE, READ, ChatExtHandler, requires
@@ -71,8 +73,17 @@ class InlineHandler(StreamingHandler):
     """SSE: ``token`` events of clean ghost text, then ``done`` with the whole completion."""
 
     @requires(EXECUTE)
-    async def post(self) -> None:
-        req = parse_inline(self.json_body())
+    @op(
+        "Ghost-text completion for the editor (prefix/suffix trimmed to the token budget): SSE token"
+        " events of clean text, then done {text, finish_reason, metrics} (reason when skipped)",
+        body=InlineRequest,
+        stream=InlineEvent,
+        tag="completion",
+        errors=(429, 503),
+        operation_id="inlineCompletion",
+    )
+    async def post(self, body: InlineRequest) -> None:
+        req = parse_inline(body)
         core = await self.core()
         if req.model is None:  # the inline role: a pulled FIM code model, else the chat model
             req.model = await self.blocking(inline_model, core.engine)
@@ -84,8 +95,16 @@ class ContextFileHandler(ChatExtHandler):
     """A file under the server root as ``{path, text, truncated, chars}`` (via the RAG loaders)."""
 
     @requires(READ)
-    async def post(self) -> None:
-        path, max_chars = parse_context_file(self.json_body())
+    @op(
+        "A file under the server root as text for chat context (through the RAG loaders)",
+        body=ContextFileRequest,
+        answer=ContextFile,
+        tag="completion",
+        errors=(413, 415, 422),
+        operation_id="contextFile",
+    )
+    async def post(self, body: ContextFileRequest) -> None:
+        path, max_chars = parse_context_file(body)
         root = self.serverapp.root_dir
         # hidden files answer 404 unless Jupyter's contents API may show them (allow_hidden)
         allow_hidden = bool(getattr(self.serverapp.contents_manager, "allow_hidden", False))

@@ -13,7 +13,7 @@ from jupyter_chat_ext.hub.tools_hint import with_tools_hint
 from jupyter_chat_ext.wire.base import Error
 from jupyter_chat_ext.wire.models import ModelDeleted, ModelInfo, ModelList
 from jupyter_chat_ext.wire.ops import op
-from jupyter_chat_ext.wire.server import Health
+from jupyter_chat_ext.wire.server import Health, HealthDown
 
 from .base import EXECUTE, READ, WRITE, ChatExtHandler, requires
 
@@ -29,7 +29,7 @@ class HealthHandler(ChatExtHandler):
         "Engine, store and RAG state, version, uptime (503 while the core cannot start)",
         answer=Health,
         tag="server",
-        errors=(503,),  # answered as wire.server.HealthDown
+        errors=((503, HealthDown),),
         operation_id="getHealth",
     )
     async def get(self) -> None:

@@ -67,7 +67,8 @@ class McpHandler(ChatExtHandler):
         " SDK; 202 with no body for a notification",
         answer=JsonRpcAnswer,
         tag="tools",
-        errors=(202, 406, 415),
+        # the SDK's protocol errors are JSON-RPC bodies; 415 (not JSON) and auth are ours
+        errors=(202, (400, JsonRpcAnswer), (406, JsonRpcAnswer), 415),
         operation_id="mcpPost",
     )
     async def post(self) -> None:

@@ -1,4 +1,8 @@
-"""Field types several wire modules share (a rule said once, named where it applies)."""
+"""Field types several wire modules share (a rule said once, named where it applies).
+
+The validators are exported too, so a field can stack them: ``Annotated[str, NOT_BLANK, NO_NUL]``
+(an ``Annotated`` type nested as another's metadata would be ignored).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Annotated
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
-__all__ = ["NonBlank"]
+__all__ = ["NOT_BLANK", "NO_NUL", "NoNul", "NonBlank", "NonBlankPath"]
 
 
 def _not_blank(value: str) -> str:
@@ -16,5 +20,17 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise PydanticCustomError("nul", "must not contain NUL characters")
+    return value
+
+
+NOT_BLANK = AfterValidator(_not_blank)
+NO_NUL = AfterValidator(_no_nul)
 #: a string with something besides whitespace ("" and "  " are a 400 naming the field)
-NonBlank = Annotated[str, AfterValidator(_not_blank)]
+NonBlank = Annotated[str, NOT_BLANK]
+#: a string without NUL (the file system cannot hold one)
+NoNul = Annotated[str, NO_NUL]
+#: a path or a file-name query: something to look for, that a file system can hold
+NonBlankPath = Annotated[str, NOT_BLANK, NO_NUL]
