@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jupyter_chat_ext.errors import Unavailable
+
 if TYPE_CHECKING:
     from jupyter_chat_ext.chat.service import ChatService
     from jupyter_chat_ext.engine.engine import Engine
@@ -30,7 +32,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Core:
-    """The core objects over one Settings; ``chat`` is what doors call, the rest it is built from."""
+    """The core objects over one Settings: the one set of services every door calls.
+
+    ``chat`` (ChatService) is the door for sessions, messages, turns, history search, the SQL door
+    and the cache: doors never touch ``store``. Models are the ``engine``'s (list, load, unload,
+    raw completions, embeddings), retrieval is ``rag_service()``, tools ``tools``, background work
+    ``job_runner()``. The two accessors raise the 503 a door answers when that part is missing.
+    """
 
     settings: Settings
     store: Store
@@ -49,6 +57,18 @@ class Core:
     jobs: JobRunner | None = None
     #: OpenAI-compatible providers added at run time (jupyter_chat_ext/providers/)
     providers: ProviderService | None = None
+
+    def rag_service(self) -> RagService:
+        """The RAG service; Unavailable (503 ``rag_unavailable``) saying why it did not start."""
+        if self.rag is None:
+            raise Unavailable(self.rag_error or "RAG not available", code="rag_unavailable")
+        return self.rag
+
+    def job_runner(self) -> JobRunner:
+        """The background jobs (ingest, upload, pull); Unavailable (503) once the core is closed."""
+        if self.jobs is None:
+            raise Unavailable("the job runner is not available")
+        return self.jobs
 
     def health(self) -> dict[str, Any]:
         """``{status, version, engine, store, rag}``: blocking (reads the store), call it in a thread."""
@@ -177,7 +197,7 @@ def _close_quietly(*parts: Any) -> None:
             log.exception("jupyter_chat_ext: closing %r failed", part)
 
 
-def engine_queue_depth(engine: Any) -> int | None:
+def engine_queue_depth(engine: Engine) -> int | None:
     """Requests waiting or decoding in the engine (sum over loaded models), None if unknown."""
     try:
         data = engine.stats()

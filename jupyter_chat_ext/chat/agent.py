@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..engine.structured import Structured  # the engine's seam for tools and tool-call grammars
 from ..errors import InvalidInput
@@ -36,22 +36,27 @@ from .agent_rag import check_collection, retrieve
 from .answer import stream_answer
 from .approvals import ApprovalBroker
 from .context import fold as fold_context
+from .prompt import HISTORY_LIMIT
 from .tool_intent import no_call_note
 from .turn import Event, Turn, new_message_writes, streaming_answer
 
-#: the newest stored messages considered for the prompt (as for plain turns)
-HISTORY_LIMIT = 1000
+if TYPE_CHECKING:  # the concrete parts: a reader or a tool follows a call into them
+    from ..engine.engine import Budget, Engine
+    from ..rag.service import RagService
+    from ..store.store import Store
+    from ..store.types import Message
+    from ..tools.registry import ToolRegistry
 
 
 class Agent:
     def __init__(
         self,
-        store: Any,
-        engine: Any,
+        store: Store,
+        engine: Engine,
         settings: Settings,
         approvals: ApprovalBroker,
-        registry: Any = None,
-        rag: Any = None,
+        registry: ToolRegistry | None = None,
+        rag: RagService | None = None,
     ) -> None:
         self.store = store
         self.engine = engine
@@ -86,6 +91,7 @@ class Agent:
         model_id = self.engine.resolve(session.get("model"))
         await asyncio.to_thread(inputs.model, self.engine, model_id)
         model_id = await self.engine.ensure_loaded(model_id)
+        budget = await asyncio.to_thread(self.engine.budget, model_id, opts.max_tokens)  # 400 first
         # the tools available now: a server that is starting or broken is never waited for; the
         # start event names it (``unavailable_servers``) so the client can say why its tools are missing
         if req.names is not None:  # a tool asked for by name: its server is started for it (bounded)
@@ -95,20 +101,20 @@ class Agent:
         offered = [s.openai() for s in specs]
         system, citations = session.get("system_prompt") or None, []
         if spec is not None:
+            assert self.rag is not None  # inputs.rag refused the spec otherwise
             system, citations = await retrieve(
                 self.rag,
                 self.engine,
-                self.settings,
                 spec,
                 model_id=model_id,
-                max_tokens=opts.max_tokens,
+                budget=budget,
                 question=content,
                 system=system,
                 offered=offered,
             )
         history = await asyncio.to_thread(self.store.list_messages, session_id, limit=HISTORY_LIMIT)
         messages, user_tokens = await asyncio.to_thread(
-            self._fit, system, opts, model_id, history, fold_context(content, items), offered
+            self._fit, system, budget, model_id, history, fold_context(content, items), offered
         )
 
         # (context: stored with the message; the prompt above has it folded in already)
@@ -141,41 +147,33 @@ class Agent:
     def _fit(
         self,
         system: str | None,
-        opts: Any,
+        budget: Budget,
         model_id: str,
-        history: list[Any],
+        history: list[Message],
         content: str,
-        offered: list[Any],
+        offered: list[dict[str, Any]],
     ) -> tuple[list[dict[str, Any]], int]:
-        ctx = self.engine.context_length(model_id)
-        if opts.max_tokens is not None and opts.max_tokens >= ctx:
-            raise InvalidInput(
-                f"max_tokens {opts.max_tokens} is above the model's context of {ctx} tokens",
-                code="invalid_option",
-            )
-        reserve = min(opts.max_tokens or self.settings.default_max_tokens, ctx // 2)
         return fit_messages(
             system=system,
             groups=history_messages(history),
             user=content,
             tools=offered,
             count_text=lambda text: self.engine.count_tokens(model_id, text),
-            budget=ctx - reserve,
+            budget=budget.prompt,
         )
 
     def _fit_results(
-        self, turn: Turn, messages: list[dict[str, Any]], results: int, structured: Any
+        self, turn: Turn, messages: list[dict[str, Any]], results: int, structured: Structured
     ) -> list[dict[str, Any]]:
         """This step's tool results cut until the next prompt leaves room for the answer."""
-        ctx = self.engine.context_length(turn.model_id)
-        reserve = min(turn.opts.max_tokens or self.settings.default_max_tokens, ctx // 2)
+        budget = self.engine.budget(turn.model_id, turn.opts.max_tokens)
 
         def count(msgs: list[dict[str, Any]]) -> int:
             return len(self.engine.prompt_ids(turn.model_id, msgs, structured=structured))
 
-        return shrink_results(messages, results, count, ctx - reserve)
+        return shrink_results(messages, results, count, budget.prompt)
 
-    def _step_row(self, turn: Turn, parent_id: int) -> Any:
+    def _step_row(self, turn: Turn, parent_id: int) -> Message:
         return streaming_answer(self.store, turn, parent_id)
 
     async def _loop(
@@ -254,7 +252,7 @@ def _stop_reason(steps: int, max_steps: int, invalid: int) -> str | None:
     return None
 
 
-def _next_turn(prev: Turn, messages: list[dict[str, Any]], structured: Any) -> Turn:
+def _next_turn(prev: Turn, messages: list[dict[str, Any]], structured: Structured) -> Turn:
     turn = Turn(
         prev.session, prev.model_id, prev.opts, prev.content, user=prev.user, rag=prev.rag, messages=messages
     )

@@ -17,13 +17,18 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ChatExtError
 from ..tools.limits import argument_errors, limited
 from ..tools.spec import ToolResult
 from .approvals import ApprovalBroker, Pending, Reply
 from .turn import Event
+
+if TYPE_CHECKING:
+    from ..engine.engine import Engine
+    from ..store.store import Store
+    from ..tools.registry import ToolRegistry
 
 DENIED = "the user denied this call"
 TIMED_OUT = "the user did not answer within {s:g} s, so the call was not run"
@@ -39,9 +44,9 @@ class CallResult:
 
 @dataclass
 class CallContext:
-    store: Any
-    engine: Any
-    registry: Any
+    store: Store
+    engine: Engine
+    registry: ToolRegistry
     approvals: ApprovalBroker
     session_id: str
     model_id: str

@@ -15,31 +15,34 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..settings import Settings
 from .inputs import RagSpec
 from .turns import RAG_INSTRUCTIONS
+
+if TYPE_CHECKING:
+    from ..engine.engine import Budget, Engine
+    from ..rag.service import RagService
 
 #: the fewest tokens the passages get, however full the prompt is (fit_messages refuses with 413
 #: when the whole prompt does not fit, naming the figures)
 MIN_CONTEXT_TOKENS = 64
 
 
-async def check_collection(rag: Any, spec: RagSpec | None) -> None:
+async def check_collection(rag: RagService | None, spec: RagSpec | None) -> None:
     """NotFound before anything else, as a plain turn does (the lookup reads LanceDB: a thread)."""
     if spec is not None:
+        assert rag is not None  # inputs.rag refused the spec when retrieval is unavailable
         await asyncio.to_thread(rag.get_collection, spec.collection)
 
 
 async def retrieve(
-    rag: Any,
-    engine: Any,
-    settings: Settings,
+    rag: RagService,
+    engine: Engine,
     spec: RagSpec,
     *,
     model_id: str,
-    max_tokens: int | None,
+    budget: Budget,
     question: str,
     system: str | None,
     offered: list[dict[str, Any]],
@@ -53,9 +56,7 @@ async def retrieve(
         def count(text: str) -> int:
             return engine.count_tokens(model_id, text)
 
-        ctx = engine.context_length(model_id)
-        reserve = min(max_tokens or settings.default_max_tokens, ctx // 2)
-        room = ctx - reserve - count(json.dumps(offered)) - count(question) - (count(system) if system else 0)
+        room = budget.prompt - count(json.dumps(offered)) - count(question) - (count(system) if system else 0)
         hits = rag.search(spec.collection, question, k=spec.k, mode=spec.mode)
         text, citations = format_context(hits, max(MIN_CONTEXT_TOKENS, room // 2), count)
         if not text:  # nothing relevant (or an empty collection): the prompt stays as it was

@@ -16,12 +16,16 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import ChatExtError, Unavailable, error_from_event, event_status
 from .checkpoint import Checkpointer
 from .titles import needs_title, title_from
 from .turn import Event, Turn
+
+if TYPE_CHECKING:
+    from ..engine.engine import Engine
+    from ..store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +33,8 @@ _METRIC_KEYS = ("prompt_tokens", "completion_tokens", "ttft_s", "tokens_per_s", 
 
 
 async def stream_answer(
-    store: Any,
-    engine: Any,
+    store: Store,
+    engine: Engine,
     turn: Turn,
     begin: Callable[[], None],
     undo: Callable[[], None],
@@ -102,7 +106,7 @@ def _is_refusal(status: int) -> bool:
     return 400 <= status < 500 or status == Unavailable.status
 
 
-async def _finish(store: Any, engine: Any, turn: Turn, event: Event, ckpt: Checkpointer) -> Event:
+async def _finish(store: Store, engine: Engine, turn: Turn, event: Event, ckpt: Checkpointer) -> Event:
     assert turn.answer is not None and turn.user is not None
     reason = event["finish_reason"]
     status = "interrupted" if reason == "cancelled" else "complete"
@@ -141,7 +145,7 @@ async def _finish(store: Any, engine: Any, turn: Turn, event: Event, ckpt: Check
     return done
 
 
-async def _fail(store: Any, turn: Turn, ckpt: Checkpointer, exc: ChatExtError) -> Event:
+async def _fail(store: Store, turn: Turn, ckpt: Checkpointer, exc: ChatExtError) -> Event:
     assert turn.answer is not None
     answer_id, partial = turn.answer["id"], turn.text
     meta = {**turn.metadata(), "error": {"code": exc.code, "message": exc.message}}
@@ -156,7 +160,7 @@ async def _fail(store: Any, turn: Turn, ckpt: Checkpointer, exc: ChatExtError) -
     return exc.to_event(message_id=answer_id)
 
 
-async def _interrupt(store: Any, engine: Any, turn: Turn, ckpt: Checkpointer) -> None:
+async def _interrupt(store: Store, engine: Engine, turn: Turn, ckpt: Checkpointer) -> None:
     assert turn.answer is not None
     answer_id, model_id, new_text, text = turn.answer["id"], turn.model_id, "".join(turn.parts), turn.text
     meta = {**turn.metadata(), "finish_reason": "cancelled"}

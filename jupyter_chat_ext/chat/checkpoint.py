@@ -22,7 +22,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from ..store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,7 @@ DEFAULT_INTERVAL = 1.0
 
 
 class Checkpointer:
-    def __init__(self, store: Any, message_id: int, *, interval: float = DEFAULT_INTERVAL) -> None:
+    def __init__(self, store: Store, message_id: int, *, interval: float = DEFAULT_INTERVAL) -> None:
         self.store = store
         self.message_id = message_id
         self.interval = interval

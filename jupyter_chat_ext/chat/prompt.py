@@ -23,6 +23,9 @@ from .context import fold as fold_context
 from .context import stored as stored_context
 
 Message = dict[str, str]
+#: the newest stored messages a prompt (a plain turn's or an agent's) is built from: more never
+#: fit a context window
+HISTORY_LIMIT = 1000
 #: chat-template tokens per message (role markers, newlines); the exact count is checked after
 _PER_MESSAGE_OVERHEAD = 6
 #: no tokenizer packs more characters than this into one token for ordinary text (English BPE

@@ -1,7 +1,10 @@
-"""ChatService: the one API every door (HTTP, kernel, widgets, reports) calls.
+"""ChatService: the one API every door (HTTP, kernel, widgets, reports) calls for chats.
 
-A thin facade: session and message bookkeeping lives in ``sessions.py``, turns (chat,
-regenerate, edit-and-resend, continue) in ``turns.py`` and ``answer.py``. A turn = validate
+Sessions, messages, history search, the SQL door and the response cache go through here, so a
+door never holds the Store; models, RAG, tools and jobs are the Core's other services
+(``core.py``). The checks of session writes live in ``sessions.py``; reads and plain deletes go
+straight to the Store (under the session lock where a turn could be writing). Turns (chat,
+regenerate, edit-and-resend, continue) live in ``turns.py`` and ``answer.py``. A turn = validate
 everything → build the prompt within the context budget → check capacity → persist the user
 message and a "streaming" assistant placeholder → stream from the engine, checkpointing the text
 about once a second → finish the answer with metrics in one write. The answer is also finished
@@ -19,11 +22,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFound, PayloadTooLarge
 from ..settings import Settings
-from ..store.types import Message, Session
+from ..store.types import Message, SearchHit, Session
 from . import inputs
 from .agent import Agent
 from .approvals import ApprovalBroker
@@ -32,12 +35,24 @@ from .sessions import Sessions
 from .turn import Event
 from .turns import RAG_INSTRUCTIONS, Turns
 
+if TYPE_CHECKING:  # the concrete parts (no Protocol): a reader or a tool follows a call into them
+    from ..engine.engine import Engine
+    from ..engine.structured import Structured
+    from ..rag.service import RagService
+    from ..store.store import Store
+    from ..tools.registry import ToolRegistry
+
 __all__ = ["RAG_INSTRUCTIONS", "ChatService", "Event"]
 
 
 class ChatService:
     def __init__(
-        self, store: Any, engine: Any, settings: Settings, rag: Any = None, tools: Any = None
+        self,
+        store: Store,
+        engine: Engine,
+        settings: Settings,
+        rag: RagService | None = None,
+        tools: ToolRegistry | None = None,
     ) -> None:
         self.store = store
         self.engine = engine
@@ -65,50 +80,66 @@ class ChatService:
         )
 
     def get_session(self, session_id: str) -> Session:
-        return self.sessions.get_session(session_id)
+        return self.store.get_session(session_id)
 
     def list_sessions(self, q: str | None = None, limit: int = 50, offset: int = 0) -> list[Session]:
-        return self.sessions.list_sessions(q=q, limit=limit, offset=offset)
+        return self.store.list_sessions(q=q, limit=limit, offset=offset)
 
     def count_sessions(self, q: str | None = None) -> int:
-        return self.sessions.count_sessions(q=q)
+        return self.store.count_sessions(q=q)
 
     def update_session(self, session_id: str, **fields: Any) -> Session:
         return self.sessions.update_session(session_id, **fields)
 
     def delete_session(self, session_id: str) -> None:
         with self.locks.short(session_id, "a delete"):
-            self.sessions.delete_session(session_id)
+            self.store.delete_session(session_id)
 
     def list_messages(self, session_id: str, before: int | None = None, limit: int = 100) -> list[Message]:
         return self.sessions.list_messages(session_id, before=before, limit=limit)
 
     def get_message(self, message_id: int) -> Message:
-        return self.sessions.get_message(message_id)
+        return self.store.get_message(message_id)
 
     def edit_message(self, message_id: int, content: str) -> Message:
-        session_id = self.sessions.get_message(message_id)["session_id"]
+        session_id = self.store.get_message(message_id)["session_id"]
         with self.locks.short(session_id, "an edit"):
             return self.sessions.edit_message(message_id, content)
 
     def delete_message(self, message_id: int) -> None:
-        session_id = self.sessions.get_message(message_id)["session_id"]
+        session_id = self.store.get_message(message_id)["session_id"]
         with self.locks.short(session_id, "a delete"):
-            self.sessions.delete_message(message_id)
+            self.store.delete_message(message_id)
 
     def switch_branch(self, session_id: str, message_id: int) -> int:
         """Show the branch of user message ``message_id`` (an edit of its turn); the new head id.
         Held like an edit: a switch while a turn streams would change the prompt under it."""
-        if self.sessions.get_message(message_id)["session_id"] != session_id:
+        if self.store.get_message(message_id)["session_id"] != session_id:
             raise NotFound(f"no message {message_id} in session {session_id}")
         with self.locks.short(session_id, "a branch switch"):
-            return self.sessions.switch_branch(session_id, message_id)
+            return self.store.switch_branch(session_id, message_id)
 
     def export_session(self, session_id: str, fmt: str = "json") -> str:
         return self.sessions.export_session(session_id, fmt)
 
     def import_session(self, data: str | dict[str, Any]) -> Session:
         return self.sessions.import_session(data)
+
+    # -- the rest of the store a door may use (history search, the SQL door, the cache) ---------
+    # the doors' only way to the Store: a door holds the ChatService, never the Store itself
+    def search_messages(self, q: str, limit: int = 50) -> list[SearchHit]:
+        """History search over every session's messages (store/search.py)."""
+        return self.store.search_messages(q, limit=limit)
+
+    def query(self, sql: str, *, max_rows: int = 10_000) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The read-only SQL door (store/sql_door.py): one SELECT, refused if it could write."""
+        return self.store.query(sql, max_rows=max_rows)
+
+    def cache_get(self, key: str) -> dict[str, Any] | None:
+        return self.store.cache_get(key)
+
+    def cache_put(self, key: str, value: dict[str, Any]) -> None:
+        self.store.cache_put(key, value)
 
     # -- turns: lazy async generators of events ---------------------------------------------
     def chat(
@@ -157,7 +188,7 @@ class ChatService:
                 session_id = owner
             else:
                 message_id = inputs.message_id(owner)
-                message = await asyncio.to_thread(self.sessions.get_message, message_id)
+                message = await asyncio.to_thread(self.store.get_message, message_id)
                 session_id = message["session_id"]
             async with self.locks.turn(session_id):
                 async for event in inner:
@@ -170,7 +201,7 @@ class ChatService:
         params: dict[str, Any] | None = None,
         model: str | None = None,
         *,
-        structured: Any = None,
+        structured: Structured | None = None,
     ) -> AsyncIterator[Event]:
         """A stateless completion (the OpenAI route); ``structured`` (engine/structured.Structured)
         constrains it to JSON or a tool call, which comes back in the done event."""

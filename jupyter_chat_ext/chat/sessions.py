@@ -1,12 +1,14 @@
-"""Session and message bookkeeping: thin, validating wrappers over the Store.
+"""The checks a session or message write needs before it reaches the Store.
 
-These calls are synchronous (one short store call each); the doors run them on worker threads.
-Turn orchestration (prompts, streaming, checkpoints) lives in ``turns.py``.
+Only calls that add something live here (a title's default, the model resolved against the
+registry, the options validated, an export format, the chat's size limit on an import); reads and
+plain deletes go from ``ChatService`` straight to the Store. These calls are synchronous (one short
+store call each); the doors run them on worker threads. Turns live in ``turns.py``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput
 from ..settings import Settings
@@ -14,11 +16,15 @@ from ..store.types import Message, Session
 from . import inputs
 from .titles import DEFAULT_TITLE
 
+if TYPE_CHECKING:
+    from ..engine.engine import Engine
+    from ..store.store import Store
+
 _UPDATABLE = ("title", "model", "system_prompt", "params", "pinned")
 
 
 class Sessions:
-    def __init__(self, store: Any, engine: Any, settings: Settings) -> None:
+    def __init__(self, store: Store, engine: Engine, settings: Settings) -> None:
         self.store = store
         self.engine = engine
         self.settings = settings
@@ -37,15 +43,6 @@ class Sessions:
             system_prompt=inputs.text("system_prompt", system_prompt),
             params=inputs.params(params),
         )
-
-    def get_session(self, session_id: str) -> Session:
-        return self.store.get_session(session_id)
-
-    def list_sessions(self, q: str | None = None, limit: int = 50, offset: int = 0) -> list[Session]:
-        return self.store.list_sessions(q=q, limit=limit, offset=offset)
-
-    def count_sessions(self, q: str | None = None) -> int:
-        return self.store.count_sessions(q=q)
 
     def update_session(self, session_id: str, **fields: Any) -> Session:
         unknown = set(fields) - set(_UPDATABLE)
@@ -68,22 +65,9 @@ class Sessions:
             raise InvalidInput("pinned must be true or false")
         return self.store.update_session(session_id, **fields)
 
-    def delete_session(self, session_id: str) -> None:
-        self.store.delete_session(session_id)
-
     def list_messages(self, session_id: str, before: int | None = None, limit: int = 100) -> list[Message]:
         self.store.get_session(session_id)  # NotFound for an unknown session, not an empty list
         return self.store.list_messages(session_id, before=before, limit=limit)
-
-    def switch_branch(self, session_id: str, message_id: int) -> int:
-        """Show the branch of user message ``message_id`` (an edit of a turn); the new head."""
-        return self.store.switch_branch(session_id, message_id)
-
-    def get_message(self, message_id: int) -> Message:
-        return self.store.get_message(message_id)
-
-    def delete_message(self, message_id: int) -> None:
-        self.store.delete_message(message_id)
 
     def edit_message(self, message_id: int, content: str) -> Message:
         content = inputs.content(content, self.settings.max_content_chars)

@@ -10,11 +10,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..engine.options import GenerationOptions
 from ..store.types import Message, Session
 from .inputs import RagSpec
+
+if TYPE_CHECKING:
+    from ..engine.structured import Structured
+    from ..store.store import Store
 
 Event = dict[str, Any]
 #: metadata keys that describe how an answer ended; a continued answer starts without them
@@ -48,7 +52,7 @@ class Turn:
     #: an agent step: the conversation as OpenAI messages (tool rows included) and the tools;
     #: the engine renders them itself (the chat template with ``tools=``, the tool-call grammar)
     messages: list[dict[str, Any]] | None = None
-    structured: Any = None
+    structured: Structured | None = None
     parts: list[str] = field(default_factory=list)
     token_events: int = 0
     started: float = field(default_factory=time.perf_counter)
@@ -103,7 +107,7 @@ class Turn:
 
 
 def streaming_answer(
-    store: Any, turn: Turn, parent_id: int, metadata: dict[str, Any] | None = None
+    store: Store, turn: Turn, parent_id: int, metadata: dict[str, Any] | None = None
 ) -> Message:
     """A new, empty assistant row in status ``streaming``: checkpoints go to it until the stream
     ends, and a crash before that is recovered as an interrupted answer."""
@@ -120,7 +124,7 @@ def streaming_answer(
 
 
 def new_message_writes(
-    store: Any, turn: Turn, answer_row: Callable[[], Message]
+    store: Store, turn: Turn, answer_row: Callable[[], Message]
 ) -> tuple[Callable[[], None], Callable[[], None]]:
     """The writes of a turn that starts with a new user message (a plain chat and an agent turn).
 

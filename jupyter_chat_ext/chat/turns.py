@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import Conflict, InvalidInput
 from ..settings import Settings
@@ -29,8 +29,13 @@ from .answer import stream_answer
 from .context import fold as fold_context
 from .context import stored as stored_context
 from .inputs import RagSpec
-from .prompt import build_prompt, history_items
+from .prompt import HISTORY_LIMIT, build_prompt, history_items
 from .turn import Event, Turn, new_message_writes, streaming_answer
+
+if TYPE_CHECKING:  # the concrete parts (no Protocol): a reader or a tool follows a call into them
+    from ..engine.engine import Engine
+    from ..rag.service import RagService
+    from ..store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +44,6 @@ RAG_INSTRUCTIONS = (
     "Answer using the numbered sources below when they are relevant, and cite them as [1], [2]. "
     "If the sources do not contain the answer, say so."
 )
-#: the newest messages considered for the prompt: more never fit a context window
-HISTORY_LIMIT = 1000
 
 
 async def _off(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -49,7 +52,9 @@ async def _off(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 class Turns:
-    def __init__(self, store: Any, engine: Any, settings: Settings, rag: Any = None) -> None:
+    def __init__(
+        self, store: Store, engine: Engine, settings: Settings, rag: RagService | None = None
+    ) -> None:
         self.store = store
         self.engine = engine
         self.settings = settings
@@ -268,17 +273,12 @@ class Turns:
 
     async def _prepare(self, turn: Turn, history: list[Message]) -> None:
         """Retrieve (RAG) and build the prompt within the context budget (on worker threads)."""
-        model_id, opts = turn.model_id, turn.opts
-        ctx = await _off(self.engine.context_length, model_id)
-        if opts.max_tokens is not None and opts.max_tokens >= ctx:
-            raise InvalidInput(
-                f"max_tokens {opts.max_tokens} is above the model's context of {ctx} tokens",
-                code="invalid_option",
-            )
-        reserve = min(opts.max_tokens or self.settings.default_max_tokens, ctx // 2)
+        model_id = turn.model_id
+        budget = await _off(self.engine.budget, model_id, turn.opts.max_tokens)  # 400 when it cannot fit
+        ctx, reserve = budget.context, budget.reserve
         system = turn.session.get("system_prompt") or None
         if turn.rag is not None:
-            context_text = await self._retrieve(turn, max(64, (ctx - reserve) // 2))
+            context_text = await self._retrieve(turn, max(64, budget.prompt // 2))
             if context_text:
                 system = "\n\n".join(p for p in (system, RAG_INSTRUCTIONS, context_text) if p)
         items = history_items(history)

@@ -14,6 +14,7 @@ import logging
 import queue
 import threading
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import (
@@ -27,9 +28,32 @@ from .options import GenerationOptions
 from .structured import Structured
 from .structured_prompt import check_messages, prompt_messages
 
-__all__ = ["Engine", "check_messages"]
+__all__ = ["Budget", "Engine", "check_max_tokens", "check_messages"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A prompt's room in a model's context: ``context`` tokens in all, ``reserve`` of them kept
+    for the answer (the request's max_tokens or the default, at most half the context)."""
+
+    context: int
+    reserve: int
+
+    @property
+    def prompt(self) -> int:
+        """Tokens the prompt may take."""
+        return self.context - self.reserve
+
+
+def check_max_tokens(max_tokens: int | None, context: int) -> None:
+    """A 400 ``invalid_option`` when an answer of ``max_tokens`` could not fit the context at all."""
+    if max_tokens is not None and max_tokens >= context:
+        raise InvalidInput(
+            f"max_tokens {max_tokens} is above the model's context of {context} tokens",
+            code="invalid_option",
+        )
 
 
 class Engine(ModelSlots):
@@ -89,6 +113,17 @@ class Engine(ModelSlots):
             )
         return make(structured)
 
+    def budget(self, model_id: str | None, max_tokens: int | None) -> Budget:
+        """The token budget of a prompt that leaves room for an answer of ``max_tokens``.
+
+        The one place a request's ``max_tokens`` is checked against the model's context: chat
+        turns and agent steps ask here before they fit history, retrieved passages or tool
+        results, and ``_request`` (every generation, /v1 included) runs the same check.
+        """
+        ctx = self.context_length(model_id)
+        check_max_tokens(max_tokens, ctx)
+        return Budget(context=ctx, reserve=min(max_tokens or self.settings.default_max_tokens, ctx // 2))
+
     def count_prompt_tokens(self, model_id: str | None, messages: Messages) -> int:
         return len(self.prompt_ids(model_id, messages))
 
@@ -127,11 +162,7 @@ class Engine(ModelSlots):
         if not ids:
             raise InvalidInput("the prompt is empty", code="invalid_messages")
         ctx = rt.context_length
-        if opts.max_tokens is not None and opts.max_tokens >= ctx:
-            raise InvalidInput(
-                f"max_tokens {opts.max_tokens} is above the model's context of {ctx} tokens",
-                code="invalid_option",
-            )
+        check_max_tokens(opts.max_tokens, ctx)
         if len(ids) >= ctx:
             raise PayloadTooLarge(
                 f"the prompt is {len(ids)} tokens; the model's context is {ctx} tokens",

@@ -112,7 +112,7 @@ async def test_edit_and_resend(chat_service: ChatService) -> None:
     assert msgs[0]["id"] == events[-1]["user_message_id"] != first_user["id"]
     assert msgs[0]["branch"] == {"index": 2, "count": 2, "prev": first_user["id"], "next": None}
     # the old branch is kept whole: both of its turns, and the question as it was
-    chat_service.sessions.switch_branch(s["id"], first_user["id"])
+    chat_service.switch_branch(s["id"], first_user["id"])
     old = chat_service.list_messages(s["id"])
     assert [m["content"] for m in old if m["role"] == "user"] == ["What is 2+2?", "And 3+3?"]
     assert len(old) == 4

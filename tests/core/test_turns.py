@@ -199,7 +199,7 @@ async def test_the_prompt_follows_the_branch_shown(chat_service: ChatService) ->
     short = (await collect(svc.chat(s["id"], "Thanks.", {"max_tokens": 4})))[-1]
     assert short["metrics"]["prompt_tokens"] < 100
     # back on the old branch, the long turn is in the prompt again
-    svc.sessions.switch_branch(s["id"], q1["id"])
+    svc.switch_branch(s["id"], q1["id"])
     long = (await collect(svc.chat(s["id"], "Thanks.", {"max_tokens": 4})))[-1]
     assert long["metrics"]["prompt_tokens"] > 400
     users = [m["content"] for m in svc.list_messages(s["id"]) if m["role"] == "user"]
