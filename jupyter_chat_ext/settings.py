@@ -1,8 +1,11 @@
 """Plain settings object for the core (no traitlets, no Jupyter).
 
-The server extension fills it from its traitlets config; the kernel's in-process service and the
-tests build it directly. Environment variables give defaults so that a papermill run, a test
-session and the server can share one model-conversion cache.
+Every setting is declared once, here: its name, type, default and, in the ``#:`` comment above it,
+its help. The server extension's ``ChatExtApp`` traitlets are generated from these fields
+(``server/settings_traits.py``), so ``--ChatExtApp.<field>=...`` and ``jupyter server --help-all``
+come from this file; a field with ``metadata={"config": False}`` is set by the server itself.
+The kernel's in-process service and the tests build Settings directly. Environment variables give
+defaults so that a papermill run, a test session and the server can share one model-conversion cache.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ def default_data_dir() -> Path:
         return Path.home() / ".local" / "share" / "jupyter" / "chat_ext"
 
 
+#: the answer length a request that names none gets (Settings.default_max_tokens, the widget's box)
+DEFAULT_MAX_TOKENS = 512
+
+
 def default_model_cache_dir(data_dir: Path) -> Path:
     env = os.environ.get("JUPYTER_CHAT_EXT_MODEL_CACHE")
     return Path(env).expanduser() if env else data_dir / "model-cache"
@@ -33,42 +40,50 @@ def default_model_cache_dir(data_dir: Path) -> Path:
 class Settings:
     """Everything the core needs to know; every field has a sensible default."""
 
+    #: folder for the chat history (DuckDB) and RAG collections (LanceDB); empty:
+    #: $JUPYTER_CHAT_EXT_DATA_DIR or <jupyter data dir>/chat_ext
     data_dir: Path = field(default_factory=default_data_dir)
-    #: where converted GGUF models are cached (``save_pretrained`` copies); defaults under data_dir
+    #: where converted GGUF models are cached (``save_pretrained`` copies); None:
+    #: $JUPYTER_CHAT_EXT_MODEL_CACHE or <data_dir>/model-cache
     model_cache_dir: Path | None = None
-    #: extra folders scanned for HF model directories and ``.gguf`` files
+    #: extra folders scanned for Hugging Face model directories and ``.gguf`` files (a JSON list on
+    #: the command line too)
     model_dirs: list[Path] = field(default_factory=list)
-    #: scan the offline Hugging Face cache (HF_HOME / ~/.cache/huggingface/hub) for models
+    #: also list models found in the offline Hugging Face cache (HF_HOME / ~/.cache/huggingface/hub;
+    #: nothing downloads)
     scan_hf_cache: bool = True
     #: where models pulled from the Hugging Face Hub go (POST /chat-ext/models/pull, %chat pull);
-    #: None: <data_dir>/hub
+    #: None: <data_dir>/hub. HF_ENDPOINT, HF_TOKEN and HF_HUB_OFFLINE apply
     hub_dir: Path | None = None
     #: free disk a pull must leave on hub_dir's drive, in bytes, or it is refused up front (507)
     hub_reserve_bytes: int = 512 * 1024 * 1024
     #: the chat model used when a request names none
     default_model: str = "smollm2-135m-instruct"
-    #: the embedding model for RAG and /v1/embeddings
+    #: the embedding model for RAG collections and /v1/embeddings
     embedding_model: str = "all-minilm-l6-v2"
     #: the cross-encoder RAG search reranks its top fused hits with (None: no reranking): a reranker
-    #: .gguf path (llama.cpp rank pooling) or "<endpoint>/<model>" on a remote endpoint's /rerank
+    #: .gguf path (llama.cpp rank pooling) or "<endpoint>/<model>" on a remote_endpoints entry
+    #: (POST <base_url>/rerank)
     rerank_model: str | None = None
     #: inline completion's model when a request names none (None: a pulled code model with
-    #: fill-in-the-middle tokens, else default_model; see hub/roles.py)
+    #: fill-in-the-middle tokens, else default_model; see hub/roles.py). GET|PUT /chat-ext/roles
+    #: changes it at run time
     inline_model: str | None = None
-    #: "auto", "cpu", "cuda", "cuda:1", "mps"
+    #: where models run: "auto", "cpu", "cuda", "cuda:1", "mps"
     device: str = "auto"
-    #: "auto", "bfloat16", "float16", "float32"
+    #: model weights dtype: "auto", "bfloat16", "float16", "float32"
     dtype: str = "auto"
-    #: None, "4bit" or "8bit" (bitsandbytes, CUDA only)
+    #: bitsandbytes quantization on CUDA: None, "4bit" or "8bit"; on the CPU the engine reports
+    #: what it did instead
     quantization: str | None = None
-    #: most requests waiting for a slot before "busy" (429)
+    #: most generation requests waiting for a slot before "busy" (429)
     max_queue: int = 32
     #: most sequences decoded together in one batch
     max_batch_size: int = 8
     #: which backend serves .gguf files: "auto" (llama.cpp when it imports, else transformers),
-    #: "llamacpp" or "transformers"; HF folders always use transformers
+    #: "llamacpp" or "transformers"; Hugging Face folders always use transformers
     backend: str = "auto"
-    #: CPU threads of the llama.cpp backend (None: the machine's cores)
+    #: CPU threads of the llama.cpp backend (None or 0: the machine's cores)
     n_threads: int | None = None
     #: layers the llama.cpp backend offloads to the GPU in CUDA/Metal builds (-1: all, 0: none);
     #: "auto": all when the model and its KV cache fit in free VRAM, as many as fit otherwise, none
@@ -86,27 +101,30 @@ class Settings:
     #: packaged model: prompt processing 1.6x, decode 1.16x, KL to the original 0.006 nats a token
     cpu_requant: bool = True
     #: OpenAI-compatible endpoints: {"name", "base_url", "api_key_env"?, "api_key"?, "models"?,
-    #: "timeout_s"?}; their models are listed as "<name>/<model>" (engine/backends/remote_pool.py)
+    #: "timeout_s"?, "context_length"?} (JSON on the command line too; "models" when the server
+    #: cannot list them); their models are listed as "<name>/<model>" (engine/backends/remote_pool.py)
     remote_endpoints: list[dict] = field(default_factory=list)
     #: providers added at run time (the sidebar, ``%chat provider add``): their config file; None:
     #: $JUPYTER_CHAT_EXT_PROVIDERS_FILE or <jupyter config dir>/chat_ext/providers.json (no keys in it)
     providers_file: Path | None = None
-    #: cap on a prompt + answer in tokens (None: the model's own context length)
+    #: cap on a prompt + answer in tokens (None or 0: the model's own context length)
     context_budget: int | None = None
-    #: default max_new_tokens when a request names none
-    default_max_tokens: int = 512
+    #: max_tokens of a request that names none
+    default_max_tokens: int = DEFAULT_MAX_TOKENS
     #: largest chat message accepted, in characters
     max_content_chars: int = 200_000
     #: the folder file tools (read_file) may read; None: the current directory. The server sets its
     #: root_dir here
-    root_dir: Path | None = None
+    root_dir: Path | None = field(default=None, metadata={"config": False})
     #: whether files and folders whose name starts with '.' under root_dir may be read (context
     #: files, ingest): the server copies Jupyter's ``ContentsManager.allow_hidden`` (off by default)
-    allow_hidden: bool = False
+    allow_hidden: bool = field(default=False, metadata={"config": False})
     #: MCP servers whose tools the agent may call (the ``mcpServers`` shape): {"name": {"command",
-    #: "args", "env"}} (stdio) or {"name": {"url", "headers"}} (streamable HTTP); see tools/mcp_config.py
+    #: "args", "env"}} (stdio) or {"name": {"url", "headers"}} (streamable HTTP), JSON on the command
+    #: line too; see tools/mcp_config.py. Servers start on first use; a broken one is reported
     mcp_servers: dict[str, dict] = field(default_factory=dict)
-    #: tools that run without asking the user (write/execute tools ask otherwise)
+    #: tools that run without asking the user (write/execute tools ask otherwise), e.g.
+    #: ["edit_cell", "files__write_file"]
     tool_allowlist: list[str] = field(default_factory=list)
     #: most model steps (tool rounds) in one agent turn
     agent_max_steps: int = 8

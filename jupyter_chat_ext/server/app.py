@@ -6,8 +6,10 @@ LanceDB) is built in a worker thread after the server starts, or on the first re
 it, whichever comes first; the default model then loads in the background when
 ``preload_default_model`` is on.
 
-Every traitlet that feeds the core reads its default from ``Settings`` (one source: the dataclass),
-and ``build_settings`` copies each such trait onto the field of the same name.
+Every traitlet that feeds the core is generated from its ``Settings`` field (``settings_traits.py``:
+one source, the dataclass, help from its comments), and ``build_settings`` copies each such trait
+back onto the field of the same name. Only the server's own knobs (preload, body limits, threads)
+are declared here.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, Union, validate
+from traitlets import Bool, Int, TraitError, validate
 
 from jupyter_chat_ext.settings import Settings
+
+from .settings_traits import settings_traits
 
 if TYPE_CHECKING:
     from jupyter_chat_ext.core import Core
@@ -36,14 +40,6 @@ T = TypeVar("T")
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 
 
-def default(name: str) -> Any:
-    """The Settings default of a field, as a traitlet default (None becomes "" or 0 there)."""
-    value = _FIELDS[name].default
-    if value is dataclasses.MISSING:
-        raise ValueError(f"Settings.{name} has a factory default; give its trait an explicit empty value")
-    return value
-
-
 class ChatExtApp(ExtensionApp):
     """Local-first AI chat: a local LLM engine, DuckDB history and LanceDB retrieval."""
 
@@ -51,100 +47,10 @@ class ChatExtApp(ExtensionApp):
     description = __doc__
     load_other_extensions = True
 
-    # -- where things live -------------------------------------------------------------------
-    data_dir = Unicode(
-        "",
-        help="Folder for the chat history (DuckDB) and RAG collections (LanceDB). "
-        "Empty: $JUPYTER_CHAT_EXT_DATA_DIR or <jupyter data dir>/chat_ext.",
-    ).tag(config=True)
-    model_cache_dir = Unicode(
-        "",
-        help="Folder for converted GGUF models (save_pretrained copies). Empty: "
-        "$JUPYTER_CHAT_EXT_MODEL_CACHE or <data_dir>/model-cache.",
-    ).tag(config=True)
-    model_dirs = List(
-        Unicode(),
-        default_value=[],
-        help="Extra folders scanned for Hugging Face model directories and .gguf files.",
-    ).tag(config=True)
-    scan_hf_cache = Bool(
-        default("scan_hf_cache"),
-        help="Also list models found in the offline Hugging Face cache (nothing downloads).",
-    ).tag(config=True)
-    hub_dir = Unicode(
-        "",
-        help="Folder for models pulled from the Hugging Face Hub (POST /chat-ext/models/pull). "
-        "Empty: <data_dir>/hub. HF_ENDPOINT, HF_TOKEN and HF_HUB_OFFLINE apply.",
-    ).tag(config=True)
-    hub_reserve_bytes = Int(
-        default("hub_reserve_bytes"),
-        help="Free disk (bytes) a model pull must leave where it writes, or it is refused (507).",
-    ).tag(config=True)
-
-    # -- models ---------------------------------------------------------------------------------
-    default_model = Unicode(
-        default("default_model"), help="The chat model used when a request names none."
-    ).tag(config=True)
-    embedding_model = Unicode(
-        default("embedding_model"), help="The embedding model for RAG collections and /v1/embeddings."
-    ).tag(config=True)
-    rerank_model = Unicode(
-        "",
-        help="Cross-encoder that reranks RAG search's top hits: a reranker .gguf path (llama.cpp rank "
-        'pooling) or "<endpoint>/<model>" on a remote_endpoints entry (POST <base_url>/rerank). '
-        "Empty: no reranking.",
-    ).tag(config=True)
-    inline_model = Unicode(
-        "",
-        help="Inline completion's model when a request names none. Empty: a pulled code model with "
-        "fill-in-the-middle tokens, else default_model. GET|PUT /chat-ext/roles changes it at run time.",
-    ).tag(config=True)
-    device = Unicode(default("device"), help='Where models run: "auto", "cpu", "cuda", "cuda:1", "mps".').tag(
-        config=True
-    )
-    dtype = Unicode(
-        default("dtype"), help='Model weights dtype: "auto", "bfloat16", "float16", "float32".'
-    ).tag(config=True)
-    quantization = Unicode(
-        default("quantization") or "",
-        help='bitsandbytes quantization on CUDA: "" (none), "4bit" or "8bit". '
-        "On CPU the engine reports what it did instead.",
-    ).tag(config=True)
-    backend = Unicode(
-        default("backend"),
-        help='Backend for .gguf models: "auto" (llama.cpp when llama-cpp-python imports, else '
-        'transformers), "llamacpp" or "transformers". Hugging Face folders always use transformers.',
-    ).tag(config=True)
-    n_threads = Int(0, help="CPU threads of the llama.cpp backend; 0 means the machine's cores.").tag(
-        config=True
-    )
-    n_gpu_layers = Union(
-        [Int(), Unicode()],
-        default_value=default("n_gpu_layers"),
-        help='Layers the llama.cpp backend offloads to the GPU in CUDA builds (-1: all, 0: none); '
-        '"auto" (default): all when the model and its KV cache fit in free VRAM, as many as fit '
-        "otherwise, none on a CPU build.",
-    ).tag(config=True)
-    kv_unified = Bool(
-        default("kv_unified"),
-        help="llama.cpp KV layout: True (default) shares one pool among the parallel chats "
-        "(context_budget cells, or 2048 growing on demand up to the model's context), so one chat "
-        "may use all; False gives each of max_batch_size chats its own "
-        "(context_budget or 8192) // max_batch_size cells, as llama-server -np does: faster with "
-        "many concurrent chats, shorter context per chat.",
-    ).tag(config=True)
-    cpu_requant = Bool(
-        default("cpu_requant"),
-        help="llama.cpp on the CPU: run GGUF weights of a type with no fast CPU kernel (Q4_1, Q5_0, "
-        "Q5_1, as the packaged model) from a Q8_0 copy made once in model_cache_dir: prompt "
-        "processing ~1.6x faster, output near identical. False keeps the file as it is.",
-    ).tag(config=True)
-    remote_endpoints = List(
-        default_value=[],
-        help='OpenAI-compatible endpoints, e.g. [{"name": "gpu", "base_url": "http://host:8000/v1", '
-        '"api_key_env": "GPU_KEY"}] (JSON on the command line too). Optional keys: "models" (when '
-        'the server cannot list them), "timeout_s", "context_length". Models show as <name>/<model>.',
-    ).tag(config=True)
+    # -- every Settings field, generated: name, type, default and help come from settings.py ----
+    # (a class body's namespace is a plain dict: the traits join it before traitlets' metaclass
+    # sets the class up, exactly as if they were written here one by one)
+    locals().update(settings_traits())
 
     @validate("remote_endpoints")
     def _endpoints_from_json(self, proposal: Any) -> list[Any]:
@@ -180,41 +86,6 @@ class ChatExtApp(ExtensionApp):
             out.append(item)
         return out
 
-    providers_file = Unicode(
-        "",
-        help="Where providers added from the sidebar or %chat provider are saved (no keys: those go "
-        "to the OS keyring). Empty: $JUPYTER_CHAT_EXT_PROVIDERS_FILE or "
-        "<jupyter config dir>/chat_ext/providers.json.",
-    ).tag(config=True)
-
-    # -- tools and MCP (jupyter_chat_ext/tools) --------------------------------------------------
-    mcp_servers = Union(
-        [Dict(), Unicode()],
-        default_value={},
-        help='MCP servers whose tools the agent may call, in the "mcpServers" shape: '
-        '{"name": {"command": "...", "args": [...], "env": {...}}} (stdio) or '
-        '{"name": {"url": "https://host/mcp", "headers": {...}}} (streamable HTTP); JSON on the '
-        "command line too. Servers start on first use; a broken one is reported, never fatal.",
-    ).tag(config=True)
-    tool_allowlist = List(
-        Unicode(),
-        default_value=[],
-        help="Tools that run without asking the user first (write/execute tools ask otherwise), "
-        'e.g. ["edit_cell", "files__write_file"].',
-    ).tag(config=True)
-    agent_max_steps = Int(
-        default("agent_max_steps"), help="Most model steps (tool rounds) in one agent turn."
-    ).tag(config=True)
-    tool_timeout_s = Float(default("tool_timeout_s"), help="Seconds one tool call may take.").tag(config=True)
-    max_tool_result_chars = Int(
-        default("max_tool_result_chars"),
-        help="A tool result longer than this is cut (with a note) before the model sees it.",
-    ).tag(config=True)
-    approval_timeout_s = Float(
-        default("approval_timeout_s"),
-        help="Seconds a tool call waits for the user's approval before it counts as denied.",
-    ).tag(config=True)
-
     @validate("mcp_servers")
     def _mcp_servers_from_json(self, proposal: Any) -> dict[str, Any]:
         # a JSON object given on the command line arrives as a string (see remote_endpoints); the
@@ -235,23 +106,7 @@ class ChatExtApp(ExtensionApp):
         "(never blocks start-up). Off: it loads on first use.",
     ).tag(config=True)
 
-    # -- limits ---------------------------------------------------------------------------------
-    max_queue = Int(
-        default("max_queue"), help="Most generation requests waiting for a slot before 429 Busy."
-    ).tag(config=True)
-    max_batch_size = Int(default("max_batch_size"), help="Most sequences decoded together in one batch.").tag(
-        config=True
-    )
-    context_budget = Int(
-        default("context_budget") or 0,
-        help="Cap on prompt + answer in tokens; 0 means the model's own context length.",
-    ).tag(config=True)
-    default_max_tokens = Int(
-        default("default_max_tokens"), help="max_tokens of a request that names none."
-    ).tag(config=True)
-    max_content_chars = Int(
-        default("max_content_chars"), help="Longest chat message accepted, in characters."
-    ).tag(config=True)
+    # -- server-only limits (not Settings fields: the core never reads them) -------------------
     inline_budget_tokens = Int(
         512,
         help="Prompt tokens (prefix + suffix) of an inline completion; the prefix is trimmed from "

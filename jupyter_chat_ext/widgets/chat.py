@@ -14,6 +14,7 @@ from ..errors import InvalidInput
 from ..kernel.client import ChatClient
 from ..kernel.loading import ensure_loaded, session_model
 from ..kernel.retry import retry_notices
+from ..settings import DEFAULT_MAX_TOKENS
 from .base import ClientWidget
 from .esm import build_esm
 from .markdown import StreamingMarkdown
@@ -52,7 +53,8 @@ class ChatWidget(ClientWidget):
     progress = traitlets.Float(0.0).tag(sync=True)
     #: a line about the last answer: tokens, speed, status
     info = traitlets.Unicode("").tag(sync=True)
-    max_tokens = traitlets.Int(256).tag(sync=True)
+    #: the answer length asked for; starts at the core's own default (Settings.default_max_tokens)
+    max_tokens = traitlets.Int(DEFAULT_MAX_TOKENS).tag(sync=True)
     temperature = traitlets.Float(0.0).tag(sync=True)
     #: agent turns on/off (the browser's Tools box) and which tools (None: every enabled one)
     tools = traitlets.Bool(False).tag(sync=True)
@@ -66,7 +68,7 @@ class ChatWidget(ClientWidget):
         client: ChatClient | None = None,
         session: str | None = None,
         *,
-        max_tokens: int = 256,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
         temperature: float = 0.0,
         update_interval: float = 0.08,
         tools: bool | Sequence[str] = False,

@@ -84,6 +84,48 @@ def test_every_setting_has_help():
     assert all(trait.help for trait in own.values())
 
 
+def test_every_settings_field_is_a_config_trait_listed_by_class_print_help(capsys):
+    import dataclasses
+
+    from jupyter_chat_ext.server.app import ChatExtApp
+    from jupyter_chat_ext.settings import Settings
+
+    ChatExtApp.class_print_help()
+    printed = capsys.readouterr().out
+    own = ChatExtApp.class_own_traits(config=True)
+    for f in dataclasses.fields(Settings):
+        if f.metadata.get("config", True):
+            assert f"--ChatExtApp.{f.name}=" in printed, f.name
+            assert own[f.name].help, f.name  # the field's #: comment in settings.py
+        else:  # filled in by the server from Jupyter's own settings
+            assert f.name not in own
+    assert "bitsandbytes quantization on CUDA" in own["quantization"].help
+
+
+def test_command_line_flags_reach_the_settings():
+    """What ``jupyter server --ChatExtApp.x=...`` gives the app: strings, JSON for lists/objects."""
+    from traitlets.config.loader import KVArgParseConfigLoader
+
+    from jupyter_chat_ext.server.app import ChatExtApp
+
+    argv = [
+        "--ChatExtApp.context_budget=1024",
+        '--ChatExtApp.model_dirs=["/a", "/b"]',
+        "--ChatExtApp.n_gpu_layers=12",
+        "--ChatExtApp.quantization=4bit",
+        '--ChatExtApp.mcp_servers={"x": {"command": "y"}}',
+        "--ChatExtApp.scan_hf_cache=False",
+    ]
+    settings = ChatExtApp(config=KVArgParseConfigLoader(argv).load_config()).build_settings()
+    assert settings.context_budget == 1024
+    assert [str(p) for p in settings.model_dirs] == ["/a", "/b"]
+    assert (settings.n_gpu_layers, settings.quantization) == (12, "4bit")
+    assert settings.mcp_servers == {"x": {"command": "y"}}
+    assert settings.scan_hf_cache is False
+    # unset: "" / 0 stand for None, a factory default comes from the dataclass
+    assert (settings.n_threads, settings.rerank_model, settings.hub_dir.name) == (None, None, "hub")
+
+
 @on_jp_loop
 async def test_stop_extension_frees_the_model_and_the_store(api, chat_app):
     session = await api.new_session(title="bye")
