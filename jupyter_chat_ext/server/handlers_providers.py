@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from jupyter_chat_ext.errors import Unavailable
+from jupyter_chat_ext.wire.links import links
 from jupyter_chat_ext.wire.ops import op
 from jupyter_chat_ext.wire.providers import (
     Provider,
@@ -23,16 +24,14 @@ from jupyter_chat_ext.wire.providers import (
 
 from .base import EXECUTE, READ, WRITE, ChatExtHandler, requires
 
-NAME = {"name": "$response.body#/name"}
-PROVIDER_LINKS = {
-    link: {"operationId": target, "parameters": NAME}
-    for link, target in (
-        ("GetProvider", "getProvider"),
-        ("UpdateProvider", "updateProvider"),
-        ("TestProvider", "testProvider"),
-        ("DeleteProvider", "deleteProvider"),
-    )
-}
+PROVIDER_LINKS = links(
+    "name",
+    "/name",
+    GetProvider="getProvider",
+    UpdateProvider="updateProvider",
+    TestProvider="testProvider",
+    DeleteProvider="deleteProvider",
+)
 
 
 class ProvidersBase(ChatExtHandler):

@@ -10,6 +10,7 @@ pulled model.
 from __future__ import annotations
 
 from jupyter_chat_ext.errors import Unavailable
+from jupyter_chat_ext.wire.links import links
 from jupyter_chat_ext.wire.models import PullAnswer, PullRequest
 from jupyter_chat_ext.wire.ops import op
 
@@ -33,7 +34,7 @@ class ModelPullHandler(ChatExtHandler):
         status=202,
         tag="models",
         errors=(403, 404, 409, 415, 503, 507),
-        links={"GetJob": {"operationId": "getJob", "parameters": {"job_id": "$response.body#/job/id"}}},
+        links=links("job_id", "/job/id", GetJob="getJob"),
         operation_id="pullModel",
     )
     async def post(self, body: PullRequest) -> None:

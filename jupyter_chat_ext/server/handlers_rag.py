@@ -9,6 +9,7 @@ from typing import Any
 
 from jupyter_chat_ext.errors import InvalidInput, Unavailable
 from jupyter_chat_ext.wire.jobs import Job
+from jupyter_chat_ext.wire.links import links
 from jupyter_chat_ext.wire.ops import op
 from jupyter_chat_ext.wire.rag import (
     Collection,
@@ -22,20 +23,18 @@ from jupyter_chat_ext.wire.rag import (
 
 from .base import READ, WRITE, ChatExtHandler, requires
 
-#: the collection-name links of a created collection (schemathesis' stateful phase follows them)
-NAME = {"name": "$response.body#/name"}
-COLLECTION_LINKS = {
-    link: {"operationId": target, "parameters": NAME}
-    for link, target in (
-        ("GetCollection", "getCollection"),
-        ("Search", "searchCollection"),
-        ("Upload", "uploadDocument"),
-        ("Documents", "ingestDocuments"),
-        ("Reindex", "reindexCollection"),
-        ("DeleteCollection", "deleteCollection"),
-    )
-}
-JOB_LINK = {"GetJob": {"operationId": "getJob", "parameters": {"job_id": "$response.body#/id"}}}
+#: what to call with a created collection's name (schemathesis' stateful phase follows them)
+COLLECTION_LINKS = links(
+    "name",
+    "/name",
+    GetCollection="getCollection",
+    Search="searchCollection",
+    Upload="uploadDocument",
+    Documents="ingestDocuments",
+    Reindex="reindexCollection",
+    DeleteCollection="deleteCollection",
+)
+JOB_LINK = links("job_id", "/id", GetJob="getJob")
 
 
 class RagHandler(ChatExtHandler):
