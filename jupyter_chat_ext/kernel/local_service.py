@@ -1,9 +1,11 @@
 """The local-mode client: the chat core in the kernel's own process.
 
 Used when no Jupyter server hosts the extension (papermill, nbconvert, plain ``python``). It builds
-the same core objects as the server (Settings/Store/Engine/RagService/ChatService) over its own
-data dir, and runs the ChatService async generators on a private event loop in a daemon thread:
-the kernel's own loop is already running, so a magic cannot ``asyncio.run`` anything.
+the same core objects as the server (``build_core``) over its own data dir and goes through the
+same doors the handlers do: ``core.chat`` for sessions, turns and the store, ``core.engine`` for
+models, ``core.rag_service()`` for retrieval. The ChatService async generators run on a private
+event loop in a daemon thread: the kernel's own loop is already running, so a magic cannot
+``asyncio.run`` anything.
 """
 
 from __future__ import annotations
@@ -13,11 +15,17 @@ import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ChatExtError, NotFound, Unavailable
 from ..settings import Settings
 from .client import ChatClient, EventStream
+
+if TYPE_CHECKING:
+    from ..chat.service import ChatService
+    from ..core import Core
+    from ..engine.engine import Engine
+    from ..rag.service import RagService
 
 _END = object()
 HELD_HINT = (
@@ -31,13 +39,13 @@ class LocalService(ChatClient):
 
     mode = "local"
 
-    def __init__(self, settings: Settings | None = None, engine: Any = None) -> None:
+    def __init__(self, settings: Settings | None = None, engine: Engine | None = None) -> None:
         """Open the store of ``settings.data_dir``; ``engine``: share an existing Engine (not closed)."""
         from ..core import build_core  # the same composition root as the server
 
         self.settings = settings or Settings()
         try:
-            self.core = build_core(self.settings, engine=engine)
+            self.core: Core = build_core(self.settings, engine=engine)
         except Unavailable as exc:  # the Store's own "file in use" error: add the kernel's way out
             raise Unavailable(f"{exc.message}\n{HELD_HINT}", code=exc.code) from exc
         except Exception as exc:
@@ -46,9 +54,9 @@ class LocalService(ChatClient):
             raise Unavailable(
                 f"cannot open the chat store {self.settings.db_path}: {exc}\n{HELD_HINT}"
             ) from exc
-        self.store = self.core.store
-        self.engine = self.core.engine
-        self.service = self.core.chat
+        #: the models door (list, load, unload); the store is reached through ``service`` only
+        self.engine: Engine = self.core.engine
+        self.service: ChatService = self.core.chat
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="chat-ext-local-loop", daemon=True
@@ -123,11 +131,9 @@ class LocalService(ChatClient):
         return {"mode": self.mode, "data_dir": str(self.settings.data_dir), "db": str(self.settings.db_path)}
 
     @property
-    def rag(self) -> Any:
+    def rag(self) -> RagService:
         """The RAG service; Unavailable (with the reason) when it could not start."""
-        if self.core.rag is None:
-            raise Unavailable(self.core.rag_error or "RAG not available", code="rag_unavailable")
-        return self.core.rag
+        return self.core.rag_service()
 
     def health(self) -> dict[str, Any]:
         return {**self.core.health(), "mode": self.mode}  # Core.health: the server's shape too
@@ -239,14 +245,14 @@ class LocalService(ChatClient):
 
     # -- store extras ----------------------------------------------------------------------------
     def sql(self, query: str) -> tuple[list[str], list[list[Any]]]:
-        columns, rows = self.store.query(query)
+        columns, rows = self.service.query(query)
         return list(columns), [list(r) for r in rows]
 
     def cache_get(self, key: str) -> dict[str, Any] | None:
-        return self.store.cache_get(key)
+        return self.service.cache_get(key)
 
     def cache_put(self, key: str, value: dict[str, Any]) -> None:
-        self.store.cache_put(key, value)
+        self.service.cache_put(key, value)
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:
