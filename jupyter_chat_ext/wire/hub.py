@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from .base import Answer, Body, Query
 from .fields import NonBlank
@@ -187,6 +187,8 @@ class RolesUpdate(Body):
 
     404 for an unknown model, 400 for the wrong kind (an embedding model as chat ...).
     """
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})  # the core says so at run time
 
     chat: str | None = Field(None, min_length=1, max_length=500, description="a chat model id (not null)")
     inline: str | None = Field(None, min_length=1, max_length=500, description="a chat model with FIM tokens")
