@@ -108,10 +108,11 @@ def pull(
             raise Unavailable("this in-process service has no job runner: pull from the Jupyter server")
         from ..hub.pull_jobs import start_pull
 
+        jobs = core.job_runner()
         job, _joined = start_pull(
-            core.settings, core.jobs, body.get("repo"), body.get("file"), body.get("revision")
+            core.settings, jobs, body.get("repo"), body.get("file"), body.get("revision")
         )
-        look, cancel = core.jobs.get, core.jobs.cancel
+        look, cancel = jobs.get, jobs.cancel
     if not isinstance(job, dict) or "id" not in job:
         raise ChatExtError(f"the pull was answered without a job: {job!r}"[:300])
     try:

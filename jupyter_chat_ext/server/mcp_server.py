@@ -30,6 +30,8 @@ from jupyter_chat_ext.tools.limits import argument_errors
 from .base import dumps
 
 if TYPE_CHECKING:
+    from jupyter_chat_ext.core import Core
+
     from .app import ChatExtApp
 
 log = logging.getLogger(__name__)
@@ -95,14 +97,12 @@ class StoreTools:
         if name == "search_history":
             return {
                 "results": await run(
-                    lambda: core.store.search_messages(args["query"], limit=args.get("limit", 20))
+                    lambda: core.chat.search_messages(args["query"], limit=args.get("limit", 20))
                 )
             }
         if name == "get_session":
             return await run(lambda: self._session(core, args))
-        rag = core.rag
-        if rag is None:
-            raise Unavailable(core.rag_error or "RAG is not available on this server", code="rag_unavailable")
+        rag = core.rag_service()  # 503 rag_unavailable, saying why
         if name == "list_collections":
             return {"collections": await run(rag.list_collections)}
         if name == "search_collection":
@@ -112,9 +112,9 @@ class StoreTools:
         raise InvalidInput(f"unknown tool {name!r}")
 
     @staticmethod
-    def _session(core: Any, args: dict[str, Any]) -> dict[str, Any]:
-        session = core.store.get_session(args["session_id"])
-        rows = core.store.list_messages(
+    def _session(core: Core, args: dict[str, Any]) -> dict[str, Any]:
+        session = core.chat.get_session(args["session_id"])
+        rows = core.chat.list_messages(
             args["session_id"], before=args.get("before"), limit=args.get("limit", 100)
         )
         keep = ("id", "role", "content", "model", "status", "parent_id", "created_at")
