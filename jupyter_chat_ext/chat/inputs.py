@@ -1,33 +1,32 @@
-"""Validation at the door of the core: raw values in, typed values out.
+"""Validation at the door of the core: what the wire models cannot know.
 
-Every door (HTTP handler, kernel, widget) may check shapes for its own error messages, but the
-core checks once here and carries the typed result inward; nothing deeper re-validates.
+The shapes (types, names, ranges, the option names, the context items, ``rag``) are declared once
+in ``wire/chat.py``; the HTTP door validates a body against them, and the core validates here
+against the same models, because the kernel and the widgets call the core without HTTP. What is
+left to write by hand is what depends on the running service: the configured size limits, the
+model registry, whether retrieval is available. The typed result is carried inward; nothing
+deeper re-validates.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from ..engine.options import GenerationOptions
+from pydantic import Field
+
+from ..engine.options import GenerationOptions, checked
 from ..errors import InvalidInput, PayloadTooLarge, Unavailable
+from ..wire.base import Body, parse
+from ..wire.chat import MAX_CONTEXT_ITEMS, ContextItem, RagField, RagSpec
 
-RAG_MODES = ("hybrid", "vector", "text")
-#: attached context: at most this many items, labels this long (the text shares the content limit)
-MAX_CONTEXT_ITEMS = 20
-MAX_CONTEXT_LABEL = 200
+__all__ = ["RagSpec", "content", "context", "message_id", "model", "options", "params", "rag", "text"]
 
 
-@dataclass(frozen=True)
-class RagSpec:
-    """Retrieval for one turn: which collection, how many passages, which search."""
+class _Turn(Body):
+    """The parts of a turn the core takes from any door, named as in a chat body."""
 
-    collection: str
-    k: int = 4
-    mode: str = "hybrid"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"collection": self.collection, "k": self.k, "mode": self.mode}
+    rag: RagField = None
+    context: list[ContextItem] | None = Field(None, max_length=MAX_CONTEXT_ITEMS)
 
 
 def text(name: str, value: Any, *, allow_none: bool = True) -> str | None:
@@ -50,13 +49,10 @@ def content(value: Any, max_chars: int) -> str:
 
 
 def params(value: Any) -> dict[str, Any]:
-    """Generation options as given (a dict), checked by GenerationOptions; {} when absent."""
+    """Generation options as given (canonical names), checked by GenerationParams; {} when absent."""
     if value is None:
         return {}
-    if not isinstance(value, dict):
-        raise InvalidInput("params must be an object")
-    GenerationOptions.from_any(value)  # raises InvalidInput with the option's name
-    return value
+    return checked(value).given()
 
 
 def options(*layers: Any) -> GenerationOptions:
@@ -80,55 +76,29 @@ def model(engine: Any, value: Any) -> str | None:
 
 
 def rag(value: Any, available: bool) -> RagSpec | None:
-    """The ``rag`` field of a turn; the collection itself is looked up by the caller (I/O)."""
+    """The ``rag`` field of a turn (a name or a RagSpec); the collection itself is looked up by the
+    caller (I/O)."""
     if value is None:
         return None
-    if isinstance(value, RagSpec):
-        return value
-    if not isinstance(value, dict) or not isinstance(value.get("collection"), str):
-        raise InvalidInput("rag must be an object with a collection name")
+    spec = value if isinstance(value, RagSpec) else parse(_Turn, {"rag": value}).rag
     if not available:
         raise Unavailable("retrieval is not available in this service", code="rag_unavailable")
-    k = value.get("k", 4)
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 50:
-        raise InvalidInput("rag.k must be an integer between 1 and 50")
-    mode = value.get("mode", "hybrid")
-    if mode not in RAG_MODES:
-        raise InvalidInput("rag.mode must be hybrid, vector or text")
-    return RagSpec(value["collection"], k, mode)
+    return spec
 
 
 def context(value: Any, max_chars: int, used: int = 0) -> list[dict[str, str]] | None:
-    """The ``context`` items of a turn (``chat/context.py``): kinds, labels, text sizes checked.
+    """The ``context`` items of a turn (``chat/context.py``), as dicts for the stored metadata.
 
     The items' text and the message (``used`` characters) share the ``max_chars`` limit: the
-    model reads them together. Extra keys are dropped, so the stored metadata holds only these.
+    model reads them together.
     """
-    from .context import KINDS
-
     if value is None or value == []:
         return None
-    if not isinstance(value, list):
-        raise InvalidInput("context must be a list of {kind, label, text} objects")
-    if len(value) > MAX_CONTEXT_ITEMS:
-        raise InvalidInput(f"context holds {len(value)} items; the limit is {MAX_CONTEXT_ITEMS}")
-    items: list[dict[str, str]] = []
-    total = used
-    for i, item in enumerate(value):
-        if not isinstance(item, dict):
-            raise InvalidInput(f"context[{i}] must be an object")
-        kind, label, body = item.get("kind"), item.get("label"), item.get("text")
-        if kind not in KINDS:
-            raise InvalidInput(f"context[{i}].kind must be one of {', '.join(KINDS)}", code="invalid_value")
-        if not isinstance(label, str) or not label.strip() or len(label) > MAX_CONTEXT_LABEL or "\n" in label:
-            raise InvalidInput(f"context[{i}].label must be one line of 1 to {MAX_CONTEXT_LABEL} characters")
-        if not isinstance(body, str):
-            raise InvalidInput(f"context[{i}].text must be a string", code="invalid_type")
-        total += len(body)
-        if total > max_chars:
-            raise PayloadTooLarge(f"the message and its context hold over {max_chars} characters")
-        items.append({"kind": kind, "label": label.strip(), "text": body})
-    return items
+    items = parse(_Turn, {"context": value}).context or []
+    total = used + sum(len(item.text) for item in items)
+    if total > max_chars:
+        raise PayloadTooLarge(f"the message and its context hold over {max_chars} characters")
+    return [item.model_dump() for item in items]
 
 
 def message_id(value: Any) -> int:

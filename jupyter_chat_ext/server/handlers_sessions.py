@@ -5,18 +5,59 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from jupyter_chat_ext.errors import InvalidInput, NotFound, Unavailable
+from jupyter_chat_ext.errors import NotFound, Unavailable
+from jupyter_chat_ext.store.types import Message
+from jupyter_chat_ext.wire.chat import (
+    BranchHead,
+    ChatRequest,
+    EditRequest,
+    MessagePage,
+    MessagesQuery,
+    ParamsOnly,
+    RegenerateRequest,
+    TurnEvent,
+)
 from jupyter_chat_ext.wire.ops import op
-from jupyter_chat_ext.wire.sessions import Session, SessionCreate, SessionList, SessionQuery, SessionUpdate
+from jupyter_chat_ext.wire.sessions import (
+    ExportQuery,
+    Session,
+    SessionCreate,
+    SessionExport,
+    SessionImport,
+    SessionList,
+    SessionQuery,
+    SessionUpdate,
+)
+from jupyter_chat_ext.wire.store import HistoryQuery, SearchResults
 
 from .base import EXECUTE, READ, WRITE, ChatExtHandler, requires
 from .streaming import StreamingHandler
-from .validation import opt_bool, opt_dict, or_none, rag_spec, req_str
+
+#: the OpenAPI links from a new session (schemathesis' stateful phase follows them)
+_SESSION_LINKS = {
+    name: {"operationId": op_id, "parameters": {"session_id": "$response.body#/id"}}
+    for name, op_id in (
+        ("GetSession", "getSession"),
+        ("UpdateSession", "updateSession"),
+        ("ListMessages", "listMessages"),
+        ("Chat", "chat"),
+        ("Regenerate", "regenerate"),
+        ("Export", "exportSession"),
+        ("DeleteSession", "deleteSession"),
+    )
+}
 
 
 class SessionsHandler(ChatExtHandler):
     @requires(READ)
-    @op("List sessions, newest first", query=SessionQuery, answer=SessionList, tag="sessions")
+    @op(
+        "Pinned first, then most recently updated; q matches titles and message text",
+        query=SessionQuery,
+        answer=SessionList,
+        tag="sessions",
+        errors=(503,),
+        operation_id="listSessions",
+    )
     async def get(self, query: SessionQuery) -> None:
         core = await self.core()
 
@@ -29,7 +70,15 @@ class SessionsHandler(ChatExtHandler):
 
     @requires(WRITE)
     @op(
-        "Create a session", body=SessionCreate, body_optional=True, answer=Session, status=201, tag="sessions"
+        "Create a session",
+        body=SessionCreate,
+        body_optional=True,
+        answer=Session,
+        status=201,
+        tag="sessions",
+        errors=(503, 507),
+        links=_SESSION_LINKS,
+        operation_id="createSession",
     )
     async def post(self, body: SessionCreate) -> None:
         core = await self.core()
@@ -39,7 +88,7 @@ class SessionsHandler(ChatExtHandler):
 
 class SessionHandler(ChatExtHandler):
     @requires(READ)
-    @op("A session", answer=Session, tag="sessions")
+    @op("A session", answer=Session, tag="sessions", errors=(503,), operation_id="getSession")
     async def get(self, session_id: str) -> None:
         core = await self.core()
         self.send_json(await self.blocking(core.chat.get_session, session_id))
@@ -50,6 +99,8 @@ class SessionHandler(ChatExtHandler):
         body=SessionUpdate,
         answer=Session,
         tag="sessions",
+        errors=(503, 507),
+        operation_id="updateSession",
     )
     async def patch(self, session_id: str, body: SessionUpdate) -> None:
         fields = body.given()
@@ -63,7 +114,13 @@ class SessionHandler(ChatExtHandler):
         self.send_json(session)
 
     @requires(WRITE)
-    @op("Delete a session and its messages", status=204, tag="sessions")
+    @op(
+        "Delete the session, its messages and metrics",
+        status=204,
+        tag="sessions",
+        errors=(503,),
+        operation_id="deleteSession",
+    )
     async def delete(self, session_id: str) -> None:
         core = await self.core()
         await self.blocking(core.chat.delete_session, session_id)
@@ -72,10 +129,16 @@ class SessionHandler(ChatExtHandler):
 
 class MessagesHandler(ChatExtHandler):
     @requires(READ)
-    async def get(self, session_id: str) -> None:
-        before = self.query_int("before", None, lo=0, hi=2**62)
-        limit = self.query_int("limit", 100, lo=1, hi=1000)
-        assert limit is not None
+    @op(
+        "The newest `limit` messages with id < before, oldest first",
+        query=MessagesQuery,
+        answer=MessagePage,
+        tag="sessions",
+        errors=(503,),
+        operation_id="listMessages",
+    )
+    async def get(self, session_id: str, query: MessagesQuery) -> None:
+        before, limit = query.before, query.limit
         core = await self.core()
 
         def work() -> tuple[list[Any], bool]:
@@ -103,23 +166,29 @@ async def owned_message(handler: ChatExtHandler, core: Any, session_id: str, raw
 
 class MessageHandler(StreamingHandler):
     @requires(WRITE)
-    async def patch(self, session_id: str, raw_id: str) -> None:
-        data = self.json_body()
-        content = req_str(data, "content", max_len=self.chat_app.max_content_chars)
-        resend = opt_bool(data, "resend")
-        params = or_none(opt_dict(data, "params"))
-        if resend is True:  # editing is a write; resending also runs the model
+    @op(
+        "Edit a message; with resend true the turn is answered again (an SSE stream)",
+        body=EditRequest,
+        answer=Message,
+        stream=TurnEvent,
+        tag="chat",
+        errors=(503, 507),
+        operation_id="editMessage",
+    )
+    async def patch(self, session_id: str, raw_id: str, body: EditRequest) -> None:
+        if body.resend:  # editing is a write; resending also runs the model
             await self.authorize(EXECUTE)
         core = await self.core()
         message_id = await owned_message(self, core, session_id, raw_id)
-        if resend is True:
-            events = core.chat.edit_and_resend(message_id, content, params=params or None)
+        if body.resend:
+            events = core.chat.edit_and_resend(message_id, body.content, params=body.options())
             await stream_turn(self, events)
             return
-        message = await self.blocking(core.chat.edit_message, message_id, content)
+        message = await self.blocking(core.chat.edit_message, message_id, body.content)
         self.send_json(message)
 
     @requires(WRITE)
+    @op("Delete a message", status=204, tag="sessions", errors=(503,), operation_id="deleteMessage")
     async def delete(self, session_id: str, raw_id: str) -> None:
         core = await self.core()
         message_id = await owned_message(self, core, session_id, raw_id)
@@ -133,6 +202,12 @@ class BranchHandler(ChatExtHandler):
     message of the branch now shown. 400 ``not_a_branch`` for a message that is not a user's."""
 
     @requires(WRITE)
+    @op(
+        "Show the branch of this user message (an edit of its turn); the messages listing follows it",
+        answer=BranchHead,
+        tag="sessions",
+        operation_id="switchBranch",
+    )
     async def post(self, session_id: str, raw_id: str) -> None:
         core = await self.core()
         head = await self.blocking(core.chat.switch_branch, session_id, self.message_id(raw_id))
@@ -146,30 +221,41 @@ async def stream_turn(handler: StreamingHandler, events: Any) -> None:
 
 class ChatHandler(StreamingHandler):
     @requires(EXECUTE)
-    async def post(self, session_id: str) -> None:
-        data = self.json_body()
-        content = req_str(data, "content", max_len=self.chat_app.max_content_chars)
-        params = or_none(opt_dict(data, "params"))
-        rag = rag_spec(data.get("rag"))
+    @op(
+        "One turn; errors before the first token come back as JSON with their status",
+        body=ChatRequest,
+        stream=TurnEvent,
+        tag="chat",
+        errors=(503, 507),
+        operation_id="chat",
+    )
+    async def post(self, session_id: str, body: ChatRequest) -> None:
         core = await self.core()
-        if rag is not None and core.rag is None:
+        if body.rag is not None and core.rag is None:
             raise Unavailable(core.rag_error or "RAG not available")
-        # "tools" (an agent turn) is checked by the core: a bad one is a 400 before any write
-        tools = data.get("tools")
-        extra = {"tools": tools} if tools is not None else {}
-        if data.get("context") is not None:  # attached context: validated by the core (inputs.context)
-            extra["context"] = data["context"]
-        events = core.chat.chat(session_id, content, params=params or None, rag=rag, **extra)
+        extra: dict[str, Any] = {}
+        if body.tools is not None:  # an agent turn
+            extra["tools"] = body.tools.model_dump(exclude_unset=True)
+        if body.context is not None:
+            extra["context"] = [item.model_dump() for item in body.context]
+        events = core.chat.chat(session_id, body.content, params=body.options(), rag=body.rag, **extra)
         await stream_turn(self, events)
 
 
 class RegenerateHandler(StreamingHandler):
     @requires(EXECUTE)
-    async def post(self, session_id: str) -> None:
-        params = or_none(opt_dict(self.json_body(required=False), "params"))
+    @op(
+        "Answer the last user message again (earlier answers are kept as versions)",
+        body=RegenerateRequest,
+        body_optional=True,
+        stream=TurnEvent,
+        tag="chat",
+        errors=(503, 507),
+        operation_id="regenerate",
+    )
+    async def post(self, session_id: str, body: RegenerateRequest) -> None:
         core = await self.core()
-        events = core.chat.regenerate(session_id, params=params or None)
-        await stream_turn(self, events)
+        await stream_turn(self, core.chat.regenerate(session_id, params=body.options()))
 
 
 class ContinueHandler(StreamingHandler):
@@ -177,21 +263,34 @@ class ContinueHandler(StreamingHandler):
     ``not_interrupted`` for any other message). The new text is appended to that message."""
 
     @requires(EXECUTE)
-    async def post(self, session_id: str, raw_id: str) -> None:
-        params = or_none(opt_dict(self.json_body(required=False), "params"))
+    @op(
+        "Continue an interrupted assistant message (409 not_interrupted otherwise)",
+        body=ParamsOnly,
+        body_optional=True,
+        stream=TurnEvent,
+        tag="chat",
+        errors=(409, 503, 507),
+        operation_id="continueAnswer",
+    )
+    async def post(self, session_id: str, raw_id: str, body: ParamsOnly) -> None:
         core = await self.core()
         message_id = await owned_message(self, core, session_id, raw_id)
-        await stream_turn(self, core.chat.continue_answer(message_id, params=params or None))
+        await stream_turn(self, core.chat.continue_answer(message_id, params=body.options()))
 
 
 class ExportHandler(ChatExtHandler):
     @requires(READ)
-    async def get(self, session_id: str) -> None:
-        fmt = self.query_str("format", "json", max_len=20)
-        if fmt in ("md",):
-            fmt = "markdown"
-        if fmt not in ("json", "markdown"):
-            raise InvalidInput("format must be 'json' or 'markdown'")
+    @op(
+        "The session as a file (Content-Disposition attachment): JSON (every branch) or Markdown",
+        query=ExportQuery,
+        answer=SessionExport,
+        media="text/markdown",
+        tag="sessions",
+        errors=(503,),
+        operation_id="exportSession",
+    )
+    async def get(self, session_id: str, query: ExportQuery) -> None:
+        fmt = "markdown" if query.format == "md" else query.format
         core = await self.core()
 
         def work() -> tuple[Any, str]:
@@ -209,10 +308,25 @@ class ImportHandler(ChatExtHandler):
     body_limit_attr = "max_upload_bytes"
 
     @requires(WRITE)
-    async def post(self) -> None:
-        data = await self.json_body_off_loop()  # up to max_upload_bytes: parse it off the loop
+    @op(
+        "Import a JSON export (new ids, same content); validated before anything is written",
+        body=SessionImport,
+        large_body=True,  # up to max_upload_bytes: parsed off the loop
+        answer=Session,
+        status=201,
+        tag="sessions",
+        errors=(503, 507),
+        links={
+            "ListMessages": {
+                "operationId": "listMessages",
+                "parameters": {"session_id": "$response.body#/id"},
+            }
+        },
+        operation_id="importSession",
+    )
+    async def post(self, body: SessionImport) -> None:
         core = await self.core()
-        session = await self.long_call(core.chat.import_session, data)
+        session = await self.long_call(core.chat.import_session, body.root)
         self.send_json(session, status=201)
 
 
@@ -220,11 +334,16 @@ class HistorySearchHandler(ChatExtHandler):
     """Full-text search over every stored message: ``GET search?q=&limit=``."""
 
     @requires(READ)
-    async def get(self) -> None:
-        q = self.query_str("q", max_len=1000)
-        if not q or not q.strip():
-            raise InvalidInput("query parameter 'q' is required")
-        limit = self.query_int("limit", 50, lo=1, hi=500)
+    @op(
+        "Every query word must be a prefix of some word of a message (case-insensitive)",
+        query=HistoryQuery,
+        answer=SearchResults,
+        tag="store",
+        errors=(503,),
+        operation_id="searchMessages",
+    )
+    async def get(self, query: HistoryQuery) -> None:
+        q, limit = query.q, query.limit
         core = await self.core()
         results = await self.blocking(lambda: core.store.search_messages(q, limit=limit))
         self.send_json({"results": results})

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from jupyter_chat_ext.errors import InvalidInput, NotFound
+from jupyter_chat_ext.errors import NotFound
+from jupyter_chat_ext.wire.ops import op
+from jupyter_chat_ext.wire.store import CacheEntry, CachePut, SqlAnswer, SqlRequest
 
 from .base import EXECUTE, READ, WRITE, ChatExtHandler, requires
-from .validation import req_str
 
 
 class SqlHandler(ChatExtHandler):
     """``POST sql {query, max_rows?}`` -> ``{columns, rows}``; anything that could write is refused."""
 
     @requires(EXECUTE)
-    async def post(self) -> None:
-        data = self.json_body()
-        sql = req_str(data, "query", max_len=100_000)
-        max_rows = data.get("max_rows", 10_000)
-        if isinstance(max_rows, bool) or not isinstance(max_rows, int) or not 1 <= max_rows <= 100_000:
-            raise InvalidInput("'max_rows' must be an integer between 1 and 100000")
+    @op(
+        "One read-only statement over the store's tables (no files, network or extensions)",
+        body=SqlRequest,
+        answer=SqlAnswer,
+        tag="store",
+        errors=(429, 503),
+        operation_id="querySql",
+    )
+    async def post(self, body: SqlRequest) -> None:
+        sql, max_rows = body.query, body.max_rows
         core = await self.core()
         # up to its 30 s timeout, alone on the SQL thread (a second query meanwhile: 429)
         columns, rows = await self.chat_app.pools.run_sql(lambda: core.store.query(sql, max_rows=max_rows))
@@ -28,6 +33,13 @@ class CacheHandler(ChatExtHandler):
     """``GET cache/{key}`` -> ``{key, value}`` (404 when absent); ``PUT cache/{key} {value}`` -> 204."""
 
     @requires(READ)
+    @op(
+        "A cached value (404 when absent)",
+        answer=CacheEntry,
+        tag="store",
+        errors=(503,),
+        operation_id="getCache",
+    )
     async def get(self, key: str) -> None:
         core = await self.core()
         value = await self.blocking(core.store.cache_get, key)
@@ -36,10 +48,8 @@ class CacheHandler(ChatExtHandler):
         self.send_json({"key": key, "value": value})
 
     @requires(WRITE)
-    async def put(self, key: str) -> None:
-        value = self.json_body().get("value")
-        if not isinstance(value, dict):
-            raise InvalidInput("'value' must be an object")
+    @op("Store a value", body=CachePut, status=204, tag="store", errors=(503, 507), operation_id="putCache")
+    async def put(self, key: str, body: CachePut) -> None:
         core = await self.core()
-        await self.blocking(core.store.cache_put, key, value)
+        await self.blocking(core.store.cache_put, key, body.value)
         self.send_empty()

@@ -57,5 +57,7 @@ async def test_rag_bad_input(rag_chat_service: ChatService) -> None:
     with pytest.raises(InvalidInput):
         await collect(rag_chat_service.chat(s["id"], "hi", rag={"collection": "x", "k": 0}))
     with pytest.raises(InvalidInput):
+        await collect(rag_chat_service.chat(s["id"], "hi", rag=3))
+    with pytest.raises(NotFound):  # a name alone is a spec (wire/chat.py RagField), looked up
         await collect(rag_chat_service.chat(s["id"], "hi", rag="notes"))
     assert rag_chat_service.list_messages(s["id"]) == []
