@@ -18,6 +18,7 @@ from jupyter_chat_ext.chat.inline import parse_inline
 from jupyter_chat_ext.chat.inline_run import inline_events
 from jupyter_chat_ext.hub.roles import inline_model
 from jupyter_chat_ext.wire.complete import ContextFile, ContextFileRequest, InlineEvent, InlineRequest
+from jupyter_chat_ext.wire.openai import Completion, V1CompletionChunk, V1CompletionRequest
 from jupyter_chat_ext.wire.ops import op
 
 from . import openai_legacy as ol
@@ -28,8 +29,18 @@ from .streaming import Event, StreamingHandler
 
 class V1CompletionsHandler(OpenAIStreaming):
     @requires(EXECUTE)
-    async def post(self) -> None:
-        req = ol.parse_completion_request(self.json_body(), max_chars=self.chat_app.max_content_chars)
+    @op(
+        "Legacy completions (prompt + optional suffix) for editors and inline completion",
+        body=V1CompletionRequest,
+        answer=Completion,
+        stream=V1CompletionChunk,
+        errors=(503,),
+        operation_id="v1Completions",
+        tag="openai",
+    )
+    async def post(self, body: V1CompletionRequest) -> None:
+        self.note_ignored(body)
+        req = ol.legacy_request(body, max_chars=self.chat_app.max_content_chars)
         core = await self.core()
         model = req.model or core.settings.default_model
         events = core.engine.stream_text(req.model, req.prompt, req.params, suffix=req.suffix)
@@ -38,7 +49,7 @@ class V1CompletionsHandler(OpenAIStreaming):
         else:
             await self._collect(req, model, events)
 
-    async def _collect(self, req: ol.CompletionRequest, model: str, events: Any) -> None:
+    async def _collect(self, req: ol.LegacyRequest, model: str, events: Any) -> None:
         parts: list[str] = []
         final: dict[str, Any] = {}
 
@@ -54,7 +65,7 @@ class V1CompletionsHandler(OpenAIStreaming):
         model = str(metrics.get("model") or model)
         self.send_json(ol.completion(req, model, "".join(parts), final.get("finish_reason"), metrics))
 
-    async def _stream(self, req: ol.CompletionRequest, model: str, events: Any) -> None:
+    async def _stream(self, req: ol.LegacyRequest, model: str, events: Any) -> None:
         async def write(event: Event) -> None:
             kind = event.get("type")
             if kind == "token":

@@ -12,6 +12,17 @@ from typing import Any
 from tornado.iostream import StreamClosedError
 
 from jupyter_chat_ext.errors import ChatExtError, event_status
+from jupyter_chat_ext.wire.openai import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    OpenAIBody,
+    V1ChatRequest,
+    V1EmbeddingRequest,
+    V1Embeddings,
+    V1Model,
+    V1ModelList,
+)
+from jupyter_chat_ext.wire.ops import op
 
 from . import openai_compat as oa
 from .base import EXECUTE, READ, ChatExtHandler, dumps, requires
@@ -19,10 +30,16 @@ from .streaming import Event, StreamingHandler
 
 
 class OpenAIErrors:
-    """Mixin: errors in OpenAI's shape."""
+    """Mixin: errors in OpenAI's shape (``wire/openai.py``'s ``OpenAIError``)."""
 
     def error_body(self, status: int, code: str, message: str) -> dict[str, Any]:
         return oa.error_body(status, code, message)
+
+    def note_ignored(self: Any, body: OpenAIBody) -> None:
+        """Fields a client sent that we do not read are accepted (as OpenAI-compatible servers
+        do); a debug line says which, for whoever wonders why ``user`` changed nothing."""
+        if ignored := body.ignored():
+            self.log.debug("%s: ignored fields %s", self.request.path, ", ".join(ignored))
 
 
 class OpenAIStreaming(OpenAIErrors, StreamingHandler):
@@ -72,6 +89,13 @@ class OpenAIStreaming(OpenAIErrors, StreamingHandler):
 
 class V1ModelsHandler(OpenAIErrors, ChatExtHandler):
     @requires(READ)
+    @op(
+        "The models, in OpenAI's list shape",
+        answer=V1ModelList,
+        errors=(503,),
+        operation_id="v1ListModels",
+        tag="openai",
+    )
     async def get(self) -> None:
         core = await self.core()
         models = await self.blocking(core.engine.list_models)
@@ -80,6 +104,7 @@ class V1ModelsHandler(OpenAIErrors, ChatExtHandler):
 
 class V1ModelHandler(OpenAIErrors, ChatExtHandler):
     @requires(READ)
+    @op("One model", answer=V1Model, errors=(503,), operation_id="v1GetModel", tag="openai")
     async def get(self, model_id: str) -> None:
         core = await self.core()
         self.send_json(oa.model_entry(await self.blocking(core.engine.get_model, model_id)))
@@ -87,8 +112,19 @@ class V1ModelHandler(OpenAIErrors, ChatExtHandler):
 
 class V1ChatCompletionsHandler(OpenAIStreaming):
     @requires(EXECUTE)
-    async def post(self) -> None:
-        req = oa.parse_chat_request(self.json_body(), max_chars=self.chat_app.max_content_chars)
+    @op(
+        "A chat completion: a chat.completion, or with stream true chat.completion.chunk events "
+        "ending in [DONE] (a tool call comes whole in one chunk's delta.tool_calls)",
+        body=V1ChatRequest,
+        answer=ChatCompletion,
+        stream=ChatCompletionChunk,
+        errors=(503, 507),
+        operation_id="v1ChatCompletions",
+        tag="openai",
+    )
+    async def post(self, body: V1ChatRequest) -> None:
+        self.note_ignored(body)
+        req = oa.chat_request(body, max_chars=self.chat_app.max_content_chars)
         core = await self.core()
         model = req.model or core.settings.default_model
         events = core.chat.complete(
@@ -148,17 +184,26 @@ class V1ChatCompletionsHandler(OpenAIStreaming):
 
 class V1EmbeddingsHandler(OpenAIErrors, ChatExtHandler):
     @requires(EXECUTE)
-    async def post(self) -> None:
-        req = oa.parse_embedding_request(self.json_body(), max_chars=self.chat_app.max_content_chars)
+    @op(
+        "Embeddings: one vector per input",
+        body=V1EmbeddingRequest,
+        answer=V1Embeddings,
+        errors=(503,),
+        operation_id="v1Embeddings",
+        tag="openai",
+    )
+    async def post(self, body: V1EmbeddingRequest) -> None:
+        self.note_ignored(body)
+        oa.check_embedding_inputs(body, max_chars=self.chat_app.max_content_chars)
         core = await self.core()
-        model = req.model or core.settings.embedding_model
+        model = body.model or core.settings.embedding_model
 
         def work() -> tuple[Any, int]:
-            vectors = core.engine.embed(req.texts, model_id=req.model)
-            return vectors, count_tokens(core.engine, req.texts)
+            vectors = core.engine.embed(body.input, model_id=body.model)
+            return vectors, count_tokens(core.engine, body.input)
 
         vectors, tokens = await self.long_call(work)  # a 2048-text batch takes seconds
-        self.send_json(oa.embedding_response(req, model, vectors, tokens))
+        self.send_json(oa.embedding_response(body, model, vectors, tokens))
 
 
 def count_tokens(engine: Any, texts: list[str]) -> int:

@@ -1,4 +1,10 @@
-"""Translation between OpenAI request/response shapes and the core's (pure functions, no I/O)."""
+"""Translation between OpenAI request/response shapes and the core's (pure functions, no I/O).
+
+The request shapes are declared (and validated at the door) in ``wire/openai.py``; what is left
+here is what a shape cannot say: the limits of the server's settings (``max_content_chars``) and
+the core's names (``developer`` is ``system``, ``max_completion_tokens`` is ``max_tokens``).
+Answers are built as dicts in the shapes of openai's models (``wire/openai.py`` declares them).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jupyter_chat_ext.engine.structured import Structured
-from jupyter_chat_ext.errors import InvalidInput, PayloadTooLarge
+from jupyter_chat_ext.errors import PayloadTooLarge
+from jupyter_chat_ext.wire.openai import V1ChatRequest, V1EmbeddingRequest
 
 ROLE_MAP = {
     "system": "system",
@@ -47,124 +54,38 @@ class ChatRequest:
     created: int = field(default_factory=lambda: int(time.time()))
 
 
-def _number(data: dict[str, Any], key: str, lo: float, hi: float) -> float | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidInput(f"{key!r} must be a number", code="invalid_type")
-    if not lo <= value <= hi:
-        raise InvalidInput(f"{key!r} must be between {lo} and {hi}", code="invalid_value")
-    return float(value)
-
-
-def _int(data: dict[str, Any], key: str, lo: int, hi: int) -> int | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{key!r} must be an integer", code="invalid_type")
-    if not lo <= value <= hi:
-        raise InvalidInput(f"{key!r} must be between {lo} and {hi}", code="invalid_value")
-    return value
-
-
-def _content(value: Any, index: int) -> str:
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        parts = []
-        for part in value:
-            if (
-                not isinstance(part, dict)
-                or part.get("type") != "text"
-                or not isinstance(part.get("text"), str)
-            ):
-                raise InvalidInput(f"messages[{index}].content: only text parts are supported")
-            parts.append(part["text"])
-        return "".join(parts)
-    raise InvalidInput(f"messages[{index}].content must be a string or a list of text parts")
-
-
-def parse_chat_request(data: dict[str, Any], *, max_chars: int) -> ChatRequest:
-    """Validate a /v1/chat/completions body; InvalidInput names the offending field."""
-    raw = data.get("messages")
-    if not isinstance(raw, list) or not raw:
-        raise InvalidInput("'messages' must be a non-empty list", code="invalid_messages")
+def chat_request(body: V1ChatRequest, *, max_chars: int) -> ChatRequest:
+    """The core's view of a validated /v1/chat/completions body (413 past ``max_chars``)."""
     messages: list[dict[str, Any]] = []
     total = 0
-    for i, msg in enumerate(raw):
-        if not isinstance(msg, dict):
-            raise InvalidInput(f"messages[{i}] must be an object")
-        raw_role = msg.get("role")
-        role = ROLE_MAP.get(raw_role) if isinstance(raw_role, str) else None  # {} is unhashable
-        if role is None:
-            raise InvalidInput(f"messages[{i}].role {msg.get('role')!r} is not supported")
-        text = _content(msg.get("content"), i)
-        total += len(text)
-        entry: dict[str, Any] = {"role": role, "content": text}
+    for msg in body.messages:
+        entry: dict[str, Any] = {"role": ROLE_MAP[msg.role], "content": msg.content}
+        total += len(msg.content)
         # tool shapes go on as they are; the engine's check_messages validates them
-        if role == "assistant" and msg.get("tool_calls"):
-            entry["tool_calls"] = msg["tool_calls"]
-            total += len(str(msg["tool_calls"]))
-        if role == "tool":
-            entry["tool_call_id"] = msg.get("tool_call_id")
-            if isinstance(msg.get("name"), str):
-                entry["name"] = msg["name"]
+        if msg.role == "assistant" and msg.tool_calls:
+            entry["tool_calls"] = msg.tool_calls
+            total += len(str(msg.tool_calls))
+        if msg.role == "tool":
+            entry["tool_call_id"] = msg.tool_call_id
+            if msg.name is not None:
+                entry["name"] = msg.name
         messages.append(entry)
     if total > max_chars:
         raise PayloadTooLarge(f"the messages hold {total} characters; the limit is {max_chars}")
-    model = data.get("model")
-    if model is not None and not isinstance(model, str):
-        raise InvalidInput("'model' must be a string")
-    structured = Structured.from_openai(data)  # 400 for a bad schema or an unknown tool_choice
-    parallel = data.get("parallel_tool_calls")
-    if parallel is not None and not isinstance(parallel, bool):
-        raise InvalidInput("'parallel_tool_calls' must be true or false")  # we make one call a turn
-    if data.get("logprobs"):
-        raise InvalidInput("'logprobs' is not supported by this server", code="unsupported")
-    n = _int(data, "n", 1, 1)  # only one choice
-    del n
-    stream = data.get("stream", False)
-    if stream is None:
-        stream = False
-    if not isinstance(stream, bool):
-        raise InvalidInput("'stream' must be true or false")
-    opts = data.get("stream_options") or {}
-    if not isinstance(opts, dict):
-        raise InvalidInput("'stream_options' must be an object")
-    include_usage = bool(opts.get("include_usage", False))
-
-    params: dict[str, Any] = {}
-    max_tokens = _int(data, "max_completion_tokens", 1, 1_000_000)
-    if max_tokens is None:
-        max_tokens = _int(data, "max_tokens", 1, 1_000_000)
+    # 400 for a bad schema, an unknown tool_choice or the retired functions API
+    structured = Structured.from_openai(body.structured_fields())
+    params = body.sampling()
+    max_tokens = body.max_completion_tokens or body.max_tokens
     if max_tokens is not None:
         params["max_tokens"] = max_tokens
-    if (temperature := _number(data, "temperature", 0.0, 2.0)) is not None:
-        params["temperature"] = temperature
-    if (top_p := _number(data, "top_p", 0.0, 1.0)) is not None:
-        params["top_p"] = top_p
-    if (top_k := _int(data, "top_k", 0, 100_000)) is not None:
-        params["top_k"] = top_k
-    if (seed := _int(data, "seed", -(2**63), 2**63 - 1)) is not None:
-        params["seed"] = seed
-    stop = data.get("stop")
-    if stop is not None:
-        if isinstance(stop, str):
-            stop = [stop]
-        if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop) or len(stop) > 16:
-            raise InvalidInput("'stop' must be a string or a list of up to 16 non-empty strings")
-        if stop:
-            params["stop"] = stop
+    if body.top_k is not None:
+        params["top_k"] = body.top_k
     return ChatRequest(
         messages=messages,
         params=params,
-        model=model,
-        stream=stream,
-        include_usage=include_usage,
+        model=body.model,
+        stream=bool(body.stream),
+        include_usage=body.include_usage,
         structured=structured,
     )
 
@@ -246,39 +167,15 @@ def model_entry(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@dataclass
-class EmbeddingRequest:
-    texts: list[str]
-    model: str | None
-    encoding_format: str
-
-
-def parse_embedding_request(
-    data: dict[str, Any], *, max_items: int = 2048, max_chars: int
-) -> EmbeddingRequest:
-    raw = data.get("input")
-    if isinstance(raw, str):
-        texts = [raw]
-    elif isinstance(raw, list) and raw and all(isinstance(t, str) for t in raw):
-        texts = list(raw)
-    elif isinstance(raw, list) and raw and all(isinstance(t, (int, list)) for t in raw):
-        raise InvalidInput("token-id inputs are not supported; send text", code="unsupported")
-    else:
-        raise InvalidInput("'input' must be a string or a non-empty list of strings")
-    if len(texts) > max_items:
-        raise PayloadTooLarge(f"'input' has {len(texts)} items; the limit is {max_items}")
-    if any(len(t) > max_chars for t in texts):
+def check_embedding_inputs(body: V1EmbeddingRequest, *, max_chars: int) -> None:
+    """413 for a text past ``max_chars`` (a limit of the server's settings, not of the shape)."""
+    if any(len(t) > max_chars for t in body.input):
         raise PayloadTooLarge(f"an input is longer than {max_chars} characters")
-    model = data.get("model")
-    if model is not None and not isinstance(model, str):
-        raise InvalidInput("'model' must be a string")
-    fmt = data.get("encoding_format") or "float"
-    if fmt not in ("float", "base64"):
-        raise InvalidInput("'encoding_format' must be 'float' or 'base64'")
-    return EmbeddingRequest(texts=texts, model=model, encoding_format=fmt)
 
 
-def embedding_response(req: EmbeddingRequest, model: str, vectors: Any, prompt_tokens: int) -> dict[str, Any]:
+def embedding_response(
+    req: V1EmbeddingRequest, model: str, vectors: Any, prompt_tokens: int
+) -> dict[str, Any]:
     import numpy as np  # only here: keeps server start-up light
 
     arr = np.asarray(vectors, dtype=np.float32)

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import base64
 
+import httpx
 import numpy as np
 import openai
 import pytest
+from openai.types import Completion
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.shared import ErrorObject
 from server_testlib import on_jp_loop
+
+from jupyter_chat_ext.wire.openai import V1CompletionChunk, V1Embeddings, V1Model, V1ModelList
 
 MODEL = "smollm2-135m-instruct"
 MESSAGES = [
@@ -116,8 +122,77 @@ async def test_errors_have_the_openai_shape(client):
     assert info.value.body["message"]
     with pytest.raises(openai.BadRequestError):
         await client.chat.completions.create(model=MODEL, messages=MESSAGES, temperature=5)
+    with pytest.raises(openai.BadRequestError) as info:  # a wrong type: the door names the field
+        await client.chat.completions.create(model=MODEL, messages=MESSAGES, temperature="hot")
+    assert info.value.body["type"] == "invalid_request_error" and "temperature" in info.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as info:  # asked for and not honoured: refused, not ignored
+        await client.chat.completions.create(model=MODEL, messages=MESSAGES, logprobs=True)
+    assert info.value.body["code"] == "unsupported" and "logprobs" in info.value.body["message"]
     with pytest.raises(openai.BadRequestError):
         await client.embeddings.create(model="all-minilm-l6-v2", input=[[1, 2, 3]])
     bad = openai.AsyncOpenAI(base_url=str(client.base_url), api_key="wrong", max_retries=0)
     with pytest.raises(openai.PermissionDeniedError):
         await bad.models.list()
+
+
+def sse_data(text: str) -> list[str]:
+    return [line[6:] for line in text.splitlines() if line.startswith("data: ")]
+
+
+@on_jp_loop
+async def test_raw_answers_validate_as_openais_models(jp_serverapp, http_server, base):
+    """The handlers build dicts; each answer, read as raw JSON, must validate as the openai
+    package's own model (the client's parser does not validate), and fields clients send that
+    we do not read (user, metadata, store, n=1, logprobs false, vendor extras) are accepted."""
+    headers = {"Authorization": f"token {jp_serverapp.identity_provider.token}"}
+    extras = {
+        "user": "someone",
+        "metadata": {"team": "a"},
+        "store": False,
+        "n": 1,
+        "logprobs": False,
+        "parallel_tool_calls": True,
+        "frequency_penalty": 0.5,
+        "service_tier": "auto",
+        "some_vendor_field": {"x": [1, 2]},
+    }
+    async with httpx.AsyncClient(base_url=f"{base}/v1", headers=headers, timeout=120) as http:
+        models = V1ModelList.model_validate((await http.get("/models")).json())
+        assert MODEL in [m.id for m in models.data]
+        assert V1Model.model_validate((await http.get(f"/models/{MODEL}")).json()).object == "model"
+
+        body = {"model": MODEL, "messages": MESSAGES, "max_tokens": 4, "temperature": 0, **extras}
+        reply = await http.post("/chat/completions", json=body)
+        assert reply.status_code == 200, reply.text
+        whole = ChatCompletion.model_validate(reply.json())
+        assert whole.choices[0].message.content
+
+        stream = {**body, "stream": True, "stream_options": {"include_usage": True}}
+        reply = await http.post("/chat/completions", json=stream)
+        assert reply.status_code == 200, reply.text
+        *chunks, done = sse_data(reply.text)
+        assert done == "[DONE]"
+        parsed = [ChatCompletionChunk.model_validate_json(c) for c in chunks]
+        assert "".join(c.choices[0].delta.content or "" for c in parsed if c.choices) == (
+            whole.choices[0].message.content
+        )
+        assert parsed[-1].usage is not None and parsed[-1].usage.completion_tokens >= 1
+
+        legacy = {"model": MODEL, "prompt": "def f(x):", "max_tokens": 3, "temperature": 0, "user": "u"}
+        reply = await http.post("/completions", json=legacy)
+        assert reply.status_code == 200, reply.text
+        assert Completion.model_validate(reply.json()).choices[0].text is not None
+        reply = await http.post("/completions", json={**legacy, "stream": True})
+        *chunks, done = sse_data(reply.text)
+        assert done == "[DONE]" and all(V1CompletionChunk.model_validate_json(c) for c in chunks)
+
+        for fmt in ("float", "base64"):
+            emb = {"model": "all-minilm-l6-v2", "input": ["a cat"], "encoding_format": fmt, "user": "u"}
+            reply = await http.post("/embeddings", json=emb)
+            assert reply.status_code == 200, reply.text
+            assert len(V1Embeddings.model_validate(reply.json()).data) == 1
+
+        reply = await http.post("/chat/completions", json={"messages": MESSAGES, "temperature": "hot"})
+        assert reply.status_code == 400
+        error = ErrorObject.model_validate(reply.json()["error"])
+        assert "temperature" in error.message and error.type == "invalid_request_error"
