@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidInput, PayloadTooLarge
+from . import inputs
 from .context import fold
 from .context import stored as stored_context
 
@@ -22,7 +23,6 @@ from .context import stored as stored_context
 NOT_RUN = "the call was not run: the turn was stopped"
 #: chat-template tokens per message (role markers); the engine checks the real total
 _PER_MESSAGE_OVERHEAD = 6
-MAX_STEPS_LIMIT = 50
 
 
 @dataclass(frozen=True)
@@ -37,32 +37,15 @@ class ToolsRequest:
 
 
 def tools_request(value: Any, default_max_steps: int) -> ToolsRequest:
-    if not isinstance(value, dict):
-        raise InvalidInput("tools must be an object {names?, client?, max_steps?, tool_choice?}")
-    unknown = sorted(set(value) - {"names", "client", "max_steps", "tool_choice"})
-    if unknown:
-        raise InvalidInput(f"tools has unknown fields {unknown}")
-    names = value.get("names")
-    if names is not None and not _str_list(names):
-        raise InvalidInput("tools.names must be a list of tool names or null (every enabled tool)")
-    client = value.get("client") or []
-    if not _str_list(client):
-        raise InvalidInput("tools.client must be a list of tool names")
-    steps = value.get("max_steps", default_max_steps)
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS_LIMIT:
-        raise InvalidInput(f"tools.max_steps must be an integer between 1 and {MAX_STEPS_LIMIT}")
-    choice = value.get("tool_choice", "auto")
-    function = choice.get("function") if isinstance(choice, dict) else None
-    named = isinstance(function, dict) and isinstance(function.get("name"), str)
-    if choice not in ("auto", "required", "none") and not named:
-        raise InvalidInput(
-            'tools.tool_choice must be "auto", "required", "none" or {"type": "function", ...}'
-        )
-    return ToolsRequest(None if names is None else list(names), list(client), steps, choice)
-
-
-def _str_list(value: Any) -> bool:
-    return isinstance(value, list) and len(value) <= 500 and all(isinstance(v, str) and v for v in value)
+    """The ``tools`` field, its shape checked by the wire model (``wire/chat.py`` AgentTools)."""
+    req = inputs.tools(value)
+    choice = req.tool_choice
+    return ToolsRequest(
+        None if req.names is None else list(req.names),
+        list(req.client or []),
+        req.max_steps or default_max_steps,
+        choice if isinstance(choice, str) else choice.model_dump(),
+    )
 
 
 def select_tools(registry: Any, listed: list[Any], req: ToolsRequest) -> list[Any]:

@@ -17,9 +17,20 @@ from pydantic import Field
 from ..engine.options import GenerationOptions, checked
 from ..errors import InvalidInput, PayloadTooLarge, Unavailable
 from ..wire.base import Body, parse
-from ..wire.chat import MAX_CONTEXT_ITEMS, ContextItem, RagField, RagSpec
+from ..wire.chat import MAX_CONTEXT_ITEMS, AgentTools, ContextItem, RagField, RagSpec
 
-__all__ = ["RagSpec", "content", "context", "message_id", "model", "options", "params", "rag", "text"]
+__all__ = [
+    "RagSpec",
+    "content",
+    "context",
+    "message_id",
+    "model",
+    "options",
+    "params",
+    "rag",
+    "text",
+    "tools",
+]
 
 
 class _Turn(Body):
@@ -27,6 +38,7 @@ class _Turn(Body):
 
     rag: RagField = None
     context: list[ContextItem] | None = Field(None, max_length=MAX_CONTEXT_ITEMS)
+    tools: AgentTools | None = None
 
 
 def text(name: str, value: Any, *, allow_none: bool = True) -> str | None:
@@ -99,6 +111,16 @@ def context(value: Any, max_chars: int, used: int = 0) -> list[dict[str, str]] |
     if total > max_chars:
         raise PayloadTooLarge(f"the message and its context hold over {max_chars} characters")
     return [item.model_dump() for item in items]
+
+
+def tools(value: Any) -> AgentTools:
+    """The ``tools`` field of an agent turn (which tools exist is the registry's to say)."""
+    if isinstance(value, AgentTools):
+        return value
+    checked_tools = parse(_Turn, {"tools": value}).tools
+    if checked_tools is None:
+        raise InvalidInput("'tools' must be an object {names?, client?, max_steps?, tool_choice?}")
+    return checked_tools
 
 
 def message_id(value: Any) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BeforeValidator, Field, StringConstraints
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from jupyter_chat_ext.store.types import Message
 
@@ -42,17 +42,28 @@ def _one_or_many(value: Any) -> Any:
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
+#: other names of max_tokens (transformers' and OpenAI's): the last one given wins
+MAX_TOKENS_ALIASES = ("max_new_tokens", "max_completion_tokens")
+
+
+def _alias_properties(schema: dict[str, Any]) -> None:
+    """The aliases in the document too (the validator below folds them into max_tokens)."""
+    props = schema.setdefault("properties", {})
+    for alias in MAX_TOKENS_ALIASES:
+        props[alias] = {**props["max_tokens"], "description": "alias of max_tokens"}
+
+
 class GenerationParams(Body):
     """Generation options; a seeded request is reproducible. Absent or null: the session's
     params, then the server's defaults."""
+
+    model_config = ConfigDict(json_schema_extra=_alias_properties)
 
     max_tokens: int | None = Field(
         None,
         ge=1,
         le=MAX_INT_OPTION,
-        validation_alias=AliasChoices("max_tokens", "max_new_tokens", "max_completion_tokens"),
-        description="the most tokens to generate (aliases max_new_tokens, max_completion_tokens); "
-        "below the model's context (400 invalid_option otherwise)",
+        description="the most tokens to generate; below the model's context (400 invalid_option otherwise)",
     )
     temperature: Finite | None = Field(None, ge=0, le=5, description="0: greedy")
     top_p: Finite | None = Field(None, gt=0, le=1)
@@ -64,6 +75,18 @@ class GenerationParams(Body):
         description=f"up to {MAX_STOP_SEQUENCES} stop strings (one string: a list of one)",
     )
     seed: int | None = Field(None, ge=0, lt=2**63, description="the sampler's seed: same seed, same answer")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_aliases(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not any(alias in data for alias in MAX_TOKENS_ALIASES):
+            return data
+        folded: dict[str, Any] = {}
+        for key, value in data.items():
+            key = "max_tokens" if key in MAX_TOKENS_ALIASES else key
+            if value is not None or key not in folded:
+                folded[key] = value
+        return folded
 
 
 class RagSpec(Body):
