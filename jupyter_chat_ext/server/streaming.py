@@ -9,6 +9,10 @@ was decided in the core; the door only translates). When the client goes away (t
 ``on_connection_close`` or a flush that raises StreamClosedError) the pending step is cancelled and
 the generator closed, so the engine stops within one decode step and the ChatService stores the
 partial answer as "interrupted".
+
+What a turn's events hold is declared once, in ``wire/chat.py`` (``TurnEvent``: start, token,
+done, tool_call, tool_result, step, error); the handlers name it in their ``@op(stream=...)``, and
+the pump writes each event as it came: ``event: <type>`` and its JSON on one ``data:`` line.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ PREFETCH_S = 1.0
 #: approval, a slow model load): proxies and browsers drop connections that stay silent for minutes
 KEEPALIVE_S = 15.0
 
+#: one event of a turn as the core yields it (its shape: ``wire/chat.py`` TurnEvent)
 Event = dict[str, Any]
 
 
