@@ -36,7 +36,7 @@ PORT ?= 8888
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 
-.PHONY: install install-test lab test lint bench clean
+.PHONY: install install-test lab test lint bench clean wire
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -93,6 +93,11 @@ test: install-test
 
 lint: install-test
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+# the generated side of the wire: labextension/src/api/schema.ts (the sidebar's API types) from the
+# OpenAPI document that jupyter_chat_ext/wire/openapi.py builds out of the routes' @op declarations
+wire: | $(VENV)/.installed
+	cd labextension && ../$(VENV)/bin/jlpm install >/dev/null && PYTHON=$(abspath $(PY)) ../$(VENV)/bin/jlpm gen:api
 
 bench: install-test
 	for b in bench/bench_*.py; do echo "== $$b"; HF_HUB_OFFLINE=1 $(PY) $$b --quick || exit 1; done

@@ -16,7 +16,6 @@ import copy
 import functools
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from tornado import web
@@ -25,9 +24,6 @@ from jupyter_chat_ext.wire.openapi import METHODS, OpenApiDocument, Route, build
 from jupyter_chat_ext.wire.ops import op
 
 from .base import READ, ChatExtHandler, requires
-
-#: the hand-written document: describes the methods that have no @op yet (goes when all have one)
-SPEC_FILE = Path(__file__).with_name("openapi.yaml")
 
 __all__ = ["OpenApiHandler", "build_spec", "implemented", "openapi_path", "route_paths", "routes"]
 
@@ -63,18 +59,9 @@ def route_paths() -> list[str]:
     return [openapi_path(route.pattern) for route in routes()]
 
 
-def _fallback() -> dict[str, Any] | None:
-    if not SPEC_FILE.exists():
-        return None
-    import yaml  # PyYAML comes with jupyter_server (via jupyter_events)
-
-    with SPEC_FILE.open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
-
-
 @functools.cache
 def _document(version: str) -> dict[str, Any]:
-    return build_document(routes(), version=version, fallback=_fallback())
+    return build_document(routes(), version=version)
 
 
 def build_spec(base_url: str = "/", version: str | None = None) -> dict[str, Any]:

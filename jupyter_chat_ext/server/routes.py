@@ -75,7 +75,7 @@ ROUTES: list[tuple[str, type]] = [
     ("hub/files", hh.HubFilesHandler),
     ("catalog", hh.CatalogHandler),
     ("roles", hh.RolesHandler),
-    ("openapi.json", OpenApiHandler),  # the description of every route above (server/openapi.yaml)
+    ("openapi.json", OpenApiHandler),  # every route above, described from its @op (wire/openapi.py)
     (r"(?P<rest>.*)", hm.UnknownRouteHandler),  # last: a JSON 404 for anything else
 ]
 

@@ -19,12 +19,14 @@ import http
 import inspect
 import re
 import sys
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
+from typing_extensions import is_typeddict
 
 from .base import Answer, Error
 from .ops import Op, wire_op
@@ -192,13 +194,19 @@ class _Components:
 
 
 def _alias_name(kind: Any) -> str | None:
-    """The module-level name a ``jupyter_chat_ext.wire`` module gives ``kind``, if any."""
-    for name, module in list(sys.modules.items()):
-        if name.startswith("jupyter_chat_ext.wire.") and module is not None:
-            for attribute, value in vars(module).items():
-                if value is kind and not attribute.startswith("_"):
-                    return attribute
+    """The name the module of a union's members gives the union (``TurnEvent = Annotated[...]``)."""
+    for module_name in dict.fromkeys(member.__module__ for member in _members(kind)):
+        for attribute, value in vars(sys.modules.get(module_name, object)).items():
+            if value is kind and not attribute.startswith("_"):
+                return attribute
     return None
+
+
+def _members(kind: Any) -> list[type]:
+    """The classes inside an ``Annotated`` / union type."""
+    if isinstance(kind, type):
+        return [kind]
+    return [member for arg in typing.get_args(kind) for member in _members(arg)]
 
 
 def _doc(function: Callable[..., Any] | type | None) -> tuple[str | None, str | None]:
@@ -209,8 +217,8 @@ def _doc(function: Callable[..., Any] | type | None) -> tuple[str | None, str | 
 
 
 def _declared(kind: Any) -> bool:
-    """A class of this package (its docstring describes the answer; ``str``'s does not)."""
-    return isinstance(kind, type) and kind.__module__.startswith("jupyter_chat_ext.")
+    """A declared shape (its docstring describes the answer; ``str``'s does not)."""
+    return isinstance(kind, type) and (issubclass(kind, BaseModel) or is_typeddict(kind))
 
 
 def _is_openai(path: str) -> bool:
@@ -319,6 +327,8 @@ def _responses(spec: Op, path: str, parts: _Components) -> dict[str, Any]:
             content = {"application/json": {"schema": parts.ref(kind, "serialization")}}
             text = _doc(kind)[0] if _declared(kind) else None
             out[str(code)] = {"description": text or "an error", "content": content}
+            if code in (429, 503):  # said with its own shape, still a status to retry
+                out[str(code)]["headers"] = copy.deepcopy(RETRY_AFTER)
         elif 200 <= int(status) < 300:  # another success, without a body (a notification's 202)
             out.setdefault(str(status), {"description": http.HTTPStatus(int(status)).phrase.lower()})
         else:
@@ -380,6 +390,22 @@ def _path_parameter(pattern: str, name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/parameters/{declared[0]}"}
 
 
+def _tidy(schema: Any) -> Any:
+    """``additionalProperties: true`` beside ``properties`` dropped: it is JSON Schema's default.
+
+    pydantic writes it for every ``Answer`` (extra allowed); left in, every generated TypeScript
+    type would get an index signature and a misspelt field would type-check as ``unknown``.
+    """
+    if isinstance(schema, list):
+        return [_tidy(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: _tidy(value) for key, value in schema.items()}
+    if out.get("additionalProperties") is True and "properties" in out:
+        del out["additionalProperties"]
+    return out
+
+
 def _components_responses() -> dict[str, Any]:
     """The error responses operations share (an error of /chat-ext, one to retry, one of /v1)."""
     error = {"application/json": {"schema": {"$ref": REF.format(model="Error")}}}
@@ -429,7 +455,7 @@ def _components(parts: _Components) -> dict[str, Any]:
             "RetryAfter": {"description": "seconds to wait before retrying", "schema": {"type": "string"}}
         },
         "responses": _components_responses(),
-        "schemas": dict(sorted(parts.defs.items())),
+        "schemas": {name: _tidy(schema) for name, schema in sorted(parts.defs.items())},
     }
 
 
@@ -438,13 +464,8 @@ def build_document(
     *,
     version: str,
     server_url: str = "/chat-ext",
-    fallback: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of ``routes``.
-
-    ``fallback`` (a hand-written document) describes a method that has no ``@op`` yet: its path
-    item and the schemas it names are taken from there (only while handlers move to ``@op``).
-    """
+    """The OpenAPI 3.1 document of ``routes`` (a method without an ``@op`` is not described)."""
     routes = list(routes)
     parts = _Components()
     parts.want(Error, "serialization")
@@ -464,7 +485,6 @@ def build_document(
     parts.build()
 
     paths: dict[str, Any] = {}
-    used_fallback = False
     for route in routes:
         path = openapi_path(route.pattern)
         item: dict[str, Any] = {}
@@ -479,23 +499,9 @@ def build_document(
             spec = wire_op(route.methods[method])
             if spec is not None:
                 item[method] = _operation(route, method, spec, path, parts)
-            elif fallback is not None and method in fallback["paths"].get(path, {}):
-                written = fallback["paths"][path]
-                operation = copy.deepcopy(written[method])
-                extra = [
-                    p for p in written.get("parameters", []) if p.get("in") != "path" and "$ref" not in p
-                ]
-                if extra:
-                    operation["parameters"] = extra + operation.get("parameters", [])
-                item[method] = operation
-                used_fallback = True
         paths[path] = item
 
     components = _components(parts)
-    if used_fallback and fallback is not None:
-        written = fallback.get("components", {})
-        components["schemas"] = {**written.get("schemas", {}), **components["schemas"]}
-        components["responses"] = {**written.get("responses", {}), **components["responses"]}
     return {
         "openapi": "3.1.0",
         "info": {"title": "jupyter-chat-ext", "version": version, "description": DESCRIPTION},

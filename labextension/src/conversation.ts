@@ -210,7 +210,7 @@ export function applyEvent(conv: Conversation, ev: ChatEvent): Conversation {
           return { ...m, id: ev.assistant_message_id, model: ev.model ?? m.model, session_id: ev.session_id, parent_id: parent };
         }
         if (conv.pendingUserId !== null && m.id === conv.pendingUserId) {
-          return { ...m, id: ev.user_message_id, session_id: ev.session_id };
+          return { ...m, id: ev.user_message_id ?? m.id, session_id: ev.session_id };
         }
         return m;
       });

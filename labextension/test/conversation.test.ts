@@ -52,9 +52,10 @@ describe('conversation', () => {
     c = applyEvent(c, {
       type: 'done',
       message_id: 11,
+      status: 'complete',
       finish_reason: 'stop',
       metrics: { completion_tokens: 2, ttft_s: 0.05, tokens_per_s: 20 },
-      citations: [{ source: 'a.md', location: { line: 3 }, score: 0.9 }]
+      citations: [{ index: 1, source: 'a.md', location: { line: 3 }, score: 0.9 }]
     });
     expect(c.streamingId).toBeNull();
     expect(c.messages[1].status).toBe('complete');

@@ -38,24 +38,24 @@ describe('format', () => {
     expect(modelStateLabel(m)).toBe('loading 42%');
     expect(modelStateLabel({ ...m, message: 'loading weights' })).toBe('loading 42%: loading weights');
     expect(modelStateLabel({ ...m, state: 'loaded', device: 'cpu' })).toBe('loaded on cpu');
-    expect(citationLabel({ source: 'docs/guide.md', location: { line: 12 } })).toBe('guide.md, line 12');
-    expect(citationLabel({ source: 'r.pdf', location: { page: 3 } })).toBe('r.pdf, p. 3');
-    expect(citationLabel({ source: 'n.ipynb', location: { cell: 0 } })).toBe('n.ipynb, cell 1');
-    expect(citationLabel({ source: 'a.md', location: { heading: 'Setup' } })).toBe('a.md › Setup');
-    expect(citationLabel({ source: 'plain.txt' })).toBe('plain.txt');
+    expect(citationLabel({ index: 1, source: 'docs/guide.md', location: { line: 12 } })).toBe('guide.md, line 12');
+    expect(citationLabel({ index: 1, source: 'r.pdf', location: { page: 3 } })).toBe('r.pdf, p. 3');
+    expect(citationLabel({ index: 1, source: 'n.ipynb', location: { cell: 0 } })).toBe('n.ipynb, cell 1');
+    expect(citationLabel({ index: 1, source: 'a.md', location: { heading: 'Setup' } })).toBe('a.md › Setup');
+    expect(citationLabel({ index: 1, source: 'plain.txt' })).toBe('plain.txt');
     // the shapes the RAG chunkers write
-    expect(citationLabel({ source: 'a/notes.md', location: { lines: [3, 9], heading: 'Intro > Setup' } })).toBe('notes.md, lines 3-9');
-    expect(citationLabel({ source: 'a.py', location: { lines: [4, 4] } })).toBe('a.py, line 4');
-    expect(citationLabel({ source: 'n.ipynb', location: { cells: [2, 5] } })).toBe('n.ipynb, cell 3');
-    expect(citationTarget({ source: 'x', location: { lines: ['a', 2] } })).toMatchObject({ line: null, lastLine: null });
+    expect(citationLabel({ index: 1, source: 'a/notes.md', location: { lines: [3, 9], heading: 'Intro > Setup' } })).toBe('notes.md, lines 3-9');
+    expect(citationLabel({ index: 1, source: 'a.py', location: { lines: [4, 4] } })).toBe('a.py, line 4');
+    expect(citationLabel({ index: 1, source: 'n.ipynb', location: { cells: [2, 5] } })).toBe('n.ipynb, cell 3');
+    expect(citationTarget({ index: 1, source: 'x', location: { lines: ['a', 2] } })).toMatchObject({ line: null, lastLine: null });
   });
 });
 
 describe('citation ranges', () => {
   it('are inclusive: lines 2-5 selects line 5 to its end (issue 20)', () => {
-    const t = citationTarget({ source: 'a.py', location: { lines: [2, 5] } });
+    const t = citationTarget({ index: 1, source: 'a.py', location: { lines: [2, 5] } });
     expect(citationSelection(t, line => [10, 11, 12, 13, 14][line])).toEqual({ start: { line: 1, column: 0 }, end: { line: 4, column: 14 } });
-    expect(citationSelection(citationTarget({ source: 'a.py', location: { line: 3 } }), () => 5)).toBeNull();
+    expect(citationSelection(citationTarget({ index: 1, source: 'a.py', location: { line: 3 } }), () => 5)).toBeNull();
   });
 });
 

@@ -20,6 +20,16 @@ import { ModelsApi } from '../src/models/api';
 import { ModelsStore } from '../src/models/store';
 import { Catalog, CatalogEntry, Hardware, InstalledModel, PullJob } from '../src/models/types';
 
+/** a small machine, as GET /hardware answers */
+const HARDWARE: Hardware = {
+  cpu: { cores: 2, model: null, features: [] },
+  ram: { total_bytes: 1, available_bytes: 1 },
+  disk: { path: '/', free_bytes: 1 },
+  gpus: [],
+  jetson: { detected: false },
+  llama_cpp: { installed: false }
+};
+
 function job(id: string, patch: Partial<PullJob> = {}): PullJob {
   return {
     id,
@@ -28,7 +38,7 @@ function job(id: string, patch: Partial<PullJob> = {}): PullJob {
     progress: null,
     error: null,
     actions: ['cancel'],
-    created_at: `2026-12-06T13:00:0${id.length}Z`,
+    created_at: 1_796_562_000 + id.length,
     repo: 'org/model-GGUF',
     file: 'model.Q4_K_M.gguf',
     bytes_done: 0,
@@ -134,7 +144,8 @@ describe('errors of a pull say what to do', () => {
 describe('catalog and hardware', () => {
   const catalog: Catalog = {
     entries: [entry('big-chat', 'chat', 5e9, 'no'), entry('small-chat', 'chat', 1e9), entry('mid-chat', 'chat', 2e9), entry('emb', 'embedding', 1e8)],
-    suggested: { chat: 'mid-chat', embedding: null }
+    suggested: { chat: 'mid-chat', embedding: null },
+    hardware: HARDWARE
   };
 
   it('groups by role, the suggested pick first, then by size', () => {
@@ -157,16 +168,18 @@ describe('catalog and hardware', () => {
       cpu: { cores: 2, model: 'x', features: ['sse4_2', 'avx2'] },
       ram: { total_bytes: 24e9, available_bytes: 18e9 },
       disk: { path: '/d', free_bytes: 40e9 },
-      gpus: []
+      gpus: [],
+      jetson: { detected: false },
+      llama_cpp: { installed: true }
     };
     expect(hardwareLine(hw)).toBe('RAM 24.0 GB (18.0 GB free) · no GPU · 2 cores (AVX2) · disk 40.0 GB free');
-    const gpu = { ...hw, gpus: [{ index: 0, name: 'H100', vram_total_bytes: 80e9, vram_free_bytes: 79e9 }] };
+    const gpu = { ...hw, gpus: [{ index: 0, name: 'H100', vram_total_bytes: 80e9, vram_free_bytes: 79e9, source: 'nvml' }] };
     expect(hardwareLine(gpu)).toContain('H100 80.0 GB (79.0 GB free)');
   });
 });
 
 describe('roles', () => {
-  const roles = { chat: 'a', inline: 'a', embedding: 'e', rerank: null };
+  const roles = { chat: 'a', inline: 'a', embedding: 'e', rerank: null, effective: {} };
   it('reads a model roles from GET /roles unless the model says', () => {
     expect(rolesOf(model('a', 'chat'), roles)).toEqual(['chat', 'inline']);
     expect(rolesOf({ ...model('a', 'chat'), roles: ['chat'] }, roles)).toEqual(['chat']);
@@ -224,11 +237,11 @@ describe('the provider form', () => {
 function fakeApi(overrides: Partial<ModelsApi> = {}): ModelsApi & { calls: string[] } {
   const calls: string[] = [];
   const api: ModelsApi = {
-    hardware: async () => ({ cpu: { cores: 2, model: null, features: [] }, ram: { total_bytes: 1, available_bytes: 1 }, disk: { path: '/', free_bytes: 1 }, gpus: [] }),
+    hardware: async () => HARDWARE,
     installed: async () => [],
-    catalog: async () => ({ entries: [], suggested: {} }),
-    roles: async () => ({ chat: 'a', inline: null, embedding: 'e', rerank: null }),
-    setRoles: async patch => ({ chat: String(patch.chat ?? 'a'), inline: null, embedding: 'e', rerank: null }),
+    catalog: async () => ({ entries: [], suggested: {}, hardware: HARDWARE }),
+    roles: async () => ({ chat: 'a', inline: null, embedding: 'e', rerank: null, effective: {} }),
+    setRoles: async patch => ({ chat: String(patch.chat ?? 'a'), inline: null, embedding: 'e', rerank: null, effective: {} }),
     deleteModel: async () => ({}),
     search: async () => [],
     files: async repo => ({ repo, revision: 'r', files: [] }),

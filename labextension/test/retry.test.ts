@@ -72,7 +72,7 @@ const turn = () =>
     sse(
       { type: 'start', session_id: 's', user_message_id: 1, assistant_message_id: 2, model: 'm' },
       { type: 'token', text: 'hi' },
-      { type: 'done', message_id: 2 }
+      { type: 'done', message_id: 2, status: 'complete' }
     ),
     { status: 200, headers: { 'Content-Type': 'text/event-stream' } }
   );

@@ -39,7 +39,7 @@ describe('answer versions', () => {
     c = applyEvent(c, { type: 'start', session_id: 's', user_message_id: 1, assistant_message_id: 2, model: 'm' });
     c = applyEvent(c, { type: 'token', text: ' a time' });
     expect(c.messages.map(m => m.content)).toEqual(['q', 'Once upon a time', 'later']); // nothing dropped
-    c = applyEvent(c, { type: 'done', message_id: 2, text: 'Once upon a time.' });
+    c = applyEvent(c, { type: 'done', message_id: 2, status: 'complete', text: 'Once upon a time.' });
     expect(c.messages[1]).toMatchObject({ status: 'complete', content: 'Once upon a time.' });
     expect(c.streamingId).toBeNull();
   });

@@ -61,14 +61,18 @@ def narrow(spec: dict[str, Any]) -> dict[str, Any]:
     }.items():
         for key in keys:
             if name in schemas and key in schemas[name].get("properties", {}):
-                schemas[name]["properties"][key]["maximum"] = GEN_CAP
+                prop = schemas[name]["properties"][key]
+                # the generated document says "integer or null" as anyOf branches: cap each integer
+                for branch in [prop, *prop.get("anyOf", []), *prop.get("oneOf", [])]:
+                    branch["maximum"] = GEN_CAP
     emb = spec["paths"].get("/v1/embeddings", {}).get("post")
     if emb:
-        body = emb["requestBody"]["content"]["application/json"]["schema"]["properties"]["input"]
-        body["oneOf"] = [
-            {"type": "string", "maxLength": 2000},
-            {"type": "array", "minItems": 1, "maxItems": 16, "items": {"type": "string", "maxLength": 2000}},
-        ]
+        body = emb["requestBody"]["content"]["application/json"]["schema"]
+        if "$ref" in body:
+            body = schemas[body["$ref"].rsplit("/", 1)[-1]]
+        text = {"type": "string", "maxLength": 2000}
+        texts = {"type": "array", "minItems": 1, "maxItems": 16, "items": text}
+        body["properties"]["input"] = {"oneOf": [text, texts]}
     return spec
 
 

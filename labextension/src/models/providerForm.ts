@@ -86,7 +86,7 @@ export function testSummary(t: ProviderTest): string {
   if (!t.ok) {
     return t.error ?? t.models_error ?? 'the test failed';
   }
-  const ttft = t.ttft_s !== null ? `first token after ${Math.round(t.ttft_s * 1000)} ms` : '';
+  const ttft = t.ttft_s != null ? `first token after ${Math.round(t.ttft_s * 1000)} ms` : '';
   const listed = t.models_error ? `cannot list models (${t.models_error})` : `${t.models.length} model${t.models.length === 1 ? '' : 's'}`;
   return [listed, t.model ? `${t.model} answered` : '', ttft].filter(Boolean).join(' · ');
 }

@@ -92,7 +92,7 @@ export function mergeJobs(jobs: PullJob[], incoming: PullJob[]): PullJob[] {
       byId.set(j.id, { ...byId.get(j.id), ...j });
     }
   }
-  return [...byId.values()].sort((a, b) => (b.created_at ?? '').localeCompare(a.created_at ?? '') || b.id.localeCompare(a.id));
+  return [...byId.values()].sort((a, b) => (b.created_at ?? 0) - (a.created_at ?? 0) || b.id.localeCompare(a.id));
 }
 
 /** The jobs worth a row: running, resumable, or ended while this page watched them. */

@@ -53,7 +53,7 @@ function JobRow(props: { job: PullJob; state: ModelsState; store: ModelsStore })
         {pullLabel(job, props.state.samples[job.id])}
         {job.state === 'done' && job.model_id ? ` · installed as ${job.model_id}` : ''}
       </div>
-      {job.error ? <div className="jp-ChatExt-error">{job.error.message}</div> : null}
+      {job.error ? <div className="jp-ChatExt-error">{typeof job.error === 'string' ? job.error : job.error.message}</div> : null}
     </li>
   );
 }

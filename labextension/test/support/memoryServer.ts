@@ -45,7 +45,7 @@ export class MemoryServer implements StoreApi {
   collections_: Collection[] = [];
 
   async health() {
-    return { status: 'ok', version: 'test', engine: { default_model: 'tiny' } };
+    return { status: 'ok', version: 'test', uptime_s: 0, engine: { default_model: 'tiny' } };
   }
 
   // sessions ------------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ export class MemoryServer implements StoreApi {
   }
   private jobs = new Map<string, IngestJob>();
   async addDocuments(name: string, paths: string[]) {
-    const job: IngestJob = { id: 'j1', collection: name, state: 'running', files_total: paths.length, files_done: 0, chunks: 0, embedded: 0, skipped: [] };
+    const job: IngestJob = { id: 'j1', kind: 'ingest', actions: ['cancel'], collection: name, state: 'running', files_total: paths.length, files_done: 0, chunks: 0, embedded: 0, skipped: [] };
     this.jobs.set(job.id, job);
     return { ...job };
   }
