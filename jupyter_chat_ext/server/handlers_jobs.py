@@ -6,21 +6,20 @@ unavailable: a model pull is a job too.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from jupyter_chat_ext.errors import Unavailable
 from jupyter_chat_ext.wire.jobs import Job, JobList, JobQuery
 from jupyter_chat_ext.wire.ops import op
 
 from .base import READ, WRITE, ChatExtHandler, requires
 
+if TYPE_CHECKING:
+    from jupyter_chat_ext.jobs import JobRunner
+
 
 class JobsBase(ChatExtHandler):
-    async def runner(self) -> Any:
-        core = await self.core()
-        if core.jobs is None:
-            raise Unavailable("the job runner is not available")
-        return core.jobs
+    async def runner(self) -> JobRunner:
+        return (await self.core()).job_runner()
 
 
 class JobsHandler(JobsBase):

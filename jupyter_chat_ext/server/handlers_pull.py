@@ -39,13 +39,14 @@ class ModelPullHandler(ChatExtHandler):
     )
     async def post(self, body: PullRequest) -> None:
         core = await self.core()
-        if core.jobs is None or not core.jobs.has_kind("pull"):
+        jobs = core.job_runner()
+        if not jobs.has_kind("pull"):
             raise Unavailable(
                 "model pulls are not available here (huggingface_hub is missing)", code="job_kind_unavailable"
             )
         from jupyter_chat_ext.hub.pull_jobs import start_pull
 
-        args = (core.settings, core.jobs, body.repo, body.file, body.revision)
+        args = (core.settings, jobs, body.repo, body.file, body.revision)
         # a few Hub requests (metadata, a HEAD): the pool kept for calls that may take seconds
         job, joined = await self.long_call(start_pull, *args)
         self.send_json({"job": job, "joined": joined}, status=202)

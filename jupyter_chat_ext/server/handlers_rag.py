@@ -5,9 +5,9 @@ The ingest and upload jobs they start are listed, cancelled and resumed by handl
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from jupyter_chat_ext.errors import InvalidInput, Unavailable
+from jupyter_chat_ext.errors import InvalidInput
 from jupyter_chat_ext.wire.jobs import Job
 from jupyter_chat_ext.wire.links import links
 from jupyter_chat_ext.wire.ops import op
@@ -22,6 +22,9 @@ from jupyter_chat_ext.wire.rag import (
 )
 
 from .base import READ, WRITE, ChatExtHandler, requires
+
+if TYPE_CHECKING:
+    from jupyter_chat_ext.rag.service import RagService
 
 #: what to call with a created collection's name (schemathesis' stateful phase follows them)
 COLLECTION_LINKS = links(
@@ -38,11 +41,8 @@ JOB_LINK = links("job_id", "/id", GetJob="getJob")
 
 
 class RagHandler(ChatExtHandler):
-    async def rag(self) -> Any:
-        core = await self.core()
-        if core.rag is None:
-            raise Unavailable(core.rag_error or "RAG not available")
-        return core.rag
+    async def rag(self) -> RagService:
+        return (await self.core()).rag_service()  # 503 rag_unavailable, saying why
 
 
 class CollectionsHandler(RagHandler):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from jupyter_chat_ext.errors import NotFound, Unavailable
+from jupyter_chat_ext.errors import NotFound
 from jupyter_chat_ext.store.types import Message
 from jupyter_chat_ext.wire.chat import (
     BranchHead,
@@ -231,8 +231,8 @@ class ChatHandler(StreamingHandler):
     )
     async def post(self, session_id: str, body: ChatRequest) -> None:
         core = await self.core()
-        if body.rag is not None and core.rag is None:
-            raise Unavailable(core.rag_error or "RAG not available")
+        if body.rag is not None:
+            core.rag_service()  # 503 rag_unavailable before anything is written
         extra: dict[str, Any] = {}
         if body.tools is not None:  # an agent turn
             extra["tools"] = body.tools.model_dump(exclude_unset=True)
@@ -345,5 +345,5 @@ class HistorySearchHandler(ChatExtHandler):
     async def get(self, query: HistoryQuery) -> None:
         q, limit = query.q, query.limit
         core = await self.core()
-        results = await self.blocking(lambda: core.store.search_messages(q, limit=limit))
+        results = await self.blocking(lambda: core.chat.search_messages(q, limit=limit))
         self.send_json({"results": results})

@@ -25,7 +25,7 @@ class SqlHandler(ChatExtHandler):
         sql, max_rows = body.query, body.max_rows
         core = await self.core()
         # up to its 30 s timeout, alone on the SQL thread (a second query meanwhile: 429)
-        columns, rows = await self.chat_app.pools.run_sql(lambda: core.store.query(sql, max_rows=max_rows))
+        columns, rows = await self.chat_app.pools.run_sql(lambda: core.chat.query(sql, max_rows=max_rows))
         self.send_json({"columns": list(columns), "rows": [list(row) for row in rows]})
 
 
@@ -42,7 +42,7 @@ class CacheHandler(ChatExtHandler):
     )
     async def get(self, key: str) -> None:
         core = await self.core()
-        value = await self.blocking(core.store.cache_get, key)
+        value = await self.blocking(core.chat.cache_get, key)
         if value is None:
             raise NotFound(f"no cached value for {key!r}")
         self.send_json({"key": key, "value": value})
@@ -51,5 +51,5 @@ class CacheHandler(ChatExtHandler):
     @op("Store a value", body=CachePut, status=204, tag="store", errors=(503, 507), operation_id="putCache")
     async def put(self, key: str, body: CachePut) -> None:
         core = await self.core()
-        await self.blocking(core.store.cache_put, key, body.value)
+        await self.blocking(core.chat.cache_put, key, body.value)
         self.send_empty()

@@ -93,7 +93,7 @@ async def test_rag_routes_answer_503_when_retrieval_is_unavailable(api, chat_app
     core = await chat_app.core()
     rag, core.rag, core.rag_error = core.rag, None, "RAG not available: no LanceDB here"
     try:
-        err = assert_error(await api.get("collections"), 503, "unavailable")
+        err = assert_error(await api.get("collections"), 503, "rag_unavailable")  # as at every door
         assert err["message"] == "RAG not available: no LanceDB here"
         assert_error(await api.post("collections", body={"name": "x"}), 503)
         assert_error(await api.get("collections", "x", "search", params={"q": "hi"}), 503)
