@@ -48,10 +48,12 @@ class Components:
         refs, top = TypeAdapter.json_schemas(
             inputs, ref_template=REF, union_format="primitive_type_array", schema_generator=_Schemas
         )
-        self.defs = dict(top.get("$defs", {}))
+        defs = top.get("$defs", {})
+        renames = _short_names(defs)
+        self.defs = {renames.get(name, name): _renamed(d, renames) for name, d in defs.items()}
         for (i, mode), schema in refs.items():
             kind = self.wanted[i][0]
-            self.schemas[(id(kind), mode)] = self._named(kind, schema)
+            self.schemas[(id(kind), mode)] = self._named(kind, _renamed(schema, renames))
 
     def _named(self, kind: Any, schema: dict[str, Any]) -> dict[str, Any]:
         """A union with a name (a title, or a wire module's alias) becomes a component of that name.
@@ -73,6 +75,44 @@ class Components:
     def resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
         ref = schema.get("$ref", "")
         return self.defs[ref.rsplit("/", 1)[-1]] if ref.startswith("#/components/schemas/") else schema
+
+
+def _short_names(defs: dict[str, Any]) -> dict[str, str]:
+    """Names for the ones pydantic qualified with their module (two ``Choice`` classes of openai).
+
+    ``openai__types__chat__chat_completion_chunk__Choice`` -> ``ChatCompletionChunkChoice``: the
+    module's last part and the class, which is what a TypeScript reader can use.
+    """
+    out = {}
+    for name in defs:
+        if "__" in name:
+            *module, cls = name.split("__")
+            short = "".join(part.title() for part in module[-1].split("_")) + cls
+            if short not in defs and short not in out.values():
+                out[name] = short
+    return out
+
+
+def _renamed(value: Any, renames: dict[str, str]) -> Any:
+    """``value`` with its ``$ref``s (and a discriminator's mapping) to ``renames`` renamed."""
+    if not renames or not isinstance(value, (dict, list)):
+        return value
+    if isinstance(value, list):
+        return [_renamed(item, renames) for item in value]
+    out = {}
+    for key, item in value.items():
+        if key == "$ref":
+            out[key] = _ref(item, renames)
+        elif key == "mapping" and isinstance(item, dict):
+            out[key] = {tag: _ref(ref, renames) for tag, ref in item.items()}
+        else:
+            out[key] = _renamed(item, renames)
+    return out
+
+
+def _ref(ref: str, renames: dict[str, str]) -> str:
+    name = ref.rsplit("/", 1)[-1]
+    return REF.format(model=renames[name]) if name in renames else ref
 
 
 def _alias_name(kind: Any) -> str | None:

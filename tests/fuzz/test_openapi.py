@@ -117,3 +117,10 @@ def test_served_at_openapi_json_behind_auth(plain_server):
     spec = reply.json()
     assert spec == build_spec("/")
     assert set(spec["paths"]) == set(route_paths())
+
+
+def test_component_names_are_names_a_reader_can_use():
+    """pydantic qualifies two classes of one name with their modules; the document shortens them."""
+    names = build_spec()["components"]["schemas"]
+    assert not [n for n in names if "__" in n], sorted(names)
+    assert "ChatCompletionChunkChoice" in names and "ChatCompletionChoice" in names  # openai's two Choice

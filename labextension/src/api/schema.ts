@@ -1076,7 +1076,7 @@ export interface components {
          */
         ChatCompletion: {
             id: string;
-            choices: components["schemas"]["openai__types__chat__chat_completion__Choice"][];
+            choices: components["schemas"]["ChatCompletionChoice"][];
             created: number;
             model: string;
             /** @constant */
@@ -1086,7 +1086,7 @@ export interface components {
                 [key: string]: string;
             } | null;
             /** @default null */
-            moderation?: components["schemas"]["openai__types__chat__chat_completion__Moderation"] | null;
+            moderation?: components["schemas"]["ChatCompletionModeration"] | null;
             /** @default null */
             service_tier?: ("auto" | "default" | "flex" | "scale" | "priority" | "fast") | null;
             /** @default null */
@@ -1105,6 +1105,15 @@ export interface components {
             expires_at: number;
             transcript: string;
         };
+        /** Choice */
+        ChatCompletionChoice: {
+            /** @enum {string} */
+            finish_reason: "stop" | "length" | "tool_calls" | "content_filter" | "function_call";
+            index: number;
+            /** @default null */
+            logprobs?: components["schemas"]["ChoiceLogprobs"] | null;
+            message: components["schemas"]["ChatCompletionMessage"];
+        };
         /**
          * ChatCompletionChunk
          * @description Represents a streamed chunk of a chat completion response returned
@@ -1113,13 +1122,13 @@ export interface components {
          */
         ChatCompletionChunk: {
             id: string;
-            choices: components["schemas"]["openai__types__chat__chat_completion_chunk__Choice"][];
+            choices: components["schemas"]["ChatCompletionChunkChoice"][];
             created: number;
             model: string;
             /** @constant */
             object: "chat.completion.chunk";
             /** @default null */
-            moderation?: components["schemas"]["openai__types__chat__chat_completion_chunk__Moderation"] | null;
+            moderation?: components["schemas"]["ChatCompletionChunkModeration"] | null;
             /** @default null */
             obfuscation?: string | null;
             /** @default null */
@@ -1128,6 +1137,26 @@ export interface components {
             system_fingerprint?: string | null;
             /** @default null */
             usage?: components["schemas"]["CompletionUsage"] | null;
+        };
+        /** Choice */
+        ChatCompletionChunkChoice: {
+            delta: components["schemas"]["ChoiceDelta"];
+            index: number;
+            /** @default null */
+            finish_reason?: ("stop" | "length" | "tool_calls" | "content_filter" | "function_call") | null;
+            /** @default null */
+            logprobs?: components["schemas"]["ChoiceLogprobs"] | null;
+        };
+        /**
+         * Moderation
+         * @description Moderation results for the request input and generated output.
+         *
+         *     Present
+         *     on the moderation chunk when moderated completions are requested.
+         */
+        ChatCompletionChunkModeration: {
+            input: components["schemas"]["ModerationInputModerationResults"] | components["schemas"]["ModerationInputError"];
+            output: components["schemas"]["ModerationOutputModerationResults"] | components["schemas"]["ModerationOutputError"];
         };
         /**
          * ChatCompletionContentPartTextParam
@@ -1194,9 +1223,26 @@ export interface components {
          */
         ChatCompletionMessageFunctionToolCallParam: {
             id: string;
-            function: components["schemas"]["openai__types__chat__chat_completion_message_function_tool_call_param__Function"];
+            function: components["schemas"]["ChatCompletionMessageFunctionToolCallParamFunction"];
             /** @constant */
             type: "function";
+        };
+        /**
+         * Function
+         * @description The function that the model called.
+         */
+        ChatCompletionMessageFunctionToolCallParamFunction: {
+            arguments: string;
+            name: string;
+        };
+        /**
+         * Moderation
+         * @description Moderation results for the request input and generated output, if moderated
+         *     completions were requested.
+         */
+        ChatCompletionModeration: {
+            input: components["schemas"]["ModerationInputModerationResults"] | components["schemas"]["ModerationInputError"];
+            output: components["schemas"]["ModerationOutputModerationResults"] | components["schemas"]["ModerationOutputError"];
         };
         /**
          * ChatCompletionNamedToolChoiceParam
@@ -1205,9 +1251,13 @@ export interface components {
          *     Use to force the model to call a specific function.
          */
         ChatCompletionNamedToolChoiceParam: {
-            function: components["schemas"]["openai__types__chat__chat_completion_named_tool_choice_param__Function"];
+            function: components["schemas"]["ChatCompletionNamedToolChoiceParamFunction"];
             /** @constant */
             type: "function";
+        };
+        /** Function */
+        ChatCompletionNamedToolChoiceParamFunction: {
+            name: string;
         };
         /**
          * ChatCompletionStreamOptionsParam
@@ -3471,56 +3521,6 @@ export interface components {
             /** @constant */
             object: "list";
             data: components["schemas"]["V1Model"][];
-        };
-        /** Choice */
-        openai__types__chat__chat_completion__Choice: {
-            /** @enum {string} */
-            finish_reason: "stop" | "length" | "tool_calls" | "content_filter" | "function_call";
-            index: number;
-            /** @default null */
-            logprobs?: components["schemas"]["ChoiceLogprobs"] | null;
-            message: components["schemas"]["ChatCompletionMessage"];
-        };
-        /**
-         * Moderation
-         * @description Moderation results for the request input and generated output, if moderated
-         *     completions were requested.
-         */
-        openai__types__chat__chat_completion__Moderation: {
-            input: components["schemas"]["ModerationInputModerationResults"] | components["schemas"]["ModerationInputError"];
-            output: components["schemas"]["ModerationOutputModerationResults"] | components["schemas"]["ModerationOutputError"];
-        };
-        /** Choice */
-        openai__types__chat__chat_completion_chunk__Choice: {
-            delta: components["schemas"]["ChoiceDelta"];
-            index: number;
-            /** @default null */
-            finish_reason?: ("stop" | "length" | "tool_calls" | "content_filter" | "function_call") | null;
-            /** @default null */
-            logprobs?: components["schemas"]["ChoiceLogprobs"] | null;
-        };
-        /**
-         * Moderation
-         * @description Moderation results for the request input and generated output.
-         *
-         *     Present
-         *     on the moderation chunk when moderated completions are requested.
-         */
-        openai__types__chat__chat_completion_chunk__Moderation: {
-            input: components["schemas"]["ModerationInputModerationResults"] | components["schemas"]["ModerationInputError"];
-            output: components["schemas"]["ModerationOutputModerationResults"] | components["schemas"]["ModerationOutputError"];
-        };
-        /**
-         * Function
-         * @description The function that the model called.
-         */
-        openai__types__chat__chat_completion_message_function_tool_call_param__Function: {
-            arguments: string;
-            name: string;
-        };
-        /** Function */
-        openai__types__chat__chat_completion_named_tool_choice_param__Function: {
-            name: string;
         };
     };
     responses: {
