@@ -46,17 +46,11 @@ export type MessageStatus = Message['status'];
 export type GenerationParams = Schemas['GenerationParams'] & { [key: string]: unknown };
 export type Session = Schemas['Session'];
 
-/** What the sidebar shows of a turn's figures (a stored message's metrics or a done event's). */
-export interface Metrics {
-  prompt_tokens?: number | null;
-  completion_tokens?: number | null;
-  ttft_s?: number | null;
-  tokens_per_s?: number | null;
-  total_s?: number | null;
-  model?: string | null;
-  device?: string | null;
-  finish_reason?: string | null;
-}
+/**
+ * What the sidebar shows of a turn's figures: a done event's metrics (a stored message's hold the
+ * same fields, all present) and the finish reason beside them.
+ */
+export type Metrics = Schemas['TurnMetrics'] & { finish_reason?: string | null };
 
 export type ModelState = Schemas['ModelInfo']['state'];
 export type ModelInfo = Omit<Schemas['ModelInfo'], 'error'> & {
