@@ -9,12 +9,8 @@ import type { components } from './api/schema';
 
 type Schemas = components['schemas'];
 
-/** OpenAI shape, as stored in an assistant row's `metadata.tool_calls`. */
-export interface ToolCall {
-  id: string;
-  type: 'function';
-  function: { name: string; arguments: string };
-}
+/** OpenAI shape, as stored in an assistant row's `metadata.tool_calls` (what /v1 answers too). */
+export type ToolCall = Schemas['ChatCompletionMessageFunctionToolCall'];
 
 export type Citation = Schemas['Citation'];
 
