@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
-__all__ = ["NOT_BLANK", "NO_NUL", "NoNul", "NonBlank", "NonBlankPath"]
+__all__ = ["EMPTY_IS_ABSENT", "NOT_BLANK", "NO_NUL", "NoNul", "NonBlank", "NonBlankPath"]
 
 
 def _not_blank(value: str) -> str:
@@ -34,3 +34,5 @@ NonBlank = Annotated[str, NOT_BLANK]
 NoNul = Annotated[str, NO_NUL]
 #: a path or a file-name query: something to look for, that a file system can hold
 NonBlankPath = Annotated[str, NOT_BLANK, NO_NUL]
+#: a query parameter sent empty (``?kind=``) means "not given", as forms and clients send it
+EMPTY_IS_ABSENT = BeforeValidator(lambda value: None if value == "" else value)

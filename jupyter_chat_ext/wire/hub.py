@@ -6,12 +6,12 @@ these answers name the fields the Models tab reads (labextension/src/models/type
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
 from .base import Answer, Body, Query
-from .fields import NonBlank
+from .fields import EMPTY_IS_ABSENT, NonBlank
 
 __all__ = [
     "Catalog",
@@ -90,7 +90,9 @@ class Hardware(Answer):
 
 class HubSearchQuery(Query):
     q: str | None = Field(None, max_length=200, description="words in the repo name")
-    kind: HubRole | None = Field(None, description="the role to search models for")
+    kind: Annotated[HubRole | None, EMPTY_IS_ABSENT] = Field(
+        None, description="the role to search models for"
+    )
     limit: int = Field(20, ge=1, le=100)
 
 

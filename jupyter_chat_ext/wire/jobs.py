@@ -6,11 +6,12 @@ pull: bytes and the repo), all optional here, so one declaration describes every
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from .base import Answer, ErrorBody, Query
+from .fields import EMPTY_IS_ABSENT
 
 __all__ = ["Job", "JobKind", "JobList", "JobQuery", "JobState"]
 
@@ -58,4 +59,4 @@ class JobList(Answer):
 
 
 class JobQuery(Query):
-    kind: JobKind | None = Field(None, description="only jobs of this kind")
+    kind: Annotated[JobKind | None, EMPTY_IS_ABSENT] = Field(None, description="only jobs of this kind")
