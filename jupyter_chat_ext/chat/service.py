@@ -2,8 +2,9 @@
 
 Sessions, messages, history search, the SQL door and the response cache go through here, so a
 door never holds the Store; models, RAG, tools and jobs are the Core's other services
-(``core.py``). The checks of session writes live in ``sessions.py``; reads and plain deletes go
-straight to the Store (under the session lock where a turn could be writing). Turns (chat,
+(``core.py``). A session or message write is checked here (a title's default, the model resolved
+against the registry, the options, the size limits) before it reaches the Store; reads and plain
+deletes go straight to the Store (under the session lock where a turn could be writing). Turns (chat,
 regenerate, edit-and-resend, continue) live in ``turns.py`` and ``answer.py``. A turn = validate
 everything → build the prompt within the context budget → check capacity → persist the user
 message and a "streaming" assistant placeholder → stream from the engine, checkpointing the text
@@ -24,14 +25,14 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
-from ..errors import NotFound, PayloadTooLarge
+from ..errors import InvalidInput, NotFound, PayloadTooLarge
 from ..settings import Settings
 from ..store.types import Message, SearchHit, Session
 from . import inputs
 from .agent import Agent
 from .approvals import ApprovalBroker
 from .session_lock import SessionLocks
-from .sessions import Sessions
+from .titles import DEFAULT_TITLE
 from .turn import Event
 from .turns import RAG_INSTRUCTIONS, Turns
 
@@ -43,6 +44,9 @@ if TYPE_CHECKING:  # the concrete parts (no Protocol): a reader or a tool follow
     from ..tools.registry import ToolRegistry
 
 __all__ = ["RAG_INSTRUCTIONS", "ChatService", "Event"]
+
+#: the session fields a door may change (PATCH /sessions/{id}, %chat session ...)
+_UPDATABLE = ("title", "model", "system_prompt", "params", "pinned")
 
 
 class ChatService:
@@ -59,7 +63,6 @@ class ChatService:
         self.settings = settings
         self.rag = rag
         self.tools = tools  # the ToolRegistry agent turns call (None: no tools here)
-        self.sessions = Sessions(store, engine, settings)
         self.turns = Turns(store, engine, settings, rag)
         #: the user's replies to agent tool calls (POST /chat-ext/tool-calls/{id}, the kernel)
         self.approvals = ApprovalBroker()
@@ -75,8 +78,12 @@ class ChatService:
         system_prompt: str | None = None,
         params: dict[str, Any] | None = None,
     ) -> Session:
-        return self.sessions.create_session(
-            title=title, model=model, system_prompt=system_prompt, params=params
+        title = inputs.text("title", title)
+        return self.store.create_session(
+            title=(title or "").strip() or DEFAULT_TITLE,
+            model=inputs.model(self.engine, model),
+            system_prompt=inputs.text("system_prompt", system_prompt),
+            params=inputs.params(params),
         )
 
     def get_session(self, session_id: str) -> Session:
@@ -89,22 +96,51 @@ class ChatService:
         return self.store.count_sessions(q=q)
 
     def update_session(self, session_id: str, **fields: Any) -> Session:
-        return self.sessions.update_session(session_id, **fields)
+        unknown = set(fields) - set(_UPDATABLE)
+        if unknown:
+            raise InvalidInput(
+                f"cannot update {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(_UPDATABLE))})"
+            )
+        if "title" in fields:
+            title = inputs.text("title", fields["title"], allow_none=False) or ""
+            if not title.strip():
+                raise InvalidInput("title must not be empty")
+            fields["title"] = title.strip()
+        if "model" in fields:
+            fields["model"] = inputs.model(self.engine, fields["model"])
+        if "system_prompt" in fields:
+            fields["system_prompt"] = inputs.text("system_prompt", fields["system_prompt"])
+        if "params" in fields:
+            fields["params"] = inputs.params(fields["params"])
+        if "pinned" in fields and not isinstance(fields["pinned"], bool):
+            raise InvalidInput("pinned must be true or false")
+        return self.store.update_session(session_id, **fields)
 
     def delete_session(self, session_id: str) -> None:
         with self.locks.short(session_id, "a delete"):
             self.store.delete_session(session_id)
 
     def list_messages(self, session_id: str, before: int | None = None, limit: int = 100) -> list[Message]:
-        return self.sessions.list_messages(session_id, before=before, limit=limit)
+        self.store.get_session(session_id)  # NotFound for an unknown session, not an empty list
+        return self.store.list_messages(session_id, before=before, limit=limit)
 
     def get_message(self, message_id: int) -> Message:
         return self.store.get_message(message_id)
 
     def edit_message(self, message_id: int, content: str) -> Message:
         session_id = self.store.get_message(message_id)["session_id"]
+        content = inputs.content(content, self.settings.max_content_chars)
         with self.locks.short(session_id, "an edit"):
-            return self.sessions.edit_message(message_id, content)
+            current = self.store.get_message(message_id)
+            # one write for content + token count: the stored count of the old text would be
+            # wrong, so it is cleared (None) and the next prompt build counts this message afresh
+            return self.store.finish_message(
+                message_id,
+                content=content,
+                status=current["status"],
+                metadata=current["metadata"],
+                tokens=None,
+            )
 
     def delete_message(self, message_id: int) -> None:
         session_id = self.store.get_message(message_id)["session_id"]
@@ -120,10 +156,13 @@ class ChatService:
             return self.store.switch_branch(session_id, message_id)
 
     def export_session(self, session_id: str, fmt: str = "json") -> str:
-        return self.sessions.export_session(session_id, fmt)
+        if fmt not in ("json", "markdown"):
+            raise InvalidInput(f"unknown export format '{fmt}' (use json or markdown)")
+        return self.store.export_session(session_id, fmt)
 
     def import_session(self, data: str | dict[str, Any]) -> Session:
-        return self.sessions.import_session(data)
+        # an import obeys the chat's size limit: a 10 MB imported message used to stall every turn
+        return self.store.import_session(data, max_content_chars=self.settings.max_content_chars)
 
     # -- the rest of the store a door may use (history search, the SQL door, the cache) ---------
     # the doors' only way to the Store: a door holds the ChatService, never the Store itself
