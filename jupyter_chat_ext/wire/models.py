@@ -27,9 +27,14 @@ class ModelInfo(Answer):
     """One model the registry knows, and its state in the engine."""
 
     id: str = Field(description="the registry id (may contain slashes: owner/name:file-stem, provider/model)")
-    kind: str | None = Field(None, description="chat or embedding")
-    source: str | None = Field(None, description="packaged, local, hub, hf-cache or remote")
-    format: str | None = Field(None, description="gguf, hf or remote")
+    kind: str = Field(description="chat, embedding (or rerank: a GGUF reranker)")
+    source: str = Field(description="packaged, local, hub, hf-cache or remote")
+    format: str = Field(description="gguf, hf or remote")
+    path: str | None = Field(
+        None, description="the folder or .gguf file; a remote model: its endpoint (never a key)"
+    )
+    architecture: str | None = None
+    description: str | None = None
     backend: str | None = Field(None, description="which backend serves it: llamacpp, transformers, remote")
     size_bytes: int | None = None
     parameters: int | None = None
@@ -44,6 +49,9 @@ class ModelInfo(Answer):
     )
     dtype: str | None = None
     error: Any = Field(None, description="why the last load failed")
+    retry_in_s: float | None = Field(
+        None, description="after a failed load: seconds until it may be tried again"
+    )
     notes: list[str] | None = None
     repo: str | None = Field(None, description="a pulled model: the Hub repo")
     file: str | None = Field(None, description="a pulled model: the GGUF file (null for a folder)")

@@ -39,10 +39,10 @@ class CollectionCreate(Body):
 
 class Collection(Answer):
     name: str
-    documents: int | None = None
-    chunks: int | None = None
-    size_bytes: int | None = None
-    embedding_model: str | None = None
+    documents: int
+    chunks: int
+    size_bytes: int
+    embedding_model: str = Field(description="the model its vectors come from (ingest and search use it)")
     dim: int | None = Field(None, description="the embedding's dimensions")
     created_at: str | None = None
     updated_at: str | None = None

@@ -137,6 +137,13 @@ async def test_answers_read_back_as_their_declared_models(api, jp_root_dir):
         assert reply.code == 200, (path, reply.body[:300])
         declared = wire_op(_handler(path).get)
         declared.answer.model_validate(reply.json)
+    created = await api.post("collections", body={"name": "wiredocs"})
+    if created.code != 503:
+        assert created.code == 201, created.body[:300]
+        wire_op(_handler(("collections",)).post).answer.model_validate(created.json)
+        listed = await api.get("collections")
+        wire_op(_handler(("collections",)).get).answer.model_validate(listed.json)
+        assert [c["name"] for c in listed.json["collections"]] == ["wiredocs"]
     models = (await api.get("models")).json["models"]
     reply = await api.get("models", models[0]["id"])
     wire_op(_handler(("models", "x")).get).answer.model_validate(reply.json)
