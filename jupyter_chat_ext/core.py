@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,9 +36,11 @@ class Core:
     """The core objects over one Settings: the one set of services every door calls.
 
     ``chat`` (ChatService) is the door for sessions, messages, turns, history search, the SQL door
-    and the cache: doors never touch ``store``. Models are the ``engine``'s (list, load, unload,
-    raw completions, embeddings), retrieval is ``rag_service()``, tools ``tools``, background work
-    ``job_runner()``. The two accessors raise the 503 a door answers when that part is missing.
+    and the cache: doors never touch ``store``. Models are the ``engine``'s (get, load, unload,
+    raw completions, embeddings), with the views that join it to the hub here (``model_list``,
+    ``delete_model``, ``installed``, ``roles_view``/``set_roles``); retrieval is ``rag_service()``,
+    tools ``tools``, background work ``job_runner()``. The two accessors raise the 503 a door
+    answers when that part is missing.
     """
 
     settings: Settings
@@ -69,6 +72,45 @@ class Core:
         if self.jobs is None:
             raise Unavailable("the job runner is not available")
         return self.jobs
+
+    # -- models: the engine joined to the hub (roles, pulls), one composition for every door ------
+    def model_list(self) -> dict[str, Any]:
+        """``{models, notes}``: every model with its roles and tools hint, and the configured
+        sources that are not in use, with why (a bad endpoint, a missing folder). Blocking."""
+        from jupyter_chat_ext.config_report import config_problems
+        from jupyter_chat_ext.hub.roles import with_roles
+        from jupyter_chat_ext.hub.tools_hint import with_tools_hint
+
+        models = with_roles(with_tools_hint(self.engine.list_models()), self.engine)
+        notes = [p for p in config_problems(self.settings, self.engine) if p["setting"] != "mcp_servers"]
+        return {"models": models, "notes": notes}
+
+    def delete_model(self, model_id: str) -> dict[str, Any]:
+        """Remove a model pulled from the Hub (unloaded first); 403 for packaged and folder models."""
+        from jupyter_chat_ext.hub.pull_jobs import delete_pulled
+
+        return delete_pulled(self.settings, self.engine, self.jobs, model_id)
+
+    def installed(self) -> Callable[[str, str | None], str | None]:
+        """``lookup(repo, file)`` -> the id of the pulled model of that file, None when not pulled."""
+        from jupyter_chat_ext.hub.installed import installed_lookup
+
+        return installed_lookup(self.engine.registry.all())
+
+    def roles_view(self) -> dict[str, Any]:
+        """The models of each role, configured and in use (GET /roles, ``%chat roles``)."""
+        from jupyter_chat_ext.hub import roles
+
+        return roles.roles_view(self.engine)
+
+    def set_roles(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Check, save and apply new role models; a new embedding model rebinds RAG's chunker."""
+        from jupyter_chat_ext.hub import roles
+
+        def rebind() -> None:
+            roles.switch_embedder(self)
+
+        return roles.update_roles(self.engine, changes, on_embedding_change=rebind)
 
     def health(self) -> dict[str, Any]:
         """``{status, version, engine, store, rag}``: blocking (reads the store), call it in a thread."""

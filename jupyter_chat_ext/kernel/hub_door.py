@@ -40,10 +40,8 @@ def catalog(client: Any) -> dict[str, Any]:
     if isinstance(client, HttpClient):
         return client._json("GET", "catalog")
     from ..hub.catalog import catalog_view
-    from ..hub.installed import installed_lookup
 
-    core = _local_core(client)
-    return catalog_view(hardware(client), installed_lookup(core.engine.registry.all()))
+    return catalog_view(hardware(client), _local_core(client).installed())
 
 
 def roles(client: Any, changes: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -51,14 +49,8 @@ def roles(client: Any, changes: dict[str, Any] | None = None) -> dict[str, Any]:
         if changes:
             return client._json("PUT", "roles", json=changes)
         return client._json("GET", "roles")
-    from ..hub import roles as hub_roles
-
     core = _local_core(client)
-    if changes:
-        return hub_roles.update_roles(
-            core.engine, changes, on_embedding_change=lambda: hub_roles.switch_embedder(core)
-        )
-    return hub_roles.roles_view(core.engine)
+    return core.set_roles(changes) if changes else core.roles_view()
 
 
 def parse_target(text: str, entries: list[dict[str, Any]] | None = None) -> dict[str, Any]:

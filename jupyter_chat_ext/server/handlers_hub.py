@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_chat_ext.hub import catalog, roles, search
+from jupyter_chat_ext.hub import catalog, search
 from jupyter_chat_ext.hub.hardware import hardware_profile
-from jupyter_chat_ext.hub.installed import installed_lookup, pulled_dir
+from jupyter_chat_ext.hub.installed import pulled_dir
 from jupyter_chat_ext.wire.hub import (
     Catalog,
     Hardware,
@@ -78,7 +78,7 @@ class HubFilesHandler(ChatExtHandler):
 
         def listing() -> dict[str, Any]:
             hardware = _hardware(core)
-            lookup = installed_lookup(core.engine.registry.all())
+            lookup = core.installed()
             return search.repo_files(
                 repo, revision, hardware, installed=lambda r, f: lookup(r, f) is not None
             )
@@ -99,7 +99,7 @@ class CatalogHandler(ChatExtHandler):
         core = await self.core()
 
         def view() -> dict[str, Any]:
-            return catalog.catalog_view(_hardware(core), installed_lookup(core.engine.registry.all()))
+            return catalog.catalog_view(_hardware(core), core.installed())
 
         self.send_json(await self.blocking(view))
 
@@ -115,7 +115,7 @@ class RolesHandler(ChatExtHandler):
     )
     async def get(self) -> None:
         core = await self.core()
-        self.send_json(await self.blocking(roles.roles_view, core.engine))
+        self.send_json(await self.blocking(core.roles_view))
 
     @requires(WRITE)
     @op(
@@ -128,10 +128,4 @@ class RolesHandler(ChatExtHandler):
     )
     async def put(self, body: RolesUpdate) -> None:
         core = await self.core()
-
-        def update() -> dict[str, Any]:
-            return roles.update_roles(
-                core.engine, body.given(), on_embedding_change=lambda: roles.switch_embedder(core)
-            )
-
-        self.send_json(await self.blocking(update))
+        self.send_json(await self.blocking(core.set_roles, body.given()))

@@ -6,10 +6,7 @@ import time
 from typing import Any
 
 from jupyter_chat_ext import __version__
-from jupyter_chat_ext.config_report import config_problems
 from jupyter_chat_ext.errors import ChatExtError, NotFound
-from jupyter_chat_ext.hub.roles import with_roles
-from jupyter_chat_ext.hub.tools_hint import with_tools_hint
 from jupyter_chat_ext.wire.base import Error
 from jupyter_chat_ext.wire.models import ModelDeleted, ModelInfo, ModelList
 from jupyter_chat_ext.wire.ops import op
@@ -70,12 +67,8 @@ class ModelsHandler(ChatExtHandler):
     )
     async def get(self) -> None:
         core = await self.core()
-        models = await self.blocking(
-            lambda: with_roles(with_tools_hint(core.engine.list_models()), core.engine)
-        )
-        # configured models that are not listed, and why (a bad endpoint, a missing folder)
-        notes = [p for p in config_problems(core.settings, core.engine) if p["setting"] != "mcp_servers"]
-        self.send_json({"models": models, "notes": notes})
+        # with roles and tools hints; notes: configured models not listed, and why
+        self.send_json(await self.blocking(core.model_list))
 
 
 class ModelHandler(ChatExtHandler):
@@ -96,10 +89,8 @@ class ModelHandler(ChatExtHandler):
     )
     async def delete(self, model_id: str) -> None:
         """Remove a model pulled from the Hub (unloaded first); 403 for packaged and user-folder models."""
-        from jupyter_chat_ext.hub.pull_jobs import delete_pulled
-
         core = await self.core()
-        self.send_json(await self.blocking(delete_pulled, core.settings, core.engine, core.jobs, model_id))
+        self.send_json(await self.blocking(core.delete_model, model_id))
 
 
 class ModelLoadHandler(ChatExtHandler):
