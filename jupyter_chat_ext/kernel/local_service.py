@@ -153,7 +153,7 @@ class LocalService(ChatClient):
 
     # -- models ----------------------------------------------------------------------------------
     def list_models(self) -> list[dict[str, Any]]:
-        return self.engine.list_models()
+        return self.core.model_list()["models"]  # GET /models' entries: with roles and tools hint
 
     def get_model(self, model_id: str) -> dict[str, Any]:
         return self.engine.get_model(model_id)
