@@ -52,7 +52,6 @@ export type ModelState = Schemas['ModelInfo']['state'];
 export type ModelInfo = Omit<Schemas['ModelInfo'], 'error'> & {
   /** why the load failed */
   error?: string | null;
-  path?: string;
 };
 export type Collection = Schemas['Collection'];
 /** an ingest or upload job (Job: the record of every kind) */

@@ -1391,14 +1391,11 @@ export interface components {
         /** Collection */
         Collection: {
             name: string;
-            /** @default null */
-            documents?: number | null;
-            /** @default null */
-            chunks?: number | null;
-            /** @default null */
-            size_bytes?: number | null;
-            /** @default null */
-            embedding_model?: string | null;
+            documents: number;
+            chunks: number;
+            size_bytes: number;
+            /** @description the model its vectors come from (ingest and search use it) */
+            embedding_model: string;
             /**
              * @description the embedding's dimensions
              * @default null
@@ -2260,21 +2257,21 @@ export interface components {
         ModelInfo: {
             /** @description the registry id (may contain slashes: owner/name:file-stem, provider/model) */
             id: string;
+            /** @description chat, embedding (or rerank: a GGUF reranker) */
+            kind: string;
+            /** @description packaged, local, hub, hf-cache or remote */
+            source: string;
+            /** @description gguf, hf or remote */
+            format: string;
             /**
-             * @description chat or embedding
+             * @description the folder or .gguf file; a remote model: its endpoint (never a key)
              * @default null
              */
-            kind?: string | null;
-            /**
-             * @description packaged, local, hub, hf-cache or remote
-             * @default null
-             */
-            source?: string | null;
-            /**
-             * @description gguf, hf or remote
-             * @default null
-             */
-            format?: string | null;
+            path?: string | null;
+            /** @default null */
+            architecture?: string | null;
+            /** @default null */
+            description?: string | null;
             /**
              * @description which backend serves it: llamacpp, transformers, remote
              * @default null
@@ -2317,6 +2314,11 @@ export interface components {
              * @default null
              */
             error?: unknown;
+            /**
+             * @description after a failed load: seconds until it may be tried again
+             * @default null
+             */
+            retry_in_s?: number | null;
             /** @default null */
             notes?: string[] | null;
             /**

@@ -151,7 +151,7 @@ export class MemoryServer implements StoreApi {
     if (this.collections_.some(c => c.name === name)) {
       throw new ApiError(409, 'collection_exists', `${name} exists`);
     }
-    const c = { name, documents: 0, chunks: 0, size_bytes: 0 };
+    const c = { name, documents: 0, chunks: 0, size_bytes: 0, embedding_model: 'tiny-embed' };
     this.collections_.push(c);
     return c;
   }
