@@ -12,12 +12,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput, PayloadTooLarge
 from . import inputs
 from .context import fold
 from .context import stored as stored_context
+
+if TYPE_CHECKING:
+    from ..tools.registry import ToolRegistry
 
 #: the text a model sees for a call whose turn was stopped before it ran (each call needs a result)
 NOT_RUN = "the call was not run: the turn was stopped"
@@ -48,7 +51,7 @@ def tools_request(value: Any, default_max_steps: int) -> ToolsRequest:
     )
 
 
-def select_tools(registry: Any, listed: list[Any], req: ToolsRequest) -> list[Any]:
+def select_tools(registry: ToolRegistry, listed: list[Any], req: ToolsRequest) -> list[Any]:
     """The specs this turn offers. Notebook tools run in the client, so they are offered only when
     the client says it can run them; a named tool that is unknown is NotFound ``unknown_tool``."""
     if req.names is None:

@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .inline import Fitted, InlineRequest, fit_budget
 from .inline_clean import InlineCleaner
+
+if TYPE_CHECKING:
+    from ..engine.engine import Engine
 
 #: prompt tokens for prefix + suffix: a cursor's neighbourhood (~1-1.5k characters of code), short
 #: enough that the first ghost token comes quickly on a laptop CPU (prompt evaluation dominates)
@@ -30,7 +33,7 @@ def _done(text: str, finish_reason: str, metrics: dict[str, Any], **extra: Any) 
 
 
 async def inline_events(
-    engine: Any, req: InlineRequest, *, budget_tokens: int = DEFAULT_BUDGET_TOKENS
+    engine: Engine, req: InlineRequest, *, budget_tokens: int = DEFAULT_BUDGET_TOKENS
 ) -> AsyncIterator[dict[str, Any]]:
     started = time.perf_counter()
     if req.skip_reason is not None:  # no model call (and no model load) at all
@@ -104,7 +107,7 @@ def _since(started: float) -> float:
     return round(time.perf_counter() - started, 4)
 
 
-async def _warm(engine: Any, model: str, fitted: Fitted, fim: bool) -> dict[str, Any]:
+async def _warm(engine: Engine, model: str, fitted: Fitted, fim: bool) -> dict[str, Any]:
     """Run the prompt with one new token (the least an engine request decodes) and drop the token;
     returns the engine's last event. The llama.cpp slots keep the evaluated prompt, so the next
     request that starts with the same text evaluates only what was typed since (bench/

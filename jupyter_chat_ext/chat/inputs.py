@@ -10,7 +10,7 @@ deeper re-validates.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -18,6 +18,9 @@ from ..engine.options import GenerationOptions, checked
 from ..errors import InvalidInput, PayloadTooLarge, Unavailable
 from ..wire.base import Body, parse
 from ..wire.chat import MAX_CONTEXT_ITEMS, AgentTools, ContextItem, RagField, RagSpec
+
+if TYPE_CHECKING:
+    from ..engine.engine import Engine
 
 __all__ = [
     "RagSpec",
@@ -75,7 +78,7 @@ def options(*layers: Any) -> GenerationOptions:
     return GenerationOptions.from_any(merged)
 
 
-def model(engine: Any, value: Any) -> str | None:
+def model(engine: Engine, value: Any) -> str | None:
     """A chat model id known to the registry (NotFound otherwise), or None for the default."""
     if value is None:
         return None

@@ -10,12 +10,16 @@ on from the bytes on disk.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict, Forbidden, NotFound
 from ..jobs import ACTIVE, JobKind, JobRunner
 from . import pull_store
 from .pull import plan_pull, run_pull
+
+if TYPE_CHECKING:
+    from ..engine.engine import Engine
+    from ..settings import Settings
 
 KIND = "pull"
 LANE = "pull"
@@ -23,7 +27,7 @@ WORKERS = 2
 _submit_lock = threading.Lock()
 
 
-def register_pulls(settings: Any, engine: Any, jobs: JobRunner) -> None:
+def register_pulls(settings: Settings, engine: Engine, jobs: JobRunner) -> None:
     def run(record: dict[str, Any], ctx: Any) -> dict[str, Any]:
         return run_pull(settings, engine, record, ctx)
 
@@ -64,7 +68,9 @@ def start_pull(
         return jobs.submit(KIND, plan.to_params(), fields), False
 
 
-def delete_pulled(settings: Any, engine: Any, jobs: JobRunner | None, model_id: str) -> dict[str, Any]:
+def delete_pulled(
+    settings: Settings, engine: Engine, jobs: JobRunner | None, model_id: str
+) -> dict[str, Any]:
     """Remove a pulled model's files (unloading it first); packaged and user-folder models are refused."""
     info = engine.registry.get(model_id)  # NotFound for an unknown id
     if info.source != "hub":

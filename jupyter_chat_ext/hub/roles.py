@@ -20,10 +20,14 @@ import time
 import weakref
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput
 from ..settings import Settings
+
+if TYPE_CHECKING:
+    from ..core import Core
+    from ..engine.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +153,7 @@ _inline_cache: weakref.WeakKeyDictionary[Any, tuple[float, str]] = weakref.WeakK
 _inline_lock = threading.Lock()
 
 
-def inline_model(engine: Any) -> str:
+def inline_model(engine: Engine) -> str:
     """The model inline completion uses when the request names none (blocking, cached briefly)."""
     settings = engine.settings
     chosen = getattr(settings, "inline_model", None)
@@ -172,7 +176,7 @@ def forget_inline_cache() -> None:
 
 
 # -- the /roles door --------------------------------------------------------------------------------
-def roles_view(engine: Any) -> dict[str, Any]:
+def roles_view(engine: Engine) -> dict[str, Any]:
     """The GET /roles answer: what is configured (after roles.json) and what is used now."""
     s = engine.settings
     configured = {role: getattr(s, field, None) for role, field in ROLE_FIELDS.items()}
@@ -183,7 +187,7 @@ def roles_view(engine: Any) -> dict[str, Any]:
     return {**configured, "effective": effective, "saved": read_saved(s)}
 
 
-def with_roles(models: list[dict[str, Any]], engine: Any) -> list[dict[str, Any]]:
+def with_roles(models: list[dict[str, Any]], engine: Engine) -> list[dict[str, Any]]:
     """``list_models`` entries with ``roles``: the roles each model serves now (e.g. ["chat", "inline"])."""
     effective = roles_view(engine)["effective"]
     for m in models:
@@ -191,7 +195,7 @@ def with_roles(models: list[dict[str, Any]], engine: Any) -> list[dict[str, Any]
     return models
 
 
-def _check(engine: Any, role: str, model_id: Any) -> Any:
+def _check(engine: Engine, role: str, model_id: Any) -> Any:
     """The registry entry of a role's model (None for null); 404 unknown, 400 the wrong kind."""
     if model_id is None:
         if role not in NULLABLE:
@@ -212,7 +216,7 @@ def _check(engine: Any, role: str, model_id: Any) -> Any:
     return info
 
 
-def update_roles(engine: Any, body: dict[str, Any], *, on_embedding_change: Any = None) -> dict[str, Any]:
+def update_roles(engine: Engine, body: dict[str, Any], *, on_embedding_change: Any = None) -> dict[str, Any]:
     """Check every role in ``body``, then save and apply them all (nothing changes on a refusal)."""
     if not isinstance(body, dict) or not body:
         raise InvalidInput("the body must be a JSON object with chat, inline, embedding and/or rerank")
@@ -236,7 +240,7 @@ def update_roles(engine: Any, body: dict[str, Any], *, on_embedding_change: Any 
     return roles_view(engine)
 
 
-def switch_embedder(core: Any) -> None:
+def switch_embedder(core: Core) -> None:
     """Use the newly chosen embedding model from now on (the old one's weights are released).
 
     Collections embedded with the old model then refuse ingest and search with
