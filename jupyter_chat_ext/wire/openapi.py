@@ -31,6 +31,7 @@ from .openapi_shared import (
     PATH_EXAMPLES,
     PATH_PARAMETERS,
     RETRY_AFTER,
+    SECURITY_SCHEMES,
     TAGS,
     OpenAIError,
     OpenApiDocument,
@@ -238,19 +239,7 @@ def _components(parts: Components) -> dict[str, Any]:
             param["examples"] = PATH_EXAMPLES[component]
         parameters[component] = param
     return {
-        "securitySchemes": {
-            "token": {
-                "type": "apiKey",
-                "in": "header",
-                "name": "Authorization",
-                "description": "token <the Jupyter server token>",
-            },
-            "bearer": {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "the Jupyter server token (what the openai client sends)",
-            },
-        },
+        "securitySchemes": copy.deepcopy(SECURITY_SCHEMES),
         "parameters": parameters,
         "headers": {
             "RetryAfter": {"description": "seconds to wait before retrying", "schema": {"type": "string"}}

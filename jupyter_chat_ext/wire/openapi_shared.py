@@ -22,6 +22,21 @@ DESCRIPTION = (
     "route table and the pydantic declarations of jupyter_chat_ext/wire/."
 )
 
+#: Jupyter's credentials: the token header, or a bearer token (the openai client's api_key)
+SECURITY_SCHEMES: dict[str, Any] = {
+    "token": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "token <the Jupyter server token>",
+    },
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "the Jupyter server token (what the openai client sends)",
+    },
+}
+
 TAGS: dict[str, str] = {
     "server": "health, metrics, this document",
     "models": "the model registry and loading",
