@@ -65,4 +65,24 @@ def checked(value: Any) -> GenerationParams:
             raise InvalidInput(
                 f"unknown generation option {name!r} (known: {known})", code="invalid_option"
             ) from None
-        raise InvalidInput(describe(exc).message, code="invalid_option") from None
+        raise InvalidInput(_said(exc, err), code="invalid_option") from None
+
+
+#: pydantic's range errors, said the way the options' messages always were ("top_p must be > 0")
+_RANGES = {"greater_than_equal": ("ge", ">="), "less_than_equal": ("le", "<="), "greater_than": ("gt", ">")}
+_RANGES["less_than"] = ("lt", "<")
+
+
+def _said(exc: ValidationError, err: Any) -> str:
+    """The first error, the option named first and unquoted: ``temperature must be >= 0``."""
+    name = field_path(tuple(err["loc"]))
+    if err["type"] in _RANGES:
+        key, sign = _RANGES[err["type"]]
+        bound = err["ctx"][key]
+        return (
+            f"{name} must be {sign} {bound:g}"
+            if isinstance(bound, float)
+            else f"{name} must be {sign} {bound}"
+        )
+    message = describe(exc).message  # the wire's wording: "'top_k' must be an integer"
+    return name + message[len(repr(name)) :] if message.startswith(repr(name)) else message

@@ -39,7 +39,7 @@ def test_a_bad_number_is_a_400_naming_the_field(field, value):
     with pytest.raises(InvalidInput) as err:
         GenerationOptions.from_any({field: value})
     assert err.value.status == 400 and err.value.code == "invalid_option"
-    assert err.value.message.startswith(f"'{field}'")  # named first (wire/chat.py GenerationParams)
+    assert err.value.message.startswith(field)
     assert len(err.value.message) < 200  # 10**309 is not printed in full
     with pytest.raises(InvalidInput):  # the door every turn and session write goes through
         inputs.params({field: value})
