@@ -30,7 +30,7 @@ from .streaming import Event, StreamingHandler
 
 
 class OpenAIErrors:
-    """Mixin: errors in OpenAI's shape (``wire/openai.py``'s ``OpenAIError``)."""
+    """Mixin: errors in OpenAI's shape (``{"error": {"message", "type", "param", "code"}}``)."""
 
     def error_body(self, status: int, code: str, message: str) -> dict[str, Any]:
         return oa.error_body(status, code, message)
