@@ -10,7 +10,7 @@ from jupyter_chat_ext.errors import ChatExtError, NotFound
 from jupyter_chat_ext.wire.base import Error
 from jupyter_chat_ext.wire.models import ModelDeleted, ModelInfo, ModelList
 from jupyter_chat_ext.wire.ops import op
-from jupyter_chat_ext.wire.server import Health
+from jupyter_chat_ext.wire.server import Health, HealthDown
 
 from .base import EXECUTE, READ, WRITE, ChatExtHandler, requires
 
@@ -26,9 +26,7 @@ class HealthHandler(ChatExtHandler):
         "Engine, store and RAG state, version, uptime (503 while the core cannot start)",
         answer=Health,
         tag="server",
-        # the 503 body is wire.server.HealthDown: errors=((503, HealthDown),) once the generator
-        # puts Retry-After on a 503 declared with its shape (it is sent: send_json)
-        errors=(503,),
+        errors=((503, HealthDown),),
         operation_id="getHealth",
     )
     async def get(self) -> None:

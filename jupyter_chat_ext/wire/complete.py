@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from .base import Answer, Body, Query
+from .chat import ErrorEvent, TokenEvent
 from .fields import NonBlankPath
 
 __all__ = [
@@ -24,7 +25,6 @@ __all__ = [
     "InlineDone",
     "InlineEvent",
     "InlineRequest",
-    "InlineToken",
 ]
 
 MAX_LINES_LIMIT = 50
@@ -58,11 +58,6 @@ class InlineRequest(Body):
     )
 
 
-class InlineToken(Answer):
-    type: Literal["token"]
-    text: str = Field(description="clean ghost text (the done event's text is all of them)")
-
-
 class InlineDone(Answer):
     type: Literal["done"]
     text: str = Field(description="the whole completion")
@@ -73,14 +68,9 @@ class InlineDone(Answer):
     reason: str | None = Field(None, description="why nothing was completed (finish_reason skipped)")
 
 
-class InlineError(Answer):
-    type: Literal["error"]
-    code: str
-    message: str
-    status: int | None = None
-
-
-InlineEvent = Annotated[InlineToken | InlineDone | InlineError, Field(discriminator="type")]
+#: ``token`` events of clean ghost text (the done event's text is all of them), one ``done``; an
+#: ``error`` event when the engine fails after the stream began (the same events as a chat turn's)
+InlineEvent = Annotated[TokenEvent | InlineDone | ErrorEvent, Field(discriminator="type")]
 
 
 class ContextFileRequest(Body):

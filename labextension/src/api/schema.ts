@@ -1825,6 +1825,23 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        /**
+         * HealthDown
+         * @description ``GET /health`` while the core cannot start (503): the reason, in the same shape.
+         */
+        HealthDown: {
+            /** @constant */
+            status: "error";
+            version: string;
+            uptime_s: number;
+            error: components["schemas"]["ErrorBody"];
+            /** @default null */
+            engine?: null;
+            /** @default null */
+            store?: null;
+            /** @default null */
+            rag?: null;
+        };
         /** HistoryQuery */
         HistoryQuery: {
             /** @description every word must be a prefix of some word of a message (case-insensitive) */
@@ -1939,19 +1956,7 @@ export interface components {
              */
             reason?: string | null;
         };
-        /** InlineError */
-        InlineError: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "error";
-            code: string;
-            message: string;
-            /** @default null */
-            status?: number | null;
-        };
-        InlineEvent: components["schemas"]["InlineToken"] | components["schemas"]["InlineDone"] | components["schemas"]["InlineError"];
+        InlineEvent: components["schemas"]["TokenEvent"] | components["schemas"]["InlineDone"] | components["schemas"]["ErrorEvent"];
         /**
          * InlineRequest
          * @description ``POST /inline``: the text around the cursor (trimmed to the token budget by the server).
@@ -1992,16 +1997,6 @@ export interface components {
              * @default false
              */
             warm?: boolean;
-        };
-        /** InlineToken */
-        InlineToken: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "token";
-            /** @description clean ghost text (the done event's text is all of them) */
-            text: string;
         };
         /**
          * JSONSchema
@@ -3599,7 +3594,16 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
-            503: components["responses"]["Unavailable"];
+            /** @description ``GET /health`` while the core cannot start (503): the reason, in the same shape. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthDown"];
+                };
+            };
             "4XX": components["responses"]["Error"];
         };
     };
