@@ -47,10 +47,13 @@ MAX_TOKENS_ALIASES = ("max_new_tokens", "max_completion_tokens")
 
 
 def _alias_properties(schema: dict[str, Any]) -> None:
-    """The aliases in the document too (the validator below folds them into max_tokens)."""
+    """What the validators take, in the document too: the aliases (folded into max_tokens) and
+    ``stop`` as one string (taken as a list of one)."""
     props = schema.setdefault("properties", {})
     for alias in MAX_TOKENS_ALIASES:
         props[alias] = {**props["max_tokens"], "description": "alias of max_tokens"}
+    one = {"type": "string", "minLength": 1, "maxLength": MAX_STOP_LENGTH}
+    props["stop"] = {**props["stop"], "anyOf": [one, *props["stop"].get("anyOf", [])]}
 
 
 class GenerationParams(Body):
@@ -106,8 +109,13 @@ def _named(value: Any) -> Any:
     return {"collection": value} if isinstance(value, str) else value
 
 
+def _or_name(schema: dict[str, Any]) -> None:
+    """The document says what ``_named`` takes: a collection name as well as the spec."""
+    schema["anyOf"] = [{"type": "string", "minLength": 1, "maxLength": 200}, *schema.get("anyOf", [])]
+
+
 #: a turn's ``rag``: the whole spec, or a collection name alone
-RagField = Annotated[RagSpec | None, BeforeValidator(_named)]
+RagField = Annotated[RagSpec | None, BeforeValidator(_named), Field(json_schema_extra=_or_name)]
 
 ContextLabel = Annotated[
     str,

@@ -1288,7 +1288,7 @@ export interface components {
              * @description retrieve from this collection (a name alone: k 4, hybrid); 503 without RAG
              * @default null
              */
-            rag?: components["schemas"]["RagSpec"] | null;
+            rag?: string | components["schemas"]["RagSpec"] | null;
             /** @default null */
             tools?: components["schemas"]["AgentTools"] | null;
             /** @default null */
@@ -1619,7 +1619,7 @@ export interface components {
              * @description ignored: the question's stored retrieval is reused
              * @default null
              */
-            rag?: components["schemas"]["RagSpec"] | null;
+            rag?: string | components["schemas"]["RagSpec"] | null;
             /**
              * @description ignored: the turn runs again without tools
              * @default null
@@ -1753,7 +1753,7 @@ export interface components {
              * @description up to 8 stop strings (one string: a list of one)
              * @default null
              */
-            stop?: string[] | null;
+            stop?: string | string[] | null;
             /**
              * @description the sampler's seed: same seed, same answer
              * @default null
@@ -2741,7 +2741,7 @@ export interface components {
              * @description ignored: the question's stored retrieval is reused
              * @default null
              */
-            rag?: components["schemas"]["RagSpec"] | null;
+            rag?: string | components["schemas"]["RagSpec"] | null;
             /**
              * @description ignored: the turn runs again without tools
              * @default null
