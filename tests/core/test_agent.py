@@ -315,6 +315,10 @@ async def test_bad_tool_requests_write_nothing(make_service) -> None:
     for tools, error in bad:
         with pytest.raises(error):
             await svc.chat(s["id"], QUESTION, PARAMS, tools=tools).__anext__()
+    # the one budget check (Engine.budget), as for a plain turn: an answer that cannot fit the context
+    with pytest.raises(InvalidInput, match="above the model's context") as err:
+        await svc.chat(s["id"], QUESTION, {**PARAMS, "max_tokens": 10**6}, tools={}).__anext__()
+    assert err.value.code == "invalid_option"
     assert svc.list_messages(s["id"]) == []
 
 

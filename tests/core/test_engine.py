@@ -199,6 +199,18 @@ def test_generation_options_validation() -> None:
     assert GenerationOptions.from_any({"max_new_tokens": 5, "stop": "x"}).stop == ["x"]
 
 
+def test_budget_is_the_one_max_tokens_check(engine: Engine) -> None:
+    ctx = engine.context_length(None)
+    budget = engine.budget(None, 64)
+    assert (budget.context, budget.reserve, budget.prompt) == (ctx, 64, ctx - 64)
+    # no max_tokens: the default answer length, at most half the context
+    assert engine.budget(None, None).reserve == min(engine.settings.default_max_tokens, ctx // 2)
+    assert engine.budget(None, ctx - 1).reserve == ctx // 2
+    with pytest.raises(InvalidInput, match="above the model's context") as err:
+        engine.budget(None, ctx)
+    assert err.value.code == "invalid_option"
+
+
 def test_bad_requests_are_typed_errors(engine: Engine) -> None:
     with pytest.raises(InvalidInput, match="above the model's context"):
         engine.generate(None, Q, {"max_tokens": 100_000})
