@@ -18,12 +18,11 @@ from jupyter_chat_ext.chat.inline import parse_inline
 from jupyter_chat_ext.chat.inline_run import inline_events
 from jupyter_chat_ext.hub.roles import inline_model
 from jupyter_chat_ext.wire.complete import ContextFile, ContextFileRequest, InlineEvent, InlineRequest
-from jupyter_chat_ext.wire.openai import Completion, V1CompletionChunk, V1CompletionRequest
 from jupyter_chat_ext.wire.ops import op
 
 from . import openai_legacy as ol
 from .base import EXECUTE, READ, ChatExtHandler, requires
-from .handlers_openai import OpenAIStreaming
+from .handlers_openai import OpenAIStreaming, v1_shape
 from .streaming import Event, StreamingHandler
 
 
@@ -31,14 +30,14 @@ class V1CompletionsHandler(OpenAIStreaming):
     @requires(EXECUTE)
     @op(
         "Legacy completions (prompt + optional suffix) for editors and inline completion",
-        body=V1CompletionRequest,
-        answer=Completion,
-        stream=V1CompletionChunk,
+        body=v1_shape("V1CompletionRequest"),
+        answer=v1_shape("Completion"),
+        stream=v1_shape("V1CompletionChunk"),
         errors=(503,),
         operation_id="v1Completions",
         tag="openai",
     )
-    async def post(self, body: V1CompletionRequest) -> None:
+    async def post(self, body: ol.V1CompletionRequest) -> None:
         self.note_ignored(body)
         req = ol.legacy_request(body, max_chars=self.chat_app.max_content_chars)
         core = await self.core()

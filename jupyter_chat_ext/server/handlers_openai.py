@@ -7,26 +7,25 @@ Errors use OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tornado.iostream import StreamClosedError
 
 from jupyter_chat_ext.errors import ChatExtError, event_status
-from jupyter_chat_ext.wire.openai import (
-    ChatCompletion,
-    ChatCompletionChunk,
-    OpenAIBody,
-    V1ChatRequest,
-    V1EmbeddingRequest,
-    V1Embeddings,
-    V1Model,
-    V1ModelList,
-)
-from jupyter_chat_ext.wire.ops import op
+from jupyter_chat_ext.wire.ops import Later, op
+
+if TYPE_CHECKING:  # imported on the first /v1 request (see v1_shape)
+    from jupyter_chat_ext.wire.openai import OpenAIBody, V1ChatRequest, V1EmbeddingRequest
 
 from . import openai_compat as oa
 from .base import EXECUTE, READ, ChatExtHandler, dumps, requires
 from .streaming import Event, StreamingHandler
+
+
+def v1_shape(name: str) -> Later:
+    """A shape of ``wire/openai.py``, imported on first use: it imports the openai package, whose
+    types take ~0.35 s to import, which Jupyter's start-up should not pay for routes not yet used."""
+    return Later(f"jupyter_chat_ext.wire.openai:{name}")
 
 
 class OpenAIErrors:
@@ -91,7 +90,7 @@ class V1ModelsHandler(OpenAIErrors, ChatExtHandler):
     @requires(READ)
     @op(
         "The models, in OpenAI's list shape",
-        answer=V1ModelList,
+        answer=v1_shape("V1ModelList"),
         errors=(503,),
         operation_id="v1ListModels",
         tag="openai",
@@ -104,7 +103,7 @@ class V1ModelsHandler(OpenAIErrors, ChatExtHandler):
 
 class V1ModelHandler(OpenAIErrors, ChatExtHandler):
     @requires(READ)
-    @op("One model", answer=V1Model, errors=(503,), operation_id="v1GetModel", tag="openai")
+    @op("One model", answer=v1_shape("V1Model"), errors=(503,), operation_id="v1GetModel", tag="openai")
     async def get(self, model_id: str) -> None:
         core = await self.core()
         self.send_json(oa.model_entry(await self.blocking(core.engine.get_model, model_id)))
@@ -115,9 +114,9 @@ class V1ChatCompletionsHandler(OpenAIStreaming):
     @op(
         "A chat completion: a chat.completion, or with stream true chat.completion.chunk events "
         "ending in [DONE] (a tool call comes whole in one chunk's delta.tool_calls)",
-        body=V1ChatRequest,
-        answer=ChatCompletion,
-        stream=ChatCompletionChunk,
+        body=v1_shape("V1ChatRequest"),
+        answer=v1_shape("ChatCompletion"),
+        stream=v1_shape("ChatCompletionChunk"),
         errors=(503, 507),
         operation_id="v1ChatCompletions",
         tag="openai",
@@ -186,8 +185,8 @@ class V1EmbeddingsHandler(OpenAIErrors, ChatExtHandler):
     @requires(EXECUTE)
     @op(
         "Embeddings: one vector per input",
-        body=V1EmbeddingRequest,
-        answer=V1Embeddings,
+        body=v1_shape("V1EmbeddingRequest"),
+        answer=v1_shape("V1Embeddings"),
         errors=(503,),
         operation_id="v1Embeddings",
         tag="openai",

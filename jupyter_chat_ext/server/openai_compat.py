@@ -12,11 +12,13 @@ import base64
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_chat_ext.engine.structured import Structured
 from jupyter_chat_ext.errors import PayloadTooLarge
-from jupyter_chat_ext.wire.openai import V1ChatRequest, V1EmbeddingRequest
+
+if TYPE_CHECKING:  # the openai package loads with the first /v1 request (handlers_openai.v1_shape)
+    from jupyter_chat_ext.wire.openai import V1ChatRequest, V1EmbeddingRequest
 
 ROLE_MAP = {
     "system": "system",

@@ -11,12 +11,14 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_chat_ext.errors import PayloadTooLarge
-from jupyter_chat_ext.wire.openai import V1CompletionRequest
 
 from .openai_compat import FINISH_MAP, usage
+
+if TYPE_CHECKING:  # the openai package loads with the first /v1 request (handlers_openai.v1_shape)
+    from jupyter_chat_ext.wire.openai import V1CompletionRequest
 
 
 @dataclass
