@@ -1,6 +1,6 @@
 """The composition root: one place builds Store + Engine + RagService + ChatService for every door.
 
-The Jupyter server (``server/core.py``) and the kernel's in-process service
+The Jupyter server (``server/lazy_core.py``) and the kernel's in-process service
 (``kernel/local_service.py``) both call :func:`build_core`, so they open the same parts the same
 way and report one health shape. Nothing heavy is imported at module level (Jupyter imports the
 server extension at start-up): torch, transformers, duckdb and lancedb come in with ``build_core``,

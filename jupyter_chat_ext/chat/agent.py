@@ -38,7 +38,7 @@ from .approvals import ApprovalBroker
 from .context import fold as fold_context
 from .prompt import HISTORY_LIMIT
 from .tool_intent import no_call_note
-from .turn import Event, Turn, new_message_writes, streaming_answer
+from .turn_state import Event, Turn, new_message_writes, streaming_answer
 
 if TYPE_CHECKING:  # the concrete parts: a reader or a tool follows a call into them
     from ..engine.engine import Budget, Engine

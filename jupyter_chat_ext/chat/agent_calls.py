@@ -23,7 +23,7 @@ from ..errors import ChatExtError
 from ..tools.limits import argument_errors, limited
 from ..tools.spec import ToolResult
 from .approvals import ApprovalBroker, Pending, Reply
-from .turn import Event
+from .turn_state import Event
 
 if TYPE_CHECKING:
     from ..engine.engine import Engine

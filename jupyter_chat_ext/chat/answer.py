@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from ..errors import ChatExtError, Unavailable, error_from_event, event_status
 from .checkpoint import Checkpointer
 from .titles import needs_title, title_from
-from .turn import Event, Turn
+from .turn_state import Event, Turn
 
 if TYPE_CHECKING:
     from ..engine.engine import Engine

@@ -33,7 +33,7 @@ from .agent import Agent
 from .approvals import ApprovalBroker
 from .session_lock import SessionLocks
 from .titles import DEFAULT_TITLE
-from .turn import Event
+from .turn_state import Event
 from .turns import RAG_INSTRUCTIONS, Turns
 
 if TYPE_CHECKING:  # the concrete parts (no Protocol): a reader or a tool follows a call into them

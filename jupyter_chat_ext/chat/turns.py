@@ -30,7 +30,7 @@ from .context import fold as fold_context
 from .context import stored as stored_context
 from .inputs import RagSpec
 from .prompt import HISTORY_LIMIT, build_prompt, history_items
-from .turn import Event, Turn, new_message_writes, streaming_answer
+from .turn_state import Event, Turn, new_message_writes, streaming_answer
 
 if TYPE_CHECKING:  # the concrete parts (no Protocol): a reader or a tool follows a call into them
     from ..engine.engine import Engine

@@ -16,12 +16,12 @@ from IPython.display import Markdown, display
 
 from ..errors import ChatExtError
 from . import spec
+from .cell_answer import check_out_name, generation_params, show_model_load, stream_answer
 from .client import ChatClient
 from .commands_hub import HUB_HANDLERS
 from .commands_providers import PROVIDER_HANDLERS
 from .feedback import ChatMagicError, explain
 from .tables import hits_frame, messages_frame, models_frame, sessions_frame, sql_frame
-from .turns import check_out_name, generation_params, show_model_load, stream_answer
 
 
 class ChatContext(Protocol):

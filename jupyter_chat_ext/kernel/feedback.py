@@ -1,6 +1,6 @@
 """How the magics report a failure: one clear red line, no traceback.
 
-Lives apart from ``magics.py`` so that ``commands.py`` and ``turns.py`` can raise these without
+Lives apart from ``magics.py`` so that ``commands.py`` and ``cell_answer.py`` can raise these without
 importing the magics (which import them: no circle).
 """
 

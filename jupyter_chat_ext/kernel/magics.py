@@ -2,7 +2,7 @@
 
 ``%load_ext jupyter_chat_ext`` registers them. The magics only translate: the arguments are
 declared in ``spec.py`` (parsing, validation and this magic's help all come from there), the line
-commands live in ``commands.py``, a streamed answer in ``turns.py``, and the work is done by the
+commands live in ``commands.py``, a streamed answer in ``cell_answer.py``, and the work is done by the
 shared client (server over HTTP + SSE, or the in-process core; see ``connection.py``).
 """
 
@@ -18,12 +18,12 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from ..errors import ChatExtError, NotFound
 from . import commands, spec
 from .agent_view import KERNEL_TOOLS, ToolCallView
+from .cell_answer import check_out_name, generation_params, show_model_load, stream_answer
 from .client import ChatClient
 from .connection import get_client
 from .context import notebook_context
 from .feedback import ChatMagicError, explain
 from .interpolate import interpolate
-from .turns import check_out_name, generation_params, show_model_load, stream_answer
 
 __all__ = ["ChatMagicError", "ChatMagics", "explain"]
 

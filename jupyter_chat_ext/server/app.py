@@ -134,7 +134,7 @@ class ChatExtApp(ExtensionApp):
 
     # -- runtime state (not config) -------------------------------------------------------------
     def initialize_settings(self) -> None:
-        from .core import LazyCore
+        from .lazy_core import LazyCore
         from .pools import Pools
 
         self.started_at = time.time()
