@@ -108,7 +108,7 @@ class Core:
         from jupyter_chat_ext.hub import roles
 
         def rebind() -> None:
-            roles.switch_embedder(self)
+            roles.switch_embedder(self.engine, self.rag)
 
         return roles.update_roles(self.engine, changes, on_embedding_change=rebind)
 

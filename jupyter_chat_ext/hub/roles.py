@@ -26,8 +26,8 @@ from ..errors import InvalidInput
 from ..settings import Settings
 
 if TYPE_CHECKING:
-    from ..core import Core
     from ..engine.engine import Engine
+    from ..rag.service import RagService
 
 log = logging.getLogger(__name__)
 
@@ -240,18 +240,16 @@ def update_roles(engine: Engine, body: dict[str, Any], *, on_embedding_change: A
     return roles_view(engine)
 
 
-def switch_embedder(core: Core) -> None:
+def switch_embedder(engine: Engine, rag: RagService | None) -> None:
     """Use the newly chosen embedding model from now on (the old one's weights are released).
 
     Collections embedded with the old model then refuse ingest and search with
     ``embedding_model_mismatch`` (409) until re-created: vectors of two models do not mix.
     """
-    engine = core.engine
     with engine._lock:
         old, engine._embedder = engine._embedder, None
     if old is not None and hasattr(old, "unload"):
         old.unload()
-    rag = core.rag
     if rag is not None:
         new = engine.embedder
         rag.embedder = new

@@ -65,9 +65,7 @@ def test_the_embedding_role_switches_to_the_gguf_model(minilm_gguf, tmp_path):
         engine = core.engine
         listed = {m["id"]: m for m in engine.list_models()}
         assert listed["minilm-embed"]["kind"] == "embedding" and listed["minilm-embed"]["format"] == "gguf"
-        view = roles.update_roles(
-            engine, {"embedding": "minilm-embed"}, on_embedding_change=lambda: roles.switch_embedder(core)
-        )
+        view = core.set_roles({"embedding": "minilm-embed"})  # the embedder is switched for RAG too
         assert view["embedding"] == "minilm-embed"
         new = engine.embedder
         assert isinstance(new, LlamaCppEmbedder)
