@@ -1,20 +1,24 @@
 """One request's structured output on a local backend: the grammar, what is streamed, the tool calls.
 
 The backends' decode loops call ``mask_numpy`` / ``mask_torch`` before they sample and
-``TokenStream`` (textstream.py) calls ``observe`` after each token, ``visible_end`` before it
-streams text and ``finish`` on the done event. What is streamed:
+``TokenStream`` (textstream.py) calls ``observe`` after each token, ``visible_end`` and
+``call_deltas`` before it streams and ``finish`` on the done event. What is streamed:
 
 - ``json``: the JSON answer itself (it is the user-visible answer);
-- ``call``: nothing: the whole answer is the tool call, which comes back in the done event;
-- ``auto``: the text before ``TOOL_MARKER``. Text that could still grow into the marker is held
-  back (like a stop string), and from the marker on nothing is streamed. When the marker appears
-  the JSON grammar of the tool call switches on for the rest of the answer (the text already
-  written after the marker is fed to it first), so the call is as well-formed as in ``call`` mode.
+- ``call``: no text: the whole answer is the tool call, streamed as ``tool_call`` events (OpenAI's
+  deltas, engine/tool_stream.py: the id and name first, then the arguments as they are written);
+- ``auto``: the text before ``TOOL_MARKER``, then the call as in ``call`` mode. Text that could
+  still grow into the marker is held back (like a stop string), and from the marker on no text is
+  streamed. When the marker appears the JSON grammar of the tool call switches on for the rest of
+  the answer (the text already written after the marker is fed to it first), so the call is as
+  well-formed as in ``call`` mode.
 
 The done event of a parsed call carries ``finish_reason: "tool_calls"`` and ``tool_calls`` in
-OpenAI's shape; its ``text`` is the visible text (empty in ``call`` mode). A call that cannot be
-parsed (cut off by max_tokens, cancelled) leaves the finish reason as it was and the raw text in
-``text``; a call whose arguments fail the tool's schema is not reported as a call either.
+OpenAI's shape, with the streamed id and the arguments exactly as streamed; its ``text`` is the
+visible text (empty in ``call`` mode). A call that cannot be parsed (cut off by max_tokens,
+cancelled) leaves the finish reason as it was and the raw text in ``text`` (its deltas went out,
+as OpenAI's do before a ``length`` finish); a call whose arguments fail the tool's schema is not
+reported as a call either.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 
 from .grammar import Guide, compile_schema
 from .structured import TOOL_END, TOOL_MARKER, Structured, dumps_compact
+from .tool_stream import CallDeltas
 
 
 def new_call_id() -> str:
@@ -44,6 +49,8 @@ class StructuredRun:
         self.guide: Guide | None = self._new_guide() if self.mode in ("json", "call") else None
         self.marker_at: int | None = None
         self.failed: str | None = None
+        #: the call being streamed (created when its text starts: at once, or at the marker)
+        self.deltas: CallDeltas | None = None
 
     def _new_guide(self) -> Guide | None:
         if self._grammar is None:
@@ -96,6 +103,26 @@ class StructuredRun:
                 return len(text) - k
         return len(text)
 
+    def _call_start(self, text: str) -> int | None:
+        """Where the call's JSON starts in ``text`` (None: no call is being written)."""
+        if self.mode == "call":
+            return 0
+        if self.mode == "auto":
+            at = text.find(TOOL_MARKER)
+            return None if at < 0 else at + len(TOOL_MARKER)
+        return None
+
+    def call_deltas(self, text: str, final: bool) -> list[dict[str, Any]]:
+        """The ``tool_calls`` deltas (OpenAI's stream shape) the answer's ``text`` adds."""
+        start = self._call_start(text)
+        if start is None:
+            return []
+        if not final:  # an incomplete UTF-8 sequence waits for the next token
+            text = text.rstrip("\ufffd")
+        if self.deltas is None:
+            self.deltas = CallDeltas(new_call_id())
+        return self.deltas.update(text[start:])
+
     def finish(self, event: dict[str, Any]) -> dict[str, Any]:
         """The done event with the tool call parsed out (see the module docstring)."""
         if self.mode not in ("call", "auto") or event.get("finish_reason") == "cancelled":
@@ -111,7 +138,24 @@ class StructuredRun:
         calls = self.parse_calls(raw)
         if calls is None:
             return event
+        calls = self._as_streamed(calls, raw)
         return {**event, "text": visible, "finish_reason": "tool_calls", "tool_calls": calls}
+
+    def _as_streamed(self, calls: list[dict[str, Any]], raw: str) -> list[dict[str, Any]]:
+        """The call with the streamed id and the arguments' text as generated (the pieces a
+        client joined), where they hold the same value as the parsed arguments."""
+        deltas = self.deltas
+        if deltas is None or not deltas.started:
+            return calls
+        fn = calls[0]["function"]
+        text = deltas.scanner.arguments(raw)
+        try:
+            same = text is not None and json.loads(text) == json.loads(fn["arguments"])
+        except ValueError:
+            same = False
+        return [
+            {**calls[0], "id": deltas.id, "function": {**fn, "arguments": text if same else fn["arguments"]}}
+        ]
 
     def parse_calls(self, raw: str) -> list[dict[str, Any]] | None:
         """``[{"id", "type": "function", "function": {"name", "arguments"}}]`` or None."""

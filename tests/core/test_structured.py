@@ -70,14 +70,26 @@ FEW_SHOT = [
 
 
 def run(eng: Engine, messages: list, structured: Structured | None, **opts) -> tuple[str, dict]:
-    """Streamed text (token events joined) and the done event."""
-    tokens, last = [], {}
+    """Streamed text (token events joined) and the done event; a call's streamed deltas must
+    join into the done event's call (same id, name and arguments, character for character)."""
+    tokens, deltas, last = [], [], {}
     options = {"max_tokens": 40, **opts}  # a call or a person object is 12-20 tokens
     for event in eng.generate_iter(None, messages, options, structured=structured):
         if event["type"] == "token":
             tokens.append(event["text"])
+        elif event["type"] == "tool_call":
+            deltas.append(event["delta"])
         last = event
     assert last["type"] == "done", last
+    if last.get("tool_calls"):
+        (call,) = last["tool_calls"]
+        head, *pieces = deltas
+        assert head == {"index": 0, "id": call["id"], "type": "function", "function": {
+            "name": call["function"]["name"], "arguments": ""}}  # fmt: skip
+        assert len(pieces) >= 2  # the arguments came in pieces, as they were generated
+        assert "".join(p["function"]["arguments"] for p in pieces) == call["function"]["arguments"]
+    elif last["finish_reason"] == "stop":
+        assert deltas == []  # a text answer streams no call
     return "".join(tokens), last
 
 

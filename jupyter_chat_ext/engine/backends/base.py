@@ -6,6 +6,8 @@ backend for a model (``backends.registry``), keeps the loaded runtimes, and turn
 thread-side ``sink`` calls into async events. Every runtime speaks the same event shapes:
 
     {"type": "token", "text": str}
+    {"type": "tool_call", "delta": {"index", "id"?, "type"?, "function": {"name"?, "arguments"}}}
+        (a tool call as it is written, in OpenAI's stream shape: engine/tool_stream.py)
     {"type": "done", "finish_reason": "stop"|"length"|"cancelled"|"tool_calls", "text": str, "metrics": {...},
      "tool_calls": [{"id", "type": "function", "function": {"name", "arguments"}}]  (tool calls only)}
     {"type": "error", "code": str, "status": int, "message": str}

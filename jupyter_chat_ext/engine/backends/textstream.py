@@ -94,6 +94,9 @@ class TokenStream:
         if end > self.emitted:
             self.emit(self.req, {"type": "token", "text": text[self.emitted : end]})
             self.emitted = end
+        if self.req.structured is not None:  # a tool call streams as OpenAI's deltas instead
+            for delta in self.req.structured.call_deltas(text, final):
+                self.emit(self.req, {"type": "tool_call", "delta": delta})
 
     def done_event(self, reason: str) -> dict[str, Any]:
         now = time.perf_counter()
