@@ -113,7 +113,8 @@ class V1ChatCompletionsHandler(OpenAIStreaming):
     @requires(EXECUTE)
     @op(
         "A chat completion: a chat.completion, or with stream true chat.completion.chunk events "
-        "ending in [DONE] (a tool call comes whole in one chunk's delta.tool_calls)",
+        "ending in [DONE] (a tool call streams as OpenAI's delta.tool_calls: id and name first, "
+        "then the arguments in pieces as they are generated)",
         body=v1_shape("V1ChatRequest"),
         answer=v1_shape("ChatCompletion"),
         stream=v1_shape("ChatCompletionChunk"),
@@ -157,20 +158,23 @@ class V1ChatCompletionsHandler(OpenAIStreaming):
         self.send_json(oa.completion(req, model, text, final.get("finish_reason"), metrics, calls))
 
     async def _stream(self, req: oa.ChatRequest, model: str, events: Any) -> None:
-        role_sent = False
+        role_sent = calls_streamed = False
 
         async def write(event: Event) -> None:
-            nonlocal model, role_sent
+            nonlocal model, role_sent, calls_streamed
             kind = event.get("type")
             if kind == "start":
                 model = str(event.get("model") or model)
-            if not role_sent and kind in ("start", "token", "done"):
+            if not role_sent and kind in ("start", "token", "tool_call", "done"):
                 role_sent = True
                 await self.send_data(oa.chunk(req, model, {"role": "assistant", "content": ""}))
             if kind == "token":
                 await self.send_data(oa.chunk(req, model, {"content": str(event.get("text", ""))}))
+            elif kind == "tool_call":  # a local backend streams the call as it is written
+                calls_streamed = True
+                await self.send_data(oa.chunk(req, model, {"tool_calls": [event["delta"]]}))
             elif kind == "done":
-                if event.get("tool_calls"):  # the engine parses a call whole: one delta carries it
+                if event.get("tool_calls") and not calls_streamed:  # a remote endpoint's, whole
                     await self.send_data(oa.chunk(req, model, oa.tool_call_deltas(event["tool_calls"])))
                 finish = oa.chunk(req, model, {}, event.get("finish_reason") or "stop")
                 usage = oa.chunk(req, model, None) if req.include_usage else None

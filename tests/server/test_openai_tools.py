@@ -13,6 +13,7 @@ import json
 import jsonschema
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageFunctionToolCall
 from server_testlib import on_jp_loop
 
 MODEL = "smollm2-135m-instruct"
@@ -126,24 +127,42 @@ async def test_streamed_named_call_and_a_tool_result_turn(client):
         max_tokens=32,
         stream=True,
     )
-    content, calls, finish = "", [], None
+    content, deltas, finish = "", [], None
     async for chunk in stream:
         for choice in chunk.choices:
             content += choice.delta.content or ""
-            calls += choice.delta.tool_calls or []
+            deltas += choice.delta.tool_calls or []
             finish = choice.finish_reason or finish
     assert content == "" and finish == "tool_calls"  # no token of the call's JSON reached the text
-    (call,) = calls
-    assert call.index == 0 and call.function.name == "add"
-    args = json.loads(call.function.arguments)
+    # OpenAI's stream shape: id, type and name first, then the arguments in pieces as generated
+    head, *pieces = deltas
+    assert head.index == 0 and head.id.startswith("call_") and head.type == "function"
+    assert head.function.name == "add" and head.function.arguments == ""
+    assert len(pieces) >= 2 and all(p.index == 0 and p.id is None for p in pieces)
+    arguments = "".join(p.function.arguments for p in pieces)
+    args = json.loads(arguments)
     jsonschema.validate(args, ADD)
+    call = ChatCompletionMessageFunctionToolCall(
+        id=head.id, type="function", function={"name": "add", "arguments": arguments}
+    )
+
+    # the same request unstreamed: the same call, character for character (but its new id)
+    whole = await client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Add 2 and 3."}],
+        tools=TOOLS,
+        tool_choice=named,
+        temperature=0,
+        max_tokens=32,
+    )
+    assert whole.choices[0].message.tool_calls[0].function == call.function
 
     # the call and its result go back as history (OpenAI shapes); the model answers in text
     follow = await client.chat.completions.create(
         model=MODEL,
         messages=[
             {"role": "user", "content": "Add 2 and 3."},
-            {"role": "assistant", "content": None, "tool_calls": [call.model_dump(exclude={"index"})]},
+            {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
             {"role": "tool", "tool_call_id": call.id, "content": str(args["a"] + args["b"])},
         ],
         tools=TOOLS,
@@ -187,3 +206,49 @@ async def test_bad_schemas_and_tool_choices_are_400(client):
         await client.chat.completions.create(
             model=MODEL, messages=[*ASK, {"role": "tool", "content": "12"}], max_tokens=4
         )
+
+
+def _call(i: int, a: int, b: int) -> dict:
+    args = json.dumps({"a": a, "b": b})
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": f"call_{i}", "type": "function", "function": {"name": "add", "arguments": args}}
+        ],
+    }
+
+
+@on_jp_loop
+async def test_auto_mode_streams_the_call_as_it_is_written(client):
+    # the way agent clients (jupyter-ai) ask: tools, tool_choice auto, stream; a few-shot history
+    # in which the 135M model then calls add(7, 8) by itself
+    history = [
+        {"role": "user", "content": "Add 4 and 5."},
+        _call(1, 4, 5),
+        {"role": "tool", "tool_call_id": "call_1", "content": "9"},
+        {"role": "user", "content": "Add 2 and 6."},
+        _call(2, 2, 6),
+        {"role": "tool", "tool_call_id": "call_2", "content": "8"},
+        {"role": "user", "content": "Add 7 and 8."},
+    ]
+    ask = {"model": MODEL, "messages": history, "tools": TOOLS, "temperature": 0, "max_tokens": 40}
+    stream = await client.chat.completions.create(**ask, stream=True)
+    frames, finish = [], None
+    async for chunk in stream:
+        for choice in chunk.choices:
+            assert not choice.delta.content or "{" not in choice.delta.content  # no JSON as text
+            if choice.delta.tool_calls:
+                frames.append(choice.delta.tool_calls)
+            finish = choice.finish_reason or finish
+    assert finish == "tool_calls"
+    assert len(frames) >= 3 and all(len(f) == 1 for f in frames)  # name, then argument pieces
+    head, *pieces = [f[0] for f in frames]
+    assert head.function.name == "add" and head.id.startswith("call_")
+    arguments = "".join(p.function.arguments for p in pieces)
+    assert json.loads(arguments) == {"a": 7, "b": 8}
+
+    whole = await client.chat.completions.create(**ask)
+    (call,) = whole.choices[0].message.tool_calls
+    assert whole.choices[0].finish_reason == "tool_calls"
+    assert call.function.name == "add" and call.function.arguments == arguments
