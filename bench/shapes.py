@@ -117,8 +117,15 @@ def hf_model(shape: str, dest: Path) -> Path:
         **{k: v for k, v in fields.items() if k != "vocab_size"},
     )
     torch.manual_seed(0)
-    with torch.device("cpu"):
-        model = cls(cfg).to(torch.bfloat16)
+    # built in bf16 directly: an fp32 model and its bf16 copy would peak at ~9 GB at the 1.5B
+    # shape (3 GB this way) on a machine that six processes share
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.bfloat16)
+    try:
+        with torch.device("cpu"):
+            model = cls(cfg).to(torch.bfloat16)
+    finally:
+        torch.set_default_dtype(default)
     model.eval()
     # end-of-generation tokens (<|endoftext|>, <|im_end|>) get a zero output row, so their logit
     # is 0 while the best of ~50k random logits is far above it: every answer runs max_tokens
@@ -130,6 +137,25 @@ def hf_model(shape: str, dest: Path) -> Path:
     model.save_pretrained(str(dest))
     tok.save_pretrained(str(dest))
     return dest
+
+
+#: runs convert_hf_to_gguf.py (argv[1]) naming the pre-tokenizer "smollm" where the converter does
+#: not know the tokenizer's hash: the SmolLM2 tokenizer read back from the packaged GGUF hashes
+#: differently from the published one, and the Qwen2 converter (unlike Llama's, which falls back
+#: to the HF vocabulary) refuses an unknown hash
+CONVERT = """
+import runpy, sys
+from conversion import base
+known = base.TextModel.get_vocab_base_pre
+def pre(self, tokenizer):
+    try:
+        return known(self, tokenizer)
+    except NotImplementedError:
+        return "smollm"
+base.TextModel.get_vocab_base_pre = pre
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
 
 
 def _converter_libs() -> Path:
@@ -163,8 +189,8 @@ def gguf(shape: str, quant: str = "Q4_K_M") -> Path:
         # dependency of the project
         env = {**os.environ, "PYTHONPATH": f"{tree / 'gguf-py'}:{tree}:{_converter_libs()}"}
         tmp = f16.with_suffix(".part")
-        _run([sys.executable, str(tree / "convert_hf_to_gguf.py"), str(hf), "--outtype", "f16",
-              "--outfile", str(tmp)], env=env)  # fmt: skip
+        _run([sys.executable, "-c", CONVERT, str(tree / "convert_hf_to_gguf.py"), str(hf),
+              "--outtype", "f16", "--outfile", str(tmp)], env=env)  # fmt: skip
         tmp.rename(f16)
         shutil.rmtree(hf)  # the F16 GGUF holds it all; the bf16 folder is GBs at 1.5B
         print(f"{f16.name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
