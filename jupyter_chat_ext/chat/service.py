@@ -31,6 +31,8 @@ from ..store.types import Message, SearchHit, Session
 from . import inputs
 from .agent import Agent
 from .approvals import ApprovalBroker
+from .inline import InlineRequest
+from .inline_run import inline_events
 from .session_lock import SessionLocks
 from .titles import DEFAULT_TITLE
 from .turn_state import Event
@@ -232,6 +234,18 @@ class ChatService:
             async with self.locks.turn(session_id):
                 async for event in inner:
                     yield event
+
+    async def inline(self, req: InlineRequest, *, budget_tokens: int) -> AsyncIterator[Event]:
+        """Ghost-text completion for the editor (chat/inline_run.py): no session, nothing stored.
+        A request that names no model gets the inline role's (a pulled FIM code model, else the
+        chat model: hub/roles.py), looked up off the event loop."""
+        if req.model is None:
+            from ..hub.roles import inline_model
+
+            req.model = await asyncio.to_thread(inline_model, self.engine)
+        async with aclosing(inline_events(self.engine, req, budget_tokens=budget_tokens)) as events:
+            async for event in events:
+                yield event
 
     # -- stateless completion (OpenAI-compatible route) ------------------------------------
     async def complete(

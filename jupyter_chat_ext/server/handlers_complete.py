@@ -15,8 +15,6 @@ from typing import Any
 
 from jupyter_chat_ext.chat.context_file import parse_context_file, read_context_file
 from jupyter_chat_ext.chat.inline import parse_inline
-from jupyter_chat_ext.chat.inline_run import inline_events
-from jupyter_chat_ext.hub.roles import inline_model
 from jupyter_chat_ext.wire.complete import ContextFile, ContextFileRequest, InlineEvent, InlineRequest
 from jupyter_chat_ext.wire.ops import op
 
@@ -95,9 +93,8 @@ class InlineHandler(StreamingHandler):
     async def post(self, body: InlineRequest) -> None:
         req = parse_inline(body)
         core = await self.core()
-        if req.model is None:  # the inline role: a pulled FIM code model, else the chat model
-            req.model = await self.blocking(inline_model, core.engine)
-        events = inline_events(core.engine, req, budget_tokens=self.chat_app.inline_budget_tokens)
+        # a request that names no model gets the inline role's (a pulled FIM code model, else chat)
+        events = core.chat.inline(req, budget_tokens=self.chat_app.inline_budget_tokens)
         await self.stream_sse(events)
 
 
