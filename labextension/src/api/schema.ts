@@ -648,7 +648,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** A chat completion: a chat.completion, or with stream true chat.completion.chunk events ending in [DONE] (a tool call comes whole in one chunk's delta.tool_calls) */
+        /** A chat completion: a chat.completion, or with stream true chat.completion.chunk events ending in [DONE] (a tool call streams as OpenAI's delta.tool_calls: id and name first, then the arguments in pieces as they are generated) */
         post: operations["v1ChatCompletions"];
         delete?: never;
         options?: never;
