@@ -25,9 +25,11 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import Unpack
+
 from ..errors import InvalidInput, NotFound, PayloadTooLarge
 from ..settings import Settings
-from ..store.types import Message, SearchHit, Session
+from ..store.types import Message, NewSession, SearchHit, Session
 from . import inputs
 from .agent import Agent
 from .approvals import ApprovalBroker
@@ -73,19 +75,18 @@ class ChatService:
         self.locks = SessionLocks()
 
     # -- sessions & messages (synchronous; doors call them on worker threads) -----------------
-    def create_session(
-        self,
-        title: str | None = None,
-        model: str | None = None,
-        system_prompt: str | None = None,
-        params: dict[str, Any] | None = None,
-    ) -> Session:
-        title = inputs.text("title", title)
+    def create_session(self, **fields: Unpack[NewSession]) -> Session:
+        """A new session: the title defaults, the model is resolved against the registry, the
+        system prompt and options are checked (400 naming the field) before the row is written."""
+        unknown = set(fields) - set(NewSession.__annotations__)
+        if unknown:
+            raise InvalidInput(f"unknown session field(s): {', '.join(sorted(unknown))}")
+        title = inputs.text("title", fields.get("title"))
         return self.store.create_session(
             title=(title or "").strip() or DEFAULT_TITLE,
-            model=inputs.model(self.engine, model),
-            system_prompt=inputs.text("system_prompt", system_prompt),
-            params=inputs.params(params),
+            model=inputs.model(self.engine, fields.get("model")),
+            system_prompt=inputs.text("system_prompt", fields.get("system_prompt")),
+            params=inputs.params(fields.get("params")),
         )
 
     def get_session(self, session_id: str) -> Session:

@@ -40,6 +40,15 @@ class Session(TypedDict):
     completion_tokens: int
 
 
+class NewSession(TypedDict, total=False):
+    """What a door may give a new session (``ChatService.create_session`` checks each field)."""
+
+    title: str | None
+    model: str | None
+    system_prompt: str | None
+    params: dict | None
+
+
 class _MessageFields(TypedDict):
     id: int
     session_id: str

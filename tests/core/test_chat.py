@@ -129,6 +129,15 @@ async def test_seeded_turns_are_reproducible(chat_service: ChatService) -> None:
     assert answers[0] == answers[1] and answers[0]
 
 
+def test_new_session_fields_are_checked(chat_service: ChatService) -> None:
+    s = chat_service.create_session(title="  notes  ", params={"temperature": 0.5})
+    assert (s["title"], s["params"]) == ("notes", {"temperature": 0.5})
+    for bad in ({"colour": "blue"}, {"params": {"temperature": -1}}, {"model": "no-such-model"}):
+        with pytest.raises((InvalidInput, NotFound)):
+            chat_service.create_session(**bad)  # type: ignore[misc]
+    assert chat_service.count_sessions() == 1
+
+
 async def test_bad_input_writes_nothing(chat_service: ChatService) -> None:
     s = chat_service.create_session()
     with pytest.raises(InvalidInput, match="empty"):
