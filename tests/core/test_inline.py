@@ -103,7 +103,7 @@ async def collect(gen: Any) -> list[dict[str, Any]]:
 
 async def test_chat_context_reaches_the_model_and_is_stored(chat_service):
     s = chat_service.create_session()
-    items = [{"kind": "cell", "label": "In [3]", "text": "x = 41 + 1\nprint(x)", "extra": "dropped"}]
+    items = [{"kind": "cell", "label": "In [3]", "text": "x = 41 + 1\nprint(x)"}]
     events = await collect(
         chat_service.chat(s["id"], "What does it print?", {"max_tokens": 4}, context=items)
     )
@@ -125,12 +125,15 @@ async def test_chat_context_reaches_the_model_and_is_stored(chat_service):
         [{"kind": "file", "label": "", "text": "y"}],
         [{"kind": "file", "label": "a\nb", "text": "y"}],
         [{"kind": "file", "label": "x", "text": 5}],
-        [{"kind": "file", "label": "x", "text": "y"}] * 21,
+        [{"kind": "cell", "label": "x", "text": "y", "extra": "refused"}],  # unknown fields: 400 (wire)
         {"kind": "file"},
     ):
         with pytest.raises(InvalidInput):
             await collect(chat_service.chat(s["id"], "q", {"max_tokens": 2}, context=bad))
-    with pytest.raises(PayloadTooLarge):
-        huge = [{"kind": "file", "label": "big", "text": "x" * 250_000}]
-        await collect(chat_service.chat(s["id"], "q", {"max_tokens": 2}, context=huge))
+    for huge in (
+        [{"kind": "file", "label": "big", "text": "x" * 250_000}],
+        [{"kind": "file", "label": "x", "text": "y"}] * 21,  # more items than the limit: 413 (wire)
+    ):
+        with pytest.raises(PayloadTooLarge):
+            await collect(chat_service.chat(s["id"], "q", {"max_tokens": 2}, context=huge))
     assert len(chat_service.list_messages(s["id"])) == 5  # nothing written by the refusals
