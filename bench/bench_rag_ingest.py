@@ -3,6 +3,9 @@
     .venv/bin/python bench/bench_rag_ingest.py                 # 1,000 files, JSON on stdout
     .venv/bin/python bench/bench_rag_ingest.py --files 200     # a quicker look
     .venv/bin/python bench/bench_rag_ingest.py --profile       # + cProfile's top functions
+    nice -n 10 .venv/bin/python bench/bench_rag_ingest.py --compare --rounds 2
+        # the same folder ingested by the embedder before issue 22 item 4's batching
+        # (bench_embed.CharSortedEmbedder) and today's, in turn: the ratio under the same load
 
 The folder is generated from installed packages' own .py / .md / .txt / .rst files (sorted, so
 the same venv gives the same folder; files over ``MAX_BYTES`` are left out so the run stays in
@@ -137,10 +140,29 @@ def run_ingest(folder: Path, work: Path, embedder: Any, *, profile: bool = False
     return out
 
 
+def compare(work: Path, embedder: Embedder, rounds: int) -> dict[str, Any]:
+    """Old and new batching ingesting the same folder in turn, each into a fresh store."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_embed import CharSortedEmbedder
+
+    old = CharSortedEmbedder()
+    old.embed(["warm up"])
+    runs: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
+    for i in range(rounds):
+        for name, emb in (("old", old), ("new", embedder)):
+            load = round(os.getloadavg()[0], 2)
+            report = run_ingest(work / "folder", work / f"data-{name}-{i}", emb)
+            runs[name].append({"chunks_per_s": report["chunks_per_s"], "load_average_1min": load})
+    ratios = [n["chunks_per_s"] / o["chunks_per_s"] for o, n in zip(runs["old"], runs["new"], strict=True)]
+    return {**runs, "speedup": [round(r, 2) for r in ratios]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=1000)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--compare", action="store_true", help="also the embedder's old batching, in turn")
+    ap.add_argument("--rounds", type=int, default=1, help="with --compare: old/new pairs")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     try:
@@ -155,6 +177,8 @@ def main() -> None:
             "folder": counts,
             "ingest": run_ingest(work / "folder", work / "data", embedder, profile=args.profile),
         }
+        if args.compare:
+            result["compare"] = compare(work, embedder, args.rounds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     profile = result["ingest"].pop("profile", None)

@@ -8,6 +8,12 @@ folder gets its own pooling (cls, max, mean, lasttoken, ...) or is refused with
 default: measured faster than fp32 with cosine >= 0.9999 to the fp32 vectors (see
 ``bench/bench_rag.py`` and ``tests/core/test_embeddings.py``).
 
+Why torch and not llama.cpp or ONNX Runtime for the packaged model: on the same ingest chunks
+(bench/bench_embed.py, 2-core AMD EPYC with AVX512-BF16, torch bf16) the model converted by
+llama.cpp's own convert_hf_to_gguf.py embedded at 0.15-0.5x and ONNX Runtime fp32 at 0.6x of
+torch's chunks/s (cosine >= 0.9999 all), so none of them is wired in: a GGUF embedding model a
+user picks still runs through engine/embeddings_llamacpp.py.
+
 Nothing loads until the first call; the model and tokenizer are loaded once under a lock, and
 calls are serialised by the same lock so one Embedder is safe to share between threads.
 """
