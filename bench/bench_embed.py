@@ -186,7 +186,10 @@ def main() -> None:
     ap.add_argument("--onnx", action="store_true", help="also ONNX Runtime (needs onnxruntime, onnx)")
     ap.add_argument("--llama-cpp-src", type=Path, help="also llama.cpp: its convert_hf_to_gguf.py folder")
     ap.add_argument("--gguf-types", default="f32,bf16", help="GGUF types to convert (comma separated)")
+    ap.add_argument("--quick", action="store_true", help="60 files, one round (make bench)")
     args = ap.parse_args()
+    if args.quick:
+        args.files, args.rounds = 60, 1
     work = Path(tempfile.mkdtemp(prefix="bench-embed-"))
     try:
         new = Embedder()

@@ -163,7 +163,10 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--compare", action="store_true", help="also the embedder's old batching, in turn")
     ap.add_argument("--rounds", type=int, default=1, help="with --compare: old/new pairs")
+    ap.add_argument("--quick", action="store_true", help="200 files, one round (make bench)")
     args = ap.parse_args()
+    if args.quick:
+        args.files, args.rounds = 200, 1
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     try:
         counts = make_folder(work / "folder", args.files)
