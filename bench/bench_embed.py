@@ -21,6 +21,8 @@ same model exported / converted, each with its cosine to ``torch``'s vectors on 
 Measured (2-core AMD EPYC, AVX512-BF16, shared with other work, load average 5-8, 163 chunks):
 torch 1.25x torch_old; onnx_fp32 0.61x; GGUF f32/f16/bf16 0.41/0.52/0.34x on one thread and
 0.15-0.19x on two; cosine to torch >= 0.99992 for all. On 825 chunks, load 4-5: torch 1.28-2.1x.
+At load 3-3.5 (163 chunks, 2 rounds): torch 1.29-1.31x, torch_fp32 0.74x, onnx_fp32 0.63x: even
+where torch runs float32, ONNX Runtime is not faster here.
 """
 
 from __future__ import annotations
