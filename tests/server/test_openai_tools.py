@@ -118,15 +118,9 @@ async def test_json_schema_answers_validate_over_20_seeds(client):
 @on_jp_loop
 async def test_streamed_named_call_and_a_tool_result_turn(client):
     named = {"type": "function", "function": {"name": "add"}}
-    stream = await client.chat.completions.create(
-        model=MODEL,
-        messages=[{"role": "user", "content": "Add 2 and 3."}],
-        tools=TOOLS,
-        tool_choice=named,
-        temperature=0,
-        max_tokens=32,
-        stream=True,
-    )
+    ask = {"model": MODEL, "messages": [{"role": "user", "content": "Add 2 and 3."}], "tools": TOOLS}
+    ask.update(tool_choice=named, temperature=0, max_tokens=32)
+    stream = await client.chat.completions.create(**ask, stream=True)
     content, deltas, finish = "", [], None
     async for chunk in stream:
         for choice in chunk.choices:
@@ -147,14 +141,7 @@ async def test_streamed_named_call_and_a_tool_result_turn(client):
     )
 
     # the same request unstreamed: the same call, character for character (but its new id)
-    whole = await client.chat.completions.create(
-        model=MODEL,
-        messages=[{"role": "user", "content": "Add 2 and 3."}],
-        tools=TOOLS,
-        tool_choice=named,
-        temperature=0,
-        max_tokens=32,
-    )
+    whole = await client.chat.completions.create(**ask)
     assert whole.choices[0].message.tool_calls[0].function == call.function
 
     # the call and its result go back as history (OpenAI shapes); the model answers in text
