@@ -258,7 +258,8 @@ class ChatService:
         structured: Structured | None = None,
     ) -> AsyncIterator[Event]:
         """A stateless completion (the OpenAI route); ``structured`` (engine/structured.Structured)
-        constrains it to JSON or a tool call, which comes back in the done event."""
+        constrains it to JSON or a tool call, which streams as ``tool_call`` delta events and comes
+        back whole in the done event."""
         opts = inputs.options(params)
         model_id = self.engine.resolve(model)
         # a registry lookup may ask a remote endpoint: keep it off the event loop

@@ -223,8 +223,10 @@ class Engine(ModelSlots):
         """Yield token events then one done (or error) event; closing early cancels the request.
 
         ``structured`` (engine/structured.py) constrains the answer to JSON or a tool call; a tool
-        call comes back in the done event (``finish_reason: "tool_calls"``, ``tool_calls``), never
-        in token events.
+        call streams as ``tool_call`` events in OpenAI's delta shape while it is generated
+        (engine/tool_stream.py: id and name first, then pieces of the arguments) and comes back
+        whole in the done event (``finish_reason: "tool_calls"``, ``tool_calls``), never in token
+        events.
         """
         model_id = await self.ensure_loaded(model_id)
 
