@@ -143,7 +143,7 @@ def run_ingest(folder: Path, work: Path, embedder: Any, *, profile: bool = False
 def compare(work: Path, embedder: Embedder, rounds: int) -> dict[str, Any]:
     """Old and new batching ingesting the same folder in turn, each into a fresh store."""
     sys.path.insert(0, str(Path(__file__).parent))
-    from bench_embed import CharSortedEmbedder
+    from old_embedder import CharSortedEmbedder
 
     old = CharSortedEmbedder()
     old.embed(["warm up"])
