@@ -54,7 +54,10 @@ class Op:
     #: the OpenAPI tag (area) of the route
     tag: str | None = None
     #: statuses besides 2xx/4XX worth naming (409, 413, 429, 503, 507)
-    errors: tuple[int, ...] = ()
+    #: each item: a status (409), ``{status: "what it means"}``, or ``(status, Shape)`` for an
+    #: error of another shape (the MCP SDK's JSON-RPC errors, health's 503); a 2xx here is a
+    #: success without a body (wire/openapi.py reads them)
+    errors: tuple[int | dict[int, str] | tuple[int, Any], ...] = ()
     #: OpenAPI links from the success answer (schemathesis' stateful phase follows them)
     links: dict[str, Any] = field(default_factory=dict)
     #: a stable operationId (default: the method and the handler's name)
