@@ -30,9 +30,7 @@ from tornado import web
 
 from jupyter_chat_ext.errors import (
     ChatExtError,
-    InvalidInput,
     NotFound,
-    PayloadTooLarge,
     code_for_status,
     retry_after_header,
 )
@@ -199,26 +197,6 @@ class ChatExtHandler(ExtensionHandlerMixin, APIHandler):
         """:meth:`json_body` on a worker thread, for routes whose bodies may be megabytes."""
         raw = self.body_bytes()
         return await self.long_call(lambda: parse_json(raw, required=required))
-
-    def query_str(self, name: str, default: str | None = None, *, max_len: int = 10_000) -> str | None:
-        value = self.get_query_argument(name, None)
-        if value is None:
-            return default
-        if len(value) > max_len:
-            raise PayloadTooLarge(f"query parameter {name!r} is longer than {max_len} characters")
-        return value
-
-    def query_int(self, name: str, default: int | None, *, lo: int = 0, hi: int = 10_000) -> int | None:
-        raw = self.get_query_argument(name, None)
-        if raw is None or raw == "":
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise InvalidInput(f"query parameter {name!r} must be an integer, got {raw!r}") from None
-        if not lo <= value <= hi:
-            raise InvalidInput(f"query parameter {name!r} must be between {lo} and {hi}")
-        return value
 
     @staticmethod
     def message_id(raw: str) -> int:
