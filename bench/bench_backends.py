@@ -13,11 +13,11 @@
    4096-cell pool any chat may fill). Our ``--ChatExtApp.kv_unified=False`` is the split layout.
 3. Remote: ``python -m llama_cpp.server`` on the same GGUF, hit directly and through our server
    as a remote endpoint (streamed, one client): tok/s ratio and TTFT delta. Goals: >= 0.95x, <= +20 ms.
+4. ``--shape``: random-weight GGUFs of real shapes (bench/shape_bench.py), ours vs llama-server only.
 
 Usage: .venv/bin/python bench/bench_backends.py [--quick] [--tokens 64] [--rounds 2]
        [--shape smollm2-360m|qwen2.5-1.5b|smollm2-1.7b [--quant Q4_K_M|Q8_0]] [--llama-server PATH]
-4. ``--shape``: random-weight GGUFs of real shapes (bench/shapes.py), ours vs llama-server only.
-Runs alternate so one thing computes at a time; the CPU may be shared: load averages are recorded.
+Runs alternate so one thing computes at a time; the JSON has load averages, ``ours_kv`` our KV layout.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "core"))
 
 from bench_server import MODEL, TOKEN, JupyterServer, served_weights, stop_process
 from remote_fixtures import llama_server, packaged_gguf
+from shape_bench import add_shape_args, bench_shape, our_layout
 
 PROMPTS = [
     "Write a long story about a lighthouse keeper and a storm.",
@@ -334,39 +335,21 @@ def main() -> None:
         "ours (unified: one 4096-cell pool)",
     )
     ap.add_argument("--server-arg", action="append", default=[], help="extra option for our server")
-    ap.add_argument(
-        "--shape",
-        default=None,
-        help="a random-weight GGUF of a real model's shape (bench/shapes.py: smollm2-360m, qwen2.5-1.5b, "
-        "smollm2-1.7b): ours vs llama-server on that file only",
-    )
-    ap.add_argument("--quant", default="Q4_K_M", help="the shape's encoding (Q4_K_M, Q8_0)")
+    add_shape_args(ap)
     args = ap.parse_args()
     if args.quick:
         args.tokens, args.rounds, args.levels = 16, 1, "1,4"
     levels = [int(x) for x in args.levels.split(",")]
     skip = set(filter(None, args.skip.split(",")))
-    out: dict[str, Any] = {"tokens": args.tokens, "rounds": args.rounds, "load_before": os.getloadavg()}
+    started, load = time.perf_counter(), os.getloadavg()
+    out: dict[str, Any] = {"tokens": args.tokens, "rounds": args.rounds, "load_before": load}
+    out["ours_kv"] = our_layout(args.server_arg)
     anchor = find_llama_server(args.llama_server)
     out["llama_server_binary"] = str(anchor) if anchor else None
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         if args.shape:
-            from shapes import gguf as shape_gguf
-
-            weights = shape_gguf(args.shape, args.quant)
-            model = weights.stem.lower()
-            out["shape"] = {"name": args.shape, "quant": args.quant, "file": weights.name}
-            shape_args = (
-                f"--ChatExtApp.model_dirs={json.dumps([str(weights.parent)])}",
-                f"--ChatExtApp.default_model={model}",
-                *args.server_arg,
-            )
-            out["llamacpp"] = through_server(
-                "llamacpp", tmp, args.tokens, args.rounds, levels, args.n_threads, anchor, weights,
-                shape_args, args.anchor_kv, model,
-            )  # fmt: skip
-            print(json.dumps({"llamacpp": out["llamacpp"]}), file=sys.stderr, flush=True)
+            out.update(bench_shape(args, tmp, levels, anchor, through_server))
             skip |= {"bare", "llamacpp", "remote", "transformers"}
         stages = {
             "bare_llama_cpp": lambda: bare_llama(args.tokens, max(3, args.rounds)),
@@ -408,6 +391,7 @@ def main() -> None:
         ratios["llamacpp_vs_transformers"] = {k: round(v / tf["tok_s"][k], 2) for k, v in lc["tok_s"].items()}
     out["ratios"] = ratios
     out["load_after"] = os.getloadavg()
+    out["wall_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(out, indent=2))
 
 
