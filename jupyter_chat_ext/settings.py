@@ -89,13 +89,17 @@ class Settings:
     #: "auto": all when the model and its KV cache fit in free VRAM, as many as fit otherwise, none
     #: on a CPU build (engine/backends/llamacpp_offload.py)
     n_gpu_layers: int | str = "auto"
-    #: llama.cpp KV layout. True: one pool shared by all parallel chats (``context_budget`` cells, or
-    #: 2048 growing on demand up to the model's context), so any one chat may use all of it.
-    #: False: llama-server's layout, each of the ``max_batch_size`` chats owns
-    #: ``(context_budget or 8192) // max_batch_size`` cells; attention then reads only a chat's own
-    #: cells (measured: +26 % aggregate tok/s at 8 concurrent chats on the packaged model) but each
-    #: chat's context is that slice (1024 tokens by default)
-    kv_unified: bool = True
+    #: llama.cpp KV layout (engine/backends/llamacpp_lanes.py). "auto": a short lane in llama-server's
+    #: split layout (each of the ``max_batch_size`` chats owns its cells, so attention reads only its
+    #: own: the fast layout with several chats; 256 cells a chat at load, growing to 1024) and a long
+    #: lane, one pool made when a chat needs more and growing up to the model's context (or
+    #: ``context_budget``), so any one chat may use the whole context. "unified": that one pool alone
+    #: (2048 cells at load, or ``context_budget``). "split": the short lane alone, each chat capped at
+    #: ``(context_budget or 8192) // max_batch_size`` tokens
+    kv_layout: str = "auto"
+    #: the former switch, an alias of kv_layout: True is "unified", False is "split"; None: kv_layout
+    #: decides
+    kv_unified: str | None = None
     #: llama.cpp on the CPU: serve GGUF weights of a type with no fast CPU matmul (Q4_1, Q5_0, Q5_1;
     #: the packaged model is Q4_1) from a Q8_0 copy made once under model_cache_dir. Measured on the
     #: packaged model: prompt processing 1.6x, decode 1.16x, KL to the original 0.006 nats a token
@@ -147,6 +151,7 @@ class Settings:
             if text not in ("", "auto") and not text.lstrip("-").isdigit():
                 raise ValueError(f'n_gpu_layers must be an integer or "auto", not {self.n_gpu_layers!r}')
             self.n_gpu_layers = "auto" if text in ("", "auto") else int(text)
+        self._kv_layout_alias()
         if self.backend not in ("auto", "llamacpp", "transformers"):
             raise ValueError(f"backend must be auto, llamacpp or transformers, not {self.backend!r}")
         self.remote_endpoints = list(self.remote_endpoints or [])
@@ -159,6 +164,17 @@ class Settings:
                 raise ValueError(f"{name} must be a positive number of seconds")
         if self.agent_max_steps < 1 or self.max_tool_result_chars < 1:
             raise ValueError("agent_max_steps and max_tool_result_chars must be at least 1")
+
+    def _kv_layout_alias(self) -> None:
+        """kv_unified (a bool, or its text from the command line) sets kv_layout, then is cleared."""
+        if self.kv_unified is not None and str(self.kv_unified).strip() != "":
+            text = str(self.kv_unified).strip().lower()
+            if text not in ("true", "false", "1", "0"):
+                raise ValueError(f"kv_unified must be True or False, not {self.kv_unified!r}")
+            self.kv_layout = "unified" if text in ("true", "1") else "split"
+        self.kv_unified = None
+        if self.kv_layout not in ("auto", "unified", "split"):
+            raise ValueError(f"kv_layout must be auto, unified or split, not {self.kv_layout!r}")
 
     @property
     def db_path(self) -> Path:

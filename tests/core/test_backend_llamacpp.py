@@ -151,11 +151,12 @@ def test_prompt_too_long_is_refused(lengine: Engine) -> None:
 
 
 def test_kv_pool_grows_for_a_prompt_longer_than_it(shared_settings: Settings, monkeypatch) -> None:
-    """One request may use the model's whole context: the pool is rebuilt bigger when it needs it."""
+    """``kv_layout="unified"``: one request may use the model's whole context, the pool is rebuilt
+    bigger when it needs it (the default layout's long lane grows the same way)."""
     from jupyter_chat_ext.engine.backends import llamacpp
 
     monkeypatch.setattr(llamacpp, "DEFAULT_KV_CELLS", 256)  # a small start, so a short prompt outgrows it
-    eng = Engine(dataclasses.replace(shared_settings, backend="llamacpp", n_threads=1))
+    eng = Engine(dataclasses.replace(shared_settings, backend="llamacpp", n_threads=1, kv_layout="unified"))
     try:
         eng.load(PACKAGED_CHAT_ID)
         assert eng.context_length(None) == 8192 and stats(eng)["kv_cells"] == 256
@@ -174,7 +175,11 @@ async def test_kv_pool_grows_under_running_chats(shared_settings: Settings, monk
     from jupyter_chat_ext.engine.backends import llamacpp
 
     monkeypatch.setattr(llamacpp, "DEFAULT_KV_CELLS", 256)
-    eng = Engine(dataclasses.replace(shared_settings, backend="llamacpp", n_threads=1, max_batch_size=3))
+    eng = Engine(
+        dataclasses.replace(
+            shared_settings, backend="llamacpp", n_threads=1, max_batch_size=3, kv_layout="unified"
+        )
+    )
     try:
         eng.load(PACKAGED_CHAT_ID)
 

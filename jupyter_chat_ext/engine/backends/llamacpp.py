@@ -22,17 +22,20 @@ from . import llamacpp_native as native
 from . import llamacpp_offload as offload
 from . import llamacpp_requant as requant
 from .base import GenRequest, Messages, Progress, capabilities
+from .llamacpp_lanes import build_lanes
 from .llamacpp_loop import DecodeLoop
 
-#: KV cells the shared pool starts with, unless Settings.context_budget names a size. A request
-#: may still use the model's whole context (the one context length /v1/models reports): the pool
-#: is rebuilt bigger when one request needs more (DecodeLoop._grow) or when the running chats
-#: fill it together (DecodeLoop._grow_running). f16 KV of the packaged model costs ~23 KB a cell
-#: (30 layers x 2 x 192 x 2 bytes): 2048 cells ~ 47 MB, 4096 ~ 94 MB, 8192 ~ 187 MB. Measured:
-#: the Jupyter server with the packaged model loaded was 448 MB RSS starting at 4096, 403 MB at
-#: 2048 (VmRSS after load, the same hour; bench/bench_backends.py reports it as rss_after_load_mb).
+#: KV cells the unified pool (``kv_layout="unified"``) starts with, unless Settings.context_budget
+#: names a size. A request may still use the model's whole context (the one context length
+#: /v1/models reports): the pool is rebuilt bigger when one request needs more or when the running
+#: chats fill it together (llamacpp_lanes.KvLane.grow); the default "auto" layout starts with as
+#: many cells (8 short slots of 256) and makes its long lane only when a chat needs it. f16 KV of
+#: the packaged model costs ~23 KB a cell (30 layers x 2 x 192 x 2 bytes): 2048 cells ~ 47 MB,
+#: 4096 ~ 94 MB, 8192 ~ 187 MB. Measured: the Jupyter server with the packaged model loaded was
+#: 448 MB RSS starting at 4096, 403 MB at 2048 (VmRSS after load, the same hour;
+#: bench/bench_backends.py reports it as rss_after_load_mb).
 DEFAULT_KV_CELLS = 2048
-#: with ``kv_unified=False`` (Settings): cells split evenly among the slots, as llama-server's
+#: with ``kv_layout="split"`` (Settings): cells split evenly among the slots, as llama-server's
 #: ``-np 8 -c 8192`` does (1024 a chat). Attention then reads a chat's own cells only, where the
 #: shared pool makes every token attend over (masked) cells of every chat: at 8 concurrent chats
 #: on the packaged model that was 13.3 vs 16.8 CPU ms a token (bench/bench_backends.py)
@@ -57,17 +60,12 @@ class LlamaCppRuntime:
         train_ctx = int(header.context_length or info.context_length or 2048)
         self.n_threads = native.default_threads(settings.n_threads)
         self.n_slots = max(1, int(settings.max_batch_size))
-        self.kv_unified = bool(getattr(settings, "kv_unified", True))
+        self.kv_layout = str(getattr(settings, "kv_layout", "auto"))
         budget = settings.context_budget or None
-        if self.kv_unified:
-            # one request may use the model's whole context (or the budget); the pool starts
-            # smaller and grows when a request needs more (DecodeLoop._grow)
+        if self.kv_layout == "split":  # each slot owns an equal slice (llama-server -np N -c cells)
+            self.context_length = min(train_ctx, max(256, (budget or SPLIT_KV_CELLS) // self.n_slots))
+        else:  # one request may use the model's whole context (or the budget)
             self.context_length = min(train_ctx, budget) if budget else train_ctx
-            cells = self.context_length if budget else min(train_ctx, DEFAULT_KV_CELLS)
-        else:  # each slot owns an equal slice (llama-server -np N -c cells)
-            cells = budget or SPLIT_KV_CELLS
-            self.context_length = min(train_ctx, max(256, cells // self.n_slots))
-            cells = self.context_length * self.n_slots
         self.kv_cell_bytes = kv_bytes_per_cell(header)
         arch = header.architecture
         wanted_layers = offload.parse_setting(getattr(settings, "n_gpu_layers", "auto"))
@@ -76,7 +74,9 @@ class LlamaCppRuntime:
             gpu_offload=gpu,
             n_layers=int(header.get(f"{arch}.block_count") or 0) if arch else 0,
             weights_bytes=int(info.size_bytes or 0),
-            kv_bytes=self.kv_cell_bytes * self.context_length,
+            kv_bytes=self.kv_cell_bytes
+            * self.context_length
+            * (self.n_slots if self.kv_layout == "split" else 1),
             vram_free=offload.free_vram() if gpu and wanted_layers == "auto" else None,
         )
         self.n_gpu_layers, self.device = plan.n_gpu_layers, plan.device.split()[0]
@@ -90,8 +90,17 @@ class LlamaCppRuntime:
             n_train = int(ll.llama_model_n_ctx_train(self.model))
             if n_train and n_train < self.context_length:  # the header lied: trust llama.cpp
                 self.context_length = n_train
-                cells = min(cells, n_train * (1 if self.kv_unified else self.n_slots))
-            self.ctx = self._new_context(cells)
+            start = self.context_length if budget else min(self.context_length, DEFAULT_KV_CELLS)
+            lanes = build_lanes(
+                self.kv_layout,
+                n_slots=self.n_slots,
+                context_length=self.context_length,
+                start_cells=start,
+                make_context=self._new_context,
+                free_context=ll.llama_free,
+                kv_cell_bytes=self.kv_cell_bytes,
+                n_batch=N_BATCH,
+            )
         except Exception:
             ll.llama_model_free(self.model)
             raise
@@ -101,7 +110,7 @@ class LlamaCppRuntime:
         self._grammar_tokenizer = grammar.GrammarTokenizers(self._build_grammar_tokenizer)
         self.max_queue = settings.max_queue
         self.loop = DecodeLoop(
-            self.ctx,
+            lanes,
             self.vocab,
             model_id=info.id,
             device=self.device,
@@ -109,22 +118,13 @@ class LlamaCppRuntime:
             n_batch=N_BATCH,
             context_length=self.context_length,
             max_queue=settings.max_queue,
-            n_cells=cells,
-            new_context=self._new_context if self.kv_unified else None,
-            free_context=ll.llama_free,
-            kv_cell_bytes=self.kv_cell_bytes,
         )
         self.load_s = time.perf_counter() - started
         progress(1.0, "loaded")
 
-    def _new_context(self, cells: int) -> Any:
+    def _new_context(self, cells: int, unified: bool, n_seq: int) -> Any:
         return native.new_context(
-            self.model,
-            n_ctx=cells,
-            n_seq=self.n_slots,
-            n_batch=N_BATCH,
-            n_threads=self.n_threads,
-            unified=self.kv_unified,
+            self.model, n_ctx=cells, n_seq=n_seq, n_batch=N_BATCH, n_threads=self.n_threads, unified=unified
         )
 
     def _cpu_weights(self, info: ModelInfo, settings: Any, progress: Progress) -> str:
@@ -230,15 +230,16 @@ class LlamaCppRuntime:
             "tokens_reused": lp.tokens_reused,
             "prompt_tokens_evaluated": lp.prompt_tokens_evaluated,
             "slots": self.n_slots,
-            "kv_unified": self.kv_unified,
-            "kv_cells": lp.n_cells,
+            "kv_layout": self.kv_layout,
+            "kv_unified": self.kv_layout == "unified",
+            **lp.layout_stats(),
+            "kv_moved_to_long": lp.moved_to_long,
             "gpu_layers": self.n_gpu_layers,
             "n_threads": self.n_threads,
         }
 
     def close(self) -> None:
-        self.loop.close()
-        self.ll.llama_free(self.loop.ctx)
+        self.loop.close()  # frees the lanes' contexts
         self.ll.llama_model_free(self.model)
 
 
