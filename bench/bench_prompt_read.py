@@ -11,8 +11,12 @@ Every request starts with a fresh nonce, so no prompt prefix is reused from a ca
 the request's own steps (render + tokenize, grammar compile) and keeps a cProfile of one
 tool-bearing request's Python side.
 
+``--tools jupyter-ai`` uses the schemas jupyter-ai 3.2 really sends (bench/data/jupyter_ai_request.json,
+20 tools, ~3.4k tokens; the first n of them at smaller sizes) instead of the synthetic ones.
+
 Usage: .venv/bin/python bench/bench_prompt_read.py [--gguf FILE] [--sizes 1000,4000,7000]
-       [--rounds 2] [--llama-server PATH] [--n-threads 2]
+       [--rounds 2] [--llama-server PATH] [--n-threads 2] [--tools synthetic|jupyter-ai]
+       [--ls-batch "-b 512 -ub 512" (ours: n_batch = n_ubatch = 512) | "" (llama-server's -b 2048 -ub 512)]
 """
 
 from __future__ import annotations
@@ -35,6 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 #: prompt tokens one of agent_tools() adds (measured on the SmolLM2 vocabulary: 30 tools ~3.7k)
 TOKENS_PER_TOOL = 123
+#: jupyter-ai 3.2's Jupyternaut tools as its agent sent them (bench/jupyter_ai_capture.py)
+JUPYTER_AI = Path(__file__).resolve().parent / "data" / "jupyter_ai_request.json"
+#: prompt tokens one of those adds (20 tools: 3,393 tokens on the SmolLM2 vocabulary)
+TOKENS_PER_JUPYTER_AI_TOOL = 170
 FILLER = (
     "The notebook loads a table of measurements, cleans the missing values, groups them by site "
     "and plots the monthly means; the reviewer asks why two sites disagree in the spring. "
@@ -72,6 +80,15 @@ def agent_tools(n: int = 30) -> list[dict[str, Any]]:
     return tools
 
 
+def tool_set(kind: str, size: int) -> list[dict[str, Any]]:
+    """Tools filling ~80 % of a ``size``-token prompt: ``synthetic`` (agent_tools, up to 30) or
+    ``jupyter-ai`` (the captured request's 20 real schemas, the first n of them)."""
+    if kind == "jupyter-ai":
+        real = json.loads(JUPYTER_AI.read_text())["requests"][0]["body"]["tools"]
+        return real[: max(1, min(len(real), int(size * 0.8 / TOKENS_PER_JUPYTER_AI_TOOL)))]
+    return agent_tools(max(1, min(30, int(size * 0.8 / TOKENS_PER_TOOL))))
+
+
 def messages_of(eng: Any, model: str, target: int, nonce: int, structured: Any) -> list[dict[str, str]]:
     """System + user messages whose prompt is about ``target`` tokens (tools included when given)."""
     system = {"role": "system", "content": f"Session {nonce}. You are a helpful notebook assistant."}
@@ -105,15 +122,17 @@ def engine_read(eng: Any, model: str, msgs: list[dict[str, str]], structured: An
 
 
 class Anchor:
-    """llama-server on the same GGUF (-np 1 -c 8192: one long prompt), fed our rendered text."""
+    """llama-server on the same GGUF (-np 1 -c 8192: one long prompt), fed our rendered text.
 
-    def __init__(self, binary: str, gguf: Path, threads: int, tmp: Path) -> None:
+    ``batch``: its -b/-ub; empty means llama-server's defaults (-b 2048 -ub 512 today)."""
+
+    def __init__(self, binary: str, gguf: Path, threads: int, tmp: Path, batch: str = "") -> None:
         from bench_server import free_port
 
         self.port = free_port()
         self.log = open(tmp / "llama-server.log", "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [binary, "-m", str(gguf), "-np", "1", "-c", "8192", "-t", str(threads), "-b", "512", "-ub", "512",
+            [binary, "-m", str(gguf), "-np", "1", "-c", "8192", "-t", str(threads), *batch.split(),
              "--host", "127.0.0.1", "--port", str(self.port)],
             stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -177,13 +196,16 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--n-threads", type=int, default=2)
     ap.add_argument("--llama-server", default=os.environ.get("LLAMA_SERVER"))
+    ap.add_argument("--tools", choices=("synthetic", "jupyter-ai"), default="synthetic")
+    ap.add_argument("--ls-batch", default="-b 512 -ub 512", help="llama-server's -b/-ub ('': its defaults)")
     args = ap.parse_args()
     from jupyter_chat_ext.engine.engine import Engine
     from jupyter_chat_ext.engine.structured import Structured
     from jupyter_chat_ext.settings import Settings
 
     sizes = [int(s) for s in args.sizes.split(",")]
-    out: dict[str, Any] = {"sizes": sizes, "rounds": args.rounds, "load_before": os.getloadavg()}
+    out: dict[str, Any] = {"sizes": sizes, "rounds": args.rounds, "tools": args.tools}
+    out["load_before"] = os.getloadavg()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         if args.gguf:
@@ -206,19 +228,18 @@ def main() -> None:
         model = settings.default_model
         eng.load(model)
         ref = (
-            Anchor(args.llama_server, gguf, args.n_threads, tmp)
+            Anchor(args.llama_server, gguf, args.n_threads, tmp, args.ls_batch)
             if args.llama_server
             else Bare(gguf, args.n_threads)
         )
-        out["reference"] = "llama-server" if args.llama_server else "bare llama-cpp-python"
+        out["reference"] = f"llama-server {args.ls_batch}" if args.llama_server else "bare llama-cpp-python"
         nonce = 1000
         rows: dict[str, dict[str, list[dict[str, float]]]] = {}
         try:
             eng.generate(model, [{"role": "user", "content": "Hi"}], {"max_tokens": 1})  # warm-up
             for size in sizes:
                 # 30 of these tools are ~3.7k tokens: a smaller prompt carries fewer (most of it)
-                n_tools = max(1, min(30, int(size * 0.8 / TOKENS_PER_TOOL)))
-                tools = Structured.from_openai({"tools": agent_tools(n_tools), "tool_choice": "auto"})
+                tools = Structured.from_openai({"tools": tool_set(args.tools, size), "tool_choice": "auto"})
                 for _ in range(args.rounds):
                     for label, structured in (("tools", tools), ("plain", None)):
                         nonce += 1
@@ -231,7 +252,7 @@ def main() -> None:
                                                  structured=structured)  # fmt: skip
                         cell["reference"].append(ref.read(text))
             prof = cProfile.Profile()
-            tools = Structured.from_openai({"tools": agent_tools(), "tool_choice": "auto"})
+            tools = Structured.from_openai({"tools": tool_set(args.tools, sizes[-1]), "tool_choice": "auto"})
             msgs = messages_of(eng, model, sizes[-1], nonce + 1, tools)
             prof.enable()
             eng.generate(model, msgs, {"max_tokens": 1, "temperature": 0}, structured=tools)
