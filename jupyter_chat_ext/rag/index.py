@@ -21,13 +21,14 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:  # pyarrow (~25 MB resident) is imported where a collection is used, so a server
+    import pyarrow as pa  # that has no RAG work yet does not hold it (bench/bench_rss.py)
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 #: brute force is ~2 ms per 1k rows here; past this size an IVF_SQ index pays for itself
@@ -58,6 +59,8 @@ def validate_name(name: Any) -> str:
 
 
 def chunk_schema(dim: int) -> pa.Schema:
+    import pyarrow as pa
+
     return pa.schema(
         [
             pa.field("chunk_id", pa.string()),
@@ -227,6 +230,8 @@ class LanceIndex:
         documents = 0
         if chunks:
             paths = table.search().select(["path"]).limit(None).to_arrow()["path"]
+            import pyarrow.compute as pc
+
             documents = len(pc.unique(paths))
         return {
             "documents": documents,

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from .chunkers import Chunk, Chunker
 from .clean import clean_text, has_surrogates, printable_path
@@ -277,6 +276,8 @@ class Ingestor:
 
     def _commit(self, report: IngestReport) -> None:
         """Embed the pending batch and write it in one append (after deleting replaced rows)."""
+        import pyarrow as pa  # here, not at import: see index.py
+
         self._embed_pending(report)
         if self._replace:
             self.index.delete_paths(self.name, sorted(self._replace))

@@ -72,8 +72,10 @@ _PATH_CHARS = re.compile(r"[/\\.:~]")
 _EXPLAIN = re.compile(r"^\s*explain\s+(?:\(\s*[^)]*\)\s*)?(?:analy[sz]e\s+)?", re.IGNORECASE)
 
 # json_serialize_sql needs a connection: a private in-memory one (connecting costs ~37 ms, a call
-# ~1 ms), used under a lock because a DuckDB connection is not for two threads at once
-_parser = duckdb.connect(":memory:")
+# ~1 ms), used under a lock because a DuckDB connection is not for two threads at once. Made on the
+# first check, not at import: a DuckDB instance holds ~24 MB resident, which a server that never
+# runs the SQL door should not pay (bench/bench_rss.py)
+_parser: duckdb.DuckDBPyConnection | None = None
 _parser_lock = threading.Lock()
 
 
@@ -85,7 +87,10 @@ def _statements(sql: str) -> list[duckdb.Statement]:
 
 
 def _tree(sql: str) -> dict[str, Any]:
+    global _parser
     with _parser_lock:
+        if _parser is None:
+            _parser = duckdb.connect(":memory:")
         try:
             raw = _parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
         except duckdb.Error as exc:

@@ -12,14 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from . import values as val
 from .search import sig_column_names, signature
 from .types import Message
+
+if TYPE_CHECKING:  # imported where rows are written: pyarrow holds ~25 MB resident, which a server
+    import pyarrow as pa  # that has stored nothing yet should not pay (bench/bench_rss.py)
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ ARROW_CHUNK = 8192
 
 def _array(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
     """``pa.array(values, type_)`` built a chunk at a time (the GIL is let go between chunks)."""
+    import pyarrow as pa
+
     if len(values) <= ARROW_CHUNK:
         return pa.array(values, type_)
     chunks = [pa.array(values[i : i + ARROW_CHUNK], type_) for i in range(0, len(values), ARROW_CHUNK)]
@@ -88,6 +92,8 @@ def _array(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
 
 
 def _signature_columns(signatures: Sequence[Sequence[int]]) -> list[pa.Array]:
+    import pyarrow as pa
+
     return [_array([sig[i] for sig in signatures], pa.int64()) for i in range(len(sig_column_names()))]
 
 
@@ -99,6 +105,8 @@ def insert_search_rows(
 ) -> None:
     """Signature rows of ``message_search`` (one per message id); ``signatures`` per message, or
     already as SIG_COLUMNS Arrow columns."""
+    import pyarrow as pa
+
     if not ids:
         return
     sig_arrays = (
@@ -128,6 +136,8 @@ class MessageBatch:
 def message_batch(
     session_id: str, rows: Sequence[NewMessage], signatures: Sequence[Sequence[int]]
 ) -> MessageBatch:
+    import pyarrow as pa
+
     columns = pa.table(
         {
             "session_id": _array([session_id] * len(rows), pa.string()),
@@ -154,6 +164,8 @@ def insert_messages(
 ) -> None:
     """The batch's messages with the given ids, their search rows, and the session's count and
     ``updated_at``. ``parent_positions``: parents given as positions inside the batch (an import)."""
+    import pyarrow as pa
+
     n = batch.columns.num_rows
     if not n:
         return
@@ -182,6 +194,8 @@ def upsert_metrics(
 ) -> None:
     """Insert or replace metrics rows (checked values in ``values.METRIC_FIELDS`` order) and move the
     session's token sums by the difference (``replaced``: the token sums of rows being replaced)."""
+    import pyarrow as pa
+
     if not message_ids:
         return
     now = val.now()
