@@ -278,6 +278,9 @@ def main() -> None:
                 1000 * statistics.median(r["render_tokenize_s"] for r in cell["ours"]), 1
             ),
             "grammar_ms": round(1000 * statistics.median(r["grammar_s"] for r in cell["ours"]), 1),
+            # every round's read in order: the first one at a size may include the pool's growth
+            "ours_wall_s": [round(r["wall_s"], 2) for r in cell["ours"]],
+            "reference_wall_s": [round(r["wall_s"], 2) for r in cell["reference"]],
         }
     out["prompt_read"] = table
     out["load_after"] = os.getloadavg()
