@@ -16,7 +16,8 @@ tool-bearing request's Python side.
 
 Usage: .venv/bin/python bench/bench_prompt_read.py [--gguf FILE] [--sizes 1000,4000,7000]
        [--rounds 2] [--llama-server PATH] [--n-threads 2] [--tools synthetic|jupyter-ai]
-       [--ls-batch "-b 512 -ub 512" (ours: n_batch = n_ubatch = 512) | "" (llama-server's -b 2048 -ub 512)]
+       [--forget-idle] [--ls-batch "-b 512 -ub 512" (ours: n_batch = n_ubatch = 512)
+       | "" (llama-server's own -b 2048 -ub 512)]
 """
 
 from __future__ import annotations
@@ -96,6 +97,19 @@ def messages_of(eng: Any, model: str, target: int, nonce: int, structured: Any) 
     per = len(eng.prompt_ids(model, [{"role": "user", "content": FILLER * 20}])) / 20
     repeats = max(0, int((target - base) / per))
     return [system, {"role": "user", "content": f"{nonce}: " + FILLER * repeats + "What should I check?"}]
+
+
+def idle_cached(eng: Any, model: str, forget: bool) -> int:
+    """Cells idle slots hold (cached prompts, llama.cpp backend); ``forget``: drop them, so the
+    read starts from an empty pool as llama-server -np 1 with ``cache_prompt`` off does."""
+    held = 0
+    for lane in getattr(getattr(eng.runtime(model), "loop", None), "lanes", []):
+        for slot in lane.slots:
+            if slot.req is None and slot.cached:
+                held += len(slot.cached)
+                if forget:
+                    lane.forget(slot)
+    return held
 
 
 def engine_read(eng: Any, model: str, msgs: list[dict[str, str]], structured: Any) -> dict[str, float]:
@@ -197,6 +211,7 @@ def main() -> None:
     ap.add_argument("--n-threads", type=int, default=2)
     ap.add_argument("--llama-server", default=os.environ.get("LLAMA_SERVER"))
     ap.add_argument("--tools", choices=("synthetic", "jupyter-ai"), default="synthetic")
+    ap.add_argument("--forget-idle", action="store_true", help="drop idle slots' cached KV before each read")
     ap.add_argument("--ls-batch", default="-b 512 -ub 512", help="llama-server's -b/-ub ('': its defaults)")
     args = ap.parse_args()
     from jupyter_chat_ext.engine.engine import Engine
@@ -204,7 +219,12 @@ def main() -> None:
     from jupyter_chat_ext.settings import Settings
 
     sizes = [int(s) for s in args.sizes.split(",")]
-    out: dict[str, Any] = {"sizes": sizes, "rounds": args.rounds, "tools": args.tools}
+    out: dict[str, Any] = {
+        "sizes": sizes,
+        "rounds": args.rounds,
+        "tools": args.tools,
+        "forget_idle": args.forget_idle,
+    }
     out["load_before"] = os.getloadavg()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -246,7 +266,8 @@ def main() -> None:
                         msgs = messages_of(eng, model, size, nonce, structured)
                         text = eng.render_prompt(model, msgs, structured=structured)
                         cell = rows.setdefault(f"{size}/{label}", {"ours": [], "reference": []})
-                        cell["ours"].append(engine_read(eng, model, msgs, structured))
+                        idle = idle_cached(eng, model, args.forget_idle)
+                        cell["ours"].append({**engine_read(eng, model, msgs, structured), "idle_cells": idle})
                         nonce += 1  # the reference reads the same shape with its own nonce
                         text = eng.render_prompt(model, messages_of(eng, model, size, nonce, structured),
                                                  structured=structured)  # fmt: skip
@@ -281,6 +302,7 @@ def main() -> None:
             # every round's read in order: the first one at a size may include the pool's growth
             "ours_wall_s": [round(r["wall_s"], 2) for r in cell["ours"]],
             "reference_wall_s": [round(r["wall_s"], 2) for r in cell["reference"]],
+            "idle_cells_before": [r["idle_cells"] for r in cell["ours"]],
         }
     out["prompt_read"] = table
     out["load_after"] = os.getloadavg()
