@@ -178,3 +178,21 @@ def test_explicit_layouts_keep_their_meaning(shared_settings: Settings) -> None:
         assert "Paris" in eng.generate(None, Q, {"max_tokens": 8})["text"]
     finally:
         eng.close()
+
+
+async def test_more_slots_than_short_ones_run_in_the_long_lane(shared_settings: Settings) -> None:
+    eng = new_engine(shared_settings, max_batch_size=10)
+    try:
+        short, long = stats(eng)["kv_lanes"]
+        assert (short["seqs"], short["cells"], long["seqs"], long["cells"]) == (
+            8,
+            2048,
+            10,
+            0,
+        )  # load: as before
+        msgs = [[{"role": "user", "content": f"Say a word about the number {i}."}] for i in range(10)]
+        done = await asyncio.gather(*(answer(eng, m, {"max_tokens": 6}) for m in msgs))
+        assert [d["type"] for d in done] == ["done"] * 10
+        assert lanes(eng)["long"]["cells"] > 0  # the two chats past the 8 short slots
+    finally:
+        eng.close()

@@ -8,14 +8,14 @@ and attends only to them, which is llama-server's ``-np 8 -c 8192`` layout and t
 several chats run (measured on the packaged model at 8 chats: split 1.035x llama-server, unified
 0.87x), but a split stream caps its chat at its slice. ``Settings.kv_layout``:
 
-- ``"auto"`` (the default): two lanes. A *short* lane, split, ``max_batch_size`` slots of 256 cells
-  at load (8 x 256 = 2048 cells: the memory of the former default, since llama.cpp touches the whole
-  KV buffer when it makes a context) growing to ``SHORT_SEQ_CELLS_MAX`` a slot; and a *long* lane,
-  unified, made the first time a request needs more than a short slot can hold and growing on demand
-  up to the model's context: long prompts (an agent's tool schemas) and long chats live there, and
-  their follow-up turns find their cached prefix there. A short chat whose answer outgrows its slot
-  moves to the long lane (its tokens are read again there, once). Lanes only grow: no rebuild back
-  and forth.
+- ``"auto"`` (the default): two lanes. A *short* lane, split, ``max_batch_size`` slots (at most 8)
+  of 256 cells at load (8 x 256 = 2048 cells: the memory of the former default, since llama.cpp
+  touches the whole KV buffer when it makes a context) growing to ``SHORT_SEQ_CELLS_MAX`` a slot;
+  and a *long* lane, unified, made the first time a request needs more than a short slot can hold
+  (or finds every short slot busy) and growing on demand up to the model's context: long prompts
+  (an agent's tool schemas) and long chats live there, and their follow-up turns find their cached
+  prefix there. A short chat whose answer outgrows its slot moves to the long lane (its tokens are
+  read again there, once). Lanes only grow: no rebuild back and forth.
 - ``"unified"``: the long lane alone (2048 cells at load, growing up to the model's context).
 - ``"split"``: the short lane alone at its full size, each chat capped at its slice.
 
@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 #: cells a short-lane slot starts with (llama.cpp pads a split stream to a multiple of 256)
 SHORT_SEQ_CELLS_START = 256
+#: cells of the short lane at load, so at most 8 short slots: with a bigger ``max_batch_size`` the
+#: other chats run in the long lane (the memory at load stays that of the former default)
+SHORT_LANE_CELLS_AT_LOAD = 2048
 #: most cells a short-lane slot grows to: llama-server's slice with ``-np 8 -c 8192``. Past it a chat
 #: goes to the long lane; 8 x 1024 cells of the packaged model are ~187 MB of KV
 SHORT_SEQ_CELLS_MAX = 1024
@@ -83,6 +86,10 @@ class Slot:
     pending: list[int] = field(default_factory=list)  # prompt tokens still to evaluate
     last: int | None = None  # sampled, not yet decoded
     last_used: float = 0.0
+
+    @property
+    def n_held(self) -> int:
+        return len(self.cached) + len(self.pending) + (self.last is not None)
 
     @property
     def held(self) -> list[int]:
@@ -229,6 +236,9 @@ class KvLane:
         slot.pending = tokens[keep:]
         return keep
 
+    def has_free(self) -> bool:
+        return self.ctx is None or any(s.req is None for s in self.slots)
+
     def best_free(self, tokens: list[int]) -> tuple[Slot | None, int]:
         """The free slot sharing the longest prefix with ``tokens`` (least recently used on ties)."""
         free = [s for s in self.slots if s.req is None] if self.ctx is not None else []
@@ -285,10 +295,11 @@ def build_lanes(
         return [KvLane("split", unified=False, n_seq=n_slots, cells=cells, max_cells=cells, **common)]
     short_max = min(SHORT_SEQ_CELLS_MAX, context_length)
     start = min(SHORT_SEQ_CELLS_START, short_max)
+    n_short = max(1, min(n_slots, SHORT_LANE_CELLS_AT_LOAD // SHORT_SEQ_CELLS_START))
     short = KvLane(
-        "short", unified=False, n_seq=n_slots, cells=start * n_slots, max_cells=short_max * n_slots, **common
+        "short", unified=False, n_seq=n_short, cells=start * n_short, max_cells=short_max * n_short, **common
     )
-    if context_length <= short_max:
+    if context_length <= short_max and n_short == n_slots:
         return [short]
     long = KvLane("long", unified=True, n_seq=n_slots, cells=0, max_cells=context_length, **common)
     short.overflow = long

@@ -133,6 +133,8 @@ class DecodeLoop(GenerationWorker):
         """The first lane ``req`` fits (grown or made if needed); None: refused (413) already."""
         problem, need = "", 0
         for lane in self.lanes:
+            if not lane.has_free():  # more chats than short slots: the others go long
+                continue
             need = lane.need(req, self.context_length)
             problem = lane.room_for(need) or ""
             if not problem:
@@ -232,11 +234,11 @@ class DecodeLoop(GenerationWorker):
     def _outgrow(self, lane: KvLane) -> None:
         """Split streams: chats about to pass their slot's cells grow the lane (all its running
         chats are then read again) or, at its cap, move to the overflow lane."""
-        over = [s for s in lane.active() if len(s.held) > lane.seq_cells]
+        over = [s for s in lane.active() if s.n_held > lane.seq_cells]
         if over and lane.can_grow:
-            lane.grow(max(len(s.held) for s in over))
+            lane.grow(max(s.n_held for s in over))
         for slot in over:
-            if len(slot.held) <= lane.seq_cells:
+            if slot.n_held <= lane.seq_cells:
                 continue
             if lane.overflow is not None:
                 self._move(slot, lane.overflow)
