@@ -256,10 +256,12 @@ class ChatService:
         model: str | None = None,
         *,
         structured: Structured | None = None,
+        token_events: bool = True,
     ) -> AsyncIterator[Event]:
         """A stateless completion (the OpenAI route); ``structured`` (engine/structured.Structured)
         constrains it to JSON or a tool call, which streams as ``tool_call`` delta events and comes
-        back whole in the done event."""
+        back whole in the done event. ``token_events=False``: a caller that waits for the whole
+        answer (engine.stream: the loop is woken at the end, not once a token)."""
         opts = inputs.options(params)
         model_id = self.engine.resolve(model)
         # a registry lookup may ask a remote endpoint: keep it off the event loop
@@ -269,7 +271,10 @@ class ChatService:
             if isinstance(content, str) and len(content) > self.settings.max_content_chars:
                 raise PayloadTooLarge("a message is longer than the configured limit")
         # engine.stream validates the messages (and tokenizes them once, off the loop)
-        async with aclosing(self.engine.stream(model_id, messages, opts, structured=structured)) as events:
+        stream = self.engine.stream(
+            model_id, messages, opts, structured=structured, token_events=token_events
+        )
+        async with aclosing(stream) as events:
             async for event in events:
                 yield event
 

@@ -56,6 +56,45 @@ def check_max_tokens(max_tokens: int | None, context: int) -> None:
         )
 
 
+class _ThreadSink:
+    """A runtime's ``sink``: events from its worker thread, delivered on the event loop in order.
+
+    Each wake-up of the loop (``call_soon_threadsafe``) is a pipe write and a thread switch, and on
+    a machine whose cores all run decode threads it stalls the next decode step while the loop
+    runs. So events that arrive while a wake-up is already on its way ride along with it instead
+    of scheduling their own (nothing waits: the first event still wakes the loop at once), and
+    with ``wake_per_event=False`` only the final event (done or error) wakes it, taking along
+    every event before it.
+    """
+
+    __slots__ = ("_deliver", "_lock", "_loop", "_pending", "_scheduled", "_wake_per_event")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, deliver: Any, *, wake_per_event: bool = True) -> None:
+        self._loop = loop
+        self._deliver = deliver
+        self._wake_per_event = wake_per_event
+        self._lock = threading.Lock()
+        self._pending: list[dict[str, Any]] = []
+        self._scheduled = False
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            self._pending.append(event)
+            if self._scheduled:
+                return
+            if not self._wake_per_event and event["type"] not in ("done", "error"):
+                return
+            self._scheduled = True
+        self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+            self._scheduled = False
+        for event in batch:
+            self._deliver(event)
+
+
 class Engine(ModelSlots):
     """Prompts and generation over the models of :class:`~.models.ModelSlots`."""
 
@@ -173,12 +212,11 @@ class Engine(ModelSlots):
         req = GenRequest(prompt_ids=ids, options=opts, max_new_tokens=max_new, sink=sink, **extra)
         return rt, req
 
-    async def _events(self, build: Any) -> AsyncIterator[dict[str, Any]]:
+    async def _events(self, build: Any, *, token_events: bool = True) -> AsyncIterator[dict[str, Any]]:
+        """The runtime's events, from its thread to this loop (see :class:`_ThreadSink`)."""
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-
-        def sink(event: dict[str, Any]) -> None:
-            loop.call_soon_threadsafe(events.put_nowait, event)
+        sink = _ThreadSink(loop, events.put_nowait, wake_per_event=token_events)
 
         abandoned = threading.Event()
         submitted: list[GenRequest] = []
@@ -219,8 +257,13 @@ class Engine(ModelSlots):
         options: GenerationOptions | dict | None = None,
         *,
         structured: Structured | None = None,
+        token_events: bool = True,
     ) -> AsyncIterator[dict[str, Any]]:
         """Yield token events then one done (or error) event; closing early cancels the request.
+
+        ``token_events=False`` is for a consumer that only needs the end (a non-streamed answer):
+        the same events come, but the loop is woken once, at the done or error event, instead of
+        once a token (each wake-up takes a core from the decode threads for a moment).
 
         ``structured`` (engine/structured.py) constrains the answer to JSON or a tool call; a tool
         call streams as ``tool_call`` events in OpenAI's delta shape while it is generated
@@ -233,7 +276,7 @@ class Engine(ModelSlots):
         def build(sink: Any) -> tuple[ModelRuntime, GenRequest]:
             return self._request(model_id, messages, options, sink, structured=structured)
 
-        async for event in self._events(build):
+        async for event in self._events(build, token_events=token_events):
             yield event
 
     async def stream_text(
@@ -244,8 +287,10 @@ class Engine(ModelSlots):
         *,
         suffix: str | None = None,
         structured: Structured | None = None,
+        token_events: bool = True,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Raw-prompt completion (no chat template): the same events as ``stream``.
+        """Raw-prompt completion (no chat template): the same events as ``stream`` (and the same
+        ``token_events``).
 
         ``structured`` constrains the answer as in ``stream`` (render the prompt with
         ``render_prompt(..., structured=)`` so the model sees the tools).
@@ -260,7 +305,7 @@ class Engine(ModelSlots):
                 model_id, None, options, sink, prompt=prompt, suffix=suffix, structured=structured
             )
 
-        async for event in self._events(build):
+        async for event in self._events(build, token_events=token_events):
             yield event
 
     def generate_iter(

@@ -128,7 +128,11 @@ class V1ChatCompletionsHandler(OpenAIStreaming):
         core = await self.core()
         model = req.model or core.settings.default_model
         events = core.chat.complete(
-            req.messages, params=req.params or None, model=req.model, structured=req.structured
+            req.messages,
+            params=req.params or None,
+            model=req.model,
+            structured=req.structured,
+            token_events=req.stream,  # a collected answer needs no wake-up per token
         )
         if req.stream:
             await self._stream(req, model, events)
