@@ -29,7 +29,10 @@ Tools change nothing at equal length (grammar compile < 1 ms once cached, 124 ms
 At 7k against bare llama-cpp-python (the library our engine runs, fresh context) in another run:
 ours 199 / 192 vs 204 / 204 (0.975 / 0.939): most of the 7k gap to llama-server is the library,
 llama-cpp-python 0.3.36's ggml 0.25.3 against the llama-server build's ggml 0.26.0 (reading the
-same tokens at ~204 vs ~232 tok/s, runs of the same hour and load).
+same tokens at ~204 vs ~232 tok/s, runs of the same hour and load). Loading the llama-server
+build's libllama into our engine (``LLAMA_CPP_LIB_PATH=$LS``, no code change, same greedy
+answers) reads 7k at 232 / 234 tok/s: 1.015 / 0.969 of llama-server in the same run.
+``--forget-idle`` (idle slots' cached KV dropped first) changed nothing beyond the noise.
 
 Usage: .venv/bin/python bench/bench_prompt_read.py [--gguf FILE] [--sizes 1000,4000,7000]
        [--rounds 2] [--llama-server PATH] [--n-threads 2] [--tools synthetic|jupyter-ai]
