@@ -8,13 +8,15 @@ under work) and the load average around the run (bench_backends.py records it fo
 Baseline ("before" the default-layout work of issue 21 item 6: the package of commit 89db910 via
 ``PYTHONPATH``, whose default is the unified pool), 2026-12-06 under the CPU lock, load ~1.9-2.1
 (the bench's own two cores), ``--n-threads 2 --rounds 2``, 64 tokens, ours / llama-server
-``-np 8 -c 8192 -t 2`` tok/s at 1 / 4 / 8 chats, same run:
-  smollm2-1.7b Q4_K_M unified 15.5/20.4/33.7 vs 29.1/30.4/35.3 = 0.53 / 0.67 / 0.96 (136 s)
+``-np 8 -c 8192 -t 2`` tok/s at 1 / 4 / 8 chats, same run (wall time of the run):
+  smollm2-1.7b Q4_K_M unified 24.9/32.4/32.3 vs 24.8/33.8/35.1 = 1.00 / 0.96 / 0.92 (113 s)
                       split   28.6/34.0/30.8 vs 30.4/33.8/34.8 = 0.94 / 1.01 / 0.89 (118 s)
+  qwen2.5-1.5b Q4_K_M unified 0.98 / 1.00 / 0.96, split 0.97 / 0.96 / 0.95 (111 s each)
   smollm2-360m Q8_0   unified 0.98-1.00 / 0.94-0.95 / 0.89-0.92 (two runs, 39 s each)
                       split   1.00 / 0.91 / 0.93 (39 s)
-At the 1.7B shape (no grouped-query attention: 196 KB of KV a cell) the unified pool costs ours
-118 vs 67 CPU ms a token at 1 chat; split, 69 vs 65.
+An earlier 1.7B unified run gave 0.53 / 0.67 / 0.96 (ours 118 vs 67 CPU ms a token at 1 chat),
+a 360M split run 1.53 / 1.04 / 0.64 with both servers' CPU ms a token inflated: single runs on a
+shared machine are fragile; trust a figure that a second run repeats.
 """
 
 from __future__ import annotations
