@@ -31,7 +31,8 @@ ours 199 / 192 vs 204 / 204 (0.975 / 0.939): most of the 7k gap to llama-server 
 llama-cpp-python 0.3.36's ggml 0.25.3 against the llama-server build's ggml 0.26.0 (reading the
 same tokens at ~204 vs ~232 tok/s, runs of the same hour and load). Loading the llama-server
 build's libllama into our engine (``LLAMA_CPP_LIB_PATH=$LS``, no code change, same greedy
-answers) reads 7k at 232 / 234 tok/s: 1.015 / 0.969 of llama-server in the same run.
+answers) reads 7k at 232 / 234 tok/s: 1.015 / 0.969 of llama-server in the same run; 1k 0.962 /
+0.999 and 4k 0.954 / 0.918 in another (2 rounds, load 1.9-2.0).
 ``--forget-idle`` (idle slots' cached KV dropped first) changed nothing beyond the noise.
 
 Usage: .venv/bin/python bench/bench_prompt_read.py [--gguf FILE] [--sizes 1000,4000,7000]
