@@ -10,7 +10,8 @@ Baseline ("before" the default-layout work of issue 21 item 6: the package of co
 (the bench's own two cores), ``--n-threads 2 --rounds 2``, 64 tokens, ours / llama-server
 ``-np 8 -c 8192 -t 2`` tok/s at 1 / 4 / 8 chats, same run (wall time of the run):
   smollm2-1.7b Q4_K_M unified 24.9/32.4/32.3 vs 24.8/33.8/35.1 = 1.00 / 0.96 / 0.92 (113 s)
-                      split   28.6/34.0/30.8 vs 30.4/33.8/34.8 = 0.94 / 1.01 / 0.89 (118 s)
+                      split   28.6/34.0/30.8 vs 30.4/33.8/34.8 = 0.94 / 1.01 / 0.89 (118 s);
+                              rerun 26.9/31.3/33.7 vs 28.6/32.9/35.1 = 0.94 / 0.95 / 0.96 (111 s)
   qwen2.5-1.5b Q4_K_M unified 0.98 / 1.00 / 0.96, split 0.97 / 0.96 / 0.95 (111 s each)
   smollm2-360m Q8_0   unified 0.98-1.00 / 0.94-0.95 / 0.89-0.92 (two runs, 39 s each)
                       split   1.00 / 0.91 / 0.93 (39 s)
