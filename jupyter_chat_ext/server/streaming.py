@@ -59,6 +59,13 @@ class StreamingHandler(ChatExtHandler):
         self.set_header("Content-Type", content_type)
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
+        # every event is a small write after another one: with Nagle's algorithm on, the kernel
+        # holds each until the client acknowledges the last, and a client's delayed ACK makes that
+        # up to 40 ms (measured: the first streamed token 58 ms after the request, 12 ms for
+        # llama-server on the same machine). Streams turn it off, as tornado's websockets do.
+        stream = getattr(self.request.connection, "stream", None)
+        if stream is not None and hasattr(stream, "set_nodelay"):
+            stream.set_nodelay(True)
 
     def send_error_event(self, event: Event) -> None:
         """Answer an error event that came before the response was committed, as JSON."""

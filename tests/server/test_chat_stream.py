@@ -175,3 +175,28 @@ async def test_jupyter_stays_responsive_while_four_chats_stream(api, jp_fetch):
     replies = await asyncio.gather(*chats)
     assert all(r.code == 200 and r.events[-1][0] == "done" for r in replies)
     assert len(statuses) >= 3 and set(statuses) == {200}
+
+
+
+@on_jp_loop
+async def test_streams_turn_nagle_off_so_each_event_leaves_at_once(api, monkeypatch):
+    """Every event is a small write after another: with Nagle's algorithm the kernel would hold
+    each until the client's (delayed, up to 40 ms) ACK of the last. The stream's socket has
+    TCP_NODELAY from its start (tornado only sets it at finish)."""
+    import socket
+
+    from jupyter_chat_ext.server.streaming import StreamingHandler
+
+    seen: list[int] = []
+    original = StreamingHandler.begin_stream
+
+    def spy(self: StreamingHandler, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)
+        sock = self.request.connection.stream.socket
+        seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    monkeypatch.setattr(StreamingHandler, "begin_stream", spy)
+    sid = (await api.new_session())["id"]
+    reply = await api.chat(sid, "Say hi.", params={"max_tokens": 4, "temperature": 0})
+    assert reply.code == 200 and reply.events[-1][0] == "done"
+    assert len(seen) == 1 and seen[0] != 0
