@@ -177,7 +177,6 @@ async def test_jupyter_stays_responsive_while_four_chats_stream(api, jp_fetch):
     assert len(statuses) >= 3 and set(statuses) == {200}
 
 
-
 @on_jp_loop
 async def test_streams_turn_nagle_off_so_each_event_leaves_at_once(api, monkeypatch):
     """Every event is a small write after another: with Nagle's algorithm the kernel would hold
