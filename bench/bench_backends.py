@@ -37,20 +37,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "core"))
 
-from bench_server import MODEL, TOKEN, JupyterServer, served_weights, stop_process
+from bench_server import MODEL, PROMPTS, TOKEN, JupyterServer, served_weights, stop_process
 from remote_fixtures import llama_server, packaged_gguf
 from shape_bench import add_shape_args, bench_shape, our_layout
 
-PROMPTS = [
-    "Write a long story about a lighthouse keeper and a storm.",
-    "Explain in detail how a bicycle works.",
-    "Describe a walk through a busy market in a big city.",
-    "Write a long letter to a friend about your summer.",
-    "Explain how bread is made, step by step, in detail.",
-    "Tell a long fairy tale about a fox and a crow.",
-    "Describe the history of the printing press at length.",
-    "Write a detailed guide to planting a vegetable garden.",
-]
 REF_LLAMA_SERVER = {"1": 113.0, "4": 153.0, "8": 172.0}
 
 

@@ -29,20 +29,15 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_server import PROMPTS
 
 from jupyter_chat_ext.engine.engine import Engine
 from jupyter_chat_ext.engine.registry import PACKAGED_CHAT_ID
 from jupyter_chat_ext.settings import Settings
 
-SHORT_PROMPTS = [
-    "Write a long story about a lighthouse keeper and a storm.",
-    "Explain in detail how a bicycle works.",
-    "Describe a walk through a busy market in a big city.",
-    "Write a long letter to a friend about your summer.",
-    "Explain how bread is made, step by step, in detail.",
-    "Tell a long fairy tale about a fox and a crow.",
-    "Describe the history of the printing press at length.",
-]
+SHORT_PROMPTS = PROMPTS[:7]
 FILLER = "The harbour log notes the wind, the tide, the ships that came in and the cargo they carried. "
 
 

@@ -36,6 +36,17 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 MODEL = "smollm2-135m-instruct"
 TOKEN = "bench-token-0123456789"
 PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
+#: the concurrent chats' prompts (bench_backends.py, bench_kv_long.py): one each, asking for long answers
+PROMPTS = [
+    "Write a long story about a lighthouse keeper and a storm.",
+    "Explain in detail how a bicycle works.",
+    "Describe a walk through a busy market in a big city.",
+    "Write a long letter to a friend about your summer.",
+    "Explain how bread is made, step by step, in detail.",
+    "Tell a long fairy tale about a fox and a crow.",
+    "Describe the history of the printing press at length.",
+    "Write a detailed guide to planting a vegetable garden.",
+]
 
 
 def served_weights(tmp: Path) -> Path:
