@@ -99,7 +99,7 @@ class Settings:
     kv_layout: str = "auto"
     #: the former switch, an alias of kv_layout: True is "unified", False is "split"; None: kv_layout
     #: decides
-    kv_unified: str | None = None
+    kv_unified: bool | str | None = None
     #: llama.cpp on the CPU: serve GGUF weights of a type with no fast CPU matmul (Q4_1, Q5_0, Q5_1;
     #: the packaged model is Q4_1) from a Q8_0 copy made once under model_cache_dir. Measured on the
     #: packaged model: prompt processing 1.6x, decode 1.16x, KL to the original 0.006 nats a token

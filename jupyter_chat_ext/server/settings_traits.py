@@ -78,6 +78,8 @@ def _trait(f: dataclasses.Field[Any], help_text: str) -> TraitType[Any, Any]:
         return Float(default, help=help_text)
     if base in ("str", "Path"):
         return Unicode(default or "", help=help_text)
+    if base == "bool|str":  # a Python config's True/False, or its text from the command line
+        return Union([Bool(), Unicode()], default_value="", help=help_text)
     if base == "int|str":
         return Union([Int(), Unicode()], default_value=default, help=help_text)
     if base in ("list[Path]", "list[str]"):

@@ -126,6 +126,24 @@ def test_command_line_flags_reach_the_settings():
     assert (settings.n_threads, settings.rerank_model, settings.hub_dir.name) == (None, None, "hub")
 
 
+def test_kv_unified_alias_from_a_python_config_and_the_command_line():
+    """The former switch still sets the layout: a bool in jupyter_server_config.py, text on the
+    command line; unset, kv_layout decides ("auto")."""
+    from traitlets.config import Config
+    from traitlets.config.loader import KVArgParseConfigLoader
+
+    from jupyter_chat_ext.server.app import ChatExtApp
+
+    config = Config()
+    config.ChatExtApp.kv_unified = False
+    assert ChatExtApp(config=config).build_settings().kv_layout == "split"
+    config.ChatExtApp.kv_unified = True
+    assert ChatExtApp(config=config).build_settings().kv_layout == "unified"
+    argv = ["--ChatExtApp.kv_unified=False"]
+    assert ChatExtApp(config=KVArgParseConfigLoader(argv).load_config()).build_settings().kv_layout == "split"
+    assert ChatExtApp().build_settings().kv_layout == "auto"
+
+
 @on_jp_loop
 async def test_stop_extension_frees_the_model_and_the_store(api, chat_app):
     session = await api.new_session(title="bye")
