@@ -56,15 +56,11 @@ UNIFIED_STEP = 1024
 
 
 def available_ram() -> int | None:
-    """MemAvailable from /proc/meminfo (None where there is none: growth is then not checked)."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    """Free RAM from the hardware profile (hub/hardware.py: psutil, else /proc/meminfo); None
+    where it cannot tell (growth is then not checked)."""
+    from ...hub.hardware import ram_profile
+
+    return ram_profile().get("available_bytes") or None
 
 
 def common_prefix(a: list[int], b: list[int]) -> int:
