@@ -68,7 +68,6 @@ Usage: nice -n 10 .venv/bin/python bench/bench_jupyter_ai_replay.py [--rounds 1]
 from __future__ import annotations
 
 import argparse
-import asyncio
 import copy
 import json
 import os
@@ -79,7 +78,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_server import TOKEN, JupyterServer
-from bench_tool_stream import package_at, start
+from bench_tool_stream import package_at, run_on, start
 
 DATA = Path(__file__).resolve().parent / "data" / "jupyter_ai_request.json"
 
@@ -217,14 +216,7 @@ def main() -> None:
         servers = {"now": start(tmp / "now", args, now_code)}
         if args.before:
             servers["before"] = start(tmp / "before", args, package_at(args.before, tmp / "before-code"))
-        try:
-            for server in servers.values():
-                server.wait_ready()
-                server.wait_model()
-            out["cases"] = asyncio.run(measure(servers, args))
-        finally:
-            for server in servers.values():
-                server.stop()
+        out["cases"] = run_on(servers, lambda: measure(servers, args))
     out["load_after"] = os.getloadavg()
     print(json.dumps(out, indent=1))
 

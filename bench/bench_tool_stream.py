@@ -200,6 +200,18 @@ def start(root: Path, args: argparse.Namespace, pythonpath: Path | None = None) 
             os.environ["PYTHONPATH"] = saved
 
 
+def run_on(servers: dict[str, JupyterServer], work: Any) -> Any:
+    """Wait until every server has its model, run ``work()`` (a coroutine) to its end, stop them all."""
+    try:
+        for server in servers.values():
+            server.wait_ready()
+            server.wait_model()
+        return asyncio.run(work())
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tokens", type=int, default=2000, help="prompt length, tool schemas included")
@@ -217,14 +229,7 @@ def main() -> None:
         if args.before:
             old = package_at(args.before, tmp / "before-code")
             servers["before"] = start(tmp / "before", args, old)
-        try:
-            for server in servers.values():
-                server.wait_ready()
-                server.wait_model()
-            out["cases"] = asyncio.run(measure(servers, items, args.max_tokens))
-        finally:
-            for server in servers.values():
-                server.stop()
+        out["cases"] = run_on(servers, lambda: measure(servers, items, args.max_tokens))
     out["load_after"] = os.getloadavg()
     print(json.dumps(out, indent=2))
 
