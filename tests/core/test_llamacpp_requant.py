@@ -7,6 +7,8 @@ a cache that cannot be written keeps the original weights with a note instead of
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -43,11 +45,11 @@ def test_the_copy_is_made_once_and_answers(tmp_path: Path) -> None:
         assert "Paris" in eng.generate(None, Q, {"max_tokens": 12})["text"]
     finally:
         eng.close()
-    made = copies[0].stat().st_mtime_ns
+    made = copies[0].stat().st_ino
     eng, info = load(settings_in(tmp_path, cache))
-    try:  # the second load reads the same file and makes nothing
+    try:  # the second load reads the same file (not rewritten: same inode) and makes nothing
         assert info["from_cache"] is True and not any("made in" in n for n in info["notes"])
-        assert list(cache.glob("*.q8_0.gguf")) == copies and copies[0].stat().st_mtime_ns == made
+        assert list(cache.glob("*.q8_0.gguf")) == copies and copies[0].stat().st_ino == made
         assert not list(cache.glob(".*.tmp"))
     finally:
         eng.close()
@@ -110,5 +112,71 @@ def test_prepare_at_install_makes_the_copy_the_first_load_reads(
     try:
         assert info["dtype"] == "q8_0 (from q4_1)" and info["from_cache"] is True
         assert list(cache.glob("*.q8_0.gguf")) == copies
+    finally:
+        eng.close()
+
+
+def test_the_same_weights_at_two_paths_share_one_copy(tmp_path: Path) -> None:
+    """Every venv installs the packaged model at another path (and mtime): the copy is keyed by
+    the content, so the second path finds the first one's copy; other bytes get another copy."""
+    from jupyter_chat_ext.engine.backends import llamacpp_native as native
+
+    cache = tmp_path / "cache"
+    first, second = tmp_path / "venv-a" / "model.gguf", tmp_path / "venv-b" / "model.gguf"
+    for dest in (first, second):
+        dest.parent.mkdir()
+        shutil.copyfile(packaged_gguf(), dest)
+    os.utime(second, (1e9, 1e9))  # another install time: another registry fingerprint
+    made, spent = requant.q8_copy(native.lib(), str(first), "model.gguf:a", cache)
+    found, again = requant.q8_copy(native.lib(), str(second), "model.gguf:b", cache)
+    assert found == made and spent > 0 and again == 0.0
+    assert list(cache.glob("*.q8_0.gguf")) == [made]
+    with open(second, "r+b") as fh:  # one byte of the last MiB differs: other weights
+        fh.seek(-10, os.SEEK_END)
+        last = fh.read(1)
+        fh.seek(-10, os.SEEK_END)
+        fh.write(bytes([last[0] ^ 1]))
+    assert requant.copy_path(str(second), "model.gguf:c", cache) != made
+
+
+def fake_copy(cache: Path, name: str, unused_s: float, now: float) -> Path:
+    path = cache / name
+    path.write_bytes(b"GGUF" + name.encode())
+    os.utime(path, (now - unused_s, now - unused_s))
+    return path
+
+
+def test_prune_keeps_the_copy_in_use_and_the_last_other_version(tmp_path: Path) -> None:
+    cache, now, hour, day = tmp_path, 1_000_000_000.0, 3600.0, 86400.0
+    in_use = fake_copy(cache, "Model.Q4_1-aaaa.q8_0.gguf", 40 * day, now)  # just loaded, old mtime
+    previous = fake_copy(cache, "Model.Q4_1-bbbb.q8_0.gguf", 3 * hour, now)  # the last other version
+    older = fake_copy(cache, "Model.Q4_1-cccc.q8_0.gguf", 4 * hour, now)
+    recent = fake_copy(cache, "Model.Q4_1-dddd.q8_0.gguf", 0.5 * hour, now)  # used within the hour
+    other_model = fake_copy(cache, "Other-eeee.q8_0.gguf", 2 * day, now)
+    forgotten = fake_copy(cache, "Gone-ffff.q8_0.gguf", 31 * day, now)
+    dead_writer = fake_copy(cache, ".Model.Q4_1-aaaa.q8_0.gguf.123.tmp", 2 * hour, now)
+    live_writer = fake_copy(cache, ".Model.Q4_1-aaaa.q8_0.gguf.456.tmp", 60, now)
+    gone = requant.prune(cache, in_use, now=now)
+    # "recent" is the most recently used other copy, so "previous" is not kept as such
+    assert sorted(p.name for p in gone) == sorted(p.name for p in (previous, older, forgotten, dead_writer))
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        p.name for p in (in_use, recent, other_model, live_writer)
+    )
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows refuses to delete a mapped file (prune skips it)")
+def test_a_pruned_copy_keeps_serving_the_server_that_mapped_it(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    eng, _ = load(settings_in(tmp_path, cache))
+    try:
+        (serving,) = cache.glob("*.q8_0.gguf")
+        stem = serving.name.removesuffix(".q8_0.gguf").rsplit("-", 1)[0]
+        os.utime(serving, (0, 0))  # long unused, says its mtime
+        now = serving.stat().st_mtime + 2 * requant.SAME_STEM_STALE_S
+        newer = fake_copy(cache, f"{stem}-0000.q8_0.gguf", 60, now)
+        in_use = fake_copy(cache, f"{stem}-1111.q8_0.gguf", 0, now)
+        assert serving in requant.prune(cache, in_use, now=now) and not serving.exists()
+        assert newer.exists()
+        assert "Paris" in eng.generate(None, Q, {"max_tokens": 12})["text"]  # the mapping still reads
     finally:
         eng.close()
