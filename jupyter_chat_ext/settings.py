@@ -73,8 +73,9 @@ class Settings:
     device: str = "auto"
     #: model weights dtype: "auto", "bfloat16", "float16", "float32"
     dtype: str = "auto"
-    #: bitsandbytes quantization on CUDA: None, "4bit" or "8bit"; on the CPU the engine reports
-    #: what it did instead
+    #: bitsandbytes quantization on CUDA and the CPU (transformers backend): None, "4bit" (NF4)
+    #: or "8bit" (LLM.int8); without bitsandbytes or on a device it does not run on, the model
+    #: loads unquantized and its notes say why
     quantization: str | None = None
     #: most generation requests waiting for a slot before "busy" (429)
     max_queue: int = 32

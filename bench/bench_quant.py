@@ -1,0 +1,137 @@
+#!/usr/bin/env python
+"""bitsandbytes on the CPU: weight memory, load time and tok/s of none / 8bit / 4bit (prints JSON).
+
+Each mode runs in its own fresh process (so one load's memory and warm caches never reach the
+next): an ``Engine`` with ``backend="transformers"``, ``device="cpu"``, ``dtype="bfloat16"`` and
+``quantization`` set loads the packaged model from the conversion cache (the first run converts
+it once, ~17 s, outside the figures: ``--modes none`` first), then answers one request at a time,
+``--rounds`` times, ``--tokens`` tokens each, greedy. Per mode:
+
+- ``weight_mb``: the loader's ``weight_bytes`` (parameters, buffers and bitsandbytes' quantization
+  state); ``footprint_mb``: ``model.get_memory_footprint()`` (without that state);
+  ``weight_vs_none``: weight_mb over the unquantized load's (issue 21's goal on a GPU: 4-bit < 0.40)
+- ``load_s``: ``Engine.load`` wall time (reading the cached bf16 weights + quantizing them)
+- ``tok_s``: the median decode tokens/s of the rounds (the engine's own ``tokens_per_s`` metric),
+  ``ttft_s`` the median time to the first token; ``rss_mb``: the process's VmRSS after the rounds
+- ``answer``: the first round's text (the quantized model must still answer)
+
+Run under the team's CPU lock: ``flock /tmp/team/cpu.lock .venv/bin/python bench/bench_quant.py``
+Usage: bench_quant.py [--modes none,8bit,4bit] [--rounds 3] [--tokens 64] [--threads 2] [--out F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+PROMPT = [{"role": "user", "content": "Write a long story about a dragon who learns to bake bread."}]
+
+
+def vm_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def run_mode(mode: str, rounds: int, tokens: int, threads: int) -> dict[str, Any]:
+    import torch
+
+    torch.set_num_threads(threads)
+    from jupyter_chat_ext.engine.engine import Engine
+    from jupyter_chat_ext.engine.registry import PACKAGED_CHAT_ID
+    from jupyter_chat_ext.settings import Settings
+
+    settings = Settings(
+        data_dir=Path(tempfile.mkdtemp(prefix="bench-quant-")),
+        backend="transformers",
+        device="cpu",
+        dtype="bfloat16",
+        quantization=None if mode == "none" else mode,
+    )
+    engine = Engine(settings)
+    started = time.perf_counter()
+    engine.load(PACKAGED_CHAT_ID)
+    load_s = time.perf_counter() - started
+    loaded = engine.runtime(PACKAGED_CHAT_ID).loaded
+    out: dict[str, Any] = {
+        "quantization": loaded.quantization,
+        "dtype": loaded.dtype,
+        "weight_mb": round(loaded.weight_bytes / 2**20, 1),
+        "footprint_mb": round(loaded.model.get_memory_footprint() / 2**20, 1),
+        "load_s": round(load_s, 2),
+        "notes": loaded.notes,
+    }
+    speeds, ttfts, counts = [], [], []
+    for i in range(rounds):
+        done = engine.generate(PACKAGED_CHAT_ID, PROMPT, {"max_tokens": tokens, "temperature": 0})
+        metrics = done.get("metrics", {})
+        speeds.append(metrics["tokens_per_s"])
+        ttfts.append(metrics["ttft_s"])
+        counts.append(metrics.get("completion_tokens"))
+        if i == 0:
+            out["answer"] = done["text"][:160]
+    out.update(
+        tok_s=round(statistics.median(speeds), 2),
+        tok_s_rounds=speeds,
+        ttft_s=round(statistics.median(ttfts), 3),
+        completion_tokens=counts,
+        rss_mb=vm_rss_mb(),
+    )
+    engine.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--modes", default="none,8bit,4bit")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--tokens", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(run_mode(args.child, args.rounds, args.tokens, args.threads)))
+        return
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env["TOKENIZERS_PARALLELISM"] = "false"
+    env.setdefault("JUPYTER_CHAT_EXT_MODEL_CACHE", str(REPO / ".cache" / "models"))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    result: dict[str, Any] = {"load_before": os.getloadavg()[0], "modes": {}}
+    try:
+        import bitsandbytes
+
+        result["bitsandbytes"] = bitsandbytes.__version__
+    except ImportError:
+        result["bitsandbytes"] = None
+    for mode in args.modes.split(","):
+        cmd = [sys.executable, __file__, "--child", mode, "--rounds", str(args.rounds)]
+        cmd += ["--tokens", str(args.tokens), "--threads", str(args.threads)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            result["modes"][mode] = {"error": proc.stderr.strip().splitlines()[-3:]}
+            continue
+        result["modes"][mode] = json.loads(proc.stdout.strip().splitlines()[-1])
+    base = result["modes"].get("none", {}).get("weight_mb")
+    for data in result["modes"].values():
+        if base and data.get("weight_mb"):
+            data["weight_vs_none"] = round(data["weight_mb"] / base, 3)
+    result["load_after"] = os.getloadavg()[0]
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
