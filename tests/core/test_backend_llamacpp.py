@@ -12,6 +12,7 @@ import dataclasses
 import importlib.util
 import time
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,8 @@ def test_loads_with_llamacpp_and_answers(lengine: Engine) -> None:
     # one context length, loading or loaded: the model's own (the KV pool grows to it on demand)
     assert info["context_length"] == 8192 == lengine.registry.get(PACKAGED_CHAT_ID).context_length
     assert info["gpu_layers"] == 0  # n_gpu_layers "auto" on this CPU build: nothing offloaded
+    # which llama.cpp serves: make install's build says so in its version (tools/llama_build.py)
+    assert stats(lengine)["library"] == f"llama-cpp-python {version('llama-cpp-python')}"
     caps = lengine.capabilities(None)
     assert caps["backend"] == "llamacpp" and caps["batching"] is True and caps["fim"] is False
     done = lengine.generate(None, Q, {"max_tokens": 16})

@@ -9,6 +9,7 @@ Generation runs in ``llamacpp_loop.DecodeLoop`` (parallel slots in one batch).
 from __future__ import annotations
 
 import time
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,15 @@ DEFAULT_KV_CELLS = 2048
 #: on the packaged model that was 13.3 vs 16.8 CPU ms a token (bench/bench_backends.py)
 SPLIT_KV_CELLS = 8192
 N_BATCH = 512
+
+
+def library_version() -> str:
+    """The installed llama-cpp-python's version: ``0.3.36+llama.cpp.b11434`` names the llama.cpp
+    that tools/llama_build.py built its bindings over; a plain version is the stock package."""
+    try:
+        return version("llama-cpp-python")
+    except PackageNotFoundError:  # a source checkout on PYTHONPATH
+        return "unknown"
 
 
 class LlamaCppRuntime:
@@ -236,6 +246,7 @@ class LlamaCppRuntime:
             "kv_moved_to_long": lp.moved_to_long,
             "gpu_layers": self.n_gpu_layers,
             "n_threads": self.n_threads,
+            "library": f"llama-cpp-python {library_version()}",
         }
 
     def close(self) -> None:
