@@ -8,6 +8,7 @@ Generation runs in ``llamacpp_loop.DecodeLoop`` (parallel slots in one batch).
 
 from __future__ import annotations
 
+import functools
 import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -44,6 +45,7 @@ SPLIT_KV_CELLS = 8192
 N_BATCH = 512
 
 
+@functools.cache  # the installed package does not change under a running server
 def library_version() -> str:
     """The installed llama-cpp-python's version: ``0.3.36+llama.cpp.b11434`` names the llama.cpp
     that tools/llama_build.py built its bindings over; a plain version is the stock package."""
