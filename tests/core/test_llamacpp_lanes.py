@@ -196,3 +196,39 @@ async def test_more_slots_than_short_ones_run_in_the_long_lane(shared_settings: 
         assert lanes(eng)["long"]["cells"] > 0  # the two chats past the 8 short slots
     finally:
         eng.close()
+
+
+def wait_for(check, seconds: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return bool(check())
+
+
+def test_an_idle_long_lane_is_freed_and_made_again(
+    shared_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jupyter_chat_ext.engine.backends import llamacpp_lanes
+
+    monkeypatch.setattr(llamacpp_lanes, "IDLE_FREE_S", 0.5)
+    words = "Some words to read first about a lighthouse. " * 130
+    longer = [{"role": "user", "content": words + Q[0]["content"]}]  # ~1,200 tokens
+    eng = new_engine(shared_settings)
+    try:
+        it = eng.generate_iter(None, longer, {"max_tokens": 400, "temperature": 1.0, "seed": 1})
+        next(it)
+        time.sleep(1.0)  # longer than the idle time, with a chat running in the long lane
+        assert lanes(eng)["long"]["cells"] > 0 and lanes(eng)["long"]["freed"] == 0
+        it.close()
+        short_before = lanes(eng)["short"]["cells"]
+        # no chat in it for 0.5 s: freed, by the worker's own timer (nothing else runs meanwhile)
+        assert wait_for(lambda: lanes(eng)["long"]["freed"] == 1)
+        assert lanes(eng)["long"]["cells"] == 0 and stats(eng)["kv_cells"] == short_before
+        assert lanes(eng)["short"]["freed"] == 0  # the lane made at load stays
+        again = eng.generate(None, longer, {"max_tokens": 8})  # the next long chat makes it again
+        assert again["metrics"]["prompt_tokens"] > 1024  # more than a short slot holds
+        assert again["type"] == "done" and again["metrics"]["completion_tokens"] >= 1
+        assert lanes(eng)["long"]["cells"] >= again["metrics"]["prompt_tokens"]
+        assert again["metrics"]["cached_prompt_tokens"] == 0  # its cached prompt went with it
+    finally:
+        eng.close()

@@ -15,7 +15,9 @@ several chats run (measured on the packaged model at 8 chats: split 1.035x llama
   (or finds every short slot busy) and growing on demand up to the model's context: long prompts
   (an agent's tool schemas) and long chats live there, and their follow-up turns find their cached
   prefix there. A short chat whose answer outgrows its slot moves to the long lane (its tokens are
-  read again there, once). Lanes only grow: no rebuild back and forth.
+  read again there, once). Lanes only grow while used: no rebuild back and forth. A lane made on
+  demand (the long one) is freed once no chat has used it for ``IDLE_FREE_S``, so its memory goes
+  back; the next long chat makes it again.
 - ``"unified"``: the long lane alone (2048 cells at load, growing up to the model's context).
 - ``"split"``: the short lane alone at its full size, each chat capped at its slice.
 
@@ -26,6 +28,7 @@ speed while a long chat runs.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +56,13 @@ ANSWER_RESERVE = 256
 REUSE_PREFERENCE = 256
 #: unified pools grow in steps of this many cells (at least doubling)
 UNIFIED_STEP = 1024
+#: a lane made on demand is freed after this many seconds without a chat. What freeing costs is not
+#: making the context again (~ms, bench/bench_kv_lane_free.py) but the cached prompts it held: a
+#: long chat's next turn reads its whole prompt again (a 7k-token agent prompt: ~30 s on the
+#: packaged model, minutes on a 1.7B one). What it gives back: the KV of up to the model's context
+#: (packaged model at 8192 cells: ~190 MB; a 1.7B model: ~1.6 GB). Ten minutes keeps an agent's
+#: turns and a user's pauses cached (Ollama frees a whole model after 5 idle minutes)
+IDLE_FREE_S = 600.0
 
 
 def available_ram() -> int | None:
@@ -123,6 +133,10 @@ class KvLane:
         self.mem: Any = None
         self.n_cells = self.n_batch = 0
         self.grown = 0
+        #: made on demand (cells=0 at load): freed again when idle (``free_if_idle``)
+        self.on_demand = not cells
+        self.last_used = 0.0  # monotonic time a chat last ran here
+        self.freed = 0
         #: the lane a chat moves to when it outgrows its slot here (auto: short -> long)
         self.overflow: KvLane | None = None
         self.slots = [Slot(seq=i, lane=self) for i in range(n_seq)]
@@ -210,6 +224,7 @@ class KvLane:
 
     def _set(self, ctx: Any, cells: int) -> None:
         self.ctx, self.n_cells = ctx, cells
+        self.last_used = time.monotonic()
         # llama.cpp clamps a context's batch to its cells (a bigger batch aborts the process)
         self.n_batch = min(self.batch_capacity, cells)
         self.mem = self.ll.llama_get_memory(ctx)
@@ -232,6 +247,18 @@ class KvLane:
         slot.pending = tokens[keep:]
         return keep
 
+    def free_if_idle(self, now: float, idle_s: float) -> bool:
+        """Free an on-demand lane no chat has used for ``idle_s`` (its memory goes back)."""
+        if not self.on_demand or self.ctx is None or self.active() or now - self.last_used < idle_s:
+            # (a chat seated but not yet stepped counts as active: it holds a request)
+            return False
+        log.info("KV lane %s freed (%d cells, idle %.0f s)", self.name, self.n_cells, now - self.last_used)
+        self.close()
+        for slot in self.slots:
+            slot.cached = []
+        self.freed += 1
+        return True
+
     def has_free(self) -> bool:
         return self.ctx is None or any(s.req is None for s in self.slots)
 
@@ -253,6 +280,7 @@ class KvLane:
             "max_cells": self.max_cells,
             "active": len(self.active()),
             "grown": self.grown,
+            "freed": self.freed,
         }
 
     def close(self) -> None:

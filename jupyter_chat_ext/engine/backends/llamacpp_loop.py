@@ -12,6 +12,10 @@ request goes to the first lane it fits (growing it if needed), to the free slot 
 longest prefix with its prompt (a follow-up turn of the same chat finds its own history), only the
 rest of the prompt is evaluated, and the slot's KV past the common prefix is dropped.
 ``tokens_reused`` counts the prompt tokens that were not recomputed.
+
+Fairness: while any chat decodes, a step's prompt tokens (all lanes together) are capped by
+``llamacpp_pacing.PrefillPacer`` so the chats waiting for their next token wait about
+``STEP_BUDGET_S`` a step, not the ~2 s of a 512-token chunk of a long prompt.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ import time
 from typing import Any
 
 from ...errors import Busy, ModelError, PayloadTooLarge
+from . import llamacpp_lanes, llamacpp_pacing
 from . import llamacpp_native as native
 from .base import GenRequest, error_event
 from .llamacpp_lanes import REUSE_PREFERENCE, KvLane, Slot
+from .llamacpp_pacing import PrefillPacer
 from .textstream import TokenStream
 from .worker import GenerationWorker
 
@@ -57,6 +63,7 @@ class DecodeLoop(GenerationWorker):
         self.tokens_reused = 0
         self.prompt_tokens_evaluated = 0
         self.moved_to_long = 0  # chats that outgrew their short slot and went on in the long lane
+        self.pacer = PrefillPacer(n_batch, llamacpp_pacing.STEP_BUDGET_S)
         self.start()
 
     # -- public -------------------------------------------------------------------------------
@@ -77,7 +84,11 @@ class DecodeLoop(GenerationWorker):
         return sum(lane.grown for lane in self.lanes)
 
     def layout_stats(self) -> dict[str, Any]:
-        return {"kv_cells": self.n_cells, "kv_lanes": [lane.stats() for lane in self.lanes]}
+        return {
+            "kv_cells": self.n_cells,
+            "kv_lanes": [lane.stats() for lane in self.lanes],
+            **self.pacer.stats(),
+        }
 
     def close(self, timeout: float = 10.0) -> None:
         with self._cond:
@@ -189,11 +200,21 @@ class DecodeLoop(GenerationWorker):
         self.moved_to_long += 1
 
     # -- the loop -----------------------------------------------------------------------------
+    def _idle_wait(self) -> float | None:
+        """Free the on-demand lanes idle long enough; seconds until the next one is due (None: none)."""
+        now, idle_s = time.monotonic(), llamacpp_lanes.IDLE_FREE_S
+        due = []
+        for lane in self.lanes:
+            if not lane.free_if_idle(now, idle_s) and lane.on_demand and lane.ctx is not None:
+                due.append(lane.last_used + idle_s - now)
+        return max(0.0, min(due)) + 0.01 if due else None
+
     def _run(self) -> None:
         while True:
             with self._cond:
                 while not self._pending and not self.active_count and not self._closed:
-                    self._cond.wait()
+                    wait = self._idle_wait()
+                    self._cond.wait(wait)
                 if self._closed:
                     break
                 admit = []
@@ -210,6 +231,7 @@ class DecodeLoop(GenerationWorker):
                         self._release(slot, "cancelled")
                 if self.active_count:
                     self._step()
+                    self._idle_wait()
             except Exception as exc:  # fail the batch, keep serving
                 log.exception("llama.cpp generation failed")
                 self._fail_all(exc)
@@ -245,8 +267,11 @@ class DecodeLoop(GenerationWorker):
             else:  # a split slot's slice is the chat's context: the answer ends here
                 self._release(slot, "length")
 
-    def _build(self, lane: KvLane) -> tuple[list[tuple[Slot, int]], collections.Counter[int]]:
-        """Fill the batch with the lane's work; (slot, batch index) of slots wanting logits."""
+    def _build(
+        self, lane: KvLane, room: int | None
+    ) -> tuple[list[tuple[Slot, int]], collections.Counter[int], int]:
+        """Fill the batch with the lane's work: (slot, batch index) of slots wanting logits, tokens
+        added per sequence, prompt tokens added (at most ``room``; None: up to the lane's batch)."""
         b, n, wants = self.batch, 0, []
         added = collections.Counter[int]()
 
@@ -266,43 +291,56 @@ class DecodeLoop(GenerationWorker):
         for slot in active:  # decoding slots first: one token each, every step
             if slot.last is not None:
                 add(slot, slot.last, True)
-        for slot in active:  # then prompt chunks, oldest first, in what room is left
-            if slot.pending and n < lane.n_batch:
-                chunk = slot.pending[: lane.n_batch - n]
+        decoded = n
+        limit = lane.n_batch if room is None else min(lane.n_batch, n + room)
+        if room is not None:  # capped: the shortest prompts first (a new question beside a long read)
+            active.sort(key=lambda s: len(s.pending))
+        for slot in active:  # then prompt chunks in what room is left
+            if slot.pending and n < limit:
+                chunk = slot.pending[: limit - n]
                 for i, token in enumerate(chunk):
                     add(slot, token, i == len(chunk) - 1 and len(chunk) == len(slot.pending))
         b.n_tokens = n
-        return wants, added
+        return wants, added, n - decoded
 
     def _step(self) -> None:
         sequences = 0
+        room = self.pacer.allowance(any(s.last is not None for s in self.slots))
         for lane in self.lanes:
             if lane.active() and not lane.unified:
                 self._outgrow(lane)
             if lane.active():
-                sequences += self._step_lane(lane)
+                n_seq, read = self._step_lane(lane, room)
+                sequences += n_seq
+                room = None if room is None else max(0, room - read)
         if sequences:
             self.steps += 1
             self.batch_size_sum += sequences
 
-    def _step_lane(self, lane: KvLane) -> int:
-        """One decode of the lane's batch; the number of sequences it carried."""
-        wants, added = self._build(lane)
+    def _step_lane(self, lane: KvLane, room: int | None) -> tuple[int, int]:
+        """One decode of the lane's batch: the number of sequences it carried, prompt tokens read."""
+        wants, added, read = self._build(lane, room)
+        if not self.batch.n_tokens:  # prompts only, and the step's prompt allowance is spent
+            return 0, 0
+        lane.last_used = time.monotonic()
+        started = time.perf_counter()
         rc = self.ll.llama_decode(lane.ctx, self.batch)
+        if rc == 0:  # (on a GPU decode may return before the work ends: reading then looks fast)
+            self.pacer.measured(self.batch.n_tokens, read, time.perf_counter() - started)
         if rc == 1:  # no room in the KV cache: drop idle slots' cached prefixes and retry once
             for slot in lane.slots:
                 if slot.req is None and slot.cached:
                     lane.forget(slot)
             rc = self.ll.llama_decode(lane.ctx, self.batch)
             if rc == 1 and lane.can_grow and lane.grow(lane.n_cells + 1) is None:
-                return 0  # the running chats filled the pool: the next steps re-read them, bigger
+                return 0, 0  # the running chats filled the pool: the next steps re-read them, bigger
             if rc == 1:
                 victim = max(lane.active(), key=lambda s: len(s.cached))
                 self._release(
                     victim, None, Busy("the model's context is full with other chats; retry shortly")
                 )
                 lane.forget(victim)
-                return 0
+                return 0, 0
         if rc != 0:
             raise ModelError(f"llama_decode returned {rc}")
         for slot in lane.slots:
@@ -328,4 +366,4 @@ class DecodeLoop(GenerationWorker):
                 self._release(slot, slot.stream.finish)
             else:
                 slot.last = token
-        return len(added)
+        return len(added), read

@@ -1,0 +1,66 @@
+"""How much prompt the llama.cpp decode loop reads in a step while other chats wait for tokens.
+
+A step decodes every generating chat's next token together with prompt chunks, so the step takes
+as long as its prompt chunk: on the packaged model a 512-token chunk of a long prompt is ~2 s,
+and every chat decoding beside it got one token per ~2 s (7 short chats: 205 tok/s alone, 17 tok/s
+while one 5,565-token prompt was read; a sidebar chat froze for the ~20 s an agent's 7k-token prompt
+takes to read). This is the problem chunked prefill solves in vLLM and Sarathi-Serve: a step's
+tokens are capped by a budget sized for the time between tokens of the decoding requests, decodes
+go first, prompt chunks fill what is left. llama-server does not cap it (its decoding slots wait
+for the whole ``-b`` batch).
+
+``PrefillPacer``: while any chat decodes, the prompt tokens of one step (all lanes together) are
+capped so they take about ``STEP_BUDGET_S`` at the prompt-reading speed measured on the steps so far
+(seconds a token, a moving average: reading slows as the prompt's attention span grows); never
+below ``MIN_CHUNK``, which keeps the matrix multiplies efficient on slow models. With no chat
+decoding, prompts are read in full ``n_batch`` chunks as before. Shorter prompts go first within the
+cap, so a new short chat's question is read at once beside a long one (bench/bench_kv_long.py).
+"""
+
+from __future__ import annotations
+
+#: prompt reading a step may add while other chats wait for their next token (seconds). Measured
+#: on the packaged model, 7 short chats beside a 5.6k-token prompt (bench/bench_kv_long.py):
+#: see docs/architecture.md for the sweep that picked it
+STEP_BUDGET_S = 0.1
+#: fewest prompt tokens a capped step reads (a slow model's chunk would otherwise shrink to a few
+#: tokens a step, wasting the weights read for each)
+MIN_CHUNK = 32
+#: chunk sizes are rounded down to this many tokens
+CHUNK_ALIGN = 16
+#: weight of the newest step in the moving average of seconds a prompt token
+EMA = 0.5
+
+
+class PrefillPacer:
+    def __init__(self, n_batch: int, budget_s: float | None) -> None:
+        self.n_batch = n_batch
+        #: None: no cap (every step reads up to n_batch prompt tokens a lane)
+        self.budget_s = budget_s
+        self.min_chunk = MIN_CHUNK
+        self.s_per_token: float | None = None
+        self.capped_steps = 0
+
+    def allowance(self, decoding: bool) -> int | None:
+        """Prompt tokens this step may read, all lanes together; None: no cap."""
+        if not decoding or self.budget_s is None:
+            return None
+        self.capped_steps += 1
+        if self.s_per_token is None:  # nothing measured yet: a small first chunk measures it
+            return self.min_chunk
+        fit = int(self.budget_s / self.s_per_token) // CHUNK_ALIGN * CHUNK_ALIGN
+        return max(self.min_chunk, min(self.n_batch, fit))
+
+    def measured(self, n_tokens: int, n_prompt: int, seconds: float) -> None:
+        """One ``llama_decode`` of ``n_tokens`` (``n_prompt`` of them prompt) took ``seconds``."""
+        if n_prompt < CHUNK_ALIGN or n_tokens <= 0:  # a decode-only step says little about reading
+            return
+        cost = seconds / n_tokens
+        self.s_per_token = cost if self.s_per_token is None else EMA * cost + (1 - EMA) * self.s_per_token
+
+    def stats(self) -> dict[str, float | int | None]:
+        return {
+            "prefill_step_budget_s": self.budget_s,
+            "prefill_s_per_token": self.s_per_token,
+            "prefill_capped_steps": self.capped_steps,
+        }

@@ -1,0 +1,119 @@
+"""Chats keep getting tokens while a long prompt is read (engine/backends/llamacpp_pacing.py).
+
+Real generation on the packaged model. Order is counted in events, not time: the consumers of both
+chats run on one event loop and append to one list as their events arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import importlib.util
+
+import pytest
+
+from jupyter_chat_ext.engine.backends import llamacpp_pacing
+from jupyter_chat_ext.engine.engine import Engine
+from jupyter_chat_ext.engine.registry import PACKAGED_CHAT_ID
+from jupyter_chat_ext.settings import Settings
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed"
+)
+
+#: its greedy answer runs the whole 24 tokens
+SHORT = [{"role": "user", "content": "Count from one to thirty, in words."}]
+#: ~2,700 tokens: read in chunks of MIN_CHUNK (32) it takes ~80 steps, in full chunks 6
+LONG = [
+    {
+        "role": "user",
+        "content": "Some words to read first about a lighthouse. " * 300 + "Name the capital of Italy.",
+    }
+]
+GREEDY = {"max_tokens": 24, "temperature": 0}
+
+
+def new_engine(shared_settings: Settings) -> Engine:
+    eng = Engine(dataclasses.replace(shared_settings, backend="llamacpp", n_threads=2))  # type: ignore[arg-type]
+    eng.load(PACKAGED_CHAT_ID)
+    return eng
+
+
+async def run_together(eng: Engine) -> tuple[list[str], dict, dict]:
+    """Both chats at once; the arrival order of their token events ("long"/"short") and the ends."""
+    order: list[str] = []
+    ends: dict[str, dict] = {}
+
+    async def chat(name: str, messages: list[dict[str, str]]) -> None:
+        async for ev in eng.stream(None, messages, GREEDY):
+            if ev["type"] == "token":
+                order.append(name)
+            ends[name] = ev
+
+    # the long chat first: its prompt is being read when the short one starts decoding
+    await asyncio.gather(chat("long", LONG), chat("short", SHORT))
+    return order, ends["long"], ends["short"]
+
+
+def answers_alone(shared_settings: Settings) -> tuple[str, str]:
+    eng = new_engine(shared_settings)  # a fresh engine: no cached prefix of the long prompt
+    try:
+        return eng.generate(None, LONG, GREEDY)["text"], eng.generate(None, SHORT, GREEDY)["text"]
+    finally:
+        eng.close()
+
+
+async def test_a_short_chat_gets_its_tokens_while_a_long_prompt_is_read(
+    shared_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long_alone, short_alone = answers_alone(shared_settings)
+    # the smallest chunks whatever this machine's speed, so the count below does not depend on it
+    monkeypatch.setattr(llamacpp_pacing, "STEP_BUDGET_S", 1e-9)
+    eng = new_engine(shared_settings)
+    try:
+        order, long_end, short_end = await run_together(eng)
+        stats = eng.stats()[PACKAGED_CHAT_ID]
+    finally:
+        eng.close()
+    assert long_end["type"] == short_end["type"] == "done"
+    assert long_end["metrics"]["prompt_tokens"] > 2000
+    n_short = short_end["metrics"]["completion_tokens"]
+    assert n_short == GREEDY["max_tokens"]
+    # every short token came while the long prompt was still being read (in full 512-token chunks
+    # it is read in 6 steps, so at most ~6 short tokens could come first)
+    assert order.index("long") >= n_short, order
+    assert stats["prefill_capped_steps"] >= n_short
+    # and neither answer changed: the same greedy answers as each alone
+    assert short_end["text"] == short_alone and short_alone.strip()
+    assert long_end["text"] == long_alone
+
+
+async def test_with_no_cap_the_long_prompt_holds_the_short_chat_back(
+    shared_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check above fails without the pacer: the same run uncapped (the former behaviour)."""
+    monkeypatch.setattr(llamacpp_pacing, "STEP_BUDGET_S", None)
+    eng = new_engine(shared_settings)
+    try:
+        order, long_end, short_end = await run_together(eng)
+    finally:
+        eng.close()
+    assert long_end["type"] == short_end["type"] == "done"
+    assert short_end["metrics"]["completion_tokens"] == GREEDY["max_tokens"]
+    assert order.index("long") < GREEDY["max_tokens"] // 2, order
+
+
+def test_the_allowance_follows_the_measured_reading_speed() -> None:
+    pacer = llamacpp_pacing.PrefillPacer(512, budget_s=0.1)
+    assert pacer.allowance(decoding=False) is None  # nobody waits: full chunks
+    assert pacer.allowance(decoding=True) == 32  # nothing measured yet: a small chunk measures it
+    pacer.measured(n_tokens=40, n_prompt=32, seconds=0.040)  # 1 ms a token
+    assert pacer.allowance(decoding=True) == 96  # 0.1 s / 1 ms = 100, rounded down to 16
+    pacer.measured(n_tokens=8, n_prompt=0, seconds=5.0)  # a decode-only step says nothing
+    assert pacer.allowance(decoding=True) == 96
+    for _ in range(20):
+        pacer.measured(n_tokens=512, n_prompt=512, seconds=0.0512)  # 0.1 ms a token: capped at n_batch
+    assert pacer.allowance(decoding=True) == 512
+    for _ in range(20):
+        pacer.measured(n_tokens=32, n_prompt=32, seconds=3.2)  # a slow model: never below MIN_CHUNK
+    assert pacer.allowance(decoding=True) == llamacpp_pacing.MIN_CHUNK
