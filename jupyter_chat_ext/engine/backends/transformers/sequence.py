@@ -1,8 +1,9 @@
 """One request inside the transformers batch: its own sampler and seed on top of a TokenStream.
 
-Per-request logits processors and ``torch.Generator`` (so a seeded request is reproducible and
-requests never mix); detokenisation, stop strings and metrics come from ``TokenStream``. The
-batcher passes what a sequence needs (tokenizer, emit) in, so this module never imports it.
+Per-request sampling settings and ``torch.Generator`` (so a seeded request is reproducible and
+requests never mix; the draw itself is sampling.py's); detokenisation, stop strings and metrics
+come from ``TokenStream``. The batcher passes what a sequence needs (tokenizer, emit) in, so this
+module never imports it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from ..base import GenRequest
 from ..textstream import Emit, TokenStream
+from .sampling import sample_token
 
 
 class Seq(TokenStream):
@@ -18,13 +20,7 @@ class Seq(TokenStream):
 
     def __init__(self, req: GenRequest, *, tokenizer: Any, emit: Emit, model_id: str, device: str) -> None:
         import torch
-        from transformers import (
-            LogitsProcessorList,
-            RepetitionPenaltyLogitsProcessor,
-            TemperatureLogitsWarper,
-            TopKLogitsWarper,
-            TopPLogitsWarper,
-        )
+        from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
 
         super().__init__(
             req,
@@ -39,17 +35,11 @@ class Seq(TokenStream):
         self.extra_metrics["seed"] = self.seed
         self.generator = torch.Generator(device="cpu").manual_seed(self.seed)
         self.greedy = opts.temperature == 0
+        self.temperature, self.top_k, self.top_p = opts.temperature, opts.top_k, opts.top_p
         procs = LogitsProcessorList()
         if opts.repetition_penalty != 1.0:
             procs.append(RepetitionPenaltyLogitsProcessor(opts.repetition_penalty))
-        if not self.greedy:
-            procs.append(TemperatureLogitsWarper(opts.temperature))
-            if opts.top_k:
-                procs.append(TopKLogitsWarper(opts.top_k))
-            if opts.top_p < 1.0:
-                procs.append(TopPLogitsWarper(opts.top_p))
         self.processors = procs
-        self.uses_history = opts.repetition_penalty != 1.0
 
     def sample(self, logits: Any) -> int:
         import torch
@@ -57,12 +47,11 @@ class Seq(TokenStream):
         if self.req.structured is not None and self.req.structured.masking:
             # grammar first (forbidden tokens to -inf), then this request's own processors and seed
             logits = self.req.structured.mask_torch(logits)
-        if self.processors:
-            history = torch.tensor([self.req.prompt_ids + self.tokens]) if self.uses_history else None
-            if history is None:
-                history = torch.empty((1, 0), dtype=torch.long)
+        if self.processors:  # repetition penalty: it reads the request's tokens so far
+            history = torch.tensor([self.req.prompt_ids + self.tokens], device=logits.device)
             logits = self.processors(history, logits)
         if self.greedy:
             return int(torch.argmax(logits, dim=-1).item())
-        probs = torch.softmax(logits, dim=-1)
-        return int(torch.multinomial(probs, 1, generator=self.generator).item())
+        return sample_token(
+            logits, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, generator=self.generator
+        )
