@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(
 
 #: its greedy answer runs the whole 24 tokens
 SHORT = [{"role": "user", "content": "Count from one to thirty, in words."}]
-#: ~2,700 tokens: read in chunks of MIN_CHUNK (32) it takes ~80 steps, in full chunks 6
+#: ~2,700 tokens: read in chunks of MIN_CHUNK (16) it takes ~170 steps, in full chunks 6
 LONG = [
     {
         "role": "user",
@@ -106,7 +106,7 @@ async def test_with_no_cap_the_long_prompt_holds_the_short_chat_back(
 def test_the_allowance_follows_the_measured_reading_speed() -> None:
     pacer = llamacpp_pacing.PrefillPacer(512, budget_s=0.1)
     assert pacer.allowance(decoding=False) is None  # nobody waits: full chunks
-    assert pacer.allowance(decoding=True) == 32  # nothing measured yet: a small chunk measures it
+    assert pacer.allowance(decoding=True) == llamacpp_pacing.MIN_CHUNK  # nothing measured yet
     pacer.measured(n_tokens=40, n_prompt=32, seconds=0.040)  # 1 ms a token
     assert pacer.allowance(decoding=True) == 96  # 0.1 s / 1 ms = 100, rounded down to 16
     pacer.measured(n_tokens=8, n_prompt=0, seconds=5.0)  # a decode-only step says nothing

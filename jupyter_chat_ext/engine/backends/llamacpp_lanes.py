@@ -56,12 +56,14 @@ ANSWER_RESERVE = 256
 REUSE_PREFERENCE = 256
 #: unified pools grow in steps of this many cells (at least doubling)
 UNIFIED_STEP = 1024
-#: a lane made on demand is freed after this many seconds without a chat. What freeing costs is not
-#: making the context again (~ms, bench/bench_kv_lane_free.py) but the cached prompts it held: a
-#: long chat's next turn reads its whole prompt again (a 7k-token agent prompt: ~30 s on the
-#: packaged model, minutes on a 1.7B one). What it gives back: the KV of up to the model's context
-#: (packaged model at 8192 cells: ~190 MB; a 1.7B model: ~1.6 GB). Ten minutes keeps an agent's
-#: turns and a user's pauses cached (Ollama frees a whole model after 5 idle minutes)
+#: a lane made on demand is freed after this many seconds without a chat. Measured on the packaged
+#: model (bench/bench_kv_lane_free.py, 2 threads): making a unified context again costs 0.05 / 0.09 /
+#: 0.16 s at 2048 / 4096 / 8192 cells, and freeing gives its whole KV back (RSS 447.5 -> 267.6 MB
+#: at 8192 cells; after a 5,561-token chat 429 -> 279 MB). The real cost is the cached prompt it
+#: held: that chat's next turn took 0.59 s with the lane kept and 25.8 s after the free (read again;
+#: minutes on a 1.7B model, whose 8192 cells are ~1.6 GB). Ten minutes keeps an agent's turns and a
+#: user's pauses cached and still gives the memory back when the long chat is over (Ollama frees a
+#: whole model after 5 idle minutes)
 IDLE_FREE_S = 600.0
 
 

@@ -19,13 +19,24 @@ cap, so a new short chat's question is read at once beside a long one (bench/ben
 
 from __future__ import annotations
 
-#: prompt reading a step may add while other chats wait for their next token (seconds). Measured
-#: on the packaged model, 7 short chats beside a 5.6k-token prompt (bench/bench_kv_long.py):
-#: see docs/architecture.md for the sweep that picked it
+#: prompt reading a step may add while other chats wait for their next token (seconds): 10 tokens a
+#: second for each waiting chat, about reading pace
 STEP_BUDGET_S = 0.1
 #: fewest prompt tokens a capped step reads (a slow model's chunk would otherwise shrink to a few
-#: tokens a step, wasting the weights read for each)
-MIN_CHUNK = 32
+#: tokens a step, wasting the weights read for each). Picked by bench/bench_kv_long.py on the
+#: packaged model, 2 threads, 7 short chats (64 tokens) beside a 5,565-token prompt, medians of 2
+#: rounds (at 0.1 s a step the chunk is this floor there: reading costs 4-10 ms a token):
+#:
+#:     chunk a step     short tok/s  worst gap  p90 gap   long first token  long total
+#:     512 (no cap)        14.9       4.28 s    2.02 s        26.7 s          30.4 s
+#:     128                 13.0       1.43 s    1.22 s        33.1 s          35.6 s
+#:     64                  20.5       0.69 s    0.55 s        33.7 s          35.5 s
+#:     32                  39.4       0.30 s    0.25 s        33.3 s          35.1 s
+#:     16                  76.5       0.13 s    0.12 s        30.0 s          31.7 s
+#:
+#: (7 short chats alone: ~200 tok/s.) The smallest chunk is best for both sides: the short chats
+#: finish in ~6 s, then the long prompt is read in full chunks; bigger chunks keep both slow longer
+MIN_CHUNK = 16
 #: chunk sizes are rounded down to this many tokens
 CHUNK_ALIGN = 16
 #: weight of the newest step in the moving average of seconds a prompt token
