@@ -35,6 +35,22 @@ answers) reads 7k at 232 / 234 tok/s: 1.015 / 0.969 of llama-server in the same 
 0.999 and 4k 0.954 / 0.918 in another (2 rounds, load 1.9-2.0).
 ``--forget-idle`` (idle slots' cached KV dropped first) changed nothing beyond the noise.
 
+Since ``make install`` builds llama-cpp-python's bindings over llama.cpp b11434 (tools/llama_build.py),
+our engine and llama-server run the very same llama.cpp (llama-server built from the same tree):
+3 rounds, ``--ls-batch ''``, 2026-12-06 23:08-23:19, load 1.6-2.0, medians, tok/s
+(bench/data/llama_b11434_figures.json):
+
+==========  ==================  ==================
+size        tools: ours / ls    plain: ours / ls
+==========  ==================  ==================
+1k          474 / 544 (0.871)   569 / 547 (1.039)
+4k          313 / 301 (1.040)   318 / 311 (1.022)
+7k          182 / 198 (0.916)   167 / 183 (0.910)
+==========  ==================  ==================
+
+The machine read slower that hour than in the runs above (llama-server 7k: 183-198 vs ~232 tok/s),
+with wide spreads between rounds (7k walls 35-45 s): ratios from one run only.
+
 Usage: .venv/bin/python bench/bench_prompt_read.py [--gguf FILE] [--sizes 1000,4000,7000]
        [--rounds 2] [--llama-server PATH] [--n-threads 2] [--tools synthetic|jupyter-ai]
        [--forget-idle] [--ls-batch "-b 512 -ub 512" (ours: n_batch = n_ubatch = 512)
