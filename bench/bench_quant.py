@@ -12,7 +12,9 @@ it once, ~17 s, outside the figures: ``--modes none`` first), then answers one r
   ``weight_vs_none``: weight_mb over the unquantized load's (issue 21's goal on a GPU: 4-bit < 0.40)
 - ``load_s``: ``Engine.load`` wall time (reading the cached bf16 weights + quantizing them)
 - ``tok_s``: the median decode tokens/s of the rounds (the engine's own ``tokens_per_s`` metric),
-  ``ttft_s`` the median time to the first token; ``rss_mb``: the process's VmRSS after the rounds
+  ``ttft_s`` the median time to the first token; ``rss_after_load_mb`` / ``rss_mb``: the process's
+  VmRSS after the load / after the rounds (a quantized load reads the bf16 weights first, and
+  importing bitsandbytes alone adds ~130 MB: torch._dynamo and its native libraries)
 - ``answer``: the first round's text (the quantized model must still answer)
 
 Run under the team's CPU lock: ``flock /tmp/team/cpu.lock .venv/bin/python bench/bench_quant.py``
@@ -62,6 +64,7 @@ def run_mode(mode: str, rounds: int, tokens: int, threads: int) -> dict[str, Any
     started = time.perf_counter()
     engine.load(PACKAGED_CHAT_ID)
     load_s = time.perf_counter() - started
+    rss_after_load = vm_rss_mb()
     loaded = engine.runtime(PACKAGED_CHAT_ID).loaded
     out: dict[str, Any] = {
         "quantization": loaded.quantization,
@@ -69,6 +72,8 @@ def run_mode(mode: str, rounds: int, tokens: int, threads: int) -> dict[str, Any
         "weight_mb": round(loaded.weight_bytes / 2**20, 1),
         "footprint_mb": round(loaded.model.get_memory_footprint() / 2**20, 1),
         "load_s": round(load_s, 2),
+        "rss_after_load_mb": rss_after_load,
+        "bitsandbytes_imported": "bitsandbytes" in sys.modules,
         "notes": loaded.notes,
     }
     speeds, ttfts, counts = [], [], []

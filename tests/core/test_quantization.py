@@ -10,6 +10,8 @@ missing these tests skip with that reason. None needs a GPU: ``device="cpu"`` th
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,8 +28,9 @@ from jupyter_chat_ext.engine.registry import PACKAGED_CHAT_ID, ModelRegistry
 from jupyter_chat_ext.errors import ModelError
 from jupyter_chat_ext.settings import Settings
 
-bitsandbytes = pytest.importorskip(
-    "bitsandbytes", reason="bitsandbytes is not installed (pip install 'jupyter_chat_ext[test]')"
+needs_bnb = pytest.mark.skipif(
+    importlib.util.find_spec("bitsandbytes") is None,
+    reason="bitsandbytes is not installed (it is in the [test] extra: pip install -e '.[test]')",
 )
 
 Q = [{"role": "user", "content": "What is the capital of France?"}]
@@ -57,6 +60,7 @@ def decoder_bytes(loaded: LoadedModel) -> int:
 RATIOS = [("4bit", 0.40, 0.45), ("8bit", 0.60, 0.65)]  # decoder layers, whole model, of bf16's
 
 
+@needs_bnb
 @pytest.mark.parametrize(("bits", "layers_at_most", "total_at_most"), RATIOS)
 def test_quantized_weights_are_a_fraction_of_bf16(
     shared_settings: Settings, bf16: LoadedModel, bits: str, layers_at_most: float, total_at_most: float
@@ -87,6 +91,7 @@ def quantized_engine(request: pytest.FixtureRequest, shared_settings: Settings) 
     eng.close()
 
 
+@needs_bnb
 def test_quantized_model_answers_and_reports_it(quantized_engine: Engine) -> None:
     bits = quantized_engine.settings.quantization
     options = {"max_tokens": 12, "temperature": 0}
@@ -96,10 +101,13 @@ def test_quantized_model_answers_and_reports_it(quantized_engine: Engine) -> Non
     assert rt.loaded.quantization == bits and rt.device == "cpu"
     described = quantized_engine.get_model(PACKAGED_CHAT_ID)
     assert described["state"] == "loaded"
+    import bitsandbytes
+
     said = f"quantized {bits} by bitsandbytes {bitsandbytes.__version__} on cpu"
     assert any(said in note for note in described["notes"])
 
 
+@needs_bnb
 def test_quantization_settings_are_checked_and_explained() -> None:
     import torch
 
@@ -111,3 +119,15 @@ def test_quantization_settings_are_checked_and_explained() -> None:
     kwargs, why_not = bnb_load_kwargs("8bit", "meta", torch.bfloat16)
     assert kwargs == {} and why_not is not None
     assert "does not run on 'meta'" in why_not and "loaded unquantized in bfloat16 on meta" in why_not
+
+
+def test_without_bitsandbytes_the_model_loads_unquantized_and_says_why(
+    shared_settings: Settings, bf16: LoadedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "bitsandbytes", None)  # import bitsandbytes -> ImportError
+    loaded = load(shared_settings, "4bit")
+    assert loaded.quantization is None
+    assert loaded.weight_bytes == bf16.weight_bytes
+    assert len(loaded.notes) == 1
+    assert "quantization '4bit' needs bitsandbytes" in loaded.notes[0]
+    assert "loaded unquantized in bfloat16 on cpu" in loaded.notes[0]

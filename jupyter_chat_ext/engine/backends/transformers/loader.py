@@ -10,6 +10,7 @@ at load time, on every device bitsandbytes runs on (CUDA, and since its multi-ba
 CPU too: measured with 0.50.2 on the packaged model, 4-bit holds 41 % of the bf16 weight bytes, the
 tied embedding staying bf16). Without bitsandbytes, or on a device it does not run on, the model
 loads unquantized and the load's notes say why. The cache always holds the unquantized weights.
+bitsandbytes is imported only for a quantized load (importing it costs ~130 MB of RSS and ~3.5 s).
 """
 
 from __future__ import annotations
