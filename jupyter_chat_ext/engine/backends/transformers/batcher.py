@@ -5,13 +5,20 @@ KV cache is merged into the batch cache (both left-padded to a common length, th
 out). Every step decodes one token for every active request in one forward pass; finished or
 cancelled rows are dropped from the cache right away, and columns that became padding for every
 row are trimmed. Each request keeps its own sampling settings and ``torch.Generator``, so a seeded
-request is reproducible and requests never mix.
+request is reproducible and requests never mix: in float32 the same tokens alone or beside any
+others (tests/core/test_transformers_sampling.py); in bfloat16 a padded batch rounds the logits a
+little differently from a lone row, which can move a sampled draw (greedy held in our checks).
 
-Why our own loop rather than transformers' continuous-batching manager: since 5.24 that manager
-samples with per-request settings, but it holds one seed (one generator) for the whole manager, so a
-seeded request's output would depend on what else is in the batch; it also sizes a paged KV cache
-from system RAM. Here every row has its own ``torch.Generator``, and on this CPU the padded batch
-with per-row sampling is as fast (see bench/bench_engine.py).
+Why our own loop rather than transformers' continuous-batching manager (5.25,
+``model.init_continuous_batching``; checked by running it, bench/bench_hf_batching.py): it samples
+every row in one ``torch.multinomial`` call on torch's global generator, seeded once per manager
+(``ContinuousBatchingConfig.seed``, which also reseeds the whole process), so a seeded request gives
+other tokens as soon as anything runs beside it; greedy vs sampling is one setting per manager;
+per request it takes temperature/top-k/top-p only (repetition penalty is dropped) and has no hook
+for a per-request logits mask, so no structured output or tool calls; on a CPU it sizes its paged
+KV cache at 90 % of free system RAM unless told. On this CPU ours is also faster (the module
+docs of bench_hf_batching.py and docs/architecture.md have the figures); on CUDA
+bench/bench_gpu.py's ``compare`` step decides.
 """
 
 from __future__ import annotations
