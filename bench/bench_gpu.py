@@ -7,14 +7,23 @@ model), plus the weight memory of bf16 vs 4-bit and embeddings on CUDA.
 
 Model: SmolLM2-1.7B's shape (hidden 2048, 24 layers, 32 heads, vocab 49152), random weights built
 on the device, the EOS rows zeroed so greedy decoding never stops early (every request decodes
-exactly GPU_TOKENS, default 256). The embedder: all-MiniLM-L6-v2's shape, random weights, the
+exactly GPU_TOKENS, default 128). The embedder: all-MiniLM-L6-v2's shape, random weights, the
 packaged model's tokenizer and pooling files.
 
 Steps (tok/s = generated tokens / wall seconds; each records its own error and the run goes on):
 - ``ours``: Engine (backend transformers, device cuda) at 1, 8, 32 concurrent requests, structured
   (JSON schema) output through the llguidance mask on CUDA logits, peak and weight GPU memory;
-- ``hf_generate``: bare ``model.generate``, 1 stream and static padded batches of 8 and 32;
-- ``hf_continuous_batching``: ``model.generate_batch`` (paged attention) with 8 and 32 requests;
+- ``compare``: on one loaded model, bench/bench_hf_batching.py's three methods side by side: our
+  ``Batcher`` directly (``ours``), transformers' ``ContinuousBatchingManager`` (``hf_cb``: paged
+  attention, one persistent manager per mode, started and warmed before timing, its KV cache sized
+  for 32 requests) and bare ``generate`` (``hf_generate``: 1 stream, padded static batches of 8/32);
+  greedy at 1/8/32 and sampled at 32, each with aggregate tok/s, first-token time and CPU ms a
+  token, and for sampled runs whether a seeded request gives the same tokens alone and beside 7
+  others (``seed_reproducible``; on CUDA a batch's shape may change GEMM kernels, so ours is checked
+  too);
+- ``decision``: ours ÷ hf_cb and ours ÷ hf_generate at 1/8/32 (greedy), the issue's two goals, which
+  is faster at 32, and the seed checks: whether serving through transformers' manager on CUDA
+  would be worth its losses (docs/architecture.md, the transformers backend);
 - ``bnb_4bit``: bitsandbytes 4-bit through our loader: load, answers at 1/8, GPU memory; its
   ``weights_vs_bf16`` is the goal's "< 40 % of bf16's weight memory";
 - ``embeddings``: texts/s of our Embedder on CUDA (batches of 64) and on the CPU.
@@ -36,7 +45,7 @@ Carry recipe (the device machine reaches nothing; carry is at most 64 MiB, ~48 M
     packaged_model_dir as p; shutil.copytree(p(), '.gpu/emb', \
     ignore=shutil.ignore_patterns('*.safetensors', 'README.md', 'data_config.json'))"
 
-Then one device call (run tool), carry [".gpu"], timeout_s ~500 (the parts take ~3-4 min by
+Then one device call (run tool), carry [".gpu"], timeout_s ~500 (the parts take ~4-5 min by
 estimate; no GPU figure yet):
     S=$(mktemp -d) && python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
       --target $S .gpu/whl/*.whl && export PYTHONPATH=$S && PYTHONUNBUFFERED=1 timeout 470 \
@@ -60,7 +69,7 @@ EMB = Path(os.environ.get("GPU_CHECK_EMB", SRC / ".gpu" / "emb"))
 sys.path.insert(0, str(SRC))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 OUT = Path(os.environ.get("OUT", tempfile.mkdtemp()))
-N = int(os.environ.get("GPU_TOKENS", "256"))
+N = int(os.environ.get("GPU_TOKENS", "128"))
 DRY = os.environ.get("GPU_DRY") == "1"  # a CPU dry run of this script with a tiny model
 DEV = "cpu" if DRY else "cuda"
 RESULT: dict = {"tokens_per_request": N}
@@ -246,58 +255,95 @@ def _ours():
     return engine_runs()
 
 
-@step("hf_generate")
-def _hf():
+def failure(exc: Exception) -> dict:
+    return {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()[-800:]}
+
+
+def hf_methods_compare():
+    """Our batcher, transformers' continuous batching and bare generate on one loaded model.
+
+    The classes and the measurement are bench/bench_hf_batching.py's (the CPU bench of the same
+    question): each request decodes exactly N tokens, per-request first-token times, seeds checked.
+    """
+    sys.path.insert(0, str(SRC / "bench"))
+    from bench_hf_batching import HFContinuous, HFGenerate, Ours, measure, seed_check
+
     model = AutoModelForCausalLM.from_pretrained(MODEL_DIR, dtype=torch.bfloat16, device_map=DEV)
-    out = {}
-    tok.padding_side = "left"
-    for c in (1, 8, 32):
-        texts = [
-            tok.apply_chat_template(
-                [{"role": "user", "content": PROMPTS[i]}], add_generation_prompt=True, tokenize=False
-            )
-            for i in range(c)
-        ]
-        batch = tok(texts, return_tensors="pt", padding=True).to(DEV)
-        kw = dict(max_new_tokens=N, min_new_tokens=N, do_sample=False, pad_token_id=tok.pad_token_id or 0)
-        model.generate(**batch, **{**kw, "max_new_tokens": 8, "min_new_tokens": 8})
-        DRY or torch.cuda.synchronize()
-        t = time.perf_counter()
-        gen = model.generate(**batch, **kw)
-        DRY or torch.cuda.synchronize()
-        wall = time.perf_counter() - t
-        toks = (gen.shape[1] - batch["input_ids"].shape[1]) * c
-        out[f"c{c}"] = {"tok_s": round(toks / wall, 1), "tokens": toks, "wall_s": round(wall, 2)}
-    del model
+    model.eval()
+    prompts = [prompt_ids(i) for i in range(len(PROMPTS))]
+
+    class Loaded:  # what Ours needs of our loader's LoadedModel
+        pass
+
+    loaded = Loaded()
+    loaded.model, loaded.tokenizer, loaded.device = model, tok, DEV
+    out: dict = {}
+    makers = {
+        "ours": lambda sampled: Ours(loaded, 8192),
+        "hf_cb": lambda sampled: HFContinuous(model, tok, N, sampled, prompt_len=max(map(len, prompts))),
+        "hf_generate": lambda sampled: HFGenerate(model, tok),
+    }
+    for name, make in makers.items():
+        entry = out.setdefault(name, {})
+        for mode in ("greedy", "sampled"):
+            sampled = mode == "sampled"
+            t = time.perf_counter()
+            try:
+                method = make(sampled)
+            except Exception as exc:
+                entry[mode] = failure(exc)
+                continue
+            try:
+                method.run([prompts[0]], 4, sampled, [0])  # warm-up (and CUDA graphs for hf_cb)
+                res: dict = {"start_s": round(time.perf_counter() - t, 2)}
+                # greedy at 1/8/32; sampled at 32 only (the per-request processors' cost) + seeds
+                for c in (1, 8, 32) if not sampled else (32,):
+                    res[f"c{c}"] = measure(method, prompts, N, sampled, c)
+                    res[f"c{c}"]["ttft_s"].pop("each")
+                if sampled:
+                    res["seed_reproducible"] = seed_check(method, prompts, min(N, 32))
+                entry[mode] = res
+            except Exception as exc:
+                entry[mode] = failure(exc)
+            finally:
+                try:
+                    method.close()
+                except Exception:
+                    pass
+            print(name, mode, json.dumps(entry.get(mode))[:400], flush=True)
+            save()
+    model = loaded.model = None
     DRY or torch.cuda.empty_cache()
     return out
 
 
-@step("hf_continuous_batching")
-def _cb():
-    from transformers import GenerationConfig
+def tok_s(part, mode, c):
+    return (((RESULT.get("compare") or {}).get(part) or {}).get(mode) or {}).get(f"c{c}", {}).get("tok_s")
 
-    model = AutoModelForCausalLM.from_pretrained(MODEL_DIR, dtype=torch.bfloat16, device_map=DEV)
-    out = {}
-    for c in (8, 32):
-        inputs = [prompt_ids(i) for i in range(c)]
-        gc = GenerationConfig(
-            max_new_tokens=N, do_sample=False, eos_token_id=-1, pad_token_id=tok.pad_token_id or 0
-        )
-        model.generate_batch(
-            inputs=inputs[:2],
-            generation_config=GenerationConfig(
-                max_new_tokens=8, do_sample=False, eos_token_id=-1, pad_token_id=tok.pad_token_id or 0
-            ),
-            progress_bar=False,
-        )
-        t = time.perf_counter()
-        res = model.generate_batch(inputs=inputs, generation_config=gc, progress_bar=False)
-        wall = time.perf_counter() - t
-        toks = sum(len(r.generated_tokens) for r in res.values())
-        out[f"c{c}"] = {"tok_s": round(toks / wall, 1), "tokens": toks, "wall_s": round(wall, 2)}
-    del model
-    DRY or torch.cuda.empty_cache()
+
+@step("compare")
+def _compare():
+    return hf_methods_compare()
+
+
+@step("decision")
+def _decision():
+    """Which of ours and transformers' manager is faster on CUDA in this run, and the seed checks."""
+    out: dict = {}
+    for c in (1, 8, 32):
+        ours, cb, gen = (tok_s(p, "greedy", c) for p in ("ours", "hf_cb", "hf_generate"))
+        out[f"c{c}"] = {
+            "ours_over_hf_cb": round(ours / cb, 3) if ours and cb else None,
+            "ours_over_hf_generate": round(ours / gen, 3) if ours and gen else None,
+        }
+    ours32, cb32 = tok_s("ours", "greedy", 32), tok_s("hf_cb", "greedy", 32)
+    gen1, ours1 = tok_s("hf_generate", "greedy", 1), tok_s("ours", "greedy", 1)
+    out["goal_ours_ge_1.0x_cb_at_32"] = bool(ours32 and cb32 and ours32 >= cb32)
+    out["goal_ours_ge_0.95x_generate_at_1"] = bool(ours1 and gen1 and ours1 >= 0.95 * gen1)
+    for part in ("ours", "hf_cb", "hf_generate"):
+        sampled = ((RESULT.get("compare") or {}).get(part) or {}).get("sampled") or {}
+        out[f"{part}_seed_reproducible"] = sampled.get("seed_reproducible")
+    out["faster_at_32"] = None if not (ours32 and cb32) else ("ours" if ours32 >= cb32 else "hf_cb")
     return out
 
 

@@ -138,6 +138,8 @@ class HFContinuous:
             per_request_processors=self.sampled,
         )
         manager = self.model.init_continuous_batching(generation_config=gen, continuous_batching_config=cfg)
+        if self.model.device.type == "cuda":
+            manager.warmup()  # CUDA graphs captured before timing, as generate_batch does
         manager.start()
         return manager
 
