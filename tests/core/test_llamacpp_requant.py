@@ -131,6 +131,9 @@ def test_the_same_weights_at_two_paths_share_one_copy(tmp_path: Path) -> None:
     found, again = requant.q8_copy(native.lib(), str(second), "model.gguf:b", cache)
     assert found == made and spent > 0 and again == 0.0
     assert list(cache.glob("*.q8_0.gguf")) == [made]
+    renamed = tmp_path / "venv-b" / "renamed.gguf"  # the same bytes under another name
+    shutil.copyfile(first, renamed)
+    assert requant.q8_copy(native.lib(), str(renamed), "renamed.gguf:a", cache) == (made, 0.0)
     with open(second, "r+b") as fh:  # one byte of the last MiB differs: other weights
         fh.seek(-10, os.SEEK_END)
         last = fh.read(1)
@@ -153,12 +156,16 @@ def test_prune_keeps_the_copy_in_use_and_the_last_other_version(tmp_path: Path) 
     older = fake_copy(cache, "Model.Q4_1-cccc.q8_0.gguf", 4 * hour, now)
     recent = fake_copy(cache, "Model.Q4_1-dddd.q8_0.gguf", 0.5 * hour, now)  # used within the hour
     other_model = fake_copy(cache, "Other-eeee.q8_0.gguf", 2 * day, now)
+    old_name = fake_copy(cache, "Renamed-gggg.q8_0.gguf", 2 * hour, now)  # the source's own name
+    old_name_last = fake_copy(cache, "Renamed-hhhh.q8_0.gguf", 1.5 * hour, now)
     forgotten = fake_copy(cache, "Gone-ffff.q8_0.gguf", 31 * day, now)
     dead_writer = fake_copy(cache, ".Model.Q4_1-aaaa.q8_0.gguf.123.tmp", 2 * hour, now)
     live_writer = fake_copy(cache, ".Model.Q4_1-aaaa.q8_0.gguf.456.tmp", 60, now)
-    gone = requant.prune(cache, in_use, now=now)
-    # "recent" is the most recently used other copy, so "previous" is not kept as such
-    assert sorted(p.name for p in gone) == sorted(p.name for p in (previous, older, forgotten, dead_writer))
+    gone = requant.prune(cache, in_use, source_stem="Renamed", now=now)
+    # "recent" is the most recently used other copy of either name, so "previous" is not kept as such
+    assert sorted(p.name for p in gone) == sorted(
+        p.name for p in (previous, older, old_name, old_name_last, forgotten, dead_writer)
+    )
     assert sorted(p.name for p in cache.iterdir()) == sorted(
         p.name for p in (in_use, recent, other_model, live_writer)
     )

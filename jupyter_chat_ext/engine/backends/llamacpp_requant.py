@@ -80,12 +80,17 @@ def content_key(source: str) -> str:
 
 
 def copy_path(source: str, fingerprint: str, cache_dir: Path) -> Path:
-    """Where the copy of ``source`` lives; ``fingerprint`` (the registry's name:size:mtime) only
-    memoizes the content key within the process, it is not part of the name."""
+    """Where the copy of ``source`` lives: ``<stem>-<content key>.q8_0.gguf``, or a copy of the same
+    weights under another name when there is one. ``fingerprint`` (the registry's
+    name:size:mtime) only memoizes the content key within the process."""
     memo = (str(source), fingerprint)
     if memo not in _keys:
         _keys[memo] = content_key(source)
-    return cache_dir / f"{Path(source).stem}-{_keys[memo]}.q8_0.gguf"
+    named = cache_dir / f"{Path(source).stem}-{_keys[memo]}.q8_0.gguf"
+    if not named.is_file():
+        for other in sorted(cache_dir.glob(f"*-{_keys[memo]}.q8_0.gguf")):  # same bytes, other name
+            return other
+    return named
 
 
 def _mark_used(path: Path) -> None:
@@ -95,13 +100,18 @@ def _mark_used(path: Path) -> None:
         pass
 
 
-def prune(cache_dir: Path, in_use: Path, *, now: float | None = None) -> list[Path]:
+def _stem(copy: Path) -> str:
+    return copy.name.removesuffix(".q8_0.gguf").rsplit("-", 1)[0]
+
+
+def prune(cache_dir: Path, in_use: Path, *, source_stem: str = "", now: float | None = None) -> list[Path]:
     """Delete stale copies beside ``in_use`` (the copy just loaded); returns what was deleted.
 
-    The rule: (1) other copies of the same model (``<stem>-<key>.q8_0.gguf``: older weights of that
-    name, or copies keyed the old way, by path) go once unused for ``SAME_STEM_STALE_S``, except the
-    most recently used of them; (2) any copy goes once unused for ``ANY_STALE_S``; (3) temp files of
-    writers that died go after ``TMP_STALE_S``. "Used" is the mtime, set at each load.
+    The rule: (1) other copies of the same model (``<stem>-<key>.q8_0.gguf`` with the stem of
+    ``in_use`` or ``source_stem``: older weights of that name, or copies keyed the old way, by
+    path) go once unused for ``SAME_STEM_STALE_S``, except the most recently used of them; (2) any
+    copy goes once unused for ``ANY_STALE_S``; (3) temp files of writers that died go after
+    ``TMP_STALE_S``. "Used" is the mtime, set at each load.
 
     Another server may be reading a deleted copy: on Linux and macOS unlinking removes the name
     only, a process that mmapped the file keeps reading it until it unmaps, and the disk space comes
@@ -124,9 +134,9 @@ def prune(cache_dir: Path, in_use: Path, *, now: float | None = None) -> list[Pa
         except OSError:  # gone already, or open elsewhere on Windows: a later load tries again
             pass
 
-    stem = in_use.name.removesuffix(".q8_0.gguf").rsplit("-", 1)[0]
+    stems = {_stem(in_use), source_stem}
     copies = [p for p in cache_dir.glob("*.q8_0.gguf") if p != in_use]
-    same = sorted((p for p in copies if p.name.removesuffix(".q8_0.gguf").rsplit("-", 1)[0] == stem), key=age)
+    same = sorted((p for p in copies if _stem(p) in stems), key=age)
     for p in same[1:]:
         if age(p) > SAME_STEM_STALE_S:
             drop(p)
@@ -144,7 +154,7 @@ def q8_copy(ll: Any, source: str, fingerprint: str, cache_dir: Path) -> tuple[Pa
     target = copy_path(source, fingerprint, cache_dir)
     if target.is_file():
         _mark_used(target)
-        _prune_quietly(cache_dir, target)
+        _prune_quietly(cache_dir, target, Path(source).stem)
         return target, 0.0
     started = time.perf_counter()
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -161,13 +171,13 @@ def q8_copy(ll: Any, source: str, fingerprint: str, cache_dir: Path) -> tuple[Pa
     finally:
         tmp.unlink(missing_ok=True)
     spent = time.perf_counter() - started
-    _prune_quietly(cache_dir, target)
+    _prune_quietly(cache_dir, target, Path(source).stem)
     return target, spent
 
 
-def _prune_quietly(cache_dir: Path, in_use: Path) -> None:
+def _prune_quietly(cache_dir: Path, in_use: Path, source_stem: str) -> None:
     try:
-        gone = prune(cache_dir, in_use)
+        gone = prune(cache_dir, in_use, source_stem=source_stem)
     except OSError as exc:  # pruning never fails a load
         log.warning("could not prune the Q8_0 copies in %s: %s", cache_dir, exc)
         return
