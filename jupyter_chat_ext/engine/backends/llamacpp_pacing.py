@@ -19,9 +19,11 @@ cap, so a new short chat's question is read at once beside a long one (bench/ben
 
 from __future__ import annotations
 
-#: prompt reading a step may add while other chats wait for their next token (seconds): 10 tokens a
-#: second for each waiting chat, about reading pace
-STEP_BUDGET_S = 0.1
+#: prompt reading a step may add while other chats wait for their next token (seconds). In one run
+#: (bench/bench_kv_long.py --budgets 0.05/16,0.1/16,0.05/8, 7 short chats beside a 5,565-token
+#: prompt): 0.05 s gave the short chats 74 tok/s (worst gap 0.13 s), 0.1 s 58 tok/s (0.17 s), the
+#: long chat's first token 34.9 vs 36.5 s (noise: +-2 s). On this machine 0.05 s is the floor chunk
+STEP_BUDGET_S = 0.05
 #: fewest prompt tokens a capped step reads (a slow model's chunk would otherwise shrink to a few
 #: tokens a step, wasting the weights read for each). Picked by bench/bench_kv_long.py on the
 #: packaged model, 2 threads, 7 short chats (64 tokens) beside a 5,565-token prompt, medians of 2
@@ -35,7 +37,10 @@ STEP_BUDGET_S = 0.1
 #:     16                  76.5       0.13 s    0.12 s        30.0 s          31.7 s
 #:
 #: (7 short chats alone: ~200 tok/s.) The smallest chunk is best for both sides: the short chats
-#: finish in ~6 s, then the long prompt is read in full chunks; bigger chunks keep both slow longer
+#: finish in ~6 s, then the long prompt is read in full chunks; bigger chunks keep both slow longer.
+#: 8 a step was better still for the short chats (95 tok/s, worst gap 0.10 s) at no measured cost to
+#: the long one here, but while chats keep decoding the long prompt then reads at ~45 % of its
+#: speed (16: ~65 %; from the same runs' steps), and a slow model wastes more weight reads a token
 MIN_CHUNK = 16
 #: chunk sizes are rounded down to this many tokens
 CHUNK_ALIGN = 16
