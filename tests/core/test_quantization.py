@@ -13,6 +13,7 @@ import dataclasses
 import importlib.util
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,6 +81,29 @@ def test_quantized_weights_are_a_fraction_of_bf16(
     # the layers' ratio at this size
     assert loaded.weight_bytes < total_at_most * bf16.weight_bytes
     assert any(f"quantized {bits} by bitsandbytes" in note for note in loaded.notes)
+    # no weight left a view of the mmapped bf16 checkpoint (that kept the whole file resident)
+    assert not [name for name, ptr in plain_weight_pointers(loaded) if in_mapped_checkpoint(ptr)]
+
+
+def checkpoint_mappings() -> list[tuple[int, int]]:
+    ranges = []
+    maps = Path("/proc/self/maps")  # Linux; elsewhere the check has nothing to look at
+    for line in maps.read_text().splitlines() if maps.exists() else []:
+        if line.endswith(".safetensors"):
+            start, end = line.split()[0].split("-")
+            ranges.append((int(start, 16), int(end, 16)))
+    return ranges
+
+
+def in_mapped_checkpoint(ptr: int) -> bool:
+    return any(start <= ptr < end for start, end in checkpoint_mappings())
+
+
+def plain_weight_pointers(loaded: LoadedModel) -> list[tuple[str, int]]:
+    import torch
+
+    named = loaded.model.named_parameters()
+    return [(name, p.data_ptr()) for name, p in named if type(p) is torch.nn.Parameter]
 
 
 @pytest.fixture(scope="module", params=["4bit", "8bit"])

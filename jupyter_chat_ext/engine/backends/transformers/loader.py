@@ -162,6 +162,27 @@ def bnb_load_kwargs(requested: str, device: str, dtype: Any) -> tuple[dict[str, 
     return {"quantization_config": config, "device_map": device_map}, None
 
 
+def _copy_out_of_checkpoint(model: Any) -> None:
+    """Give the weights bitsandbytes left unquantized (embedding, norms) memory of their own.
+
+    On the CPU they stay views of the mmapped safetensors file, which keeps the whole mapping, and
+    every page quantization read from it, resident: measured on the packaged model 4-bit, 202 MB of
+    the file stayed in RSS; copying the 54 MB those weights hold lets it go (RSS 677 -> 528 MB).
+    """
+    import torch
+
+    seen: set[int] = set()
+    for module in model.modules():
+        for param in module.parameters(recurse=False):
+            # bitsandbytes' Params4bit / Int8Params already own their (quantized) memory
+            if type(param) is torch.nn.Parameter and id(param) not in seen:
+                seen.add(id(param))  # tied weights: one Parameter, copied once, still tied
+                param.data = param.data.clone()
+        for name, buf in list(module.named_buffers(recurse=False)):
+            if buf is not None:
+                module._buffers[name] = buf.clone()
+
+
 def _convert_gguf(info: ModelInfo, target: Path, dtype: Any, progress: Progress) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -233,6 +254,8 @@ def load_chat_model(info: ModelInfo, settings: Settings, progress: Progress | No
         model = AutoModelForCausalLM.from_pretrained(str(source_dir), local_files_only=True, **load_kwargs)
         if "device_map" not in load_kwargs:
             model.to(device)
+        if quantization and device == "cpu":
+            _copy_out_of_checkpoint(model)
         model.eval()
         torch.set_grad_enabled(False)
         weight_bytes = weight_footprint(model)
