@@ -49,7 +49,8 @@ size        tools: ours / ls    plain: ours / ls
 ==========  ==================  ==================
 
 The machine read slower that hour than in the runs above (llama-server 7k: 183-198 vs ~232 tok/s),
-with wide spreads between rounds (7k walls 35-45 s): ratios from one run only.
+with wide spreads between rounds (7k walls 35-45 s). 1k again with 5 rounds (``--sizes 1000
+--rounds 5``, 23:49, load 1.7-1.9): tools 538 / 582 (0.924), plain 545 / 579 (0.941).
 
 Usage: .venv/bin/python bench/bench_prompt_read.py [--gguf FILE] [--sizes 1000,4000,7000]
        [--rounds 2] [--llama-server PATH] [--n-threads 2] [--tools synthetic|jupyter-ai]
