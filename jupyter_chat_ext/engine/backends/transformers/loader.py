@@ -183,6 +183,17 @@ def _copy_out_of_checkpoint(model: Any) -> None:
                 module._buffers[name] = buf.clone()
 
 
+def _return_freed_memory() -> None:
+    """Hand the quantization's freed temporaries back to the OS (glibc keeps them in the loading
+    thread's malloc arena: packaged model 4-bit through the engine, RSS 773 -> 536 MB)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim this way
+        pass
+
+
 def _convert_gguf(info: ModelInfo, target: Path, dtype: Any, progress: Progress) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -256,6 +267,7 @@ def load_chat_model(info: ModelInfo, settings: Settings, progress: Progress | No
             model.to(device)
         if quantization and device == "cpu":
             _copy_out_of_checkpoint(model)
+            _return_freed_memory()
         model.eval()
         torch.set_grad_enabled(False)
         weight_bytes = weight_footprint(model)
