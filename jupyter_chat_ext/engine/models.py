@@ -90,6 +90,7 @@ class ModelSlots:
         slot = self._slots.get(info.id)
         backend, notes = backends.choose(info, self.settings) if info.kind == "chat" else ("", [])
         data.update(state="unloaded", progress=0.0, device=None, gpu_layers=None, dtype=None, error=None)
+        data.update(quantization=None, weight_bytes=None)
         data.update(backend=backend or None, notes=notes)
         emb = self._embedder
         is_default_embedder = info.kind == "embedding" and info.id == self.settings.embedding_model
@@ -106,6 +107,10 @@ class ModelSlots:
                     # llama.cpp: layers on the GPU (-1 all, 0 none); other backends run whole
                     gpu_layers=getattr(rt, "n_gpu_layers", None),
                     dtype=rt.dtype,
+                    # transformers: bitsandbytes "4bit"/"8bit" or None, and the bytes the weights
+                    # hold (quantization state included); other backends report None
+                    quantization=getattr(getattr(rt, "loaded", None), "quantization", None),
+                    weight_bytes=getattr(getattr(rt, "loaded", None), "weight_bytes", None),
                     notes=[*slot.notes, *rt.notes],
                     load_s=round(rt.load_s, 3),
                     from_cache=rt.from_cache,

@@ -48,6 +48,12 @@ class ModelInfo(Answer):
         None, description="llama.cpp layers on the GPU (-1 all, 0 none); null for other backends"
     )
     dtype: str | None = None
+    quantization: str | None = Field(
+        None, description="transformers: bitsandbytes 4bit or 8bit; null when the weights loaded unquantized"
+    )
+    weight_bytes: int | None = Field(
+        None, description="transformers: bytes the loaded weights hold, quantization state included"
+    )
     error: Any = Field(None, description="why the last load failed")
     retry_in_s: float | None = Field(
         None, description="after a failed load: seconds until it may be tried again"

@@ -125,6 +125,8 @@ def test_quantized_model_answers_and_reports_it(quantized_engine: Engine) -> Non
     assert rt.loaded.quantization == bits and rt.device == "cpu"
     described = quantized_engine.get_model(PACKAGED_CHAT_ID)
     assert described["state"] == "loaded"
+    # GET /chat-ext/models names what the weights loaded as, and what they hold
+    assert described["quantization"] == bits and described["weight_bytes"] == rt.loaded.weight_bytes > 0
     import bitsandbytes
 
     said = f"quantized {bits} by bitsandbytes {bitsandbytes.__version__} on cpu"

@@ -2305,6 +2305,16 @@ export interface components {
             /** @default null */
             dtype?: string | null;
             /**
+             * @description transformers: bitsandbytes 4bit or 8bit; null when the weights loaded unquantized
+             * @default null
+             */
+            quantization?: string | null;
+            /**
+             * @description transformers: bytes the loaded weights hold, quantization state included
+             * @default null
+             */
+            weight_bytes?: number | null;
+            /**
              * @description why the last load failed
              * @default null
              */
