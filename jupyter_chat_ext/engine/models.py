@@ -117,6 +117,8 @@ class ModelSlots:
                     context_length=rt.context_length,
                     queue_depth=rt.queue_depth,
                     active=rt.active_count,
+                    # the runtime's own counters: llama.cpp's library, KV lanes, prefill pacing...
+                    stats=rt.stats(),
                 )
             if slot.state == "error":
                 data["retry_in_s"] = round(max(0.0, slot.retry_at - time.monotonic()), 1)

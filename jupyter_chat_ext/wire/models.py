@@ -59,6 +59,11 @@ class ModelInfo(Answer):
         None, description="after a failed load: seconds until it may be tried again"
     )
     notes: list[str] | None = None
+    stats: dict[str, Any] | None = Field(
+        None,
+        description="a loaded model's engine counters (steps, mean batch; llama.cpp: library, kv_layout, "
+        "kv_lanes, prefill pacing); null when not loaded",
+    )
     repo: str | None = Field(None, description="a pulled model: the Hub repo")
     file: str | None = Field(None, description="a pulled model: the GGUF file (null for a folder)")
     revision: str | None = Field(None, description="a pulled model: the commit sha")

@@ -31,6 +31,11 @@ async def test_list_load_poll_unload(api):
         await asyncio.sleep(0.1)
     assert info["state"] == "loaded", info
     assert info["progress"] == 1.0 and info["device"]
+    # the engine's counters for a loaded model: which llama.cpp library serves, the KV layout
+    stats = info["stats"]
+    assert stats["steps"] >= 0 and stats["queue_depth"] >= 0
+    if info["backend"] == "llamacpp":
+        assert stats["library"].startswith("llama-cpp-python ") and stats["kv_layout"] == "auto"
     assert all(0.0 <= p <= 1.0 for _, p in seen)
 
     health = (await api.get("health")).json

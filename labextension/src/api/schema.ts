@@ -2327,6 +2327,13 @@ export interface components {
             /** @default null */
             notes?: string[] | null;
             /**
+             * @description a loaded model's engine counters (steps, mean batch; llama.cpp: library, kv_layout, kv_lanes, prefill pacing); null when not loaded
+             * @default null
+             */
+            stats?: {
+                [key: string]: unknown;
+            } | null;
+            /**
              * @description a pulled model: the Hub repo
              * @default null
              */
