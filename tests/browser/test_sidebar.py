@@ -90,7 +90,9 @@ def test_send_stream_metrics_reload_and_search(page: Any, lab: Any) -> None:
     assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Message"
 
     page.evaluate(WATCH_STREAM)
-    send(page, "My codeword is quokka. Say hello in one short sentence.")
+    # the sidebar samples (temperature 0.7, a fresh seed): a question whose answer runs to several
+    # tokens, so the stream shows more than one length (one "Hello" rendered whole once failed this)
+    send(page, "My codeword is quokka. Name five animals that live in Australia, one per line.")
     answer = wait_answer(page)
     lengths = page.evaluate("window.__streamLengths")
     assert len({n for n in lengths if n > 0}) >= 2, f"the answer did not stream: {lengths}"
