@@ -151,23 +151,24 @@ def fake_copy(cache: Path, name: str, unused_s: float, now: float) -> Path:
 
 def test_prune_keeps_the_copy_in_use_and_the_last_other_version(tmp_path: Path) -> None:
     cache, now, hour, day = tmp_path, 1_000_000_000.0, 3600.0, 86400.0
-    in_use = fake_copy(cache, "Model.Q4_1-aaaa.q8_0.gguf", 40 * day, now)  # just loaded, old mtime
-    previous = fake_copy(cache, "Model.Q4_1-bbbb.q8_0.gguf", 3 * hour, now)  # the last other version
-    older = fake_copy(cache, "Model.Q4_1-cccc.q8_0.gguf", 4 * hour, now)
-    recent = fake_copy(cache, "Model.Q4_1-dddd.q8_0.gguf", 0.5 * hour, now)  # used within the hour
-    other_model = fake_copy(cache, "Other-eeee.q8_0.gguf", 2 * day, now)
-    old_name = fake_copy(cache, "Renamed-gggg.q8_0.gguf", 2 * hour, now)  # the source's own name
-    old_name_last = fake_copy(cache, "Renamed-hhhh.q8_0.gguf", 1.5 * hour, now)
-    forgotten = fake_copy(cache, "Gone-ffff.q8_0.gguf", 31 * day, now)
-    dead_writer = fake_copy(cache, ".Model.Q4_1-aaaa.q8_0.gguf.123.tmp", 2 * hour, now)
-    live_writer = fake_copy(cache, ".Model.Q4_1-aaaa.q8_0.gguf.456.tmp", 60, now)
+    in_use = fake_copy(cache, "Model.Q4_1-aaaaaaaaaaaaaaaa.q8_0.gguf", 40 * day, now)  # just loaded
+    previous = fake_copy(cache, "Model.Q4_1-bbbbbbbbbbbbbbbb.q8_0.gguf", 3 * hour, now)  # last other version
+    older = fake_copy(cache, "Model.Q4_1-cccccccccccccccc.q8_0.gguf", 4 * hour, now)
+    recent = fake_copy(cache, "Model.Q4_1-dddddddddddddddd.q8_0.gguf", 0.5 * hour, now)  # used this hour
+    other_model = fake_copy(cache, "Other-eeeeeeeeeeeeeeee.q8_0.gguf", 2 * day, now)
+    old_name = fake_copy(cache, "Renamed-1111111111111111.q8_0.gguf", 2 * hour, now)  # the source's own name
+    old_name_last = fake_copy(cache, "Renamed-2222222222222222.q8_0.gguf", 1.5 * hour, now)
+    forgotten = fake_copy(cache, "Gone-ffffffffffffffff.q8_0.gguf", 31 * day, now)
+    dead_writer = fake_copy(cache, ".Model.Q4_1-aaaaaaaaaaaaaaaa.q8_0.gguf.123.tmp", 2 * hour, now)
+    live_writer = fake_copy(cache, ".Model.Q4_1-aaaaaaaaaaaaaaaa.q8_0.gguf.456.tmp", 60, now)
+    users_own = fake_copy(cache, "mine.q8_0.gguf", 90 * day, now)  # not a copy this module wrote
     gone = requant.prune(cache, in_use, source_stem="Renamed", now=now)
     # "recent" is the most recently used other copy of either name, so "previous" is not kept as such
     assert sorted(p.name for p in gone) == sorted(
         p.name for p in (previous, older, old_name, old_name_last, forgotten, dead_writer)
     )
     assert sorted(p.name for p in cache.iterdir()) == sorted(
-        p.name for p in (in_use, recent, other_model, live_writer)
+        p.name for p in (in_use, recent, other_model, live_writer, users_own)
     )
 
 
@@ -180,8 +181,8 @@ def test_a_pruned_copy_keeps_serving_the_server_that_mapped_it(tmp_path: Path) -
         stem = serving.name.removesuffix(".q8_0.gguf").rsplit("-", 1)[0]
         os.utime(serving, (0, 0))  # long unused, says its mtime
         now = serving.stat().st_mtime + 2 * requant.SAME_STEM_STALE_S
-        newer = fake_copy(cache, f"{stem}-0000.q8_0.gguf", 60, now)
-        in_use = fake_copy(cache, f"{stem}-1111.q8_0.gguf", 0, now)
+        newer = fake_copy(cache, f"{stem}-{'0' * 16}.q8_0.gguf", 60, now)
+        in_use = fake_copy(cache, f"{stem}-{'1' * 16}.q8_0.gguf", 0, now)
         assert serving in requant.prune(cache, in_use, now=now) and not serving.exists()
         assert newer.exists()
         assert "Paris" in eng.generate(None, Q, {"max_tokens": 12})["text"]  # the mapping still reads

@@ -27,6 +27,7 @@ import ctypes
 import hashlib
 import logging
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,11 @@ def _mark_used(path: Path) -> None:
         pass
 
 
+#: the name of a copy this module wrote (``copy_path``): prune touches nothing else in the folder,
+#: so a user's own ``model.q8_0.gguf`` in a model_cache_dir they chose is never deleted
+COPY_NAME = re.compile(r".+-[0-9a-f]{16}\.q8_0\.gguf")
+
+
 def _stem(copy: Path) -> str:
     return copy.name.removesuffix(".q8_0.gguf").rsplit("-", 1)[0]
 
@@ -135,7 +141,7 @@ def prune(cache_dir: Path, in_use: Path, *, source_stem: str = "", now: float | 
             pass
 
     stems = {_stem(in_use), source_stem}
-    copies = [p for p in cache_dir.glob("*.q8_0.gguf") if p != in_use]
+    copies = [p for p in cache_dir.glob("*.q8_0.gguf") if p != in_use and COPY_NAME.fullmatch(p.name)]
     same = sorted((p for p in copies if _stem(p) in stems), key=age)
     for p in same[1:]:
         if age(p) > SAME_STEM_STALE_S:
