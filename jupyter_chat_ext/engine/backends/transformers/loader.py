@@ -104,29 +104,39 @@ def cache_dir_for(info: ModelInfo, settings: Settings, dtype: Any) -> Path:
 QUANTIZATIONS = ("4bit", "8bit")
 
 
-def _tensor_bytes(value: Any) -> int:
-    import torch
-
-    return int(value.nbytes) if isinstance(value, torch.Tensor) else 0
-
-
-def _quant_state_bytes(state: Any) -> int:
-    if state is None:
-        return 0
-    own = sum(_tensor_bytes(getattr(state, name, None)) for name in ("absmax", "code", "offset"))
-    return own + _quant_state_bytes(getattr(state, "state2", None))
-
-
 def weight_footprint(module: Any) -> int:
     """Bytes ``module``'s weights hold: parameters and buffers (``get_memory_footprint()`` counts
     these), plus what bitsandbytes keeps beside a quantized weight and that count misses (4-bit:
-    the per-block absmax, ~1/8 more on top of the packed nibbles; 8-bit: the per-row scales)."""
+    the per-block absmax and code books, ~1/8 more on top of the packed nibbles; 8-bit: the
+    per-row scales, on the weight until its first forward and on the layer's ``state`` after).
+    A tensor is counted once however many names reach it (tied weights)."""
+    import torch
+
+    counted: set[int] = set()
+
+    def size(value: Any) -> int:
+        if not isinstance(value, torch.Tensor):
+            return 0
+        key = value.data_ptr() or id(value)
+        if key in counted:
+            return 0
+        counted.add(key)
+        return int(value.nbytes)
+
+    def quant_state(state: Any) -> int:
+        if state is None:
+            return 0
+        own = sum(size(getattr(state, name, None)) for name in ("absmax", "code", "offset"))
+        return own + quant_state(getattr(state, "state2", None))
+
     total = 0
-    for param in module.parameters():
-        total += _tensor_bytes(param)
-        total += _quant_state_bytes(getattr(param, "quant_state", None))
-        total += _tensor_bytes(getattr(param, "SCB", None))
-    return total + sum(_tensor_bytes(buf) for buf in module.buffers())
+    for sub in module.modules():
+        for param in sub.parameters(recurse=False):
+            total += size(param) + quant_state(getattr(param, "quant_state", None))
+            total += size(getattr(param, "SCB", None))
+        total += size(getattr(getattr(sub, "state", None), "SCB", None))  # Linear8bitLt, once run
+        total += sum(size(buf) for buf in sub.buffers(recurse=False))
+    return total
 
 
 def bnb_load_kwargs(requested: str, device: str, dtype: Any) -> tuple[dict[str, Any], str | None]:
@@ -181,6 +191,23 @@ def _copy_out_of_checkpoint(model: Any) -> None:
         for name, buf in list(module.named_buffers(recurse=False)):
             if buf is not None:
                 module._buffers[name] = buf.clone()
+
+
+def _repack_for_cpu_kernels(model: Any) -> None:
+    """Run one token through a quantized CPU model, so bitsandbytes' one-time work happens here.
+
+    On a CPU with AVX512-bf16, bitsandbytes repacks each 4-bit weight for its CPU kernel on the
+    layer's first forward (``packing_format_for_cpu``: the double-quantized absmax stored again as
+    bf16). Left to the first request, that request waited for it (SmolLM2-1.7B's shape: first
+    token after ~6 s) and ``weight_bytes`` described weights that changed under it. One token is
+    enough; a CPU without that path runs an ordinary forward.
+    """
+    import torch
+
+    token = model.config.bos_token_id
+    ids = torch.tensor([[token if isinstance(token, int) else 0]])
+    with torch.no_grad():
+        model(input_ids=ids, use_cache=False)
 
 
 def _return_freed_memory() -> None:
@@ -265,10 +292,11 @@ def load_chat_model(info: ModelInfo, settings: Settings, progress: Progress | No
         model = AutoModelForCausalLM.from_pretrained(str(source_dir), local_files_only=True, **load_kwargs)
         if "device_map" not in load_kwargs:
             model.to(device)
+        model.eval()
         if quantization and device == "cpu":
             _copy_out_of_checkpoint(model)
+            _repack_for_cpu_kernels(model)
             _return_freed_memory()
-        model.eval()
         torch.set_grad_enabled(False)
         weight_bytes = weight_footprint(model)
         if quantization:
