@@ -2,17 +2,26 @@ r"""GPU bench of the engine (prints one JSON object; writes $OUT/gpu.json): run 
 
 Our transformers backend on CUDA against transformers itself on the same GPU in the same run. It
 imports only the engine (no server, no store): torch and transformers are on the device machine,
-the few wheels it lacks are carried. Started from ../shared/gpu/gpu_check.py (same steps and
-model), plus the weight memory of bf16 vs 4-bit and embeddings on CUDA.
+the few wheels it lacks are carried. Started from ../shared/gpu/gpu_check.py: all it measures is
+here (its one-shot ``generate_batch`` is replaced by the persistent manager that serving would
+use, the one ``generate_batch`` runs inside), plus seeds, bnb 8-bit, weight ratios and embeddings.
 
-Model: SmolLM2-1.7B's shape (hidden 2048, 24 layers, 32 heads, vocab 49152), random weights built
-on the device, the EOS rows zeroed so greedy decoding never stops early (every request decodes
+Model: a bench/shapes.py shape (``GPU_SHAPE``, default smollm2-1.7b: hidden 2048, 24 layers, 32
+heads, vocab 49152), random weights built on the device from the published config's fields, the
+EOS rows of the output matrix zeroed so greedy decoding never stops early (every request decodes
 exactly GPU_TOKENS, default 128). The embedder: all-MiniLM-L6-v2's shape, random weights, the
 packaged model's tokenizer and pooling files.
 
-Steps (tok/s = generated tokens / wall seconds; each records its own error and the run goes on):
+Steps, in this order, the issue's goals first (tok/s = generated tokens / wall seconds; each
+step records its own error and the run goes on; $OUT/gpu.json is rewritten after each step, so
+a run stopped by its timeout still returns the steps it finished):
 - ``ours``: Engine (backend transformers, device cuda) at 1, 8, 32 concurrent requests, structured
   (JSON schema) output through the llguidance mask on CUDA logits, peak and weight GPU memory;
+- ``bnb_4bit`` (and ``bnb_8bit``, last: LLM.int8 decodes slowest): bitsandbytes through our
+  loader: load, answers at 1/8, GPU memory and the loader's ``weight_gb``;
+  ``weights_gpu_mem_gb_vs_bf16`` / ``weight_gb_vs_bf16`` of 4-bit is the goal's "< 40 % of bf16's
+  weight memory" (on the CPU at this shape, bench_quant.py --shape: 0.309);
+- ``embeddings``: texts/s of our Embedder on CUDA (batches of 64) and on the CPU;
 - ``compare``: on one loaded model, bench/bench_hf_batching.py's three methods side by side: our
   ``Batcher`` directly (``ours``), transformers' ``ContinuousBatchingManager`` (``hf_cb``: paged
   attention, one persistent manager per mode, started and warmed before timing, its KV cache sized
@@ -23,33 +32,40 @@ Steps (tok/s = generated tokens / wall seconds; each records its own error and t
   too);
 - ``decision``: ours ÷ hf_cb and ours ÷ hf_generate at 1/8/32 (greedy), the issue's two goals, which
   is faster at 32, and the seed checks: whether serving through transformers' manager on CUDA
-  would be worth its losses (docs/architecture.md, the transformers backend);
-- ``bnb_4bit``, ``bnb_8bit``: bitsandbytes through our loader: load, answers at 1/8, GPU memory and
-  the loader's ``weight_gb``; ``weights_gpu_mem_gb_vs_bf16`` / ``weight_gb_vs_bf16`` of 4-bit is the
-  goal's "< 40 % of bf16's weight memory";
-- ``embeddings``: texts/s of our Embedder on CUDA (batches of 64) and on the CPU.
+  would be worth its losses (docs/architecture.md, the transformers backend).
 
-CPU dry run (tiny model, a few tokens, ~2 min here; proves the script before device time is spent):
-    GPU_DRY=1 GPU_TOKENS=8 OUT=$(mktemp -d) GPU_CHECK_TOK=.gpu/tok GPU_CHECK_EMB=.gpu/emb \
-        .venv/bin/python bench/bench_gpu.py
+CPU dry run (tiny model, a few tokens, bnb on the CPU, ~30 s; proves the script before device time
+is spent); ``GPU_DEVSIM=1`` and the image's transformers first on PYTHONPATH: as the device would
+import (bench/gpu_devsim.py says how; it found pydantic missing from the carry and transformers
+5.17's ``block_size``, see gpu_parts.page_size_compat). Helpers: bench/gpu_parts.py.
+    GPU_DRY=1 GPU_TOKENS=8 OUT=$(mktemp -d) .venv/bin/python bench/bench_gpu.py
 
-Carry recipe (the device machine reaches nothing; carry is at most 64 MiB, ~48 MB here):
+Carry recipe (the device reaches nothing; tree + carry <= 64 MiB = 67.1 MB: measured 4.4 MB
+tracked + 49.5 MB wheels + 4.1 MB tokenizer/embedder = 58 MB). The image has torch, transformers,
+accelerate, numpy; the engine also imports pydantic (engine/options.py), llguidance and jsonschema;
+the bnb steps bitsandbytes (0.50.2 ships libbitsandbytes_cuda130, the image's torch is 2.11+cu130).
+This venv's versions (the CPU figures'), for CPython 3.12 there (llguidance 1.9: manylinux_2_31):
     printf '/.gpu/\n' >> .git/info/exclude
-    mkdir -p .gpu/whl && python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
-      --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 \
-      --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .gpu/whl \
-      bitsandbytes llguidance jsonschema jsonschema-specifications referencing rpds-py   # ~47 MB
+    PINS=$(.venv/bin/python -c "import importlib.metadata as m; print(' '.join(n + '==' + \
+      m.version(n) for n in 'bitsandbytes llguidance jsonschema jsonschema-specifications \
+      referencing rpds-py pydantic pydantic-core annotated-types typing-inspection'.split()))")
+    rm -rf .gpu/whl && mkdir -p .gpu/whl && python3 -m pip download -q --no-deps --only-binary=:all: \
+      --python-version 3.12 --implementation cp --platform manylinux_2_31_x86_64 \
+      --platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64 \
+      --platform manylinux2014_x86_64 -d .gpu/whl $PINS    # 10 wheels, 49.5 MB; one version each
     .venv/bin/python -c "import sys; sys.path.insert(0, 'tests/core'); from remote_fixtures import \
     packaged_gguf as p; from transformers import AutoTokenizer as T; g = p(); \
     T.from_pretrained(str(g.parent), gguf_file=g.name).save_pretrained('.gpu/tok')"
     .venv/bin/python -c "import shutil; from jupyter_chat_ext.engine.embeddings import \
     packaged_model_dir as p; shutil.copytree(p(), '.gpu/emb', \
     ignore=shutil.ignore_patterns('*.safetensors', 'README.md', 'data_config.json'))"
+    du -cb .gpu $(git ls-files) | tail -1    # must stay under 67108864 with the tree
 
-Then one device call (run tool), carry [".gpu"], timeout_s ~500 (the parts take ~4-5 min by
-estimate; no GPU figure yet):
+One device call (run tool): carry [".gpu"], timeout_s 360. Device time is 15 min in all, starts
+(1-2 min each) included, and a machine is warm only 30 s after a call: a run of <= 6 min leaves a
+fresh start plus one rerun. ~4-5 min by estimate (no GPU figure yet); timeout 340 keeps gpu.json:
     S=$(mktemp -d) && python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
-      --target $S .gpu/whl/*.whl && export PYTHONPATH=$S && PYTHONUNBUFFERED=1 timeout 470 \
+      --target $S .gpu/whl/*.whl && export PYTHONPATH=$S && PYTHONUNBUFFERED=1 timeout 340 \
       python3 bench/bench_gpu.py
 """
 
@@ -73,7 +89,14 @@ OUT = Path(os.environ.get("OUT", tempfile.mkdtemp()))
 N = int(os.environ.get("GPU_TOKENS", "128"))
 DRY = os.environ.get("GPU_DRY") == "1"  # a CPU dry run of this script with a tiny model
 DEV = "cpu" if DRY else "cuda"
-RESULT: dict = {"tokens_per_request": N}
+SHAPE = "tiny" if DRY else os.environ.get("GPU_SHAPE", "smollm2-1.7b")  # a bench/shapes.py shape
+RESULT: dict = {"tokens_per_request": N, "shape": SHAPE}
+sys.path.insert(0, str(SRC / "bench"))
+if os.environ.get("GPU_DEVSIM") == "1":  # the dry run refuses what the device image lacks
+    import gpu_devsim
+
+    gpu_devsim.install()
+    RESULT["devsim_blocked"] = gpu_devsim.BLOCKED  # filled as imports are refused
 
 
 def save() -> None:
@@ -95,18 +118,21 @@ def step(name):
     return wrap
 
 
+import gpu_parts  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
-from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig  # noqa: E402
+from shapes import SHAPES  # noqa: E402
+from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
 RESULT["env"] = {
     "torch": torch.__version__,
     "transformers": transformers.__version__,
     "gpu": None if DRY else torch.cuda.get_device_name(0),
     "cuda": torch.version.cuda,
+    "python": sys.version.split()[0],
 }
 MODELS = Path(tempfile.mkdtemp(prefix="gpumodels-"))
-MODEL_DIR = MODELS / "smol17-random"
+MODEL_DIR = MODELS / f"{SHAPE}-random"
 tok = AutoTokenizer.from_pretrained(str(TOK))
 PROMPTS = [
     f"Request {i}: write a long, detailed essay about the history of {topic}, with examples."
@@ -119,19 +145,14 @@ PROMPTS = [
 
 @step("build_model")
 def _build():
-    cfg = LlamaConfig(
-        vocab_size=49152,
-        hidden_size=64 if DRY else 2048,
-        intermediate_size=128 if DRY else 8192,
-        num_hidden_layers=2 if DRY else 24,
-        num_attention_heads=4 if DRY else 32,
-        num_key_value_heads=4 if DRY else 32,
-        max_position_embeddings=8192,
-        rope_theta=130000.0,
+    arch, fields = SHAPES[SHAPE]  # the published config's shape fields, as bench/shapes.py builds it
+    cfg = getattr(transformers, arch).config_class(
+        vocab_size=fields.get("vocab_size", len(tok)),
         tie_word_embeddings=True,
         bos_token_id=tok.bos_token_id,
         eos_token_id=tok.eos_token_id,
         pad_token_id=tok.pad_token_id,
+        **{k: v for k, v in fields.items() if k != "vocab_size"},
     )
     torch.manual_seed(0)
     with torch.device(DEV):
@@ -141,16 +162,16 @@ def _build():
         tok.convert_tokens_to_ids("<|im_end|>"),
         tok.convert_tokens_to_ids("<|endoftext|>"),
     }
-    with torch.no_grad():
+    with torch.no_grad():  # a zero output row: EOS never wins greedy decoding
         for t in eos:
             if t is not None and t >= 0:
-                model.get_input_embeddings().weight[t].zero_()
+                model.get_output_embeddings().weight[t].zero_()
     model.save_pretrained(MODEL_DIR)
     tok.save_pretrained(MODEL_DIR)
     params = sum(p.numel() for p in model.parameters())
     del model
     DRY or torch.cuda.empty_cache()
-    return {"params": params, "eos_zeroed": sorted(int(t) for t in eos if t is not None)}
+    return {"arch": arch, "params": params, "eos_zeroed": sorted(int(t) for t in eos if t is not None)}
 
 
 def prompt_ids(i):
@@ -171,15 +192,15 @@ def engine_runs(quantization=None, batch=32, concurrencies=(1, 8, 32)):
         device=DEV,
         max_batch_size=batch,
         max_queue=128,
-        default_model="smol17-random",
+        default_model=MODEL_DIR.name,
         quantization=quantization,
     )
     engine = Engine(settings)
     t0 = time.perf_counter()
-    ids = [m["id"] for m in engine.list_models()]
-    model_id = next((i for i in ids if "smol17" in i), None)
+    listed = engine.list_models()
+    model_id = next((m["id"] for m in listed if m["path"] == str(MODEL_DIR)), None)
     if model_id is None:
-        return {"error": f"model not listed: {ids}"}
+        return {"error": f"model not listed: {[m['id'] for m in listed]}"}
     info = engine.load(model_id)
     out = {
         "load_s": round(time.perf_counter() - t0, 2),
@@ -189,7 +210,7 @@ def engine_runs(quantization=None, batch=32, concurrencies=(1, 8, 32)):
     loaded = getattr(engine.runtime(model_id), "loaded", None)
     out["quantization"] = getattr(loaded, "quantization", None)  # None: bitsandbytes did not quantize
     weight_bytes = getattr(loaded, "weight_bytes", None)  # parameters + buffers + bnb quant state
-    out["weight_gb"] = None if weight_bytes is None else round(weight_bytes / 2**30, 3)
+    out["weight_bytes"], out["weight_gb"] = weight_bytes, weight_bytes and round(weight_bytes / 2**30, 3)
 
     def one(i, res):
         msgs = [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}]
@@ -211,43 +232,7 @@ def engine_runs(quantization=None, batch=32, concurrencies=(1, 8, 32)):
         toks = sum(v or 0 for v in res.values())
         out[f"c{c}"] = {"tok_s": round(toks / wall, 1), "tokens": toks, "wall_s": round(wall, 2)}
     if quantization is None:
-        try:
-            from jupyter_chat_ext.engine.structured import Structured
-
-            schema = {
-                "type": "object",
-                "properties": {
-                    "n": {"type": "integer", "minimum": 0, "maximum": 99},
-                    "ok": {"type": "boolean"},
-                },
-                "required": ["n", "ok"],
-                "additionalProperties": False,
-            }
-            spec = Structured.from_openai(
-                {
-                    "response_format": {
-                        "type": "json_schema",
-                        "json_schema": {"name": "r", "schema": schema, "strict": True},
-                    }
-                }
-            )
-            t = time.perf_counter()
-            done = engine.generate(
-                model_id,
-                [{"role": "user", "content": "Answer in JSON."}],
-                {"max_tokens": 48},
-                structured=spec,
-            )
-            out["structured"] = {
-                "text": done.get("text"),
-                "valid": isinstance(json.loads(done.get("text") or "null"), dict),
-                "s": round(time.perf_counter() - t, 2),
-            }
-        except Exception as exc:
-            out["structured"] = {
-                "error": f"{type(exc).__name__}: {exc}",
-                "trace": traceback.format_exc()[-800:],
-            }
+        out["structured"] = gpu_parts.structured_answer(engine, model_id)
     out["peak_gpu_mem_gb"] = None if DRY else round(torch.cuda.max_memory_allocated() / 2**30, 2)
     out["stats"] = engine.stats()
     engine.close()
@@ -260,6 +245,31 @@ def _ours():
     return engine_runs()
 
 
+def _bnb_run(bits):
+    import bitsandbytes  # a dry run quantizes on the CPU (bitsandbytes >= 0.49 runs there)
+
+    out = engine_runs(quantization=bits, batch=8, concurrencies=(1, 8))
+    out["bitsandbytes"] = bitsandbytes.__version__
+    ours = RESULT.get("ours") or {}
+    ratios = {"weights_gpu_mem_gb": "weights_gpu_mem_gb_vs_bf16", "weight_bytes": "weight_gb_vs_bf16"}
+    for key, name in ratios.items():
+        if ours.get(key) and out.get(key):
+            out[name] = round(out[key] / ours[key], 3)  # the goal, 4bit: < 0.40
+    return out
+
+
+@step("bnb_4bit")
+def _bnb4():
+    return _bnb_run("4bit")
+
+
+@step("embeddings")
+def _embeddings():
+    texts = [f"{PROMPTS[i % len(PROMPTS)]} Passage {i} of a notebook's documentation." for i in range(512)]
+    devices = ("cpu",) if DRY else ("cuda", "cpu")
+    return gpu_parts.embedder_speed(EMB, MODELS / "minilm-random", texts, devices)
+
+
 def failure(exc: Exception) -> dict:
     return {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()[-800:]}
 
@@ -270,7 +280,6 @@ def hf_methods_compare():
     The classes and the measurement are bench/bench_hf_batching.py's (the CPU bench of the same
     question): each request decodes exactly N tokens, per-request first-token times, seeds checked.
     """
-    sys.path.insert(0, str(SRC / "bench"))
     from bench_hf_batching import HFContinuous, HFGenerate, Ours, measure, seed_check
 
     model = AutoModelForCausalLM.from_pretrained(MODEL_DIR, dtype=torch.bfloat16, device_map=DEV)
@@ -282,7 +291,7 @@ def hf_methods_compare():
 
     loaded = Loaded()
     loaded.model, loaded.tokenizer, loaded.device = model, tok, DEV
-    out: dict = {}
+    out: dict = {"hf_cb_compat": gpu_parts.page_size_compat()}
     makers = {
         "ours": lambda sampled: Ours(loaded, 8192),
         "hf_cb": lambda sampled: HFContinuous(model, tok, N, sampled, prompt_len=max(map(len, prompts))),
@@ -352,56 +361,9 @@ def _decision():
     return out
 
 
-def _bnb_run(bits):
-    if DRY:
-        return "skipped in a dry run"
-    import bitsandbytes
-
-    out = engine_runs(quantization=bits, batch=8, concurrencies=(1, 8))
-    out["bitsandbytes"] = bitsandbytes.__version__
-    ours = RESULT.get("ours") or {}
-    for key in ("weights_gpu_mem_gb", "weight_gb"):
-        if ours.get(key) and out.get(key):
-            out[f"{key}_vs_bf16"] = round(out[key] / ours[key], 3)  # the goal, 4bit: < 0.40
-    return out
-
-
-@step("bnb_4bit")
-def _bnb4():
-    return _bnb_run("4bit")
-
-
 @step("bnb_8bit")
 def _bnb8():
     return _bnb_run("8bit")
-
-
-@step("embeddings")
-def _embeddings():
-    from transformers import AutoConfig, AutoModel
-
-    from jupyter_chat_ext.engine.embeddings import Embedder
-
-    folder = MODELS / "minilm-random"
-    import shutil
-
-    shutil.copytree(EMB, folder)
-    cfg = AutoConfig.from_pretrained(str(folder))
-    torch.manual_seed(0)
-    AutoModel.from_config(cfg).save_pretrained(str(folder))  # the shape is what costs, not the weights
-    texts = [f"{PROMPTS[i % len(PROMPTS)]} Passage {i} of a notebook's documentation." for i in range(512)]
-    out = {}
-    for device in ("cpu",) if DRY else ("cuda", "cpu"):
-        emb = Embedder(folder, device=device)
-        emb.load()
-        emb.embed(texts[:64])  # warm-up
-        DRY or torch.cuda.synchronize()
-        t = time.perf_counter()
-        vecs = emb.embed(texts)
-        wall = time.perf_counter() - t
-        out[device] = {"texts_s": round(len(texts) / wall, 1), "dim": int(vecs.shape[1]), "dtype": emb.dtype}
-        emb.unload()
-    return out
 
 
 RESULT["done"] = True
