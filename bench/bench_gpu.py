@@ -109,7 +109,9 @@ def step(name):
         try:
             RESULT[name] = fn()
         except Exception as exc:  # record and go on: one failing part must not hide the others
-            RESULT[name] = {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()[-1500:]}
+            error = {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()[-1500:]}
+            partial = RESULT.get(name)  # what a step put in RESULT before it failed is kept
+            RESULT[name] = {**partial, **error} if isinstance(partial, dict) else error
         RESULT.setdefault("step_s", {})[name] = round(time.perf_counter() - t0, 1)
         print(name, json.dumps(RESULT[name])[:600], flush=True)
         save()
@@ -291,15 +293,17 @@ def hf_methods_compare():
 
     loaded = Loaded()
     loaded.model, loaded.tokenizer, loaded.device = model, tok, DEV
-    out: dict = {"hf_cb_compat": gpu_parts.page_size_compat()}
+    # in RESULT from the start: a run stopped by its timeout still returns the methods it measured
+    out = RESULT["compare"] = {"hf_cb_compat": gpu_parts.page_size_compat()}
     makers = {
         "ours": lambda sampled: Ours(loaded, 8192),
         "hf_cb": lambda sampled: HFContinuous(model, tok, N, sampled, prompt_len=max(map(len, prompts))),
         "hf_generate": lambda sampled: HFGenerate(model, tok),
     }
-    for name, make in makers.items():
-        entry = out.setdefault(name, {})
-        for mode in ("greedy", "sampled"):
+    # every method's greedy runs (the decision's figures) before any sampled one and the seed checks
+    for mode in ("greedy", "sampled"):
+        for name, make in makers.items():
+            entry = out.setdefault(name, {})
             sampled = mode == "sampled"
             t = time.perf_counter()
             try:
