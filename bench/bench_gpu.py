@@ -42,17 +42,20 @@ import (bench/gpu_devsim.py says how; it found pydantic missing from the carry a
 
 Carry recipe (the device reaches nothing; tree + carry <= 64 MiB = 67.1 MB: measured 4.4 MB
 tracked + 49.5 MB wheels + 4.1 MB tokenizer/embedder = 58 MB). The image has torch, transformers,
-accelerate, numpy; the engine also imports pydantic (engine/options.py), llguidance and jsonschema;
-the bnb steps bitsandbytes (0.50.2 ships libbitsandbytes_cuda130, the image's torch is 2.11+cu130).
-This venv's versions (the CPU figures'), for CPython 3.12 there (llguidance 1.9: manylinux_2_31):
+accelerate, numpy; the engine also imports pydantic (engine/options.py; 2.14 needs typing-extensions
+>= 4.16, maybe newer than the image's), llguidance and jsonschema; the bnb steps bitsandbytes (0.50.2
+ships libbitsandbytes_cuda130, the image's torch is 2.11+cu130). This venv's versions (the CPU
+figures'), for CPython 3.12 there (llguidance 1.9: manylinux_2_31); installed with 3.12 --target
+and imported here, pydantic included (bitsandbytes needs torch: the dry run imports it):
     printf '/.gpu/\n' >> .git/info/exclude
     PINS=$(.venv/bin/python -c "import importlib.metadata as m; print(' '.join(n + '==' + \
       m.version(n) for n in 'bitsandbytes llguidance jsonschema jsonschema-specifications \
-      referencing rpds-py pydantic pydantic-core annotated-types typing-inspection'.split()))")
+      referencing rpds-py pydantic pydantic-core annotated-types typing-inspection \
+      typing-extensions'.split()))")
     rm -rf .gpu/whl && mkdir -p .gpu/whl && python3 -m pip download -q --no-deps --only-binary=:all: \
       --python-version 3.12 --implementation cp --platform manylinux_2_31_x86_64 \
       --platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64 \
-      --platform manylinux2014_x86_64 -d .gpu/whl $PINS    # 10 wheels, 49.5 MB; one version each
+      --platform manylinux2014_x86_64 -d .gpu/whl $PINS    # 11 wheels, 49.5 MB; one version each
     .venv/bin/python -c "import sys; sys.path.insert(0, 'tests/core'); from remote_fixtures import \
     packaged_gguf as p; from transformers import AutoTokenizer as T; g = p(); \
     T.from_pretrained(str(g.parent), gguf_file=g.name).save_pretrained('.gpu/tok')"

@@ -56,7 +56,7 @@ DEVICE_PACKAGES = _DEVICE_IMAGE.split()
 #: what bench_gpu.py's carry recipe installs there from wheels (the engine's imports the image lacks)
 _CARRIED = """
 bitsandbytes llguidance jsonschema jsonschema-specifications referencing rpds-py pydantic
-pydantic-core annotated-types typing-inspection
+pydantic-core annotated-types typing-inspection typing-extensions
 """
 CARRIED = _CARRIED.split()
 
