@@ -14,6 +14,7 @@ outside ``op``: authentication and authorisation come before the body is read.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import importlib
@@ -92,7 +93,9 @@ def op(summary: str | None = None, **spec: Any) -> Callable[[F], F]:
     def wrap(method: F) -> F:
         @functools.wraps(method)
         async def run(self: Any, *args: Any, **kwargs: Any) -> Any:
-            declared = wire_op(run)
+            # the first request of a route with Later shapes imports them on a worker thread (the
+            # openai package's types: ~0.35-0.45 s that would stall every other request)
+            declared = wire_op(run) if not _later(run) else await asyncio.to_thread(wire_op, run)
             assert declared is not None
             if declared.body is not None:
                 if declared.large_body:
@@ -110,6 +113,12 @@ def op(summary: str | None = None, **spec: Any) -> Callable[[F], F]:
         return run  # type: ignore[return-value]
 
     return wrap
+
+
+def _later(method: Any) -> bool:
+    """Whether the method's declaration still names a shape to import (``Later``)."""
+    spec = getattr(method, "wire_op", None)
+    return spec is not None and any(isinstance(getattr(spec, name), Later) for name in _SHAPES)
 
 
 def wire_op(method: Any) -> Op | None:
