@@ -158,7 +158,9 @@ def through_server(
     """1/4/8 concurrent chats through our server; with ``anchor_binary``, llama-server too.
 
     The two servers run side by side (an idle one costs nothing) and every round alternates
-    between them, so both see the same machine load and their ratio comes from one run. CPU
+    between them (who goes first alternates too), so both see the same machine load and their
+    ratio comes from one run: ``vs_llama_server_paired`` is the median of the rounds' own ratios
+    (on 2 cores a round's speed drifts by +-15 %; a ratio within a round drifts less). CPU
     seconds per completion token (the server process, all its threads) show where time goes
     even when the machine is shared.
     """
@@ -202,18 +204,29 @@ def through_server(
             for client, _pid in targets.values():
                 await openai_round(client, model, 1, 8, 0)  # warm-up
             res: dict[str, dict[str, Any]] = {name: {"tok_s": {}, "cpu_ms_per_token": {}} for name in targets}
+            paired: dict[str, list[float]] = {}
             for n in levels:
                 rates: dict[str, list[float]] = {name: [] for name in targets}
                 cpu: dict[str, list[float]] = {name: [] for name in targets}
                 for r in range(rounds):
-                    for name, (client, pid) in targets.items():
+                    order = list(targets.items())
+                    if r % 2:  # who goes first alternates: drift in the machine's speed hits both alike
+                        order.reverse()
+                    for name, (client, pid) in order:
                         c0 = cpu_s(pid)
                         got = await openai_round(client, model, n, tokens, r)
                         rates[name].append(got["tok_s"])
                         cpu[name].append(1000 * (cpu_s(pid) - c0) / max(got["tokens"], 1))
+                    if "llama_server" in rates:
+                        paired.setdefault(str(n), []).append(rates["ours"][-1] / rates["llama_server"][-1])
                 for name in targets:
                     res[name]["tok_s"][str(n)] = round(statistics.median(rates[name]), 1)
                     res[name]["cpu_ms_per_token"][str(n)] = round(statistics.median(cpu[name]), 2)
+            if paired:  # each round's ratio (both measured within seconds of each other), then the median
+                res["ours"]["vs_llama_server_paired"] = {
+                    n: {"median": round(statistics.median(v), 3), "rounds": [round(x, 3) for x in v]}
+                    for n, v in paired.items()
+                }
             for client, _pid in targets.values():
                 await client.close()
             return res
@@ -376,6 +389,9 @@ def main() -> None:
         same = lc["llama_server_same_run"]["tok_s"]
         ratios["llamacpp_vs_llama_server_same_run"] = {
             k: round(v / same[k], 3) for k, v in lc["tok_s"].items() if same.get(k)
+        }
+        ratios["llamacpp_vs_llama_server_paired"] = {
+            k: v["median"] for k, v in lc.get("vs_llama_server_paired", {}).items()
         }
     if lc and tf:
         ratios["llamacpp_vs_transformers"] = {k: round(v / tf["tok_s"][k], 2) for k, v in lc["tok_s"].items()}

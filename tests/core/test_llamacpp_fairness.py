@@ -87,7 +87,9 @@ async def test_a_short_chat_gets_its_tokens_while_a_long_prompt_is_read(
     # every short token came while the long prompt was still being read (in full 512-token chunks
     # it is read in 6 steps, so at most ~6 short tokens could come first)
     assert order.index("long") >= n_short, order
-    assert stats["prefill_capped_steps"] >= n_short
+    # every step after the short chat's first token (its prompt read beside the long one's first
+    # chunk) left the long prompt partly unread
+    assert stats["prefill_capped_steps"] >= n_short - 1
     # and neither answer changed: the same greedy answers as each alone
     assert short_end["text"] == short_alone and short_alone.strip()
     assert long_end["text"].strip() == long_alone.strip() and "Rome" in long_alone
@@ -108,12 +110,63 @@ async def test_with_no_cap_the_long_prompt_holds_the_short_chat_back(
     assert order.index("long") < GREEDY["max_tokens"] // 2, order
 
 
+async def second_chat_while_first_decodes(eng: Engine) -> tuple[dict, dict]:
+    """SHORT starts decoding; a second short chat is asked once the first token is out."""
+    ends: dict[str, dict] = {}
+    second: list[asyncio.Task] = []
+
+    async def chat(name: str, messages: list[dict[str, str]]) -> None:
+        async for ev in eng.stream(None, messages, GREEDY):
+            if name == "first" and ev["type"] == "token" and not second:
+                second.append(asyncio.ensure_future(chat("second", QUESTION)))
+            ends[name] = ev
+
+    await chat("first", SHORT)
+    await asyncio.gather(*second)
+    return ends["first"], ends["second"]
+
+
+#: ~40 tokens with the template: more than MIN_CHUNK, at most WHOLE_PROMPT
+QUESTION = [{"role": "user", "content": "Name three colours of the rainbow, one per line, no more."}]
+
+
+@pytest.mark.parametrize("whole_prompt", [llamacpp_pacing.WHOLE_PROMPT, 0])
+async def test_a_short_question_beside_a_decoding_chat_is_read_whole(
+    shared_settings: Settings, monkeypatch: pytest.MonkeyPatch, whole_prompt: int
+) -> None:
+    """A new chat's short prompt is read in one step beside the decoding chats, however small the
+    step budget (only long prompts are cut); with WHOLE_PROMPT 0 it is cut into MIN_CHUNK pieces."""
+    eng = new_engine(shared_settings)
+    try:
+        question_alone = eng.generate(None, QUESTION, GREEDY)["text"]
+    finally:
+        eng.close()
+    monkeypatch.setattr(llamacpp_pacing, "STEP_BUDGET_S", 1e-9)  # MIN_CHUNK a step for long prompts
+    monkeypatch.setattr(llamacpp_pacing, "WHOLE_PROMPT", whole_prompt)
+    eng = new_engine(shared_settings)
+    try:
+        first, second = await second_chat_while_first_decodes(eng)
+        stats = eng.stats()[PACKAGED_CHAT_ID]
+    finally:
+        eng.close()
+    assert first["type"] == second["type"] == "done"
+    read = second["metrics"]["prompt_tokens"] - second["metrics"]["cached_prompt_tokens"]
+    assert llamacpp_pacing.MIN_CHUNK < read <= 128, read  # (128: WHOLE_PROMPT as shipped)
+    if whole_prompt:
+        assert stats["prefill_whole_reads"] >= 1 and stats["prefill_capped_steps"] == 0, stats
+    else:
+        assert stats["prefill_whole_reads"] == 0 and stats["prefill_capped_steps"] >= 1, stats
+    assert second["text"] == question_alone and question_alone.strip()
+
+
 def test_the_allowance_follows_the_measured_reading_speed() -> None:
     pacer = llamacpp_pacing.PrefillPacer(512, budget_s=0.1)
     assert pacer.allowance(decoding=False) is None  # nobody waits: full chunks
     assert pacer.allowance(decoding=True) == llamacpp_pacing.MIN_CHUNK  # nothing measured yet
     pacer.measured(n_tokens=40, n_prompt=32, seconds=0.040)  # 1 ms a token
     assert pacer.allowance(decoding=True) == 96  # 0.1 s / 1 ms = 100, rounded down to 16
+    assert pacer.whole(40, seated=40) and pacer.whole(llamacpp_pacing.WHOLE_PROMPT, seated=4000) is False
+    assert pacer.whole(llamacpp_pacing.WHOLE_PROMPT + 1, seated=llamacpp_pacing.WHOLE_PROMPT + 1) is False
     pacer.measured(n_tokens=8, n_prompt=0, seconds=5.0)  # a decode-only step says nothing
     assert pacer.allowance(decoding=True) == 96
     for _ in range(20):

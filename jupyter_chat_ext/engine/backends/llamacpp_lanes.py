@@ -92,6 +92,7 @@ class Slot:
     stream: TokenStream | None = None
     chain: Any = None
     pending: list[int] = field(default_factory=list)  # prompt tokens still to evaluate
+    seated: int = 0  # prompt tokens queued when the request was seated (or re-seated)
     last: int | None = None  # sampled, not yet decoded
     last_used: float = 0.0
 
@@ -247,6 +248,7 @@ class KvLane:
             keep = 0
         slot.cached = slot.cached[:keep]
         slot.pending = tokens[keep:]
+        slot.seated = len(slot.pending)
         return keep
 
     def free_if_idle(self, now: float, idle_s: float) -> bool:

@@ -269,9 +269,10 @@ class DecodeLoop(GenerationWorker):
 
     def _build(
         self, lane: KvLane, room: int | None
-    ) -> tuple[list[tuple[Slot, int]], collections.Counter[int], int]:
+    ) -> tuple[list[tuple[Slot, int]], collections.Counter[int], int, bool]:
         """Fill the batch with the lane's work: (slot, batch index) of slots wanting logits, tokens
-        added per sequence, prompt tokens added (at most ``room``; None: up to the lane's batch)."""
+        added per sequence, prompt tokens added (at most ``room`` but for short prompts read whole;
+        None: up to the lane's batch), and whether the cap left a prompt partly unread."""
         b, n, wants = self.batch, 0, []
         added = collections.Counter[int]()
 
@@ -291,37 +292,48 @@ class DecodeLoop(GenerationWorker):
         for slot in active:  # decoding slots first: one token each, every step
             if slot.last is not None:
                 add(slot, slot.last, True)
-        decoded = n
+        decoded, cut = n, False
         limit = lane.n_batch if room is None else min(lane.n_batch, n + room)
         if room is not None:  # capped: the shortest prompts first (a new question beside a long read)
             active.sort(key=lambda s: len(s.pending))
         for slot in active:  # then prompt chunks in what room is left
-            if slot.pending and n < limit:
-                chunk = slot.pending[: limit - n]
-                for i, token in enumerate(chunk):
-                    add(slot, token, i == len(chunk) - 1 and len(chunk) == len(slot.pending))
+            if not slot.pending:
+                continue
+            whole = room is not None and self.pacer.whole(len(slot.pending), slot.seated)
+            end = lane.n_batch if whole else limit
+            chunk = slot.pending[: max(0, end - n)]
+            if whole and len(chunk) == len(slot.pending):
+                self.pacer.whole_reads += 1
+            elif end < lane.n_batch:  # the cap, not the batch, left some of it for later steps
+                cut = True
+            for i, token in enumerate(chunk):
+                add(slot, token, i == len(chunk) - 1 and len(chunk) == len(slot.pending))
         b.n_tokens = n
-        return wants, added, n - decoded
+        return wants, added, n - decoded, cut
 
     def _step(self) -> None:
-        sequences = 0
+        sequences, cut = 0, False
         room = self.pacer.allowance(any(s.last is not None for s in self.slots))
         for lane in self.lanes:
             if lane.active() and not lane.unified:
                 self._outgrow(lane)
             if lane.active():
-                n_seq, read = self._step_lane(lane, room)
+                n_seq, read, lane_cut = self._step_lane(lane, room)
                 sequences += n_seq
+                cut = cut or lane_cut
                 room = None if room is None else max(0, room - read)
         if sequences:
             self.steps += 1
             self.batch_size_sum += sequences
+        if cut:
+            self.pacer.capped_steps += 1
 
-    def _step_lane(self, lane: KvLane, room: int | None) -> tuple[int, int]:
-        """One decode of the lane's batch: the number of sequences it carried, prompt tokens read."""
-        wants, added, read = self._build(lane, room)
+    def _step_lane(self, lane: KvLane, room: int | None) -> tuple[int, int, bool]:
+        """One decode of the lane's batch: the number of sequences it carried, prompt tokens read,
+        whether the cap left a prompt partly unread."""
+        wants, added, read, cut = self._build(lane, room)
         if not self.batch.n_tokens:  # prompts only, and the step's prompt allowance is spent
-            return 0, 0
+            return 0, 0, cut
         lane.last_used = time.monotonic()
         started = time.perf_counter()
         rc = self.ll.llama_decode(lane.ctx, self.batch)
@@ -333,14 +345,14 @@ class DecodeLoop(GenerationWorker):
                     lane.forget(slot)
             rc = self.ll.llama_decode(lane.ctx, self.batch)
             if rc == 1 and lane.can_grow and lane.grow(lane.n_cells + 1) is None:
-                return 0, 0  # the running chats filled the pool: the next steps re-read them, bigger
+                return 0, 0, False  # the running chats filled the pool: the next steps re-read them, bigger
             if rc == 1:
                 victim = max(lane.active(), key=lambda s: len(s.cached))
                 self._release(
                     victim, None, Busy("the model's context is full with other chats; retry shortly")
                 )
                 lane.forget(victim)
-                return 0, 0
+                return 0, 0, False
         if rc != 0:
             raise ModelError(f"llama_decode returned {rc}")
         for slot in lane.slots:
@@ -366,4 +378,4 @@ class DecodeLoop(GenerationWorker):
                 self._release(slot, slot.stream.finish)
             else:
                 slot.last = token
-        return len(added), read
+        return len(added), read, cut
