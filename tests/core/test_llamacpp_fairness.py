@@ -13,6 +13,8 @@ import importlib.util
 import pytest
 
 from jupyter_chat_ext.engine.backends import llamacpp_pacing
+from jupyter_chat_ext.engine.backends.llamacpp_lanes import Slot
+from jupyter_chat_ext.engine.backends.llamacpp_loop import Built
 from jupyter_chat_ext.engine.engine import Engine
 from jupyter_chat_ext.engine.registry import PACKAGED_CHAT_ID
 from jupyter_chat_ext.settings import Settings
@@ -166,6 +168,7 @@ def test_the_allowance_follows_the_measured_reading_speed() -> None:
     pacer.measured(n_tokens=40, n_prompt=32, seconds=0.040)  # 1 ms a token
     assert pacer.allowance(decoding=True) == 96  # 0.1 s / 1 ms = 100, rounded down to 16
     assert pacer.whole(40, seated=40) and pacer.whole(llamacpp_pacing.WHOLE_PROMPT, seated=4000) is False
+    assert pacer.whole(llamacpp_pacing.WHOLE_PROMPT, seated=llamacpp_pacing.WHOLE_PROMPT)
     assert pacer.whole(llamacpp_pacing.WHOLE_PROMPT + 1, seated=llamacpp_pacing.WHOLE_PROMPT + 1) is False
     pacer.measured(n_tokens=8, n_prompt=0, seconds=5.0)  # a decode-only step says nothing
     assert pacer.allowance(decoding=True) == 96
@@ -175,3 +178,60 @@ def test_the_allowance_follows_the_measured_reading_speed() -> None:
     for _ in range(20):
         pacer.measured(n_tokens=32, n_prompt=32, seconds=3.2)  # a slow model: never below MIN_CHUNK
     assert pacer.allowance(decoding=True) == llamacpp_pacing.MIN_CHUNK
+
+
+class BatchOnlyLane:
+    """What ``DecodeLoop._build`` reads of a lane: its batch size and its running slots."""
+
+    def __init__(self, slots: list[Slot], n_batch: int = 512) -> None:
+        self.slots, self.n_batch = slots, n_batch
+
+    def active(self) -> list[Slot]:
+        return [s for s in self.slots if s.req is not None]
+
+
+def build_once(slots_spec: list[tuple[int, int, bool]], room: int) -> tuple[Built, list[Slot]]:
+    """One capped step's batch (no model: ``_build`` only fills a llama_batch) for slots given as
+    (pending, seated, decoding); the decoding slots' next token goes first."""
+    from jupyter_chat_ext.engine.backends import llamacpp_native as native
+    from jupyter_chat_ext.engine.backends.llamacpp_loop import DecodeLoop
+
+    loop = DecodeLoop.__new__(DecodeLoop)  # no thread, no context
+    loop.ll = native.lib()
+    loop.batch = loop.ll.llama_batch_init(512, 0, 1)
+    loop.pacer = llamacpp_pacing.PrefillPacer(512, budget_s=0.05)
+    lane = BatchOnlyLane([])
+    for seq, (pending, seated, decoding) in enumerate(slots_spec):
+        lane.slots.append(
+            Slot(
+                seq=seq,
+                lane=lane,  # type: ignore[arg-type]
+                req=object(),  # type: ignore[arg-type]
+                pending=list(range(pending)),
+                seated=seated,
+                last=7 if decoding else None,
+            )
+        )
+    try:
+        whole_room = max(room, llamacpp_pacing.WHOLE_STEP)
+        return loop._build(lane, room, whole_room), lane.slots  # type: ignore[arg-type]
+    finally:
+        loop.ll.llama_batch_free(loop.batch)
+
+
+def test_short_questions_arriving_together_are_read_whole_within_one_steps_allowance() -> None:
+    # three ~40-token questions beside a decoding chat: all three whole, nothing left unread
+    built, _ = build_once([(0, 30, True), (40, 40, False), (41, 41, False), (39, 39, False)], room=16)
+    assert (built.read, built.whole, built.cut) == (120, 3, False)
+    # seven 100-token questions: two whole a step (the step's whole reads stay within
+    # max(allowance, WHOLE_STEP)); the others wait untouched, still to be read whole later
+    spec = [(0, 30, True)] + [(100, 100, False)] * 7
+    built, slots = build_once(spec, room=16)
+    assert built.read == 200 and built.whole == 2 and built.cut
+    assert sum(1 for s in slots[1:] if len(s.pending) == s.seated == 100) == 7  # _build reads, never pops
+    # a long prompt's last 10 tokens fit the allowance: read, and nothing was left unread
+    built, _ = build_once([(0, 30, True), (10, 4000, False)], room=16)
+    assert (built.read, built.whole, built.cut) == (10, 0, False)
+    # a long prompt beside a decoding chat: cut to the allowance
+    built, _ = build_once([(0, 30, True), (3000, 3000, False)], room=16)
+    assert (built.read, built.whole, built.cut) == (16, 0, True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_chat_ext.wire.ops import Later, op, wire_op
+from jupyter_chat_ext.wire.ops import Later, _later, op, wire_op
 
 SHAPES = """
 import threading
@@ -47,5 +47,6 @@ def test_the_first_request_imports_later_shapes_on_a_worker_thread(
     assert asyncio.run(two_requests()) == [42, 42]
     module = sys.modules["later_shapes_for_test"]
     assert loop_thread[0] != module.IMPORTED_ON, "the shapes were imported on the event loop"
+    assert not _later(Handler.post)  # the second request found the shapes resolved, no thread hop
     spec = wire_op(Handler.post)
     assert spec is not None and spec.body is module.Body  # resolved once, kept

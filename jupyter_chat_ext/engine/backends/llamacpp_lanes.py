@@ -201,6 +201,7 @@ class KvLane:
             for slot in self.slots:
                 if slot.seq in keep:
                     slot.pending, slot.last = keep[slot.seq], None
+                    slot.seated = len(slot.pending)
         return problem
 
     def rebuild(self, cells: int) -> str | None:

@@ -24,7 +24,7 @@ import collections
 import logging
 import os
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from ...errors import Busy, ModelError, PayloadTooLarge
 from . import llamacpp_lanes, llamacpp_pacing
@@ -36,6 +36,16 @@ from .textstream import TokenStream
 from .worker import GenerationWorker
 
 log = logging.getLogger(__name__)
+
+
+class Built(NamedTuple):
+    """One lane's batch as ``DecodeLoop._build`` filled it."""
+
+    wants: list[tuple[Slot, int]]  # (slot, batch index) of the slots whose logits are sampled
+    added: collections.Counter[int]  # tokens added per sequence
+    read: int  # prompt tokens added
+    cut: bool  # the cap left a prompt (partly) unread
+    whole: int  # short prompts added whole beside decoding chats
 
 
 class DecodeLoop(GenerationWorker):
@@ -267,12 +277,13 @@ class DecodeLoop(GenerationWorker):
             else:  # a split slot's slice is the chat's context: the answer ends here
                 self._release(slot, "length")
 
-    def _build(
-        self, lane: KvLane, room: int | None
-    ) -> tuple[list[tuple[Slot, int]], collections.Counter[int], int, bool]:
-        """Fill the batch with the lane's work: (slot, batch index) of slots wanting logits, tokens
-        added per sequence, prompt tokens added (at most ``room`` but for short prompts read whole;
-        None: up to the lane's batch), and whether the cap left a prompt partly unread."""
+    def _build(self, lane: KvLane, room: int | None, whole_room: int) -> Built:
+        """Fill the batch with the lane's work: decoding slots' next tokens, then prompt chunks.
+
+        ``room``: the prompt tokens the step may still read (None: no cap, up to the lane's
+        batch). Capped, a short prompt nothing of which is read yet goes whole if it fits
+        ``whole_room`` (the step's allowance for whole reads), else waits for a later step whole;
+        long prompts are cut to what ``room`` leaves."""
         b, n, wants = self.batch, 0, []
         added = collections.Counter[int]()
 
@@ -292,46 +303,51 @@ class DecodeLoop(GenerationWorker):
         for slot in active:  # decoding slots first: one token each, every step
             if slot.last is not None:
                 add(slot, slot.last, True)
-        decoded, cut = n, False
+        decoded, cut, whole = n, False, 0
         limit = lane.n_batch if room is None else min(lane.n_batch, n + room)
         if room is not None:  # capped: the shortest prompts first (a new question beside a long read)
             active.sort(key=lambda s: len(s.pending))
         for slot in active:  # then prompt chunks in what room is left
             if not slot.pending:
                 continue
-            whole = room is not None and self.pacer.whole(len(slot.pending), slot.seated)
-            end = lane.n_batch if whole else limit
-            chunk = slot.pending[: max(0, end - n)]
-            if whole and len(chunk) == len(slot.pending):
-                self.pacer.whole_reads += 1
-            elif end < lane.n_batch:  # the cap, not the batch, left some of it for later steps
-                cut = True
+            if room is not None and self.pacer.whole(len(slot.pending), slot.seated):
+                if n + len(slot.pending) > lane.n_batch or n - decoded + len(slot.pending) > whole_room:
+                    cut = True  # no room for it whole in this step: whole in a later one
+                    continue
+                chunk, whole = slot.pending, whole + 1
+            else:
+                chunk = slot.pending[: max(0, limit - n)]
+                cut = cut or (len(chunk) < len(slot.pending) and limit < lane.n_batch)
             for i, token in enumerate(chunk):
                 add(slot, token, i == len(chunk) - 1 and len(chunk) == len(slot.pending))
         b.n_tokens = n
-        return wants, added, n - decoded, cut
+        return Built(wants, added, n - decoded, cut, whole)
 
     def _step(self) -> None:
         sequences, cut = 0, False
         room = self.pacer.allowance(any(s.last is not None for s in self.slots))
+        # short prompts read whole beside decoding chats: together at most this many tokens a step
+        whole_room = 0 if room is None else max(room, llamacpp_pacing.WHOLE_STEP)
         for lane in self.lanes:
             if lane.active() and not lane.unified:
                 self._outgrow(lane)
             if lane.active():
-                n_seq, read, lane_cut = self._step_lane(lane, room)
+                n_seq, read, lane_cut = self._step_lane(lane, room, whole_room)
                 sequences += n_seq
                 cut = cut or lane_cut
                 room = None if room is None else max(0, room - read)
+                whole_room = max(0, whole_room - read)
         if sequences:
             self.steps += 1
             self.batch_size_sum += sequences
         if cut:
             self.pacer.capped_steps += 1
 
-    def _step_lane(self, lane: KvLane, room: int | None) -> tuple[int, int, bool]:
+    def _step_lane(self, lane: KvLane, room: int | None, whole_room: int) -> tuple[int, int, bool]:
         """One decode of the lane's batch: the number of sequences it carried, prompt tokens read,
-        whether the cap left a prompt partly unread."""
-        wants, added, read, cut = self._build(lane, room)
+        whether the cap left a prompt (partly) unread."""
+        built = self._build(lane, room, whole_room)
+        wants, added, read, cut = built.wants, built.added, built.read, built.cut
         if not self.batch.n_tokens:  # prompts only, and the step's prompt allowance is spent
             return 0, 0, cut
         lane.last_used = time.monotonic()
@@ -355,6 +371,7 @@ class DecodeLoop(GenerationWorker):
                 return 0, 0, False
         if rc != 0:
             raise ModelError(f"llama_decode returned {rc}")
+        self.pacer.whole_reads += built.whole
         for slot in lane.slots:
             count = added.get(slot.seq, 0)
             if not count:

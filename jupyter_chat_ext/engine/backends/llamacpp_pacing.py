@@ -17,9 +17,11 @@ decoding, prompts are read in full ``n_batch`` chunks as before. Shorter prompts
 cap, so a new short chat's question is read at once beside a long one (bench/bench_kv_long.py).
 
 Only long prompts are cut: a prompt of at most ``WHOLE_PROMPT`` tokens (to read, past its cached
-prefix) is read whole in one step (up to ``n_batch`` a step), as vLLM's scheduler chunks only
-prompts over its ``long_prefill_token_threshold``; a long prompt's last chunk stays paced. Cutting
-a chat's 40-token question into 16-token pieces spares the decoding chats a fraction of a second
+prefix) is read whole in one step, the step's whole reads together at most
+``max(allowance, WHOLE_STEP)`` tokens (one that does not fit waits, whole, for a later step); a
+long prompt's last chunk stays paced. vLLM's scheduler has the same shape: only prompts over its
+``long_prefill_token_threshold`` are chunked, all within one token budget a step. Cutting a
+chat's 40-token question into 16-token pieces spares the decoding chats a fraction of a second
 once, but starts the new chat several steps late: chats that arrived together finish staggered and
 the last steps carry fewer of them. 4 chats on the SmolLM2-360M shape (Q4_K_M, 2 threads, the
 first chat decoding while the other three ~40-token questions were read), against llama-server in
@@ -56,6 +58,10 @@ MIN_CHUNK = 16
 #: chats (a chat's question with its template is ~40 tokens; 128 tokens read in ~0.5-1.3 s on the
 #: packaged model, once); longer prompts are read in paced chunks
 WHOLE_PROMPT = 128
+#: a capped step's whole reads together: at most this many tokens (or the allowance, if larger).
+#: Two of the longest short prompts, or 7 chats' ~36-token questions; ~0.5-1.1 s of reading on
+#: the packaged model and the 360M shape, once, where 7 x 100 tokens unbounded would be ~3 s
+WHOLE_STEP = 256
 #: chunk sizes are rounded down to this many tokens
 CHUNK_ALIGN = 16
 #: weight of the newest step in the moving average of seconds a prompt token
