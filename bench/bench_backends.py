@@ -86,6 +86,22 @@ async def openai_round(client: Any, model: str, n: int, tokens: int, offset: int
     return {"tok_s": sum(counts) / wall, "tokens": sum(counts)}
 
 
+def side_client(base_url: str, api_key: str) -> Any:
+    """An OpenAI client whose connections close after each answer.
+
+    Two servers run side by side and take turns; an idle one must cost nothing. llama-server's
+    HTTP library polls every kept-alive connection every 10 ms (cpp-httplib's keep_alive loop):
+    after a 4-chat round its 4 threads woke ~75 times a second each all through our next round,
+    preempting our decode threads ~1,100 times in a 6.5 s round (perf sched), so the idle anchor
+    slowed the measured server at 4 and 8 chats, not at 1. Without keep-alive nothing polls.
+    """
+    import httpx
+    from openai import AsyncOpenAI
+
+    pool = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0), timeout=600)
+    return AsyncOpenAI(base_url=base_url, api_key=api_key, http_client=pool)
+
+
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far (its threads included)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -164,7 +180,6 @@ def through_server(
     seconds per completion token (the server process, all its threads) show where time goes
     even when the machine is shared.
     """
-    from openai import AsyncOpenAI
 
     server = JupyterServer(
         tmp / backend,
@@ -188,7 +203,7 @@ def through_server(
             "rss_after_load_mb": rss_mb(server.proc.pid),
             "weights": info.get("dtype"),
         }
-        ours = AsyncOpenAI(base_url=f"{server.base}/chat-ext/v1", api_key=TOKEN, timeout=600)
+        ours = side_client(f"{server.base}/chat-ext/v1", TOKEN)
         targets = {"ours": (ours, server.proc.pid)}
         if anchor_binary is not None:
             weights = anchor_weights or packaged_gguf()
@@ -197,7 +212,7 @@ def through_server(
             out["llama_server_weights"] = Path(weights).name
             out["llama_server_kv"] = " ".join(ANCHOR_KV[anchor_kv])
             anchor.wait_ready()
-            theirs = AsyncOpenAI(base_url=anchor.base, api_key="none", timeout=600)
+            theirs = side_client(anchor.base, "none")
             targets["llama_server"] = (theirs, anchor.proc.pid)
 
         async def run() -> dict[str, dict[str, Any]]:
