@@ -37,7 +37,7 @@ a run stopped by its timeout still returns the steps it finished):
 CPU dry run (tiny model, a few tokens, bnb on the CPU, ~30 s; proves the script before device time
 is spent); ``GPU_DEVSIM=1`` and the image's transformers first on PYTHONPATH: as the device would
 import (bench/gpu_devsim.py says how; it found pydantic missing from the carry and transformers
-5.17's ``block_size``, see gpu_parts.page_size_compat). Helpers: bench/gpu_parts.py.
+5.17's ``block_size``, see bench_hf_batching.page_size_arg). Helpers: bench/gpu_parts.py.
     GPU_DRY=1 GPU_TOKENS=8 OUT=$(mktemp -d) .venv/bin/python bench/bench_gpu.py
 
 Carry recipe (the device reaches nothing; tree + carry <= 64 MiB = 67.1 MB: measured 4.4 MB
@@ -297,7 +297,7 @@ def hf_methods_compare():
     loaded = Loaded()
     loaded.model, loaded.tokenizer, loaded.device = model, tok, DEV
     # in RESULT from the start: a run stopped by its timeout still returns the methods it measured
-    out = RESULT["compare"] = {"hf_cb_compat": gpu_parts.page_size_compat()}
+    out = RESULT["compare"] = {}
     makers = {
         "ours": lambda sampled: Ours(loaded, 8192),
         "hf_cb": lambda sampled: HFContinuous(model, tok, N, sampled, prompt_len=max(map(len, prompts))),

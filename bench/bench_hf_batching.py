@@ -104,6 +104,15 @@ class Ours:
         self.batcher.close()
 
 
+def page_size_arg(config_class: Any, page: int) -> dict[str, int]:
+    """The KV page size's keyword: ``page_size`` in transformers >= 5.2x, ``block_size`` in 5.17 (the
+    device image's, which refuses ``page_size``: found by bench/gpu_devsim.py's dry run)."""
+    import inspect
+
+    params = inspect.signature(config_class.__init__).parameters
+    return {"page_size" if "page_size" in params else "block_size": page}
+
+
 class HFContinuous:
     """transformers' ContinuousBatchingManager: one per mode (do_sample is the manager's)."""
 
@@ -132,7 +141,7 @@ class HFContinuous:
         per_request = (self.prompt_len + self.n) // page + 2  # prompt + answer, in pages
         cfg = ContinuousBatchingConfig(
             seed=seed,
-            page_size=page,
+            **page_size_arg(ContinuousBatchingConfig, page),
             num_blocks=32 * per_request,
             max_batch_tokens=2048,
             per_request_processors=self.sampled,

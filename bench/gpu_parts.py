@@ -60,23 +60,3 @@ def embedder_speed(source: Path, folder: Path, texts: list[str], devices: tuple[
         out[device] = {"texts_s": round(len(texts) / wall, 1), "dim": int(vecs.shape[1]), "dtype": emb.dtype}
         emb.unload()
     return out
-
-
-def page_size_compat() -> str | None:
-    """bench_hf_batching passes ContinuousBatchingConfig ``page_size``; transformers 5.17 (the device
-    image's) names it ``block_size`` and refuses the call (found by the GPU_DEVSIM dry run). The
-    class itself is patched: transformers' lazy module sets its names again on later imports."""
-    import inspect
-
-    import transformers
-
-    config_class = transformers.ContinuousBatchingConfig
-    init = config_class.__init__
-    if "page_size" in inspect.signature(init).parameters:
-        return None
-
-    def __init__(self: Any, *args: Any, page_size: int | None = None, **kwargs: Any) -> None:
-        init(self, *args, **kwargs, **({"block_size": page_size} if page_size else {}))
-
-    config_class.__init__ = __init__
-    return "page_size passed as block_size"

@@ -66,3 +66,20 @@ def test_the_carry_recipe_pins_what_gpu_devsim_allows() -> None:
     recipe = re.search(r"m\.version\(n\) for n in '([^']+)'\.split\(\)", doc.replace("\\\n", ""))
     assert recipe is not None, "bench_gpu.py's docstring no longer pins the carried wheels"
     assert sorted(recipe.group(1).split()) == sorted(gpu_devsim.CARRIED)
+
+
+def test_the_kv_page_size_goes_by_the_name_transformers_takes() -> None:
+    """transformers 5.17 (the device image's) names ContinuousBatchingConfig's page size
+    ``block_size`` and refuses ``page_size``; newer ones take ``page_size``."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from bench_hf_batching import page_size_arg
+    from transformers import ContinuousBatchingConfig
+
+    class Older:  # 5.17's keyword
+        def __init__(self, block_size: int = 128, num_blocks: int | None = None) -> None:
+            self.block_size = block_size
+
+    assert page_size_arg(Older, 64) == {"block_size": 64}
+    assert Older(**page_size_arg(Older, 64)).block_size == 64
+    made = ContinuousBatchingConfig(**page_size_arg(ContinuousBatchingConfig, 64))
+    assert made.page_size == 64 if hasattr(made, "page_size") else made.block_size == 64
