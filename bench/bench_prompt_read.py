@@ -52,8 +52,19 @@ The machine read slower that hour than in the runs above (llama-server 7k: 183-1
 with wide spreads between rounds (7k walls 35-45 s). 1k again with 5 rounds (``--sizes 1000
 --rounds 5``, 23:49, load 1.7-1.9): tools 538 / 582 (0.924), plain 545 / 579 (0.941).
 
+How the ratio is measured (2026-12-07). Within a round ours and the reference read the same
+shape back to back, the order alternating by round; ``ratio_paired`` is the median of the rounds'
+own ratios (``round_ratios``), since this VM's speed drifts by 15-20 % over minutes (our engine's
+7k read took 74.7 s of CPU in one process and 62.5 s in the next). And one process may keep its
+own pace for minutes (why, not found; not CPU contention): two identical llama-servers, fed
+alternately in one run, differed by 0.92-1.10 round by round, and by up to 1.08 on a run's
+median; so ``--launches N`` loads both sides afresh N times and pools every launch's rounds. All
+of a 7k read's time is in ``llama_decode`` (the engine's step around it adds nothing measurable),
+attention grows from 0.8 s for the first 512-token batch to 4-5 s for the last, and a raw
+llama.cpp context (no engine) read 7k at 151-210 tok/s from one read or process to the next.
+
 Usage: .venv/bin/python bench/bench_prompt_read.py [--gguf FILE] [--sizes 1000,4000,7000]
-       [--rounds 2] [--llama-server PATH] [--n-threads 2] [--tools synthetic|jupyter-ai]
+       [--rounds 2] [--launches 1] [--llama-server PATH] [--n-threads 2] [--tools synthetic|jupyter-ai]
        [--forget-idle] [--ls-batch "-b 512 -ub 512" (ours: n_batch = n_ubatch = 512)
        | "" (llama-server's own -b 2048 -ub 512)]
 """
@@ -241,25 +252,84 @@ class Bare:
         self.llm.close()
 
 
+def launch_reads(
+    args: argparse.Namespace,
+    settings: Any,
+    gguf: Path,
+    tmp: Path,
+    rows: dict[str, dict[str, list[dict[str, float]]]],
+    nonce: int,
+    out: dict[str, Any] | None,
+) -> None:
+    """One launch: our engine loaded fresh beside a fresh reference, every size's rounds read into
+    ``rows``; with ``out``, a profiled tools request and the engine's stats go there too."""
+    from jupyter_chat_ext.engine.engine import Engine
+    from jupyter_chat_ext.engine.structured import Structured
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    eng = Engine(settings)
+    model = settings.default_model
+    eng.load(model)
+    ref: Anchor | Bare = (
+        Anchor(args.llama_server, gguf, args.n_threads, tmp, args.ls_batch)
+        if args.llama_server
+        else Bare(gguf, args.n_threads)
+    )
+    try:
+        eng.generate(model, [{"role": "user", "content": "Hi"}], {"max_tokens": 1})  # warm-up
+        for size in sizes:
+            # 30 of these tools are ~3.7k tokens: a smaller prompt carries fewer (most of it)
+            tools = Structured.from_openai({"tools": tool_set(args.tools, size), "tool_choice": "auto"})
+            for rnd in range(args.rounds):
+                for label, structured in (("tools", tools), ("plain", None)):
+                    cell = rows.setdefault(f"{size}/{label}", {"ours": [], "reference": []})
+                    # the order alternates by round: this VM's speed drifts by minutes, so
+                    # whoever always read first would carry the drift (the paired ratio)
+                    for side in ("ours", "reference") if rnd % 2 == 0 else ("reference", "ours"):
+                        nonce += 1  # each read has its own nonce: nothing cached
+                        msgs = messages_of(eng, model, size, nonce, structured)
+                        if side == "ours":
+                            idle = idle_cached(eng, model, args.forget_idle)
+                            got = {**engine_read(eng, model, msgs, structured), "idle_cells": idle}
+                        else:
+                            got = ref.read(eng.render_prompt(model, msgs, structured=structured))
+                        cell[side].append(got)
+        if out is None:
+            return
+        prof = cProfile.Profile()
+        tools = Structured.from_openai({"tools": tool_set(args.tools, sizes[-1]), "tool_choice": "auto"})
+        msgs = messages_of(eng, model, sizes[-1], nonce + 1, tools)
+        prof.enable()
+        eng.generate(model, msgs, {"max_tokens": 1, "temperature": 0}, structured=tools)
+        prof.disable()
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(12)
+        out["profile_tools_request"] = [ln for ln in buf.getvalue().splitlines() if ln.strip()][:30]
+        out["engine_stats"] = eng.stats()[model]
+    finally:
+        ref.stop()
+        eng.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--gguf", default=None, help="a GGUF file (default: the packaged model, as served)")
     ap.add_argument("--sizes", default="1000,4000,7000")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--launches", type=int, default=1, help="fresh engine + reference this many times")
     ap.add_argument("--n-threads", type=int, default=2)
     ap.add_argument("--llama-server", default=os.environ.get("LLAMA_SERVER"))
     ap.add_argument("--tools", choices=("synthetic", "jupyter-ai"), default="synthetic")
     ap.add_argument("--forget-idle", action="store_true", help="drop idle slots' cached KV before each read")
     ap.add_argument("--ls-batch", default="-b 512 -ub 512", help="llama-server's -b/-ub ('': its defaults)")
     args = ap.parse_args()
-    from jupyter_chat_ext.engine.engine import Engine
-    from jupyter_chat_ext.engine.structured import Structured
     from jupyter_chat_ext.settings import Settings
 
     sizes = [int(s) for s in args.sizes.split(",")]
     out: dict[str, Any] = {
         "sizes": sizes,
         "rounds": args.rounds,
+        "launches": args.launches,
         "tools": args.tools,
         "forget_idle": args.forget_idle,
     }
@@ -282,57 +352,27 @@ def main() -> None:
             gguf = served_weights(tmp)
             settings = Settings(data_dir=tmp / "data", n_threads=args.n_threads, backend="llamacpp")
         out["gguf"] = gguf.name
-        eng = Engine(settings)
-        model = settings.default_model
-        eng.load(model)
-        ref = (
-            Anchor(args.llama_server, gguf, args.n_threads, tmp, args.ls_batch)
-            if args.llama_server
-            else Bare(gguf, args.n_threads)
-        )
         out["reference"] = f"llama-server {args.ls_batch}" if args.llama_server else "bare llama-cpp-python"
-        nonce = 1000
         rows: dict[str, dict[str, list[dict[str, float]]]] = {}
-        try:
-            eng.generate(model, [{"role": "user", "content": "Hi"}], {"max_tokens": 1})  # warm-up
-            for size in sizes:
-                # 30 of these tools are ~3.7k tokens: a smaller prompt carries fewer (most of it)
-                tools = Structured.from_openai({"tools": tool_set(args.tools, size), "tool_choice": "auto"})
-                for _ in range(args.rounds):
-                    for label, structured in (("tools", tools), ("plain", None)):
-                        nonce += 1
-                        msgs = messages_of(eng, model, size, nonce, structured)
-                        text = eng.render_prompt(model, msgs, structured=structured)
-                        cell = rows.setdefault(f"{size}/{label}", {"ours": [], "reference": []})
-                        idle = idle_cached(eng, model, args.forget_idle)
-                        cell["ours"].append({**engine_read(eng, model, msgs, structured), "idle_cells": idle})
-                        nonce += 1  # the reference reads the same shape with its own nonce
-                        text = eng.render_prompt(model, messages_of(eng, model, size, nonce, structured),
-                                                 structured=structured)  # fmt: skip
-                        cell["reference"].append(ref.read(text))
-            prof = cProfile.Profile()
-            tools = Structured.from_openai({"tools": tool_set(args.tools, sizes[-1]), "tool_choice": "auto"})
-            msgs = messages_of(eng, model, sizes[-1], nonce + 1, tools)
-            prof.enable()
-            eng.generate(model, msgs, {"max_tokens": 1, "temperature": 0}, structured=tools)
-            prof.disable()
-            buf = io.StringIO()
-            pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(12)
-            out["profile_tools_request"] = [ln for ln in buf.getvalue().splitlines() if ln.strip()][:30]
-            out["engine_stats"] = eng.stats()[model]
-        finally:
-            ref.stop()
-            eng.close()
+        for launch in range(args.launches):
+            # a fresh engine and reference each launch: a process's speed here depends on where
+            # its buffers landed (two identical llama-servers differed by up to 10 % within a run)
+            last = launch == args.launches - 1
+            launch_reads(args, settings, gguf, tmp, rows, 1000 * (launch + 1), out if last else None)
     table: dict[str, Any] = {}
     for key, cell in rows.items():
         ours = statistics.median(r["tok_s"] for r in cell["ours"])
         theirs = statistics.median(r["tok_s"] for r in cell["reference"])
+        per_round = [a["tok_s"] / b["tok_s"] for a, b in zip(cell["ours"], cell["reference"], strict=True)]
         table[key] = {
             "tokens": cell["ours"][0]["tokens"],
             "reference_tokens": cell["reference"][0]["tokens"],
             "ours_tok_s": round(ours, 1),
             "reference_tok_s": round(theirs, 1),
             "ratio": round(ours / theirs, 3),
+            # each round's own ratio (two reads minutes apart at most), then their median
+            "round_ratios": [round(r, 3) for r in per_round],
+            "ratio_paired": round(statistics.median(per_round), 3),
             "render_tokenize_ms": round(
                 1000 * statistics.median(r["render_tokenize_s"] for r in cell["ours"]), 1
             ),
