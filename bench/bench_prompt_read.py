@@ -72,6 +72,7 @@ Usage: .venv/bin/python bench/bench_prompt_read.py [--gguf FILE] [--sizes 1000,4
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import json
@@ -267,15 +268,17 @@ def launch_reads(
     from jupyter_chat_ext.engine.structured import Structured
 
     sizes = [int(s) for s in args.sizes.split(",")]
-    eng = Engine(settings)
-    model = settings.default_model
-    eng.load(model)
-    ref: Anchor | Bare = (
-        Anchor(args.llama_server, gguf, args.n_threads, tmp, args.ls_batch)
-        if args.llama_server
-        else Bare(gguf, args.n_threads)
-    )
-    try:
+    with contextlib.ExitStack() as stack:  # the reference stops, then the engine closes, whatever fails
+        eng = Engine(settings)
+        stack.callback(eng.close)
+        model = settings.default_model
+        eng.load(model)
+        ref: Anchor | Bare = (
+            Anchor(args.llama_server, gguf, args.n_threads, tmp, args.ls_batch)
+            if args.llama_server
+            else Bare(gguf, args.n_threads)
+        )
+        stack.callback(ref.stop)
         eng.generate(model, [{"role": "user", "content": "Hi"}], {"max_tokens": 1})  # warm-up
         for size in sizes:
             # 30 of these tools are ~3.7k tokens: a smaller prompt carries fewer (most of it)
@@ -306,9 +309,6 @@ def launch_reads(
         pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(12)
         out["profile_tools_request"] = [ln for ln in buf.getvalue().splitlines() if ln.strip()][:30]
         out["engine_stats"] = eng.stats()[model]
-    finally:
-        ref.stop()
-        eng.close()
 
 
 def main() -> None:
@@ -355,8 +355,8 @@ def main() -> None:
         out["reference"] = f"llama-server {args.ls_batch}" if args.llama_server else "bare llama-cpp-python"
         rows: dict[str, dict[str, list[dict[str, float]]]] = {}
         for launch in range(args.launches):
-            # a fresh engine and reference each launch: a process's speed here depends on where
-            # its buffers landed (two identical llama-servers differed by up to 10 % within a run)
+            # a fresh engine and reference each launch: one process may keep its own pace for
+            # minutes (two identical llama-servers differed by up to 1.08 on a launch's median)
             last = launch == args.launches - 1
             launch_reads(args, settings, gguf, tmp, rows, 1000 * (launch + 1), out if last else None)
     table: dict[str, Any] = {}
