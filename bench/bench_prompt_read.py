@@ -52,12 +52,12 @@ The machine read slower that hour than in the runs above (llama-server 7k: 183-1
 with wide spreads between rounds (7k walls 35-45 s). 1k again with 5 rounds (``--sizes 1000
 --rounds 5``, 23:49, load 1.7-1.9): tools 538 / 582 (0.924), plain 545 / 579 (0.941).
 
-How the ratio is measured (2026-12-07). Within a round ours and the reference read the same
-shape back to back, the order alternating by round; ``ratio_paired`` is the median of the rounds'
-own ratios (``round_ratios``), since this VM's speed drifts by 15-20 % over minutes (our engine's
-7k read took 74.7 s of CPU in one process and 62.5 s in the next). And one process may keep its
-own pace for minutes (why, not found; not CPU contention): two identical llama-servers, fed
-alternately in one run, differed by 0.92-1.10 round by round, and by up to 1.08 on a run's
+How the ratio is measured (2026-12-07). Within a round ours and the reference read the same shape
+back to back, the order alternating by round and by launch; ``ratio_paired`` is the median of the
+rounds' own ratios (``round_ratios``), since this VM's speed drifts by 15-20 % over minutes (our
+engine's 7k read took 74.7 s of CPU in one process and 62.5 s in the next). And one process may
+keep its own pace for minutes (why, not found; not CPU contention): two identical llama-servers,
+fed alternately in one run, differed by 0.92-1.10 round by round, and by up to 1.08 on a run's
 median; so ``--launches N`` loads both sides afresh N times and pools every launch's rounds. All
 of a 7k read's time is in ``llama_decode`` (the engine's step around it adds nothing measurable),
 attention grows from 0.8 s for the first 512-token batch to 4-5 s for the last, and a raw
@@ -261,9 +261,11 @@ def launch_reads(
     rows: dict[str, dict[str, list[dict[str, float]]]],
     nonce: int,
     out: dict[str, Any] | None,
+    flip: bool = False,
 ) -> None:
     """One launch: our engine loaded fresh beside a fresh reference, every size's rounds read into
-    ``rows``; with ``out``, a profiled tools request and the engine's stats go there too."""
+    ``rows``; with ``out``, a profiled tools request and the engine's stats go there too.
+    ``flip``: the reference reads first in even rounds (so single-round launches alternate too)."""
     from jupyter_chat_ext.engine.engine import Engine
     from jupyter_chat_ext.engine.structured import Structured
 
@@ -288,7 +290,8 @@ def launch_reads(
                     cell = rows.setdefault(f"{size}/{label}", {"ours": [], "reference": []})
                     # the order alternates by round: this VM's speed drifts by minutes, so
                     # whoever always read first would carry the drift (the paired ratio)
-                    for side in ("ours", "reference") if rnd % 2 == 0 else ("reference", "ours"):
+                    first_ours = (rnd + flip) % 2 == 0
+                    for side in ("ours", "reference") if first_ours else ("reference", "ours"):
                         nonce += 1  # each read has its own nonce: nothing cached
                         msgs = messages_of(eng, model, size, nonce, structured)
                         if side == "ours":
@@ -357,8 +360,8 @@ def main() -> None:
         for launch in range(args.launches):
             # a fresh engine and reference each launch: one process may keep its own pace for
             # minutes (two identical llama-servers differed by up to 1.08 on a launch's median)
-            last = launch == args.launches - 1
-            launch_reads(args, settings, gguf, tmp, rows, 1000 * (launch + 1), out if last else None)
+            last = out if launch == args.launches - 1 else None
+            launch_reads(args, settings, gguf, tmp, rows, 1000 * (launch + 1), last, flip=launch % 2 == 1)
     table: dict[str, Any] = {}
     for key, cell in rows.items():
         ours = statistics.median(r["tok_s"] for r in cell["ours"])
