@@ -105,8 +105,9 @@ class Ours:
 
 
 def page_size_arg(config_class: Any, page: int) -> dict[str, int]:
-    """The KV page size's keyword: ``page_size`` in transformers >= 5.2x, ``block_size`` in 5.17 (the
-    device image's, which refuses ``page_size``: found by bench/gpu_devsim.py's dry run)."""
+    """The KV page size's keyword: ``page_size`` where the class takes it (this venv's 5.25 takes
+    both), else ``block_size``: the device image's 5.17 refuses ``page_size`` (found by
+    bench/gpu_devsim.py's dry run)."""
     import inspect
 
     params = inspect.signature(config_class.__init__).parameters
