@@ -79,7 +79,6 @@ import json
 import os
 import pstats
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -87,6 +86,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from llama_anchor import LlamaServerAnchor  # bench/ is on the path from the line above
 
 #: prompt tokens one of agent_tools() adds (measured on the SmolLM2 vocabulary: 30 tools ~3.7k)
 TOKENS_PER_TOOL = 123
@@ -185,30 +185,14 @@ def engine_read(eng: Any, model: str, msgs: list[dict[str, str]], structured: An
     }
 
 
-class Anchor:
+class Anchor(LlamaServerAnchor):
     """llama-server on the same GGUF (-np 1 -c 8192: one long prompt), fed our rendered text.
 
     ``batch``: its -b/-ub; empty means llama-server's defaults (-b 2048 -ub 512 today)."""
 
     def __init__(self, binary: str, gguf: Path, threads: int, tmp: Path, batch: str = "") -> None:
-        from bench_server import free_port
-
-        self.port = free_port()
-        self.log = open(tmp / "llama-server.log", "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [binary, "-m", str(gguf), "-np", "1", "-c", "8192", "-t", str(threads), *batch.split(),
-             "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        import httpx
-
-        for _ in range(600):
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise RuntimeError("llama-server did not start")
+        super().__init__(Path(binary), tmp, threads, gguf, layout=["-np", "1", "-c", "8192", *batch.split()])
+        self.wait_ready()
 
     def read(self, text: str) -> dict[str, float]:
         import httpx
@@ -225,11 +209,6 @@ class Anchor:
             "tok_s": n / wall,
             "server_prompt_tok_s": tim.get("prompt_per_second"),
         }
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
-        self.log.close()
 
 
 class Bare:

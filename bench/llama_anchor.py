@@ -46,18 +46,28 @@ ANCHOR_KV = {"split": ["-c", "8192"], "unified": ["-c", "4096", "-kvu"]}
 
 
 class LlamaServerAnchor:
-    """``llama-server -np 8 -c 8192 -t N`` on the weights our server runs: the concurrency anchor."""
+    """``llama-server -np 8 -c 8192 -t N`` on the weights our server runs: the concurrency anchor.
+
+    ``layout``: its slot and context arguments instead (bench_prompt_read: ``-np 1 -c 8192``)."""
 
     def __init__(
-        self, binary: Path, tmp: Path, n_threads: int, weights: Path, kv: str = "split", alias: str = MODEL
+        self,
+        binary: Path,
+        tmp: Path,
+        n_threads: int,
+        weights: Path,
+        kv: str = "split",
+        alias: str = MODEL,
+        layout: list[str] | None = None,
     ) -> None:
         from bench_server import free_port
 
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}/v1"
         self.log = open(tmp / "llama-server.log", "ab")  # noqa: SIM115 - closed in stop()
+        layout = ["-np", "8", *ANCHOR_KV[kv]] if layout is None else layout
         cmd = [
-            str(binary), "-m", str(weights), "-np", "8", *ANCHOR_KV[kv], "-t", str(n_threads),
+            str(binary), "-m", str(weights), *layout, "-t", str(n_threads),
             "-a", alias, "--host", "127.0.0.1", "--port", str(self.port),
         ]  # fmt: skip
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
