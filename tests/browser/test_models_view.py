@@ -60,6 +60,13 @@ def hub() -> Iterator[StandinHub]:
 @pytest.fixture(scope="module")
 def models_lab(tmp_path_factory: pytest.TempPathFactory, hub: StandinHub) -> Iterator[LabServer]:
     tmp = tmp_path_factory.mktemp("models-lab")
+    # the pull here is ~100 MB, but the default 512 MB reserve refuses it (507) on a disk with under
+    # ~0.6 GB free, as a nearly full test machine once had; tests/hub/test_pull_routes.py covers
+    # the reserve itself
+    (tmp / "config").mkdir()
+    (tmp / "config" / "jupyter_server_config.json").write_text(
+        json.dumps({"ChatExtApp": {"hub_reserve_bytes": 0}})
+    )
     env = {
         "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
         "XDG_DATA_HOME": str(tmp / "xdg"),
@@ -191,6 +198,10 @@ def test_catalog_search_pull_with_progress_cancel_resume_role_and_delete(
     try:
         file_row.get_by_role("button", name=re.compile("^Pull")).click()
         job = view.locator(".jp-ChatExt-pullJob").first
+        # a refused pull (e.g. 507, the disk too full) shows an alert and no job: fail with its text
+        refused = view.locator(".jp-ChatExt-error[role='alert']")
+        expect(job.or_(refused).first).to_be_visible(timeout=SLOW)
+        assert refused.count() == 0, f"the pull was refused: {refused.first.inner_text()}"
         expect(job).to_have_attribute("data-state", "running", timeout=SLOW)
         label = job.locator("[data-role='pull-label']")
         expect(label).to_contain_text(re.compile(r"MB of \d+(\.\d)? MB"), timeout=SLOW)
