@@ -63,8 +63,22 @@ of a 7k read's time is in ``llama_decode`` (the engine's step around it adds not
 attention grows from 0.8 s for the first 512-token batch to 4-5 s for the last, and a raw
 llama.cpp context (no engine) read 7k at 151-210 tok/s from one read or process to the next.
 
+``--via v1`` reads ours as a client meets it: each launch starts a ``jupyter server`` with the
+extension (its own process, like llama-server) and sends the messages, tools included, to its
+``/chat-ext/v1/chat/completions`` (``max_tokens`` 1); this process only renders the text that
+llama-server reads. Four single-round launches, 2026-12-07 08:54-09:10, tools / plain, paired:
+1k 0.902 / 0.976, 4k 0.944 / 0.884, 7k 0.887 / 0.833 (rounds 0.79-1.02). A model's first
+tool-bearing request builds the grammar's view of the vocabulary once (0.24 s and +21 MB RSS on
+the packaged model's 49k vocabulary, 0.61 s and +41 MB on Qwen2.5's 152k): built at load it would
+cost every user that memory, so it stays lazy, and the warm-up sends a tool so no launch times it
+(before, 1k tools read 0.775). Timing each ``llama_decode`` of 7k reads (14 batches) in three
+engine processes (four reads each): the first 512-token batch took 0.71-0.86 s in all three, the
+13th 3.1-3.9 s in one, 3.9-4.3 in the next, 4.4-4.7 in the third: what differs from one process
+to the next is the attention over the cells already read (memory-bound), not the matrix work.
+
 Usage: .venv/bin/python bench/bench_prompt_read.py [--gguf FILE] [--sizes 1000,4000,7000]
-       [--rounds 2] [--launches 1] [--llama-server PATH] [--n-threads 2] [--tools synthetic|jupyter-ai]
+       [--rounds 2] [--launches 1] [--via engine|v1] [--llama-server PATH] [--n-threads 2]
+       [--tools synthetic|jupyter-ai]
        [--forget-idle] [--ls-batch "-b 512 -ub 512" (ours: n_batch = n_ubatch = 512)
        | "" (llama-server's own -b 2048 -ub 512)]
 """
@@ -211,6 +225,52 @@ class Anchor(LlamaServerAnchor):
         }
 
 
+class Served:
+    """Our engine as a client meets it (``--via v1``): a fresh ``jupyter server`` with the extension,
+    read through its OpenAI-compatible ``/v1/chat/completions`` (``max_tokens`` 1, not streamed),
+    so both sides are single-purpose processes started for the launch and timed by one client."""
+
+    def __init__(self, root: Path, threads: int, model: str, gguf: Path | None) -> None:
+        from bench_server import JupyterServer
+
+        extra = [
+            "--ChatExtApp.backend=llamacpp",
+            f"--ChatExtApp.n_threads={threads}",
+            "--ChatExtApp.preload_default_model=True",
+        ]
+        if gguf is not None:
+            extra += [
+                f"--ChatExtApp.model_dirs={json.dumps([str(gguf.parent)])}",
+                f"--ChatExtApp.default_model={model}",
+                "--ChatExtApp.scan_hf_cache=False",
+            ]
+        self.model = model
+        self.server = JupyterServer(root, *extra)
+        try:
+            self.server.wait_ready()
+            self.server.wait_model(model)
+        except BaseException:
+            self.server.stop()
+            raise
+
+    def read(self, msgs: list[dict[str, str]], tools: list[dict[str, Any]] | None) -> dict[str, float]:
+        import httpx
+
+        body: dict[str, Any] = {"model": self.model, "messages": msgs, "max_tokens": 1, "temperature": 0}
+        if tools:
+            body |= {"tools": tools, "tool_choice": "auto"}
+        url, headers = f"{self.server.base}/chat-ext/v1/chat/completions", self.server.headers
+        t0 = time.perf_counter()
+        r = httpx.post(url, json=body, headers=headers, timeout=900)
+        wall = time.perf_counter() - t0
+        r.raise_for_status()
+        n = int(r.json()["usage"]["prompt_tokens"])
+        return {"tokens": n, "wall_s": wall, "tok_s": n / wall}
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
 class Bare:
     """Bare llama-cpp-python reading the same tokens (the reference without llama-server)."""
 
@@ -260,10 +320,20 @@ def launch_reads(
             else Bare(gguf, args.n_threads)
         )
         stack.callback(ref.stop)
-        eng.generate(model, [{"role": "user", "content": "Hi"}], {"max_tokens": 1})  # warm-up
+        served: Served | None = None
+        if args.via == "v1":  # our side is a server of its own; this engine only renders prompts
+            served = Served(tmp / f"served-{nonce}", args.n_threads, model, gguf if args.gguf else None)
+            stack.callback(served.stop)
+            # warm-up: lazy imports, the first decode, and what the first tool-bearing request
+            # builds once per model (the grammar's view of the vocabulary: ~0.25 s here), as the
+            # in-process side builds it outside its timing
+            served.read([{"role": "user", "content": "Hi"}], agent_tools(1))
+        else:
+            eng.generate(model, [{"role": "user", "content": "Hi"}], {"max_tokens": 1})  # warm-up
         for size in sizes:
             # 30 of these tools are ~3.7k tokens: a smaller prompt carries fewer (most of it)
-            tools = Structured.from_openai({"tools": tool_set(args.tools, size), "tool_choice": "auto"})
+            schemas = tool_set(args.tools, size)
+            tools = Structured.from_openai({"tools": schemas, "tool_choice": "auto"})
             for rnd in range(args.rounds):
                 for label, structured in (("tools", tools), ("plain", None)):
                     cell = rows.setdefault(f"{size}/{label}", {"ours": [], "reference": []})
@@ -273,13 +343,15 @@ def launch_reads(
                     for side in ("ours", "reference") if first_ours else ("reference", "ours"):
                         nonce += 1  # each read has its own nonce: nothing cached
                         msgs = messages_of(eng, model, size, nonce, structured)
-                        if side == "ours":
+                        if side == "ours" and served is not None:
+                            got = {**served.read(msgs, schemas if structured else None), "idle_cells": -1}
+                        elif side == "ours":
                             idle = idle_cached(eng, model, args.forget_idle)
                             got = {**engine_read(eng, model, msgs, structured), "idle_cells": idle}
                         else:
                             got = ref.read(eng.render_prompt(model, msgs, structured=structured))
                         cell[side].append(got)
-        if out is None:
+        if out is None or served is not None:
             return
         prof = cProfile.Profile()
         tools = Structured.from_openai({"tools": tool_set(args.tools, sizes[-1]), "tool_choice": "auto"})
@@ -293,6 +365,11 @@ def launch_reads(
         out["engine_stats"] = eng.stats()[model]
 
 
+def step_ms(rows: list[dict[str, float]], key: str) -> float | None:
+    """The median of one timed step of our reads, in ms; None where the reads did not time it."""
+    return round(1000 * statistics.median(r[key] for r in rows), 1) if all(key in r for r in rows) else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--gguf", default=None, help="a GGUF file (default: the packaged model, as served)")
@@ -302,6 +379,12 @@ def main() -> None:
     ap.add_argument("--n-threads", type=int, default=2)
     ap.add_argument("--llama-server", default=os.environ.get("LLAMA_SERVER"))
     ap.add_argument("--tools", choices=("synthetic", "jupyter-ai"), default="synthetic")
+    ap.add_argument(
+        "--via",
+        choices=("engine", "v1"),
+        default="engine",
+        help="ours in this process, or a fresh jupyter server's /v1 per launch (as clients reach it)",
+    )
     ap.add_argument("--forget-idle", action="store_true", help="drop idle slots' cached KV before each read")
     ap.add_argument("--ls-batch", default="-b 512 -ub 512", help="llama-server's -b/-ub ('': its defaults)")
     args = ap.parse_args()
@@ -314,6 +397,7 @@ def main() -> None:
         "launches": args.launches,
         "tools": args.tools,
         "forget_idle": args.forget_idle,
+        "via": args.via,
     }
     out["load_before"] = os.getloadavg()
     with tempfile.TemporaryDirectory() as d:
@@ -355,10 +439,9 @@ def main() -> None:
             # each round's own ratio (two reads minutes apart at most), then their median
             "round_ratios": [round(r, 3) for r in per_round],
             "ratio_paired": round(statistics.median(per_round), 3),
-            "render_tokenize_ms": round(
-                1000 * statistics.median(r["render_tokenize_s"] for r in cell["ours"]), 1
-            ),
-            "grammar_ms": round(1000 * statistics.median(r["grammar_s"] for r in cell["ours"]), 1),
+            # in-process only (--via v1 times them inside the server's request)
+            "render_tokenize_ms": step_ms(cell["ours"], "render_tokenize_s"),
+            "grammar_ms": step_ms(cell["ours"], "grammar_s"),
             # every round's read in order: the first one at a size may include the pool's growth
             "ours_wall_s": [round(r["wall_s"], 2) for r in cell["ours"]],
             "reference_wall_s": [round(r["wall_s"], 2) for r in cell["reference"]],
