@@ -67,7 +67,10 @@ llama.cpp context (no engine) read 7k at 151-210 tok/s from one read or process 
 extension (its own process, like llama-server) and sends the messages, tools included, to its
 ``/chat-ext/v1/chat/completions`` (``max_tokens`` 1); this process only renders the text that
 llama-server reads. Four single-round launches, 2026-12-07 08:54-09:10, tools / plain, paired:
-1k 0.902 / 0.976, 4k 0.944 / 0.884, 7k 0.887 / 0.833 (rounds 0.79-1.02). A model's first
+1k 0.902 / 0.976, 4k 0.944 / 0.884, 7k 0.887 / 0.833 (rounds 0.79-1.02); eight more launches at
+4k and 7k (09:39-10:06): 4k 1.035 / 1.045, 7k 1.040 / 1.140 (rounds 0.89-1.24). Pooled, twelve
+launches: 4k 0.977 / 1.008, 7k 0.992 / 1.038; 10 of the 48 rounds under 0.9 and 13 over 1.1,
+so one launch's ratio says little either way (bench/data/issue21_prompt_read_paired.json). A model's first
 tool-bearing request builds the grammar's view of the vocabulary once (0.24 s and +21 MB RSS on
 the packaged model's 49k vocabulary, 0.61 s and +41 MB on Qwen2.5's 152k): built at load it would
 cost every user that memory, so it stays lazy, and the warm-up sends a tool so no launch times it
