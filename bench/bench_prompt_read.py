@@ -3,81 +3,34 @@
 
 Agent clients (jupyter-ai's persona: ~30 tool schemas) send 7k-token prompts. This measures the
 time from request to the first sampled token with ``max_tokens`` 1 at ~1k / 4k / 7k prompt tokens,
-with ~30 tool schemas in the prompt (``tools``, tool_choice auto) and without (plain text of the
-same length), through our engine in-process, and llama.cpp's own ``llama-server`` reading the very
-same text (our rendered prompt, ``/completion``, ``cache_prompt`` off) on the same GGUF, in the
-same run. Without a llama-server binary, bare llama-cpp-python (``Llama.eval``) is the reference.
-Every request starts with a fresh nonce, so no prompt prefix is reused from a cache. It also times
-the request's own steps (render + tokenize, grammar compile) and keeps a cProfile of one
-tool-bearing request's Python side.
+with tool schemas filling most of the prompt (``tools``, tool_choice auto) and without (plain text
+of the same length), for our engine and for llama.cpp's own ``llama-server`` reading the very same
+text (our rendered prompt, ``/completion``, ``cache_prompt`` off) on the same GGUF, in the same
+run. Without a llama-server binary, bare llama-cpp-python (``Llama.eval``) is the reference. Every
+request starts with a fresh nonce, so no prompt prefix is reused from a cache.
 
-``--tools jupyter-ai`` uses the schemas jupyter-ai 3.2 really sends (bench/data/jupyter_ai_request.json,
-20 tools, ~3.4k tokens; the first n of them at smaller sizes) instead of the synthetic ones.
+Our side is either this process's engine (``--via engine``, which also times the request's own
+steps, render + tokenize and grammar compile, and keeps a cProfile of one tool-bearing request) or
+``--via v1``: as a client meets it, a fresh ``jupyter server`` with the extension per launch, sent
+the messages, tools included, at ``/chat-ext/v1/chat/completions``; this process then only renders
+the text llama-server reads. ``--tools jupyter-ai`` uses the schemas jupyter-ai 3.2 really sends
+(bench/data/jupyter_ai_request.json, 20 tools, ~3.4k tokens) instead of the synthetic ones.
 
-Measured (packaged 135M model, 2 threads, 7dd6bbf-1c2ef12 with the 'auto' KV lanes, load 1.7-2.0,
-3 rounds against llama-server's own -b 2048 -ub 512, medians, tok/s):
+How the ratio is measured. Within a round ours and the reference read the same shape back to
+back, the order alternating by round and by launch; ``ratio_paired`` is the median of the rounds'
+own ratios (``round_ratios``), since this VM's speed drifts by 15-20 % over minutes. And one
+process keeps its own pace: the matrix work of a 7k read costs the same from one process to the
+next (first 512-token batch 0.71-0.86 s), the attention over the cells already read does not (the
+13th batch 3.1-3.9, 3.9-4.3, 4.4-4.7 s in three processes), on either side. So ``--launches N``
+loads both sides afresh N times and pools every launch's rounds; one launch's ratio says little.
 
-==========  ==================  ==================  ==========================
-size        tools: ours / ls    plain: ours / ls    ratio tools / plain
-==========  ==================  ==================  ==========================
-1k          556 / 614           589 / 598           0.906 / 0.984
-4k          333 / 369           341 / 352           0.901 / 0.967
-7k          197 / 234           203 / 231           0.842 / 0.878
-==========  ==================  ==================  ==========================
-
-Tools change nothing at equal length (grammar compile < 1 ms once cached, 124 ms the first time).
-At 7k against bare llama-cpp-python (the library our engine runs, fresh context) in another run:
-ours 199 / 192 vs 204 / 204 (0.975 / 0.939): most of the 7k gap to llama-server is the library,
-llama-cpp-python 0.3.36's ggml 0.25.3 against the llama-server build's ggml 0.26.0 (reading the
-same tokens at ~204 vs ~232 tok/s, runs of the same hour and load). Loading the llama-server
-build's libllama into our engine (``LLAMA_CPP_LIB_PATH=$LS``, no code change, same greedy
-answers) reads 7k at 232 / 234 tok/s: 1.015 / 0.969 of llama-server in the same run; 1k 0.962 /
-0.999 and 4k 0.954 / 0.918 in another (2 rounds, load 1.9-2.0).
-``--forget-idle`` (idle slots' cached KV dropped first) changed nothing beyond the noise.
-
-Since ``make install`` builds llama-cpp-python's bindings over llama.cpp b11434 (tools/llama_build.py),
-our engine and llama-server run the very same llama.cpp (llama-server built from the same tree):
-3 rounds, ``--ls-batch ''``, 2026-12-06 23:08-23:19, load 1.6-2.0, medians, tok/s
-(bench/data/llama_b11434_figures.json):
-
-==========  ==================  ==================
-size        tools: ours / ls    plain: ours / ls
-==========  ==================  ==================
-1k          474 / 544 (0.871)   569 / 547 (1.039)
-4k          313 / 301 (1.040)   318 / 311 (1.022)
-7k          182 / 198 (0.916)   167 / 183 (0.910)
-==========  ==================  ==================
-
-The machine read slower that hour than in the runs above (llama-server 7k: 183-198 vs ~232 tok/s),
-with wide spreads between rounds (7k walls 35-45 s). 1k again with 5 rounds (``--sizes 1000
---rounds 5``, 23:49, load 1.7-1.9): tools 538 / 582 (0.924), plain 545 / 579 (0.941).
-
-How the ratio is measured (2026-12-07). Within a round ours and the reference read the same shape
-back to back, the order alternating by round and by launch; ``ratio_paired`` is the median of the
-rounds' own ratios (``round_ratios``), since this VM's speed drifts by 15-20 % over minutes (our
-engine's 7k read took 74.7 s of CPU in one process and 62.5 s in the next). And one process may
-keep its own pace for minutes (why, not found; not CPU contention): two identical llama-servers,
-fed alternately in one run, differed by 0.92-1.10 round by round, and by up to 1.08 on a run's
-median; so ``--launches N`` loads both sides afresh N times and pools every launch's rounds. All
-of a 7k read's time is in ``llama_decode`` (the engine's step around it adds nothing measurable),
-attention grows from 0.8 s for the first 512-token batch to 4-5 s for the last, and a raw
-llama.cpp context (no engine) read 7k at 151-210 tok/s from one read or process to the next.
-
-``--via v1`` reads ours as a client meets it: each launch starts a ``jupyter server`` with the
-extension (its own process, like llama-server) and sends the messages, tools included, to its
-``/chat-ext/v1/chat/completions`` (``max_tokens`` 1); this process only renders the text that
-llama-server reads. Four single-round launches, 2026-12-07 08:54-09:10, tools / plain, paired:
-1k 0.902 / 0.976, 4k 0.944 / 0.884, 7k 0.887 / 0.833 (rounds 0.79-1.02); eight more launches at
-4k and 7k (09:39-10:06): 4k 1.035 / 1.045, 7k 1.040 / 1.140 (rounds 0.89-1.24). Pooled, twelve
-launches: 4k 0.977 / 1.008, 7k 0.992 / 1.038; 10 of the 48 rounds under 0.9 and 13 over 1.1,
-so one launch's ratio says little either way (bench/data/issue21_prompt_read_paired.json). A model's first
-tool-bearing request builds the grammar's view of the vocabulary once (0.24 s and +21 MB RSS on
-the packaged model's 49k vocabulary, 0.61 s and +41 MB on Qwen2.5's 152k): built at load it would
-cost every user that memory, so it stays lazy, and the warm-up sends a tool so no launch times it
-(before, 1k tools read 0.775). Timing each ``llama_decode`` of 7k reads (14 batches) in three
-engine processes (four reads each): the first 512-token batch took 0.71-0.86 s in all three, the
-13th 3.1-3.9 s in one, 3.9-4.3 in the next, 4.4-4.7 in the third: what differs from one process
-to the next is the attention over the cells already read (memory-bound), not the matrix work.
+Measured through ``--via v1`` (packaged model's Q8_0 copy, 2 threads, llama-server b11434's own
+-b 2048 -ub 512), tools / plain, paired, twelve single-round launches pooled (2026-12-07): 4k
+0.977 / 1.008, 7k 0.992 / 1.038, single rounds 0.79-1.24; 1k over four launches 0.902 / 0.976.
+A model's first tool-bearing request builds the grammar's view of the vocabulary once (0.24 s,
++21 MB on the packaged model): the warm-up sends a tool so no launch times it. Earlier figures,
+in-process ones included, and what was ruled out: docs/architecture.md ("Reading 7k-token
+prompts"), bench/data/issue21_prompt_read_paired.json, bench/data/llama_b11434_figures.json.
 
 Usage: .venv/bin/python bench/bench_prompt_read.py [--gguf FILE] [--sizes 1000,4000,7000]
        [--rounds 2] [--launches 1] [--via engine|v1] [--llama-server PATH] [--n-threads 2]
@@ -103,67 +56,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from llama_anchor import LlamaServerAnchor  # bench/ is on the path from the line above
-
-#: prompt tokens one of agent_tools() adds (measured on the SmolLM2 vocabulary: 30 tools ~3.7k)
-TOKENS_PER_TOOL = 123
-#: jupyter-ai 3.2's Jupyternaut tools as its agent sent them (bench/jupyter_ai_capture.py)
-JUPYTER_AI = Path(__file__).resolve().parent / "data" / "jupyter_ai_request.json"
-#: prompt tokens one of those adds (20 tools: 3,393 tokens on the SmolLM2 vocabulary)
-TOKENS_PER_JUPYTER_AI_TOOL = 170
-FILLER = (
-    "The notebook loads a table of measurements, cleans the missing values, groups them by site "
-    "and plots the monthly means; the reviewer asks why two sites disagree in the spring. "
-)
-
-
-def agent_tools(n: int = 30) -> list[dict[str, Any]]:
-    """~30 function tools of the kind an agent persona carries (files, notebook cells, kernels)."""
-    verbs = ["read", "write", "list", "delete", "rename", "search", "run", "insert", "update", "summarize"]
-    things = ["file", "notebook cell", "directory"]
-    tools = []
-    for i in range(n):
-        verb, thing = verbs[i % len(verbs)], things[(i // len(verbs)) % len(things)]
-        name = f"{verb}_{thing.replace(' ', '_')}_{i}"
-        tools.append(
-            {
-                "type": "function",
-                "function": {
-                    "name": name,
-                    "description": f"{verb.capitalize()} a {thing} of the user's workspace. Use it when "
-                    f"the user asks to {verb} a {thing}; paths are relative to the server root.",
-                    "parameters": {
-                        "type": "object",
-                        "properties": {
-                            "path": {"type": "string", "description": f"the {thing}'s path"},
-                            "content": {"type": "string", "description": "text to write or look for"},
-                            "index": {"type": "integer", "description": "cell index, from 0"},
-                            "recursive": {"type": "boolean", "description": "include sub-folders"},
-                        },
-                        "required": ["path"],
-                    },
-                },
-            }
-        )
-    return tools
-
-
-def tool_set(kind: str, size: int) -> list[dict[str, Any]]:
-    """Tools filling ~80 % of a ``size``-token prompt: ``synthetic`` (agent_tools, up to 30) or
-    ``jupyter-ai`` (the captured request's 20 real schemas, the first n of them)."""
-    if kind == "jupyter-ai":
-        real = json.loads(JUPYTER_AI.read_text())["requests"][0]["body"]["tools"]
-        return real[: max(1, min(len(real), int(size * 0.8 / TOKENS_PER_JUPYTER_AI_TOOL)))]
-    return agent_tools(max(1, min(30, int(size * 0.8 / TOKENS_PER_TOOL))))
-
-
-def messages_of(eng: Any, model: str, target: int, nonce: int, structured: Any) -> list[dict[str, str]]:
-    """System + user messages whose prompt is about ``target`` tokens (tools included when given)."""
-    system = {"role": "system", "content": f"Session {nonce}. You are a helpful notebook assistant."}
-    base = len(eng.prompt_ids(model, [system, {"role": "user", "content": "Hi"}], structured=structured))
-    per = len(eng.prompt_ids(model, [{"role": "user", "content": FILLER * 20}])) / 20
-    repeats = max(0, int((target - base) / per))
-    return [system, {"role": "user", "content": f"{nonce}: " + FILLER * repeats + "What should I check?"}]
+from agent_prompts import agent_tools, messages_of, tool_set  # bench/ is on the path (line above)
+from llama_anchor import LlamaServerAnchor
 
 
 def idle_cached(eng: Any, model: str, forget: bool) -> int:
@@ -234,21 +128,17 @@ class Served:
     so both sides are single-purpose processes started for the launch and timed by one client."""
 
     def __init__(self, root: Path, threads: int, model: str, gguf: Path | None) -> None:
-        from bench_server import JupyterServer
+        from bench_server import llamacpp_server
 
-        extra = [
-            "--ChatExtApp.backend=llamacpp",
-            f"--ChatExtApp.n_threads={threads}",
-            "--ChatExtApp.preload_default_model=True",
-        ]
+        extra = []
         if gguf is not None:
-            extra += [
+            extra = [
                 f"--ChatExtApp.model_dirs={json.dumps([str(gguf.parent)])}",
                 f"--ChatExtApp.default_model={model}",
                 "--ChatExtApp.scan_hf_cache=False",
             ]
         self.model = model
-        self.server = JupyterServer(root, *extra)
+        self.server = llamacpp_server(root, threads, *extra)
         try:
             self.server.wait_ready()
             self.server.wait_model(model)

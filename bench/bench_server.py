@@ -147,6 +147,18 @@ class JupyterServer:
         stop_process(self.proc, self.log)
 
 
+def llamacpp_server(root: Path, n_threads: int, *extra: str) -> JupyterServer:
+    """A `jupyter server` whose extension serves with llama.cpp on ``n_threads``, the default model
+    preloaded; ``extra``: more ``--ChatExtApp.*`` arguments (another model, a context budget)."""
+    return JupyterServer(
+        root,
+        "--ChatExtApp.backend=llamacpp",
+        f"--ChatExtApp.n_threads={n_threads}",
+        "--ChatExtApp.preload_default_model=True",
+        *extra,
+    )
+
+
 def stop_process(proc: subprocess.Popen, log: Any) -> None:
     """Terminate a benchmarked server (kill it after 60 s) and close its log."""
     if proc.poll() is None:

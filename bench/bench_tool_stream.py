@@ -59,8 +59,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_prompt_read import TOKENS_PER_TOOL, agent_tools, messages_of
-from bench_server import MODEL, TOKEN, JupyterServer
+from agent_prompts import TOKENS_PER_TOOL, agent_tools, messages_of
+from bench_server import MODEL, TOKEN, JupyterServer, llamacpp_server
 
 ASK = " Read the file data/sites.csv with the right tool."
 
@@ -186,13 +186,8 @@ def start(root: Path, args: argparse.Namespace, pythonpath: Path | None = None) 
     if pythonpath is not None:
         os.environ["PYTHONPATH"] = str(pythonpath)
     try:
-        return JupyterServer(
-            root,
-            "--ChatExtApp.backend=llamacpp",
-            f"--ChatExtApp.n_threads={args.n_threads}",
-            "--ChatExtApp.preload_default_model=True",
-            *([f"--ChatExtApp.context_budget={args.context_budget}"] if args.context_budget else []),
-        )
+        budget = [f"--ChatExtApp.context_budget={args.context_budget}"] if args.context_budget else []
+        return llamacpp_server(root, args.n_threads, *budget)
     finally:
         if saved is None:
             os.environ.pop("PYTHONPATH", None)
