@@ -10,29 +10,30 @@ frequency; user turns 8-27 words, assistant turns 30-109), then ``Store(path)`` 
 signatures of the new rows on open (timed as ``signatures_s``). Queries then go through the public
 Store API. The ``ilike_scan`` figures are the plain-scan alternative, for comparison.
 
-``durability`` (issue 12): the cost of one checkpoint of a streaming answer (µs), an import of 20k
-messages (seconds; the store-lock hold; add_message latency from another thread meanwhile), and
-add_message latency (p50/p99) alone and while a 30 s SQL query runs on the SQL door.
+``durability`` (issue 12, bench/store_durability.py): the cost of one checkpoint of a streaming
+answer (µs), an import of 20k messages (seconds; the store-lock hold; add_message latency from
+another thread meanwhile), and add_message latency (p50/p99) alone and while a 30 s SQL query runs
+on the SQL door.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from store_durability import durability, timed_ms  # bench/ is on the path (line above)
 
 from jupyter_chat_ext.store.store import Store
 
@@ -46,12 +47,6 @@ def _pcts(samples_ms: list[float]) -> dict[str, float]:
         "p95_ms": round(xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))], 2),
         "n": len(xs),
     }
-
-
-def _time(fn: Callable[[], Any]) -> tuple[float, Any]:
-    t = time.perf_counter()
-    out = fn()
-    return (time.perf_counter() - t) * 1000, out
 
 
 def api_insert_rate(tmp: Path, n: int) -> dict[str, Any]:
@@ -83,161 +78,6 @@ def api_insert_rate(tmp: Path, n: int) -> dict[str, Any]:
         "assistant_turn_writes_per_s": round(turns, 1),
         "note": "assistant turn = add_message + update_message + add_metrics, each committed",
         "messages": n,
-    }
-
-
-def _p99(samples_ms: list[float]) -> dict[str, float]:
-    xs = sorted(samples_ms)
-    return {
-        "p50_ms": round(statistics.median(xs), 2),
-        "p99_ms": round(xs[min(len(xs) - 1, round(0.99 * (len(xs) - 1)))], 2),
-        "max_ms": round(xs[-1], 2),
-        "n": len(xs),
-    }
-
-
-def checkpoint_cost(tmp: Path, n: int) -> dict[str, Any]:
-    """µs per checkpoint of a streaming answer (one UPDATE), against the old way of saving partial
-    text (update_message: UPDATE + search signature rebuild + session touch)."""
-    with Store(tmp / "checkpoint.duckdb") as store:
-        s = store.create_session(title="checkpoint")
-        a = store.add_message(s["id"], "assistant", "", status="streaming")
-        b = store.add_message(s["id"], "assistant", "", status="streaming")
-        words = ("the heron waits in the shallow water for a fish to pass " * 40).split()
-        cp, upd = [], []
-        for i in range(n):
-            text = " ".join(words[: 5 + i % len(words)])  # a growing answer, ~1-2k chars
-            t = time.perf_counter()
-            store.checkpoint_message(a["id"], text, i)
-            cp.append((time.perf_counter() - t) * 1e6)
-            t = time.perf_counter()
-            store.update_message(b["id"], content=text)
-            upd.append((time.perf_counter() - t) * 1e6)
-    return {
-        "checkpoint_us": {"p50": round(statistics.median(cp)), "p95": round(sorted(cp)[int(0.95 * (n - 1))])},
-        "update_message_us_for_comparison": {
-            "p50": round(statistics.median(upd)),
-            "p95": round(sorted(upd)[int(0.95 * (n - 1))]),
-        },
-        "checkpoints": n,
-        "note": "at one checkpoint per second, the p50 is the share of a second spent saving",
-    }
-
-
-def import_bulk(tmp: Path, n: int) -> dict[str, Any]:
-    """Import of an n-message export: total time, the write-lock hold (its one transaction), and
-    add_message latency from another thread meanwhile."""
-    from jupyter_chat_ext.store.import_doc import parse_document
-    from jupyter_chat_ext.store.search import signature
-
-    text = "The quick brown fox jumps over the lazy dog number {i}. " * 4
-    doc = {
-        "format": "jupyter-chat-ext.session",
-        "version": 1,
-        "session": {"title": "big import", "params": {}},
-        "messages": [
-            {
-                "id": i,
-                "role": "user" if i % 2 == 0 else "assistant",
-                "content": text.format(i=i),
-                "parent_id": i - 1 if i % 2 else None,
-                "created_at": "2025-05-01T12:00:00+00:00",
-                "metrics": None
-                if i % 2 == 0
-                else {"prompt_tokens": 40, "completion_tokens": 50, "ttft_s": 0.1, "tokens_per_s": 20.0},
-            }
-            for i in range(n)
-        ],
-    }
-    payload = json.dumps(doc)
-    t = time.perf_counter()
-    parsed = parse_document(payload)
-    [signature(m.row.content) for m in parsed.messages]
-    prep_s = time.perf_counter() - t
-    with Store(tmp / "import.duckdb") as store:
-        other = store.create_session(title="chatting meanwhile")
-        latencies: list[float] = []
-        done = threading.Event()
-
-        def chat() -> None:
-            while not done.is_set():
-                ms, _ = _time(lambda: store.add_message(other["id"], "user", "a chat during the import"))
-                latencies.append(ms)
-                time.sleep(0.005)
-
-        # the write lock is held exactly for the import's one transaction: time it from inside
-        db = store._db  # a bench may look at the internals it measures
-        plain_tx, held = db.tx, []
-        me = threading.get_ident()
-
-        @contextlib.contextmanager
-        def timed_tx() -> Any:
-            t0 = time.perf_counter()
-            with plain_tx() as con:
-                yield con
-            if threading.get_ident() == me:
-                held.append(time.perf_counter() - t0)
-
-        db.tx = timed_tx  # type: ignore[method-assign]
-        chatter = threading.Thread(target=chat)
-        chatter.start()
-        t = time.perf_counter()
-        imported = store.import_session(payload)
-        total_s = time.perf_counter() - t
-        done.set()
-        chatter.join()
-        db.tx = plain_tx  # type: ignore[method-assign]
-        assert imported["message_count"] == n
-    return {
-        "messages": n,
-        "import_s": round(total_s, 3),
-        "validate_and_sign_s_unlocked": round(prep_s, 3),
-        "lock_hold_s": round(sum(held), 3),
-        "add_message_during_import": _p99(latencies),
-        "before": "row-by-row import held the store lock 47 s for 20k messages (issue 12)",
-    }
-
-
-def writes_during_slow_query(tmp: Path, query_s: float, baseline_n: int) -> dict[str, Any]:
-    """add_message latency alone, then while a SQL query runs for ``query_s`` (its timeout)."""
-    with Store(tmp / "slowsql.duckdb") as store:
-        s = store.create_session(title="slow sql")
-        baseline = [
-            _time(lambda: store.add_message(s["id"], "user", "baseline write"))[0] for _ in range(baseline_n)
-        ]
-        outcome: dict[str, Any] = {}
-
-        def slow() -> None:
-            t = time.perf_counter()
-            try:
-                store.query(
-                    "SELECT count(*) FROM range(1000000000000) t(i) WHERE i % 7 = 3", timeout_s=query_s
-                )
-            except Exception as exc:  # the expected query_timeout, recorded
-                outcome["ended"] = getattr(exc, "code", type(exc).__name__)
-            outcome["ran_s"] = round(time.perf_counter() - t, 2)
-
-        thread = threading.Thread(target=slow)
-        thread.start()
-        time.sleep(0.5)  # let the query get going
-        during: list[float] = []
-        while thread.is_alive():
-            during.append(_time(lambda: store.add_message(s["id"], "user", "write during the query"))[0])
-            time.sleep(0.02)
-        thread.join()
-    return {
-        "add_message_alone": _p99(baseline),
-        "add_message_during_query": _p99(during),
-        "query": outcome,
-        "before": "Store.query held the store lock: writes waited up to the query's 30 s timeout",
-    }
-
-
-def durability(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    return {
-        "checkpoint": checkpoint_cost(tmp, args.checkpoints),
-        "import": import_bulk(tmp, args.import_messages),
-        "slow_sql": writes_during_slow_query(tmp, args.query_s, baseline_n=200),
     }
 
 
@@ -345,13 +185,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             store.list_messages(sids[0], limit=50)  # warm-up
             last50, page2 = [], []
             for sid in sids:
-                ms, msgs = _time(lambda sid=sid: store.list_messages(sid, limit=50))
+                ms, msgs = timed_ms(lambda sid=sid: store.list_messages(sid, limit=50))
                 last50.append(ms)
                 if msgs:
                     page2.append(
-                        _time(lambda sid=sid, b=msgs[0]["id"]: store.list_messages(sid, before=b, limit=50))[
-                            0
-                        ]
+                        timed_ms(
+                            lambda sid=sid, b=msgs[0]["id"]: store.list_messages(sid, before=b, limit=50)
+                        )[0]
                     )
             out["last_50"] = _pcts(last50)
             _, plan = store.query(f"EXPLAIN ANALYZE SELECT id FROM messages WHERE session_id = '{sids[0]}'")
@@ -361,7 +201,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             out["last_50_before_page"] = _pcts(page2) if page2 else None
             out["list_sessions_plain"] = _pcts(
-                [_time(lambda: store.list_sessions(limit=50))[0] for _ in range(20)]
+                [timed_ms(lambda: store.list_sessions(limit=50))[0] for _ in range(20)]
             )
 
             sets = query_sets(store, args.queries, rng)
@@ -372,11 +212,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     continue
                 m_ms, s_ms, c_ms, hits = [], [], [], []
                 for q in qs:
-                    ms, found = _time(lambda q=q: store.search_messages(q, limit=50))
+                    ms, found = timed_ms(lambda q=q: store.search_messages(q, limit=50))
                     m_ms.append(ms)
                     hits.append(len(found))
-                    s_ms.append(_time(lambda q=q: store.list_sessions(q=q, limit=50))[0])
-                    c_ms.append(_time(lambda q=q: store.count_sessions(q=q))[0])
+                    s_ms.append(timed_ms(lambda q=q: store.list_sessions(q=q, limit=50))[0])
+                    c_ms.append(timed_ms(lambda q=q: store.count_sessions(q=q))[0])
                 search[kind] = {
                     "search_messages": _pcts(m_ms),
                     "list_sessions_q": _pcts(s_ms),
@@ -395,7 +235,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             scan = []
             for q in sets["one_word_from_text"][:10]:
                 scan.append(
-                    _time(
+                    timed_ms(
                         lambda q=q: store.query(
                             f"SELECT id FROM messages WHERE content ILIKE '%{q}%' ORDER BY id DESC LIMIT 50"
                         )
